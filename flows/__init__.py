@@ -1,0 +1,1 @@
+"""Prefect flows of ppflow, installed under the import name ``ppflow_flows``."""

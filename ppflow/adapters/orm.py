@@ -1,0 +1,215 @@
+"""SQLAlchemy 2.0 models. The schema itself is created only by the Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StaffRow(Base):
+    __tablename__ = "staff"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    department: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = _now()
+
+
+class ProgramRow(Base):
+    __tablename__ = "programs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner_department: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now()
+
+
+class ProgramManagerRow(Base):
+    __tablename__ = "program_managers"
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+
+
+class ProgramTargetRow(Base):
+    __tablename__ = "program_targets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    indicator: Mapped[str] = mapped_column(String(64))
+    target: Mapped[float] = mapped_column(Float)
+    period: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = _now()
+
+
+class AdvisorRow(Base):
+    __tablename__ = "advisors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    stage: Mapped[str] = mapped_column(String(32), index=True)
+    held_from: Mapped[str | None] = mapped_column(String(32))
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    availability_hours: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    stage_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+
+class ContactRow(Base):
+    """Personal data, apart from the pseudonymous records. Erasing a person empties this row."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), unique=True)
+    first_name: Mapped[str] = mapped_column(String(200))
+    last_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    phone: Mapped[str] = mapped_column(String(40), default="", index=True)
+    language: Mapped[str] = mapped_column(String(2), default="fr")
+    context: Mapped[str] = mapped_column(Text, default="")
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReferralRow(Base):
+    __tablename__ = "referrals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), index=True)
+    referred_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    referred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(32), default="cli")
+
+
+class TeamRow(Base):
+    __tablename__ = "qi_teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    stage: Mapped[str] = mapped_column(String(32))
+    advisor_seats: Mapped[int] = mapped_column(Integer, default=2)
+    rules: Mapped[dict] = mapped_column(JSON, default=dict)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    focus_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    briefed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    objectives_set_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = _now()
+
+
+class EngagementRow(Base):
+    __tablename__ = "engagements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("qi_teams.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(64), default="member")
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    hourly_rate: Mapped[float | None] = mapped_column(Float)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = _now()
+
+
+class ConsentRow(Base):
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    wording_version: Mapped[str] = mapped_column(String(32))
+    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TrainingModuleRow(Base):
+    __tablename__ = "training_modules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    required: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class TrainingRecordRow(Base):
+    __tablename__ = "training_records"
+    __table_args__ = (UniqueConstraint("advisor_id", "module_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), index=True)
+    module_id: Mapped[int] = mapped_column(ForeignKey("training_modules.id"))
+    enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TransitionRow(Base):
+    """Append-only log of every change of state."""
+
+    __tablename__ = "transitions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(16), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class NotificationRow(Base):
+    """The outbox: written in the same transaction as the change that causes it."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template: Mapped[str] = mapped_column(String(64))
+    recipient_kind: Mapped[str] = mapped_column(String(16))  # advisor | staff
+    recipient_code: Mapped[str] = mapped_column(String(16), index=True)
+    language: Mapped[str] = mapped_column(String(2))
+    context: Mapped[dict] = mapped_column(JSON, default=dict)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    transition_id: Mapped[int | None] = mapped_column(ForeignKey("transitions.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()

@@ -1,0 +1,693 @@
+"""SQLAlchemy repositories and the unit of work. They translate rows to domain objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ppflow.adapters.orm import (
+    AdvisorRow,
+    ConsentRow,
+    ContactRow,
+    EngagementRow,
+    NotificationRow,
+    ProgramManagerRow,
+    ProgramRow,
+    ProgramTargetRow,
+    ReferralRow,
+    StaffRow,
+    TeamRow,
+    TrainingModuleRow,
+    TrainingRecordRow,
+    TransitionRow,
+)
+from ppflow.domain.errors import ConcurrentUpdateError, NotFoundError
+from ppflow.domain.model import (
+    Advisor,
+    Consent,
+    Contact,
+    Engagement,
+    ParticipationRules,
+    Program,
+    ProgramTarget,
+    QITeam,
+    StaffMember,
+    StaffRole,
+    TrainingModule,
+    TrainingRecord,
+    Transition,
+)
+from ppflow.services.ports import AdvisorFilter, PoolEntry
+
+OPEN_ENGAGEMENT_STAGES = ("proposed", "active")
+
+
+def _one(session: Session, row_type: type, kind: str, code: str) -> Any:
+    row = session.scalar(select(row_type).where(row_type.code == code))
+    if row is None:
+        raise NotFoundError(kind, code)
+    return row
+
+
+def _advisor(row: AdvisorRow, program: str | None = None) -> Advisor:
+    return Advisor(
+        code=row.code,
+        stage=row.stage,
+        program=program,
+        languages=list(row.languages or []),
+        tags=list(row.tags or []),
+        skills=list(row.skills or []),
+        availability_hours=row.availability_hours,
+        held_from=row.held_from,
+        version=row.version,
+        stage_changed_at=row.stage_changed_at,
+    )
+
+
+class SqlAdvisors:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def _row(self, code: str) -> AdvisorRow:
+        return _one(self.session, AdvisorRow, "advisor", code)
+
+    def _id(self, code: str) -> int:
+        return self._row(code).id
+
+    def add(self, advisor: Advisor, contact: Contact) -> None:
+        program_id = None
+        if advisor.program:
+            program_id = _one(self.session, ProgramRow, "program", advisor.program).id
+        row = AdvisorRow(
+            code=advisor.code,
+            stage=advisor.stage,
+            program_id=program_id,
+            languages=advisor.languages,
+            tags=advisor.tags,
+            skills=advisor.skills,
+            availability_hours=advisor.availability_hours,
+            version=advisor.version,
+            stage_changed_at=advisor.stage_changed_at,
+        )
+        self.session.add(row)
+        self.session.flush()
+        self.session.add(
+            ContactRow(
+                advisor_id=row.id,
+                first_name=contact.first_name,
+                last_name=contact.last_name,
+                email=contact.email,
+                phone=contact.phone,
+                language=contact.language,
+                context=contact.context,
+            )
+        )
+
+    def get(self, code: str) -> Advisor:
+        row = self._row(code)
+        program = None
+        if row.program_id is not None:
+            program = self.session.get(ProgramRow, row.program_id).code
+        return _advisor(row, program)
+
+    def exists(self, code: str) -> bool:
+        return self.session.scalar(select(AdvisorRow.id).where(AdvisorRow.code == code)) is not None
+
+    def contact(self, code: str) -> Contact:
+        row = self.session.scalar(
+            select(ContactRow).join(AdvisorRow).where(AdvisorRow.code == code)
+        )
+        if row is None:
+            raise NotFoundError("contact for advisor", code)
+        return Contact(
+            first_name=row.first_name,
+            last_name=row.last_name,
+            email=row.email,
+            phone=row.phone,
+            language=row.language,
+            context=row.context,
+        )
+
+    def find_by_email_or_phone(
+        self, emails: Iterable[str], phones: Iterable[str]
+    ) -> dict[str, str]:
+        """Map each e-mail (lower case) or phone already in the pool to its advisor code."""
+        emails = {e.lower() for e in emails if e}
+        phones = {p for p in phones if p}
+        if not emails and not phones:
+            return {}
+        found: dict[str, str] = {}
+        query = (
+            select(func.lower(ContactRow.email), ContactRow.phone, AdvisorRow.code)
+            .join(AdvisorRow)
+            .where(or_(func.lower(ContactRow.email).in_(emails), ContactRow.phone.in_(phones)))
+        )
+        for email, phone, code in self.session.execute(query):
+            if email in emails:
+                found[email] = code
+            if phone and phone in phones:
+                found[phone] = code
+        return found
+
+    def save_stage(self, advisor: Advisor, expected_version: int) -> None:
+        """Write the new stage only if nobody changed the advisor since it was read."""
+        result = self.session.execute(
+            update(AdvisorRow)
+            .where(AdvisorRow.code == advisor.code, AdvisorRow.version == expected_version)
+            .values(
+                stage=advisor.stage,
+                held_from=advisor.held_from,
+                stage_changed_at=advisor.stage_changed_at,
+                version=expected_version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdateError(f"advisor {advisor.code}")
+        advisor.version = expected_version + 1
+
+    def list(self, criteria: AdvisorFilter) -> list[PoolEntry]:
+        load = (
+            select(func.count(EngagementRow.id))
+            .where(EngagementRow.advisor_id == AdvisorRow.id, EngagementRow.stage == "active")
+            .scalar_subquery()
+        )
+        query = select(AdvisorRow, ProgramRow.code, load).outerjoin(
+            ProgramRow, ProgramRow.id == AdvisorRow.program_id
+        )
+        if criteria.stage:
+            query = query.where(AdvisorRow.stage == criteria.stage)
+        query = query.order_by(AdvisorRow.id)
+        entries = []
+        for row, program, active in self.session.execute(query):
+            if criteria.language and criteria.language not in (row.languages or []):
+                continue
+            if criteria.tags and not set(criteria.tags) <= set(row.tags or []):
+                continue
+            entries.append(PoolEntry(_advisor(row, program), active))
+            if criteria.limit and len(entries) >= criteria.limit:
+                break
+        return entries
+
+    def count_by_stage(self) -> dict[str, int]:
+        query = select(AdvisorRow.stage, func.count()).group_by(AdvisorRow.stage)
+        return {stage: n for stage, n in self.session.execute(query)}
+
+    def consents(self, code: str) -> list[Consent]:
+        rows = self.session.scalars(
+            select(ConsentRow)
+            .where(ConsentRow.advisor_id == self._id(code))
+            .order_by(ConsentRow.id)
+        )
+        return [
+            Consent(r.purpose, r.wording_version, r.given_at, r.expires_at, r.withdrawn_at)
+            for r in rows
+        ]
+
+    def add_consent(self, code: str, consent: Consent) -> None:
+        self.session.add(
+            ConsentRow(
+                advisor_id=self._id(code),
+                purpose=consent.purpose,
+                wording_version=consent.wording_version,
+                given_at=consent.given_at,
+                expires_at=consent.expires_at,
+                withdrawn_at=consent.withdrawn_at,
+            )
+        )
+
+    def withdraw_consents(self, code: str, at: datetime) -> int:
+        result = self.session.execute(
+            update(ConsentRow)
+            .where(ConsentRow.advisor_id == self._id(code), ConsentRow.withdrawn_at.is_(None))
+            .values(withdrawn_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
+
+    def training(self, code: str) -> list[TrainingRecord]:
+        rows = self.session.execute(
+            select(TrainingModuleRow.code, TrainingRecordRow)
+            .join(TrainingRecordRow, TrainingRecordRow.module_id == TrainingModuleRow.id)
+            .where(TrainingRecordRow.advisor_id == self._id(code))
+            .order_by(TrainingModuleRow.code)
+        )
+        return [TrainingRecord(m, r.enrolled_at, r.completed_at) for m, r in rows]
+
+    def enrol(self, code: str, module: str, at: datetime) -> bool:
+        advisor_id = self._id(code)
+        module_id = _one(self.session, TrainingModuleRow, "training module", module).id
+        exists = self.session.scalar(
+            select(TrainingRecordRow.id).where(
+                TrainingRecordRow.advisor_id == advisor_id,
+                TrainingRecordRow.module_id == module_id,
+            )
+        )
+        if exists:
+            return False
+        self.session.add(
+            TrainingRecordRow(advisor_id=advisor_id, module_id=module_id, enrolled_at=at)
+        )
+        self.session.flush()
+        return True
+
+    def complete(self, code: str, module: str, at: datetime) -> bool:
+        module_id = _one(self.session, TrainingModuleRow, "training module", module).id
+        result = self.session.execute(
+            update(TrainingRecordRow)
+            .where(
+                TrainingRecordRow.advisor_id == self._id(code),
+                TrainingRecordRow.module_id == module_id,
+                TrainingRecordRow.completed_at.is_(None),
+            )
+            .values(completed_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    def add_referral(self, code: str, referred_by: str, at: datetime, source: str) -> None:
+        staff_id = _one(self.session, StaffRow, "staff member", referred_by).id
+        self.session.add(
+            ReferralRow(
+                advisor_id=self._id(code), referred_by_id=staff_id, referred_at=at, source=source
+            )
+        )
+
+    def referrer(self, code: str) -> str | None:
+        return self.session.scalar(
+            select(StaffRow.code)
+            .join(ReferralRow, ReferralRow.referred_by_id == StaffRow.id)
+            .join(AdvisorRow, AdvisorRow.id == ReferralRow.advisor_id)
+            .where(AdvisorRow.code == code)
+            .order_by(ReferralRow.id)
+            .limit(1)
+        )
+
+
+def _staff(row: StaffRow) -> StaffMember:
+    return StaffMember(row.code, row.name, row.email, StaffRole(row.role), row.department)
+
+
+class SqlStaff:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, member: StaffMember) -> None:
+        self.session.add(
+            StaffRow(
+                code=member.code,
+                name=member.name,
+                email=member.email,
+                role=str(member.role),
+                department=member.department,
+            )
+        )
+        self.session.flush()
+
+    def get(self, code: str) -> StaffMember:
+        return _staff(_one(self.session, StaffRow, "staff member", code))
+
+    def by_email(self, email: str) -> StaffMember | None:
+        row = self.session.scalar(
+            select(StaffRow).where(func.lower(StaffRow.email) == email.lower())
+        )
+        return _staff(row) if row else None
+
+    def list(self, role: str | None = None) -> list[StaffMember]:
+        query = select(StaffRow).order_by(StaffRow.id)
+        if role:
+            query = query.where(StaffRow.role == role)
+        return [_staff(r) for r in self.session.scalars(query)]
+
+    def known(self, keys: Iterable[str]) -> dict[str, str]:
+        """Map staff codes and e-mail addresses (lower case) to staff codes."""
+        keys = {k.strip() for k in keys if k and k.strip()}
+        lowered = {k.lower() for k in keys}
+        found: dict[str, str] = {}
+        query = select(StaffRow.code, func.lower(StaffRow.email)).where(
+            or_(StaffRow.code.in_(keys), func.lower(StaffRow.email).in_(lowered))
+        )
+        for code, email in self.session.execute(query):
+            found[code] = code
+            found[email] = code
+        return found
+
+
+class SqlPrograms:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, program: Program) -> None:
+        row = ProgramRow(
+            code=program.code, name=program.name, owner_department=program.owner_department
+        )
+        self.session.add(row)
+        self.session.flush()
+        for manager in program.responsible_managers:
+            staff_id = _one(self.session, StaffRow, "staff member", manager).id
+            self.session.add(ProgramManagerRow(program_id=row.id, staff_id=staff_id))
+        for target in program.targets:
+            self.session.add(
+                ProgramTargetRow(
+                    program_id=row.id,
+                    indicator=target.indicator,
+                    target=target.target,
+                    period=target.period,
+                    version=target.version,
+                )
+            )
+        self.session.flush()
+
+    def _program(self, row: ProgramRow) -> Program:
+        managers = self.session.scalars(
+            select(StaffRow.code)
+            .join(ProgramManagerRow, ProgramManagerRow.staff_id == StaffRow.id)
+            .where(ProgramManagerRow.program_id == row.id)
+            .order_by(StaffRow.code)
+        )
+        targets = self.session.scalars(
+            select(ProgramTargetRow)
+            .where(ProgramTargetRow.program_id == row.id)
+            .order_by(ProgramTargetRow.indicator, ProgramTargetRow.version)
+        )
+        return Program(
+            code=row.code,
+            name=row.name,
+            owner_department=row.owner_department,
+            responsible_managers=list(managers),
+            targets=[ProgramTarget(t.indicator, t.target, t.period, t.version) for t in targets],
+        )
+
+    def get(self, code: str) -> Program:
+        return self._program(_one(self.session, ProgramRow, "program", code))
+
+    def list(self) -> list[Program]:
+        rows = self.session.scalars(select(ProgramRow).order_by(ProgramRow.id))
+        return [self._program(r) for r in rows]
+
+
+class SqlTeams:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def _team(self, row: TeamRow) -> QITeam:
+        program = lead = None
+        if row.program_id is not None:
+            program = self.session.get(ProgramRow, row.program_id).code
+        if row.lead_id is not None:
+            lead = self.session.get(StaffRow, row.lead_id).code
+        return QITeam(
+            code=row.code,
+            name=row.name,
+            program=program,
+            lead=lead,
+            stage=row.stage,
+            advisor_seats=row.advisor_seats,
+            rules=ParticipationRules(**(row.rules or {})),
+            languages=list(row.languages or []),
+            focus_tags=list(row.focus_tags or []),
+            briefed_at=row.briefed_at,
+            objectives_set_at=row.objectives_set_at,
+            version=row.version,
+        )
+
+    def add(self, team: QITeam) -> None:
+        program_id = lead_id = None
+        if team.program:
+            program_id = _one(self.session, ProgramRow, "program", team.program).id
+        if team.lead:
+            lead_id = _one(self.session, StaffRow, "staff member", team.lead).id
+        self.session.add(
+            TeamRow(
+                code=team.code,
+                name=team.name,
+                program_id=program_id,
+                lead_id=lead_id,
+                stage=team.stage,
+                advisor_seats=team.advisor_seats,
+                rules=vars(team.rules).copy(),
+                languages=team.languages,
+                focus_tags=team.focus_tags,
+                version=team.version,
+            )
+        )
+        self.session.flush()
+
+    def get(self, code: str) -> QITeam:
+        return self._team(_one(self.session, TeamRow, "QI team", code))
+
+    def list(self, stage: str | None = None) -> list[QITeam]:
+        query = select(TeamRow).order_by(TeamRow.id)
+        if stage:
+            query = query.where(TeamRow.stage == stage)
+        return [self._team(r) for r in self.session.scalars(query)]
+
+    def save(self, team: QITeam, expected_version: int) -> None:
+        result = self.session.execute(
+            update(TeamRow)
+            .where(TeamRow.code == team.code, TeamRow.version == expected_version)
+            .values(
+                stage=team.stage,
+                briefed_at=team.briefed_at,
+                objectives_set_at=team.objectives_set_at,
+                version=expected_version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdateError(f"team {team.code}")
+        team.version = expected_version + 1
+
+    def advisor_count(self, code: str) -> int:
+        return self.session.scalar(
+            select(func.count(EngagementRow.id))
+            .join(TeamRow, TeamRow.id == EngagementRow.team_id)
+            .where(TeamRow.code == code, EngagementRow.stage == "active")
+        )
+
+
+class SqlEngagements:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def _query(self):
+        return (
+            select(EngagementRow, AdvisorRow.code, TeamRow.code)
+            .join(AdvisorRow, AdvisorRow.id == EngagementRow.advisor_id)
+            .join(TeamRow, TeamRow.id == EngagementRow.team_id)
+            .order_by(EngagementRow.id)
+        )
+
+    @staticmethod
+    def _engagement(row: EngagementRow, advisor: str, team: str) -> Engagement:
+        return Engagement(
+            code=row.code,
+            advisor=advisor,
+            team=team,
+            stage=row.stage,
+            role=row.role,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            hourly_rate=row.hourly_rate,
+            version=row.version,
+        )
+
+    def add(self, engagement: Engagement) -> None:
+        self.session.add(
+            EngagementRow(
+                code=engagement.code,
+                advisor_id=_one(self.session, AdvisorRow, "advisor", engagement.advisor).id,
+                team_id=_one(self.session, TeamRow, "QI team", engagement.team).id,
+                stage=engagement.stage,
+                role=engagement.role,
+                start_date=engagement.start_date,
+                end_date=engagement.end_date,
+                hourly_rate=engagement.hourly_rate,
+                version=engagement.version,
+            )
+        )
+        self.session.flush()
+
+    def get(self, code: str) -> Engagement:
+        found = self.session.execute(self._query().where(EngagementRow.code == code)).first()
+        if found is None:
+            raise NotFoundError("engagement", code)
+        return self._engagement(*found)
+
+    def for_advisor(self, code: str) -> list[Engagement]:
+        query = self._query().where(AdvisorRow.code == code)
+        return [self._engagement(*r) for r in self.session.execute(query)]
+
+    def for_team(self, code: str) -> list[Engagement]:
+        query = self._query().where(TeamRow.code == code)
+        return [self._engagement(*r) for r in self.session.execute(query)]
+
+    def save(self, engagement: Engagement, expected_version: int) -> None:
+        result = self.session.execute(
+            update(EngagementRow)
+            .where(EngagementRow.code == engagement.code, EngagementRow.version == expected_version)
+            .values(
+                stage=engagement.stage,
+                start_date=engagement.start_date,
+                end_date=engagement.end_date,
+                version=expected_version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdateError(f"engagement {engagement.code}")
+        engagement.version = expected_version + 1
+
+
+class SqlTraining:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, module: TrainingModule) -> None:
+        self.session.add(
+            TrainingModuleRow(code=module.code, title=module.title, required=module.required)
+        )
+        self.session.flush()
+
+    def list(self, required_only: bool = False) -> list[TrainingModule]:
+        query = select(TrainingModuleRow).order_by(TrainingModuleRow.code)
+        if required_only:
+            query = query.where(TrainingModuleRow.required.is_(True))
+        return [TrainingModule(r.code, r.title, r.required) for r in self.session.scalars(query)]
+
+
+def _transition(row: TransitionRow) -> Transition:
+    return Transition(
+        entity=row.entity,
+        code=row.code,
+        from_state=row.from_state,
+        to_state=row.to_state,
+        at=row.at,
+        actor=row.actor,
+        reason=row.reason,
+        request_id=row.request_id,
+        flow_run_id=row.flow_run_id,
+    )
+
+
+class SqlTransitions:
+    """Append-only: there is deliberately no update or delete method."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, transition: Transition) -> int:
+        row = TransitionRow(
+            entity=transition.entity,
+            code=transition.code,
+            from_state=transition.from_state,
+            to_state=transition.to_state,
+            at=transition.at,
+            actor=transition.actor,
+            reason=transition.reason,
+            request_id=transition.request_id,
+            flow_run_id=transition.flow_run_id,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def by_request_id(self, request_id: str) -> Transition | None:
+        row = self.session.scalar(
+            select(TransitionRow).where(TransitionRow.request_id == request_id)
+        )
+        return _transition(row) if row else None
+
+    def history(self, entity: str, code: str) -> list[Transition]:
+        rows = self.session.scalars(
+            select(TransitionRow)
+            .where(and_(TransitionRow.entity == entity, TransitionRow.code == code))
+            .order_by(TransitionRow.at, TransitionRow.id)
+        )
+        return [_transition(r) for r in rows]
+
+
+class SqlNotifications:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def queue(
+        self,
+        *,
+        template: str,
+        recipient_kind: str,
+        recipient_code: str,
+        language: str,
+        context: dict[str, Any],
+        idempotency_key: str,
+        at: datetime,
+        transition_id: int | None,
+    ) -> bool:
+        """Queue one message; the same idempotency key twice makes one row."""
+        exists = self.session.scalar(
+            select(NotificationRow.id).where(NotificationRow.idempotency_key == idempotency_key)
+        )
+        if exists:
+            return False
+        self.session.add(
+            NotificationRow(
+                template=template,
+                recipient_kind=recipient_kind,
+                recipient_code=recipient_code,
+                language=language,
+                context=context,
+                idempotency_key=idempotency_key,
+                transition_id=transition_id,
+                status="pending",
+                next_attempt_at=at,
+            )
+        )
+        self.session.flush()
+        return True
+
+    def templates_for(self, recipient_code: str) -> set[str]:
+        rows = self.session.scalars(
+            select(NotificationRow.template).where(NotificationRow.recipient_code == recipient_code)
+        )
+        return set(rows)
+
+
+class SqlUnitOfWork:
+    """One database transaction. Leaving the block without ``commit()`` rolls back."""
+
+    def __init__(self, session_factory: sessionmaker[Session]):
+        self.session_factory = session_factory
+        self.session: Session | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self.session = self.session_factory()
+        self.advisors = SqlAdvisors(self.session)
+        self.staff = SqlStaff(self.session)
+        self.programs = SqlPrograms(self.session)
+        self.teams = SqlTeams(self.session)
+        self.engagements = SqlEngagements(self.session)
+        self.training = SqlTraining(self.session)
+        self.transitions = SqlTransitions(self.session)
+        self.notifications = SqlNotifications(self.session)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            raise
+
+    def rollback(self) -> None:
+        self.session.rollback()

@@ -1,0 +1,420 @@
+"""Use cases of the advisor lifecycle: referral, invitation, screening, preparation, hold,
+withdrawal. Each writes its state change, its Transition row and the notifications it
+causes in one transaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from ppflow.domain import lifecycle
+from ppflow.domain.commands import ChangeAdvisorStage, Meta, RecordConsent, RegisterReferral
+from ppflow.domain.errors import DuplicateError, InvalidInputError, NotFoundError, PPFlowError
+from ppflow.domain.model import (
+    LANGUAGES,
+    Advisor,
+    Consent,
+    Contact,
+    StaffRole,
+    Transition,
+    new_code,
+)
+from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+
+PARTICIPATION = "participation"
+CONFIDENTIALITY = "confidentiality"
+T = TypeVar("T")
+EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """What a state-changing use case returns: plain values, safe to hand to Prefect."""
+
+    code: str
+    from_state: str | None
+    to_state: str
+    at: datetime
+    replayed: bool = False
+
+    @classmethod
+    def of(cls, transition: Transition, replayed: bool = False) -> StageChange:
+        return cls(
+            transition.code, transition.from_state, transition.to_state, transition.at, replayed
+        )
+
+
+def normalise_phone(phone: str) -> str:
+    digits = re.sub(r"\D", "", phone or "")
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    return digits
+
+
+def _facts(uow: UnitOfWork, advisor: Advisor, cmd: ChangeAdvisorStage, now: datetime):
+    consents = uow.advisors.consents(advisor.code)
+    valid = {c.purpose for c in consents if c.valid_at(now)}
+    required = {m.code for m in uow.training.list(required_only=True)}
+    records = {r.module: r for r in uow.advisors.training(advisor.code)}
+    engagements = uow.engagements.for_advisor(advisor.code)
+    return lifecycle.AdvisorFacts(
+        invitation_queued="invitation" in uow.notifications.templates_for(advisor.code),
+        said_yes=cmd.said_yes,
+        said_no_or_no_answer=cmd.said_no_or_no_answer,
+        consent_recorded=PARTICIPATION in valid,
+        confidentiality_signed=CONFIDENTIALITY in valid,
+        modules_enrolled=required <= records.keys(),
+        modules_complete=all(
+            records.get(m) is not None and records[m].completed_at is not None for m in required
+        ),
+        engagement_started=any(e.stage == "active" for e in engagements),
+        no_active_engagement=not any(e.stage == "active" for e in engagements),
+        available=cmd.available,
+        leaving=cmd.leaving,
+        consent_withdrawn=any(c.withdrawn_at is not None for c in consents),
+        held_from=advisor.held_from,
+        reason=cmd.meta.reason,
+    )
+
+
+def move_advisor(
+    uow: UnitOfWork, cmd: ChangeAdvisorStage, now: datetime
+) -> tuple[StageChange, int]:
+    """Check and apply one move inside an open unit of work. Returns the change and the id
+    of its Transition row (for notifications caused by it)."""
+    advisor = uow.advisors.get(cmd.advisor)
+    facts = _facts(uow, advisor, cmd, now)
+    lifecycle.ADVISOR.check(advisor.stage, cmd.target, facts, label=f"advisor {advisor.code}")
+    before, version = advisor.stage, advisor.version
+    if cmd.target == "on_hold":
+        advisor.held_from = before
+    elif before == "on_hold":
+        advisor.held_from = None
+    advisor.stage = cmd.target
+    advisor.stage_changed_at = now
+    uow.advisors.save_stage(advisor, expected_version=version)
+    transition = Transition(
+        entity="advisor",
+        code=advisor.code,
+        from_state=before,
+        to_state=cmd.target,
+        at=now,
+        actor=cmd.meta.actor,
+        reason=cmd.meta.reason,
+        request_id=cmd.meta.request_id,
+        flow_run_id=cmd.meta.flow_run_id,
+    )
+    return StageChange.of(transition), uow.transitions.add(transition)
+
+
+def _replay(uow: UnitOfWork, meta: Meta) -> StageChange | None:
+    if meta.request_id:
+        prior = uow.transitions.by_request_id(meta.request_id)
+        if prior is not None:
+            return StageChange.of(prior, replayed=True)
+    return None
+
+
+def run_once(
+    uow: UnitOfWork, meta: Meta, clock: Clock, work: Callable[[UnitOfWork, datetime], T]
+) -> T | StageChange:
+    """Run ``work`` in one transaction, unless ``meta.request_id`` was already used: then
+    nothing changes and the first result comes back. A duplicate request racing past the
+    first check loses at the unique index on transitions.request_id and gets the same."""
+    try:
+        with uow:
+            replayed = _replay(uow, meta)
+            if replayed:
+                return replayed
+            result = work(uow, clock.now())
+            uow.commit()
+            return result
+    except PPFlowError:
+        raise
+    except Exception:
+        if meta.request_id:
+            with uow:
+                replayed = _replay(uow, meta)
+            if replayed:
+                return replayed
+        raise
+
+
+def _run_move(
+    uow: UnitOfWork, cmd: ChangeAdvisorStage, clock: Clock, before_move=None, after_move=None
+) -> StageChange:
+    """A use case made of an optional preparation, the move, and the rows it causes."""
+
+    def work(uow: UnitOfWork, now: datetime) -> StageChange:
+        if before_move:
+            before_move(uow, now)
+        change, transition_id = move_advisor(uow, cmd, now)
+        if after_move:
+            after_move(uow, change, transition_id, now)
+        return change
+
+    return run_once(uow, cmd.meta, clock, work)
+
+
+def change_advisor_stage(
+    uow: UnitOfWork, cmd: ChangeAdvisorStage, clock: Clock = SYSTEM_CLOCK
+) -> StageChange:
+    """The general move, for coordinators: the guards decide whether it may happen."""
+    return _run_move(uow, cmd, clock)
+
+
+# ------------------------------------------------------------------ referral intake
+
+
+def validate_referral(cmd: RegisterReferral) -> list[str]:
+    """Problems with one referral, in words a coordinator can act on."""
+    problems = []
+    if not cmd.first_name.strip():
+        problems.append("first name is required")
+    if not cmd.last_name.strip():
+        problems.append("last name is required")
+    if not cmd.email.strip():
+        problems.append("e-mail is required")
+    elif not EMAIL.match(cmd.email.strip()):
+        problems.append(f"e-mail '{cmd.email.strip()}' is not a valid address")
+    if cmd.language not in LANGUAGES:
+        problems.append(f"language '{cmd.language}' is not one of {', '.join(LANGUAGES)}")
+    unknown = [lang for lang in cmd.languages if lang not in LANGUAGES]
+    if unknown:
+        problems.append(f"spoken languages {', '.join(unknown)} not one of fr, en")
+    if not cmd.referred_by.strip():
+        problems.append("referrer is required")
+    if cmd.phone and not 10 <= len(normalise_phone(cmd.phone)) <= 15:
+        problems.append(f"phone '{cmd.phone}' is not a phone number")
+    if cmd.availability_hours < 0:
+        problems.append("availability must be zero or more hours a month")
+    return problems
+
+
+def _new_advisor_code(uow: UnitOfWork) -> str:
+    while True:
+        code = new_code("PA")
+        if not uow.advisors.exists(code):
+            return code
+
+
+def add_referral(uow: UnitOfWork, cmd: RegisterReferral, now: datetime) -> StageChange:
+    """Register one referral inside an open unit of work (used one at a time and by CSV)."""
+    problems = validate_referral(cmd)
+    if problems:
+        raise InvalidInputError("; ".join(problems))
+    key = cmd.referred_by.strip()
+    known = uow.staff.known([key])
+    referrer = known.get(key) or known.get(key.lower())
+    if referrer is None:
+        raise NotFoundError("staff member (referrer)", cmd.referred_by)
+    phone = normalise_phone(cmd.phone)
+    existing = uow.advisors.find_by_email_or_phone([cmd.email.strip()], [phone])
+    if existing:
+        raise DuplicateError(
+            f"already in the pool as {', '.join(sorted(set(existing.values())))} "
+            "(same e-mail or phone)"
+        )
+    code = _new_advisor_code(uow)
+    advisor = Advisor(
+        code=code,
+        program=cmd.program,
+        languages=list(cmd.languages or (cmd.language,)),
+        tags=sorted({t.strip().lower() for t in cmd.tags if t.strip()}),
+        skills=sorted({s.strip().lower() for s in cmd.skills if s.strip()}),
+        availability_hours=cmd.availability_hours,
+        stage_changed_at=now,
+    )
+    contact = Contact(
+        first_name=cmd.first_name.strip(),
+        last_name=cmd.last_name.strip(),
+        email=cmd.email.strip(),
+        phone=phone,
+        language=cmd.language,
+        context=cmd.context,
+    )
+    uow.advisors.add(advisor, contact)
+    uow.advisors.add_referral(code, referrer, now, cmd.source)
+    transition = Transition(
+        entity="advisor",
+        code=code,
+        from_state=None,
+        to_state="identified",
+        at=now,
+        actor=cmd.meta.actor,
+        reason=cmd.meta.reason or f"referred by {referrer}",
+        request_id=cmd.meta.request_id,
+        flow_run_id=cmd.meta.flow_run_id,
+    )
+    transition_id = uow.transitions.add(transition)
+    referrer_language = "fr"
+    uow.notifications.queue(
+        template="referral_acknowledgement",
+        recipient_kind="staff",
+        recipient_code=referrer,
+        language=referrer_language,
+        context={"advisor": code, "referrer": referrer},
+        idempotency_key=f"referral_acknowledgement:{code}",
+        at=now,
+        transition_id=transition_id,
+    )
+    for coordinator in uow.staff.list(role=StaffRole.COORDINATOR):
+        uow.notifications.queue(
+            template="referral_received",
+            recipient_kind="staff",
+            recipient_code=coordinator.code,
+            language=referrer_language,
+            context={"advisor": code, "referrer": referrer},
+            idempotency_key=f"referral_received:{code}:{coordinator.code}",
+            at=now,
+            transition_id=transition_id,
+        )
+    return StageChange.of(transition)
+
+
+def register_referral(
+    uow: UnitOfWork, cmd: RegisterReferral, clock: Clock = SYSTEM_CLOCK
+) -> StageChange:
+    return run_once(uow, cmd.meta, clock, lambda uow, now: add_referral(uow, cmd, now))
+
+
+# ---------------------------------------------------------------- recruitment steps
+
+
+def invite_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
+    """Queue the invitation and record identified -> invited, in one transaction."""
+
+    def queue_invitation(uow: UnitOfWork, now: datetime) -> None:
+        contact = uow.advisors.contact(advisor)
+        uow.notifications.queue(
+            template="invitation",
+            recipient_kind="advisor",
+            recipient_code=advisor,
+            language=contact.language,
+            context={"advisor": advisor},
+            idempotency_key=f"invitation:{advisor}",
+            at=now,
+            transition_id=None,
+        )
+
+    cmd = ChangeAdvisorStage(advisor, "invited", meta=meta)
+    return _run_move(uow, cmd, clock, before_move=queue_invitation)
+
+
+def record_invitation_answer(
+    uow: UnitOfWork, advisor: str, accepted: bool, meta: Meta, clock: Clock = SYSTEM_CLOCK
+) -> StageChange:
+    """The person said yes (-> screening), or no / nothing after the reminders (-> declined)."""
+    cmd = ChangeAdvisorStage(
+        advisor,
+        "screening" if accepted else "declined",
+        said_yes=accepted,
+        said_no_or_no_answer=not accepted,
+        meta=meta,
+    )
+    return _run_move(uow, cmd, clock)
+
+
+def _consent(cmd: RecordConsent, now: datetime) -> Consent:
+    expires = now + timedelta(days=cmd.valid_days) if cmd.valid_days else None
+    return Consent(cmd.purpose, cmd.wording_version, now, expires)
+
+
+def record_screening_outcome(
+    uow: UnitOfWork,
+    advisor: str,
+    retained: bool,
+    meta: Meta,
+    wording_version: str = "v1",
+    clock: Clock = SYSTEM_CLOCK,
+) -> StageChange:
+    """Retained: consent and the confidentiality agreement are recorded and the advisor is
+    recruited. Not retained: the reason (in ``meta``) is required."""
+    if not retained:
+        return _run_move(uow, ChangeAdvisorStage(advisor, "not_retained", meta=meta), clock)
+
+    def record_consents(uow: UnitOfWork, now: datetime) -> None:
+        for purpose in (PARTICIPATION, CONFIDENTIALITY):
+            uow.advisors.add_consent(
+                advisor, _consent(RecordConsent(advisor, purpose, wording_version), now)
+            )
+
+    def welcome(uow: UnitOfWork, change: StageChange, transition_id: int, now: datetime):
+        uow.notifications.queue(
+            template="welcome",
+            recipient_kind="advisor",
+            recipient_code=advisor,
+            language=uow.advisors.contact(advisor).language,
+            context={"advisor": advisor},
+            idempotency_key=f"welcome:{advisor}",
+            at=now,
+            transition_id=transition_id,
+        )
+
+    cmd = ChangeAdvisorStage(advisor, "recruited", meta=meta)
+    return _run_move(uow, cmd, clock, before_move=record_consents, after_move=welcome)
+
+
+def enrol_required_modules(
+    uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK
+) -> StageChange:
+    def enrol(uow: UnitOfWork, now: datetime) -> None:
+        for module in uow.training.list(required_only=True):
+            uow.advisors.enrol(advisor, module.code, now)
+
+    return _run_move(uow, ChangeAdvisorStage(advisor, "preparing", meta=meta), clock, enrol)
+
+
+def complete_module(
+    uow: UnitOfWork, advisor: str, module: str, meta: Meta, clock: Clock = SYSTEM_CLOCK
+) -> StageChange | None:
+    """Record one completed module; when it is the last required one, the advisor is ready.
+    Returns the stage change, or None when modules are still outstanding."""
+
+    def work(uow: UnitOfWork, now: datetime) -> StageChange | None:
+        uow.advisors.complete(advisor, module, now)
+        if uow.advisors.get(advisor).stage != "preparing":
+            return None
+        required = {m.code for m in uow.training.list(required_only=True)}
+        done = {r.module for r in uow.advisors.training(advisor) if r.completed_at}
+        if not required <= done:
+            return None
+        return move_advisor(uow, ChangeAdvisorStage(advisor, "ready", meta=meta), now)[0]
+
+    return run_once(uow, meta, clock, work)
+
+
+def put_on_hold(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
+    return _run_move(uow, ChangeAdvisorStage(advisor, "on_hold", meta=meta), clock)
+
+
+def resume(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
+    with uow:
+        held_from = uow.advisors.get(advisor).held_from
+    if held_from is None:
+        raise InvalidInputError(f"advisor {advisor} is not on hold")
+    return _run_move(uow, ChangeAdvisorStage(advisor, held_from, meta=meta), clock)
+
+
+def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
+    """Consent is withdrawn: the ledger records it and the advisor moves to withdrawn."""
+
+    def record_withdrawal(uow: UnitOfWork, now: datetime) -> None:
+        if uow.advisors.withdraw_consents(advisor, now) == 0:
+            uow.advisors.add_consent(
+                advisor, Consent(PARTICIPATION, "withdrawal", now, None, withdrawn_at=now)
+            )
+
+    return _run_move(
+        uow, ChangeAdvisorStage(advisor, "withdrawn", meta=meta), clock, record_withdrawal
+    )
+
+
+def advisor_history(uow: UnitOfWork, advisor: str) -> list[Transition]:
+    with uow:
+        if not uow.advisors.exists(advisor):
+            raise NotFoundError("advisor", advisor)
+        return uow.transitions.history("advisor", advisor)

@@ -1,0 +1,145 @@
+"""Use cases for the structure around advisors: staff, programs, QI teams, training."""
+
+from __future__ import annotations
+
+from ppflow.domain import lifecycle
+from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, ChangeTeamStage
+from ppflow.domain.errors import DuplicateError, InvalidInputError
+from ppflow.domain.model import (
+    LANGUAGES,
+    Program,
+    ProgramTarget,
+    QITeam,
+    StaffMember,
+    StaffRole,
+    TrainingModule,
+    Transition,
+    new_code,
+)
+from ppflow.services.advisors import EMAIL, StageChange
+from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+
+
+def add_staff(uow: UnitOfWork, cmd: AddStaff) -> StaffMember:
+    problems = []
+    if not cmd.name.strip():
+        problems.append("name is required")
+    if not EMAIL.match(cmd.email.strip()):
+        problems.append(f"e-mail '{cmd.email}' is not a valid address")
+    roles = [r.value for r in StaffRole]
+    if cmd.role not in roles:
+        problems.append(f"role '{cmd.role}' is not one of {', '.join(roles)}")
+    if problems:
+        raise InvalidInputError("; ".join(problems))
+    with uow:
+        if uow.staff.by_email(cmd.email.strip()):
+            raise DuplicateError(f"a staff member already has the e-mail {cmd.email.strip()}")
+        member = StaffMember(
+            code=new_code("ST"),
+            name=cmd.name.strip(),
+            email=cmd.email.strip(),
+            role=StaffRole(cmd.role),
+            department=cmd.department.strip(),
+        )
+        uow.staff.add(member)
+        uow.commit()
+    return member
+
+
+def add_program(uow: UnitOfWork, cmd: AddProgram) -> Program:
+    if not cmd.code.strip() or not cmd.name.strip() or not cmd.owner_department.strip():
+        raise InvalidInputError("a program needs a code, a name and an owner department")
+    with uow:
+        if any(p.code == cmd.code for p in uow.programs.list()):
+            raise DuplicateError(f"program {cmd.code} already exists")
+        for manager in cmd.managers:
+            role = uow.staff.get(manager).role
+            if role == StaffRole.PROVIDER:
+                raise InvalidInputError(f"{manager} is a provider, not a manager")
+        program = Program(
+            code=cmd.code.strip(),
+            name=cmd.name.strip(),
+            owner_department=cmd.owner_department.strip(),
+            responsible_managers=list(cmd.managers),
+            targets=[ProgramTarget(t.indicator, t.target, t.period) for t in cmd.targets],
+        )
+        uow.programs.add(program)
+        uow.commit()
+    return program
+
+
+def add_team(uow: UnitOfWork, cmd: AddTeam, clock: Clock = SYSTEM_CLOCK) -> QITeam:
+    if not cmd.name.strip():
+        raise InvalidInputError("a QI team needs a name")
+    if cmd.advisor_seats < 1:
+        raise InvalidInputError("a QI team needs at least one advisor seat")
+    unknown = [lang for lang in cmd.languages if lang not in LANGUAGES]
+    if unknown:
+        raise InvalidInputError(f"languages {', '.join(unknown)} not one of fr, en")
+    with uow:
+        if cmd.lead and uow.staff.get(cmd.lead).role == StaffRole.PROVIDER:
+            raise InvalidInputError(f"{cmd.lead} is a provider; a team lead is a manager")
+        team = QITeam(
+            code=new_code("QT"),
+            name=cmd.name.strip(),
+            program=cmd.program,
+            lead=cmd.lead,
+            advisor_seats=cmd.advisor_seats,
+            rules=cmd.rules,
+            languages=list(cmd.languages),
+            focus_tags=sorted({t.strip().lower() for t in cmd.focus_tags if t.strip()}),
+        )
+        uow.teams.add(team)
+        uow.transitions.add(
+            Transition(
+                "team",
+                team.code,
+                None,
+                "forming",
+                clock.now(),
+                cmd.meta.actor,
+                request_id=cmd.meta.request_id,
+                flow_run_id=cmd.meta.flow_run_id,
+            )
+        )
+        uow.commit()
+    return team
+
+
+def change_team_stage(
+    uow: UnitOfWork, cmd: ChangeTeamStage, clock: Clock = SYSTEM_CLOCK
+) -> StageChange:
+    with uow:
+        team = uow.teams.get(cmd.team)
+        facts = lifecycle.TeamFacts(
+            briefed=team.briefed_at is not None,
+            no_active_engagement=uow.teams.advisor_count(team.code) == 0,
+        )
+        lifecycle.TEAM.check(team.stage, cmd.target, facts, label=f"team {team.code}")
+        now = clock.now()
+        before, version = team.stage, team.version
+        team.stage = cmd.target
+        uow.teams.save(team, expected_version=version)
+        transition = Transition(
+            "team",
+            team.code,
+            before,
+            cmd.target,
+            now,
+            cmd.meta.actor,
+            cmd.meta.reason,
+            cmd.meta.request_id,
+            cmd.meta.flow_run_id,
+        )
+        uow.transitions.add(transition)
+        uow.commit()
+    return StageChange.of(transition)
+
+
+def add_training_module(uow: UnitOfWork, module: TrainingModule) -> TrainingModule:
+    with uow:
+        if any(m.code == module.code for m in uow.training.list()):
+            raise DuplicateError(f"training module {module.code} already exists")
+        uow.training.add(module)
+        uow.commit()
+    return module

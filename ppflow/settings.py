@@ -1,0 +1,52 @@
+"""Settings, read once from the environment (prefix ``PPFLOW_``, nested groups with ``__``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "ppflow"
+
+
+class SmtpSettings(BaseModel):
+    """Where mail goes: ``PPFLOW_SMTP__HOST``, ``PPFLOW_SMTP__PORT`` and so on."""
+
+    host: str = "127.0.0.1"
+    port: int = 8025
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    use_tls: bool = False
+    sender: str = "partenariat@ppflow.invalid"
+    default_language: str = "fr"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PPFLOW_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    timezone: str = "America/Montreal"
+    actor: str | None = None
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'ppflow.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
