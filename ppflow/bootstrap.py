@@ -32,7 +32,7 @@ class App:
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:
     settings = settings or get_settings()
-    engine = db.make_engine(settings.resolved_database_url)
+    engine = db.make_engine(settings.resolved_database_url, settings.database_schema)
     return App(
         settings=settings,
         engine=engine,

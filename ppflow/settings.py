@@ -26,6 +26,19 @@ class SmtpSettings(BaseModel):
     use_tls: bool = False
     sender: str = "partenariat@ppflow.invalid"
     default_language: str = "fr"
+    # A private CA for the SMTP server's certificate (STARTTLS or implicit TLS).
+    ca_file: Path | None = None
+    timeout_seconds: float = 30.0
+    # Dispatcher: connections kept open at once, rows claimed per batch, how long a claim
+    # holds before another dispatcher may take the row, and the retry schedule.
+    concurrency: int = 4
+    batch_size: int = 200
+    lease_seconds: float = 300.0
+    max_attempts: int = 8
+    retry_base_seconds: float = 60.0
+    retry_max_seconds: float = 3600.0
+    # Where `ppflow mail-sink` stores messages (default: <data_dir>/maildir).
+    maildir: Path | None = None
 
 
 class Settings(BaseSettings):
@@ -35,6 +48,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None
+    database_schema: str | None = None  # PostgreSQL only: keep ppflow's tables in this schema
     templates_dir: Path = PROJECT_ROOT / "templates"
     timezone: str = "America/Montreal"
     actor: str | None = None

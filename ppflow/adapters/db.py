@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, schema: str | None = None, **kwargs) -> Engine:
     """Build an engine. SQLite files get WAL, foreign keys and a busy timeout, so that
     several processes (CLI, flows, dispatcher) can share the embedded database."""
     if url.startswith("sqlite"):
@@ -32,6 +32,8 @@ def make_engine(url: str, **kwargs) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if schema:
+        kwargs.setdefault("connect_args", {})["options"] = f"-csearch_path={schema}"
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

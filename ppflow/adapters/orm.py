@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     func,
 )
@@ -29,12 +30,34 @@ NAMING = {
 }
 
 
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC timestamps on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; ppflow stores aware UTC timestamps")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
 def _now() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now())
+    return mapped_column(UtcDateTime(), server_default=func.now())
 
 
 class StaffRow(Base):
@@ -86,7 +109,7 @@ class AdvisorRow(Base):
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     availability_hours: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    stage_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stage_changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = _now()
 
 
@@ -102,7 +125,7 @@ class ContactRow(Base):
     phone: Mapped[str] = mapped_column(String(40), default="", index=True)
     language: Mapped[str] = mapped_column(String(2), default="fr")
     context: Mapped[str] = mapped_column(Text, default="")
-    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class ReferralRow(Base):
@@ -110,7 +133,7 @@ class ReferralRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), index=True)
     referred_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    referred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    referred_at: Mapped[datetime] = mapped_column(UtcDateTime())
     source: Mapped[str] = mapped_column(String(32), default="cli")
 
 
@@ -126,8 +149,8 @@ class TeamRow(Base):
     rules: Mapped[dict] = mapped_column(JSON, default=dict)
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     focus_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    briefed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    objectives_set_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    briefed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    objectives_set_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = _now()
 
@@ -143,7 +166,7 @@ class EngagementRow(Base):
     start_date: Mapped[date | None] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     hourly_rate: Mapped[float | None] = mapped_column(Float)
-    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = _now()
 
@@ -154,9 +177,9 @@ class ConsentRow(Base):
     advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(64))
     wording_version: Mapped[str] = mapped_column(String(32))
-    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    given_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class TrainingModuleRow(Base):
@@ -173,8 +196,8 @@ class TrainingRecordRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), index=True)
     module_id: Mapped[int] = mapped_column(ForeignKey("training_modules.id"))
-    enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    enrolled_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class TransitionRow(Base):
@@ -186,7 +209,7 @@ class TransitionRow(Base):
     code: Mapped[str] = mapped_column(String(16), index=True)
     from_state: Mapped[str | None] = mapped_column(String(32))
     to_state: Mapped[str] = mapped_column(String(32))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     actor: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -207,9 +230,10 @@ class NotificationRow(Base):
     transition_id: Mapped[int | None] = mapped_column(ForeignKey("transitions.id"))
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # the dispatcher's claim token
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(200))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = _now()

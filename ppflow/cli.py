@@ -1,0 +1,485 @@
+"""The ``ppflow`` command line: Typer commands over the service layer."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from ppflow.bootstrap import App, bootstrap
+from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, Meta, RegisterReferral, TargetSpec
+from ppflow.domain.errors import PPFlowError
+from ppflow.domain.model import ParticipationRules, StaffRole
+from ppflow.services import advisors as advisor_service
+from ppflow.services import organisation, queries
+from ppflow.services.ports import AdvisorFilter
+from ppflow.services.referral_import import CsvFormatError, import_referrals
+
+app = typer.Typer(
+    help="ppflow: bring patient advisors into quality-improvement teams.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+advisor_app = typer.Typer(help="Potential and active patient advisors.", no_args_is_help=True)
+team_app = typer.Typer(help="Quality-improvement teams.", no_args_is_help=True)
+staff_app = typer.Typer(help="Coordinators, managers and providers.", no_args_is_help=True)
+program_app = typer.Typer(
+    help="The partnership program, its owners and targets.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(advisor_app, name="advisor")
+app.add_typer(team_app, name="team")
+app.add_typer(staff_app, name="staff")
+app.add_typer(program_app, name="program")
+
+# Piped output (files, CI logs) gets a wide page instead of Rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+@cache
+def get_app() -> App:
+    return bootstrap()
+
+
+def actor() -> str:
+    configured = get_app().settings.actor
+    return configured or f"cli:{getpass.getuser()}"
+
+
+def fail(message: str, code: int = 1) -> None:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def run(call, *args, **kwargs):
+    """Call a service and turn ppflow's own errors into a clear message and exit code 1."""
+    try:
+        return call(*args, **kwargs)
+    except PPFlowError as error:
+        fail(str(error))
+
+
+def _csv(values: list[str] | None) -> tuple[str, ...]:
+    out: list[str] = []
+    for value in values or []:
+        out += [v.strip() for v in value.split(",") if v.strip()]
+    return tuple(out)
+
+
+# ----------------------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Create or migrate the schema up to REVISION."""
+    application = get_app()
+    application.upgrade(revision)
+    from ppflow.adapters import db
+
+    console.print(f"database at revision [bold]{db.current_revision(application.engine)}[/]")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'.")) -> None:
+    """Migrate the schema down to REVISION ('base' drops every table)."""
+    from ppflow.adapters import db
+
+    application = get_app()
+    db.downgrade(application.engine, revision)
+    console.print(f"database at revision [bold]{db.current_revision(application.engine)}[/]")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision and where the database is."""
+    from ppflow.adapters import db
+
+    application = get_app()
+    console.print(f"{application.engine.url.render_as_string(hide_password=True)}")
+    console.print(f"revision: {db.current_revision(application.engine) or 'empty'}")
+
+
+# -------------------------------------------------------------------------- staff
+
+
+@staff_app.command("add")
+def staff_add(
+    name: Annotated[str, typer.Option(help="Full name.")],
+    email: Annotated[str, typer.Option(help="Work e-mail.")],
+    role: Annotated[StaffRole, typer.Option(help="Role in the program.")],
+    department: Annotated[str, typer.Option(help="Department.")] = "",
+) -> None:
+    """Add a coordinator, manager or provider."""
+    member = run(
+        organisation.add_staff, get_app().uow(), AddStaff(name, email, role.value, department)
+    )
+    console.print(f"added staff member [bold]{member.code}[/] ({member.role})")
+
+
+@staff_app.command("list")
+def staff_list(role: Annotated[StaffRole | None, typer.Option(help="Only this role.")] = None):
+    """List staff members."""
+    members = run(queries.list_staff, get_app().uow(), role.value if role else None)
+    table = Table("code", "name", "e-mail", "role", "department", title="Staff")
+    for m in members:
+        table.add_row(m.code, m.name, m.email, str(m.role), m.department)
+    console.print(table)
+
+
+# ------------------------------------------------------------------------ program
+
+
+def _target(text: str) -> TargetSpec:
+    try:
+        indicator, rest = text.split("=", 1)
+        value, period = rest.split(":", 1)
+        return TargetSpec(indicator.strip(), float(value), period.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"'{text}': write a target as indicator=value:period, e.g. teams_with_advisors=10:2027"
+        ) from None
+
+
+@program_app.command("add")
+def program_add(
+    code: Annotated[str, typer.Argument(help="Short code, e.g. PP-CHUM.")],
+    name: Annotated[str, typer.Option(help="Program name.")],
+    department: Annotated[str, typer.Option(help="Department that owns the program.")],
+    manager: Annotated[
+        list[str] | None, typer.Option(help="Responsible manager (staff code).")
+    ] = None,
+    target: Annotated[list[str] | None, typer.Option(help="indicator=value:period")] = None,
+) -> None:
+    """Record the program, the department in charge and its responsible managers."""
+    targets = tuple(_target(t) for t in target or [])
+    program = run(
+        organisation.add_program,
+        get_app().uow(),
+        AddProgram(code, name, department, _csv(manager), targets),
+    )
+    console.print(f"added program [bold]{program.code}[/]")
+
+
+@program_app.command("show")
+def program_show(code: str) -> None:
+    """Show a program with its managers and targets."""
+    program = run(queries.get_program, get_app().uow(), code)
+    console.print(f"[bold]{program.code}[/] {program.name}")
+    console.print(f"owner department: {program.owner_department}")
+    console.print(f"responsible managers: {', '.join(program.responsible_managers) or '-'}")
+    table = Table("indicator", "target", "period", "version", title="Targets")
+    for t in program.targets:
+        table.add_row(t.indicator, f"{t.target:g}", t.period, str(t.version))
+    console.print(table)
+
+
+# --------------------------------------------------------------------------- team
+
+
+@team_app.command("add")
+def team_add(
+    name: Annotated[str, typer.Option(help="Team name.")],
+    lead: Annotated[str | None, typer.Option(help="Front-line manager (staff code).")] = None,
+    program: Annotated[str | None, typer.Option(help="Program code.")] = None,
+    seats: Annotated[int, typer.Option(help="Advisor seats.")] = 2,
+    min_advisors: Annotated[int, typer.Option(help="Rule: fewest advisors on the team.")] = 2,
+    language: Annotated[list[str] | None, typer.Option(help="Working language(s).")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Focus areas.")] = None,
+    meeting_times: Annotated[str, typer.Option(help="Rule: when meetings are held.")] = "",
+    meeting_format: Annotated[str, typer.Option(help="Rule: in person, video...")] = "",
+) -> None:
+    """Add a QI team with its participation rules."""
+    rules = ParticipationRules(min_advisors, True, meeting_times, meeting_format)
+    cmd = AddTeam(name, program, lead, seats, rules, _csv(language), _csv(tag), Meta(actor=actor()))
+    team = run(organisation.add_team, get_app().uow(), cmd, get_app().clock)
+    console.print(f"added QI team [bold]{team.code}[/] ({team.stage})")
+
+
+@team_app.command("list")
+def team_list(stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None):
+    """List QI teams."""
+    console.print(teams_table(run(queries.list_teams, get_app().uow(), stage)))
+
+
+def teams_table(teams) -> Table:
+    table = Table(
+        "code", "name", "stage", "lead", "seats", "advisors", "languages", "focus", title="QI teams"
+    )
+    for summary in teams:
+        t = summary.team
+        table.add_row(
+            t.code,
+            t.name,
+            t.stage,
+            t.lead or "-",
+            str(t.advisor_seats),
+            str(summary.active_advisors),
+            ",".join(t.languages),
+            ",".join(t.focus_tags),
+        )
+    return table
+
+
+@team_app.command("show")
+def team_show(code: str) -> None:
+    """Show a QI team, its rules and its engagements."""
+    summary = run(queries.get_team, get_app().uow(), code)
+    t = summary.team
+    console.print(f"[bold]{t.code}[/] {t.name} — {t.stage}")
+    console.print(f"program: {t.program or '-'}   lead: {t.lead or '-'}   seats: {t.advisor_seats}")
+    r = t.rules
+    console.print(
+        f"rules: at least {r.min_advisors} advisors; advisor joins before objectives: "
+        f"{'yes' if r.advisor_joins_before_objectives else 'no'}; "
+        f"meetings: {r.meeting_times or '-'} ({r.meeting_format or '-'})"
+    )
+    table = Table("engagement", "advisor", "stage", "role", "start", title="Engagements")
+    for e in summary.engagements:
+        table.add_row(e.code, e.advisor, e.stage, e.role, str(e.start_date or "-"))
+    console.print(table)
+
+
+# ------------------------------------------------------------------------ advisor
+
+
+@advisor_app.command("add")
+def advisor_add(
+    first_name: Annotated[str, typer.Option(help="Given name.")],
+    last_name: Annotated[str, typer.Option(help="Family name.")],
+    email: Annotated[str, typer.Option(help="E-mail address.")],
+    referred_by: Annotated[str, typer.Option(help="Referrer: staff code or e-mail.")],
+    language: Annotated[str, typer.Option(help="Preferred language: fr or en.")] = "fr",
+    phone: Annotated[str, typer.Option(help="Phone number.")] = "",
+    speaks: Annotated[list[str] | None, typer.Option(help="Spoken languages.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Lived-experience areas.")] = None,
+    skill: Annotated[list[str] | None, typer.Option(help="Skills.")] = None,
+    availability: Annotated[int, typer.Option(help="Hours a month offered.")] = 0,
+    program: Annotated[str | None, typer.Option(help="Program code.")] = None,
+    context: Annotated[str, typer.Option(help="Why they were referred (kept private).")] = "",
+    request_id: Annotated[str | None, typer.Option(help="Idempotence key.")] = None,
+) -> None:
+    """Register one referral: the person enters the pool as 'identified'."""
+    cmd = RegisterReferral(
+        first_name,
+        last_name,
+        email,
+        referred_by,
+        phone,
+        language,
+        _csv(speaks),
+        _csv(tag),
+        _csv(skill),
+        availability,
+        program,
+        context,
+        "cli",
+        Meta(actor=actor(), request_id=request_id),
+    )
+    change = run(advisor_service.register_referral, get_app().uow(), cmd, get_app().clock)
+    note = " (already registered with this request id)" if change.replayed else ""
+    console.print(f"registered [bold]{change.code}[/] as {change.to_state}{note}")
+
+
+@advisor_app.command("import")
+def advisor_import(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="UTF-8 CSV file.")],
+    skip_invalid: Annotated[bool, typer.Option(help="Import the good rows anyway.")] = False,
+) -> None:
+    """Import referrals from a CSV file with a header. Every row is checked first; if any
+    row is bad nothing is imported, unless --skip-invalid is given."""
+    data = path.read_bytes()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("importing", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            report = run(
+                import_referrals,
+                get_app().uow(),
+                data,
+                Meta(actor=actor()),
+                skip_invalid=skip_invalid,
+                clock=get_app().clock,
+                progress=advance,
+            )
+        except CsvFormatError as error:
+            fail(f"{path.name}: {error}")
+    if report.problems:
+        table = Table("line", "problem", title=f"{len(report.problems)} bad row(s) in {path.name}")
+        for problem in report.problems:
+            table.add_row(str(problem.line), problem.reason)
+        errors.print(table)
+    if report.problems and not skip_invalid:
+        fail(
+            f"nothing imported: fix the rows above, or use --skip-invalid "
+            f"to import the {report.rows - len(report.bad_lines)} good row(s)"
+        )
+    console.print(f"imported {len(report.imported)} referral(s) of {report.rows} row(s)")
+
+
+@advisor_app.command("list")
+def advisor_list(
+    stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
+    language: Annotated[str | None, typer.Option(help="Speaks this language.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Has every one of these tags.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
+) -> None:
+    """The pool: advisors by stage, language and lived-experience tags."""
+    criteria = AdvisorFilter(stage, language, tuple(t.lower() for t in _csv(tag)), limit)
+    console.print(pool_table(run(queries.list_advisors, get_app().uow(), criteria)))
+
+
+def pool_table(entries) -> Table:
+    table = Table(
+        "code",
+        "stage",
+        "languages",
+        "tags",
+        "skills",
+        "h/month",
+        "load",
+        title=f"Advisor pool ({len(entries)})",
+    )
+    for entry in entries:
+        a = entry.advisor
+        table.add_row(
+            a.code,
+            a.stage,
+            ",".join(a.languages),
+            ",".join(a.tags),
+            ",".join(a.skills),
+            str(a.availability_hours),
+            str(entry.active_engagements),
+        )
+    return table
+
+
+@advisor_app.command("show")
+def advisor_show(
+    code: str,
+    contact: Annotated[bool, typer.Option(help="Also show personal contact data.")] = False,
+) -> None:
+    """Show one advisor: stage, consents, training and engagements."""
+    detail = run(queries.get_advisor, get_app().uow(), code, with_contact=contact)
+    a = detail.advisor
+    console.print(
+        f"[bold]{a.code}[/] — {a.stage}" + (f" (held from {a.held_from})" if a.held_from else "")
+    )
+    console.print(
+        f"program: {a.program or '-'}   languages: {','.join(a.languages)}   "
+        f"tags: {','.join(a.tags) or '-'}   referred by: {detail.referrer or '-'}"
+    )
+    if detail.contact:
+        c = detail.contact
+        console.print(f"contact: {c.first_name} {c.last_name} <{c.email}> {c.phone} [{c.language}]")
+    consents = Table("purpose", "wording", "given", "expires", "withdrawn", title="Consents")
+    for c in detail.consents:
+        consents.add_row(
+            c.purpose,
+            c.wording_version,
+            _when(c.given_at),
+            _when(c.expires_at),
+            _when(c.withdrawn_at),
+        )
+    console.print(consents)
+    training = Table("module", "enrolled", "completed", title="Training")
+    for r in detail.training:
+        training.add_row(r.module, _when(r.enrolled_at), _when(r.completed_at))
+    console.print(training)
+    engagements = Table("engagement", "team", "stage", "role", "start", title="Engagements")
+    for e in detail.engagements:
+        engagements.add_row(e.code, e.team, e.stage, e.role, str(e.start_date or "-"))
+    console.print(engagements)
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+@advisor_app.command("history")
+def advisor_history(code: str) -> None:
+    """The full, ordered transition log of one advisor."""
+    transitions = run(advisor_service.advisor_history, get_app().uow(), code)
+    table = Table(
+        "#",
+        "at (UTC)",
+        "from",
+        "to",
+        "actor",
+        "reason",
+        "request id",
+        "flow run",
+        title=f"History of {code}",
+    )
+    for number, t in enumerate(transitions, start=1):
+        table.add_row(
+            str(number),
+            t.at.strftime("%Y-%m-%d %H:%M:%S"),
+            t.from_state or "-",
+            t.to_state,
+            t.actor,
+            t.reason or "",
+            t.request_id or "",
+            t.flow_run_id or "",
+        )
+    console.print(table)
+
+
+@app.command("lifecycle")
+def lifecycle_diagram(
+    name: Annotated[str, typer.Argument(help="advisor, engagement or team")] = "advisor",
+) -> None:
+    """Print a lifecycle as a Mermaid state diagram, generated from its transition table."""
+    from ppflow.domain.lifecycle import LIFECYCLES
+
+    if name not in LIFECYCLES:
+        fail(f"no lifecycle '{name}'; choose one of {', '.join(LIFECYCLES)}")
+    print(LIFECYCLES[name][0].mermaid())
+
+
+# ----------------------------------------------------------------------- demo
+
+
+@app.command("demo")
+def demo(
+    reset: Annotated[bool, typer.Option(help="Empty the database first.")] = False,
+) -> None:
+    """Seed a demonstration program on the configured database and print the pool and teams."""
+    from ppflow.adapters import db
+    from ppflow.services import demo as demo_service
+
+    application = get_app()
+    if reset:
+        db.downgrade(application.engine, "base")
+    application.upgrade()
+    console.print(f"database: {application.engine.url.render_as_string(hide_password=True)}")
+    seeded = run(demo_service.seed, application.uow(), application.clock)
+    console.print(
+        "seeded the demonstration program"
+        if seeded
+        else "demonstration program already there (use --reset to start again)"
+    )
+    console.print(pool_table(queries.list_advisors(application.uow(), AdvisorFilter())))
+    console.print(teams_table(queries.list_teams(application.uow(), None)))
+
+
+def main() -> None:  # pragma: no cover
+    app()

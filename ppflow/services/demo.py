@@ -1,0 +1,157 @@
+"""A small demonstration program: staff, teams, training modules and advisors at every
+early stage, all moved through the real use cases (so the transition log is real too)."""
+
+from __future__ import annotations
+
+from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, Meta, RegisterReferral, TargetSpec
+from ppflow.domain.model import ParticipationRules, TrainingModule
+from ppflow.services import advisors as a
+from ppflow.services import organisation as o
+from ppflow.services.ports import Clock, UnitOfWork
+
+DEMO_PROGRAM = "PP-DEMO"
+ACTOR = "demo"
+
+# Fictional people; example.org addresses never deliver anywhere.
+STAFF = [
+    ("Camille Roy", "camille.roy@example.org", "coordinator", "Bureau du partenariat"),
+    ("Jordan Tremblay", "jordan.tremblay@example.org", "top_level_manager", "Direction générale"),
+    ("Alexis Gagnon", "alexis.gagnon@example.org", "mid_level_manager", "Qualité et performance"),
+    ("Sam Bouchard", "sam.bouchard@example.org", "front_line_manager", "Oncologie"),
+    ("Robin Côté", "robin.cote@example.org", "front_line_manager", "Santé mentale"),
+    ("Dominique Pelletier", "dominique.pelletier@example.org", "provider", "Oncologie"),
+]
+
+ADVISORS = [
+    # first, last, language, spoken, tags, skills, hours, path
+    ("Marie", "Lavoie", "fr", "fr", "cancer;caregiver", "writing", 8, "ready"),
+    ("Luc", "Morin", "fr", "fr;en", "mental-health", "facilitation", 6, "ready"),
+    ("Aisha", "Khan", "en", "en;fr", "diabetes;chronic-pain", "data", 4, "preparing"),
+    ("Pierre", "Girard", "fr", "fr", "cancer", "", 10, "recruited"),
+    ("Nadia", "Belanger", "fr", "fr", "mental-health;youth", "peer-support", 5, "screening"),
+    ("Tom", "Wilson", "en", "en", "cardiac", "", 3, "invited"),
+    ("Sophie", "Fortin", "fr", "fr", "maternity", "design", 6, "identified"),
+    ("Éric", "Caron", "fr", "fr", "cancer", "", 2, "declined"),
+    ("Julie", "Ouellet", "fr", "fr", "mental-health", "", 4, "not_retained"),
+    ("Ken", "Ito", "en", "en;fr", "chronic-pain", "teaching", 6, "on_hold"),
+    ("Léa", "Dubois", "fr", "fr", "caregiver", "", 5, "withdrawn"),
+]
+
+MODULES = [
+    TrainingModule("PP-101", "Le partenariat patient en amélioration de la qualité"),
+    TrainingModule("CONF-1", "Confidentialité et éthique"),
+    TrainingModule("QI-TOOLS", "Outils de l'amélioration continue"),
+]
+
+
+def seed(uow: UnitOfWork, clock: Clock) -> bool:
+    """Seed the demonstration program. Returns False when it is already there."""
+    with uow:
+        if any(p.code == DEMO_PROGRAM for p in uow.programs.list()):
+            return False
+    meta = Meta(actor=ACTOR)
+    staff = {}
+    for name, email, role, department in STAFF:
+        staff[role if role not in staff else role + "2"] = o.add_staff(
+            uow, AddStaff(name, email, role, department)
+        ).code
+    o.add_program(
+        uow,
+        AddProgram(
+            DEMO_PROGRAM,
+            "Partenaires de soins — démonstration",
+            "Bureau du partenariat patient",
+            (staff["top_level_manager"], staff["mid_level_manager"]),
+            (
+                TargetSpec("teams_with_two_advisors", 4, "2027"),
+                TargetSpec("days_to_integration_median", 60, "2027"),
+            ),
+        ),
+    )
+    for module in MODULES:
+        o.add_training_module(uow, module)
+    rules = ParticipationRules(2, True, "mardi 13 h", "hybride")
+    o.add_team(
+        uow,
+        AddTeam(
+            "Parcours oncologie",
+            DEMO_PROGRAM,
+            staff["front_line_manager"],
+            2,
+            rules,
+            ("fr",),
+            ("cancer", "caregiver"),
+            meta,
+        ),
+        clock,
+    )
+    o.add_team(
+        uow,
+        AddTeam(
+            "Urgence santé mentale",
+            DEMO_PROGRAM,
+            staff["front_line_manager2"],
+            3,
+            rules,
+            ("fr", "en"),
+            ("mental-health", "youth"),
+            meta,
+        ),
+        clock,
+    )
+    for number, (first, last, lang, spoken, tags, skills, hours, path) in enumerate(ADVISORS):
+        referral = RegisterReferral(
+            first,
+            last,
+            f"{first.lower()}.{last.lower()}.{number}@example.org",
+            staff["provider"],
+            "",
+            lang,
+            tuple(spoken.split(";")),
+            tuple(tags.split(";")),
+            tuple(s for s in skills.split(";") if s),
+            hours,
+            DEMO_PROGRAM,
+            "",
+            "demo",
+            meta,
+        )
+        code = a.register_referral(uow, referral, clock).code
+        _walk(uow, code, path, meta, clock)
+    return True
+
+
+def _walk(uow: UnitOfWork, code: str, path: str, meta: Meta, clock: Clock) -> None:
+    """Move one advisor along the lifecycle up to the stage named by ``path``."""
+    if path == "identified":
+        return
+    a.invite_advisor(uow, code, meta, clock)
+    if path == "invited":
+        return
+    if path == "declined":
+        a.record_invitation_answer(
+            uow, code, False, Meta(ACTOR, "no answer after reminders"), clock
+        )
+        return
+    a.record_invitation_answer(uow, code, True, meta, clock)
+    if path == "screening":
+        return
+    if path == "not_retained":
+        a.record_screening_outcome(
+            uow, code, False, Meta(ACTOR, "availability too limited"), clock=clock
+        )
+        return
+    a.record_screening_outcome(uow, code, True, meta, clock=clock)
+    if path == "recruited":
+        return
+    if path == "withdrawn":
+        a.withdraw_advisor(uow, code, Meta(ACTOR, "personal reasons"), clock)
+        return
+    a.enrol_required_modules(uow, code, meta, clock)
+    if path == "preparing":
+        a.complete_module(uow, code, MODULES[0].code, meta, clock)
+        return
+    for module in MODULES:
+        a.complete_module(uow, code, module.code, meta, clock)
+    if path == "on_hold":
+        a.put_on_hold(uow, code, Meta(ACTOR, "health reasons, back in spring"), clock)

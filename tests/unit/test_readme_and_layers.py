@@ -1,0 +1,88 @@
+"""The README's lifecycle diagrams are the transition tables, and the layers keep their
+dependency direction."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from ppflow.domain.lifecycle import ANY, LIFECYCLES
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def readme_diagram(name: str) -> str:
+    match = re.search(
+        rf"<!-- lifecycle:{name} -->\s*```mermaid\n(.*?)\n```", README, flags=re.DOTALL
+    )
+    assert match, f"README.md has no Mermaid diagram marked <!-- lifecycle:{name} -->"
+    return match.group(1)
+
+
+def edges_of(diagram: str, non_final: tuple[str, ...]) -> set[tuple[str, str]]:
+    """The moves a diagram shows, with the summary state 'any' expanded."""
+    edges = set()
+    for source, target in re.findall(r"^\s*(\w+) --> (\w+)", diagram, flags=re.MULTILINE):
+        sources = [s for s in non_final if s != target] if source == ANY else [source]
+        for s in sources:
+            targets = [t for t in non_final if t not in (s, "on_hold")] if target == ANY \
+                else [target]
+            edges.update((s, t) for t in targets)
+    return edges
+
+
+@pytest.mark.parametrize("name", list(LIFECYCLES))
+def test_the_readme_diagram_is_generated_from_the_transition_table(name):
+    lifecycle = LIFECYCLES[name][0]
+    diagram = readme_diagram(name)
+    assert diagram == lifecycle.mermaid(), "run `ppflow lifecycle NAME` and paste its output"
+    assert edges_of(diagram, lifecycle.non_final) == {(m.source, m.target) for m in lifecycle.moves}
+
+
+def test_the_advisor_lifecycle_is_on_the_first_screen():
+    first_screen = "\n".join(README.splitlines()[:60])
+    assert "<!-- lifecycle:advisor -->" in first_screen
+
+
+def imports_of(package: Path) -> dict[Path, set[str]]:
+    found = {}
+    for path in package.rglob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+        found[path] = names
+    return found
+
+
+def test_the_domain_imports_the_standard_library_only():
+    for path, names in imports_of(ROOT / "ppflow" / "domain").items():
+        for name in names:
+            top = name.split(".")[0]
+            assert top == "__future__" or top in sys.stdlib_module_names or name.startswith(
+                "ppflow.domain"
+            ), f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("layer", ["domain", "services", "adapters"])
+def test_inner_layers_never_import_prefect_or_the_flows(layer):
+    for path, names in imports_of(ROOT / "ppflow" / layer).items():
+        for name in names:
+            assert name.split(".")[0] not in ("prefect", "flows", "ppflow_flows"), (
+                f"{path.relative_to(ROOT)} imports {name}"
+            )
+
+
+def test_services_depend_on_ports_not_on_adapters_or_sqlalchemy():
+    for path, names in imports_of(ROOT / "ppflow" / "services").items():
+        for name in names:
+            assert not name.startswith(("ppflow.adapters", "sqlalchemy", "ppflow.bootstrap")), (
+                f"{path.relative_to(ROOT)} imports {name}"
+            )
