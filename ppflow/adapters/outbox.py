@@ -1,0 +1,272 @@
+"""SQL for the notification outbox: claiming due rows under a lease, recording what became
+of them, listing and re-queuing; and the directory that looks up recipients at send time.
+
+Claiming is one ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``:
+- on PostgreSQL the inner SELECT takes ``FOR UPDATE SKIP LOCKED``, so dispatchers running
+  at once each get different rows without waiting for one another;
+- on SQLite, which has one writer at a time, the single statement opens the write
+  transaction itself, so the rows it picks cannot be picked by anybody else before they
+  are marked ``sending`` (SQLAlchemy leaves FOR UPDATE out there).
+
+Each claim carries a token; a row's outcome is written only while the row is still held
+under that token, so a dispatcher whose lease ran out cannot overwrite a newer claim.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ppflow.adapters.orm import AdvisorRow, ContactRow, NotificationRow, StaffRow
+from ppflow.adapters.repositories import SqlNotifications
+from ppflow.domain.errors import InvalidInputError, NotFoundError
+from ppflow.domain.model import StaffRole
+from ppflow.services.notifications import (
+    STATUSES,
+    NewNotification,
+    OutboxEntry,
+    Outcome,
+    Person,
+)
+
+log = logging.getLogger(__name__)
+T = NotificationRow.__table__
+RETRYABLE = ("failed", "dead")
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite gives timestamps back without a zone; ppflow writes them all in UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _entry(row: Any) -> OutboxEntry:
+    return OutboxEntry(
+        id=row.id,
+        template=row.template,
+        recipient_kind=row.recipient_kind,
+        recipient_code=row.recipient_code,
+        language=row.language,
+        context=dict(row.context or {}),
+        idempotency_key=row.idempotency_key,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=_aware(row.next_attempt_at),
+        last_error=row.last_error,
+        message_id=row.message_id,
+        sent_at=_aware(row.sent_at),
+        created_at=_aware(row.created_at),
+        transition_id=row.transition_id,
+    )
+
+
+class SqlOutbox:
+    def __init__(self, session_factory: sessionmaker[Session]):
+        self.session_factory = session_factory
+
+    # ---------------------------------------------------------------- dispatching
+
+    def claim(
+        self, now: datetime, limit: int, lease_until: datetime, token: str
+    ) -> list[OutboxEntry]:
+        """Take up to ``limit`` rows that are due (pending and their time has come, or
+        ``sending`` under a lease that has run out), mark them ``sending`` under
+        ``token`` until ``lease_until``, and count the attempt."""
+        due = or_(
+            and_(T.c.status == "pending", T.c.next_attempt_at <= now),
+            and_(T.c.status == "sending", T.c.lease_until < now),
+        )
+        picked = (
+            select(T.c.id)
+            .where(due)
+            .order_by(T.c.next_attempt_at, T.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            update(T)
+            .where(T.c.id.in_(picked.scalar_subquery()))
+            .values(
+                status="sending",
+                lease_until=lease_until,
+                claimed_by=token,
+                attempts=T.c.attempts + 1,
+            )
+            .returning(*T.c)
+        )
+        with self.session_factory() as session, session.begin():
+            rows = session.execute(claim).all()
+        entries = [_entry(r) for r in rows]
+        entries.sort(key=lambda e: (e.next_attempt_at, e.id))
+        return entries
+
+    def settle(
+        self,
+        token: str,
+        now: datetime,
+        outcomes: Sequence[Outcome],
+        notices: Sequence[NewNotification] = (),
+    ) -> int:
+        """Record the outcomes of rows claimed under ``token`` and queue the notices they
+        cause, in one transaction. Returns how many notices were queued."""
+        held = and_(T.c.id == bindparam("b_id"), T.c.claimed_by == token, T.c.status == "sending")
+        released = {"lease_until": None, "claimed_by": None}
+        sent = [
+            {"b_id": o.id, "b_message_id": o.message_id} for o in outcomes if o.status == "sent"
+        ]
+        retry = [
+            {"b_id": o.id, "b_error": o.error, "b_next": o.next_attempt_at}
+            for o in outcomes
+            if o.status == "pending"
+        ]
+        ended = [
+            {"b_id": o.id, "b_status": o.status, "b_error": o.error}
+            for o in outcomes
+            if o.status in ("failed", "dead")
+        ]
+        written = 0
+        queued = 0
+        with self.session_factory() as session, session.begin():
+            if sent:
+                written += session.execute(
+                    update(T)
+                    .where(held)
+                    .values(
+                        status="sent",
+                        sent_at=now,
+                        message_id=bindparam("b_message_id"),
+                        **released,
+                    ),
+                    sent,
+                ).rowcount
+            if retry:
+                written += session.execute(
+                    update(T)
+                    .where(held)
+                    .values(
+                        status="pending",
+                        next_attempt_at=bindparam("b_next"),
+                        last_error=bindparam("b_error"),
+                        **released,
+                    ),
+                    retry,
+                ).rowcount
+            if ended:
+                written += session.execute(
+                    update(T)
+                    .where(held)
+                    .values(
+                        status=bindparam("b_status"), last_error=bindparam("b_error"), **released
+                    ),
+                    ended,
+                ).rowcount
+            repository = SqlNotifications(session)
+            for notice in notices:
+                queued += repository.queue(
+                    template=notice.template,
+                    recipient_kind=notice.recipient_kind,
+                    recipient_code=notice.recipient_code,
+                    language=notice.language,
+                    context=dict(notice.context),
+                    idempotency_key=notice.idempotency_key,
+                    at=now,
+                    transition_id=None,
+                )
+        expected = len(sent) + len(retry) + len(ended)
+        if 0 <= written < expected:
+            log.warning(
+                "%d of %d outcomes were not recorded: their lease ran out and another "
+                "dispatcher holds them now",
+                expected - written,
+                expected,
+            )
+        return queued
+
+    # ---------------------------------------------------------------- coordinators
+
+    def list(self, status: str | None = None, limit: int = 100) -> list[OutboxEntry]:
+        if status is not None and status not in STATUSES:
+            raise InvalidInputError(f"status '{status}' is not one of {', '.join(STATUSES)}")
+        query = select(T).order_by(T.c.id.desc()).limit(limit)
+        if status:
+            query = query.where(T.c.status == status)
+        with self.session_factory() as session:
+            return [_entry(r) for r in session.execute(query)]
+
+    def get(self, notification_id: int) -> OutboxEntry:
+        with self.session_factory() as session:
+            row = session.execute(select(T).where(T.c.id == notification_id)).first()
+        if row is None:
+            raise NotFoundError("notification", str(notification_id))
+        return _entry(row)
+
+    def counts(self) -> dict[str, int]:
+        with self.session_factory() as session:
+            found = dict(session.execute(select(T.c.status, func.count()).group_by(T.c.status)))
+        return {status: found.get(status, 0) for status in STATUSES}
+
+    def retry(self, now: datetime, ids: Iterable[int] = (), status: str | None = None) -> list[int]:
+        """Put failed or dead rows back in the queue, due now, with a fresh count of
+        attempts. Rows in any other state are left alone. Returns the ids re-queued."""
+        ids = sorted(set(ids))
+        if not ids and status is None:
+            raise InvalidInputError("name the notifications to retry, or a status")
+        if status is not None and status not in RETRYABLE:
+            raise InvalidInputError(f"only {' and '.join(RETRYABLE)} notifications can be retried")
+        query = update(T).where(T.c.status.in_([status] if status else RETRYABLE))
+        if ids:
+            query = query.where(T.c.id.in_(ids))
+        query = query.values(
+            status="pending", next_attempt_at=now, attempts=0, lease_until=None, claimed_by=None
+        ).returning(T.c.id)
+        with self.session_factory() as session, session.begin():
+            return sorted(session.scalars(query))
+
+
+class SqlDirectory:
+    """Recipients and the people a message mentions, read from staff and contacts when a
+    message is rendered (never stored in the outbox)."""
+
+    def __init__(self, session_factory: sessionmaker[Session]):
+        self.session_factory = session_factory
+
+    def people(self, advisors: Iterable[str], staff: Iterable[str]) -> dict[str, Person]:
+        advisors, staff = set(advisors), set(staff)
+        found: dict[str, Person] = {}
+        with self.session_factory() as session:
+            if advisors:
+                query = (
+                    select(AdvisorRow.code, ContactRow)
+                    .join(ContactRow, ContactRow.advisor_id == AdvisorRow.id)
+                    .where(AdvisorRow.code.in_(advisors))
+                )
+                for code, contact in session.execute(query):
+                    erased = contact.erased_at is not None
+                    found[code] = Person(
+                        code=code,
+                        kind="advisor",
+                        first_name="" if erased else contact.first_name,
+                        last_name="" if erased else contact.last_name,
+                        email="" if erased else contact.email,
+                        language=contact.language,
+                        erased=erased,
+                    )
+            if staff:
+                for row in session.scalars(select(StaffRow).where(StaffRow.code.in_(staff))):
+                    found[row.code] = Person(row.code, "staff", row.name, "", row.email)
+        return found
+
+    def coordinators(self) -> list[Person]:
+        with self.session_factory() as session:
+            rows = session.scalars(
+                select(StaffRow)
+                .where(StaffRow.role == str(StaffRole.COORDINATOR))
+                .order_by(StaffRow.id)
+            )
+            return [Person(r.code, "staff", r.name, "", r.email) for r in rows]

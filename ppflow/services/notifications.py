@@ -1,0 +1,641 @@
+"""Notifications: the catalogue of messages, queueing them in the outbox, and one pass of
+the dispatcher.
+
+A notification row holds codes and plain values only. The recipient's name and address
+are looked up when the message is rendered, so a person whose data was erased gets no mail.
+
+The dispatcher works through small ports (outbox, directory, renderer, mailer) so that it
+does not know about SQL, Jinja or SMTP; ``ppflow.adapters.email.wiring`` builds the real
+ones. Both ``ppflow mail dispatch`` and the scheduled flow call :func:`dispatch_once`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from ppflow.domain.errors import InvalidInputError
+from ppflow.domain.model import CODE_ALPHABET, LANGUAGES
+from ppflow.services.ports import Clock, UnitOfWork
+
+ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
+PERSON_CODE = re.compile(rf"^(PA|ST)-[{CODE_ALPHABET}]{{6}}$")
+ANY_ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
+RECIPIENT_KINDS = ("advisor", "staff")
+STATUSES = ("pending", "sending", "sent", "failed", "dead")
+# Names the renderer adds to every template's context; a notification may not use them.
+RESERVED = frozenset({"recipient", "lang", "audience", "subject"})
+
+
+class InvalidRecipientError(InvalidInputError):
+    """The recipient of a notification cannot receive mail (no valid address)."""
+
+
+# ------------------------------------------------------------------------ catalogue
+
+
+@dataclass(frozen=True)
+class NotificationKind:
+    """One kind of message: who may receive it, what its context must hold, and a sample
+    context (codes and plain values, as a service would queue it) for ``templates check``."""
+
+    name: str
+    audience: str  # "advisor", "staff" or "any"
+    needs: tuple[str, ...]
+    sample: Mapping[str, Any]
+
+
+SAMPLE_ADVISOR = "PA-7K3M9Q"
+SAMPLE_STAFF = "ST-4HWX2B"
+SAMPLE_LEAD = "ST-9RTC5D"
+
+_KINDS = (
+    NotificationKind("invitation", "advisor", ("advisor",), {"advisor": SAMPLE_ADVISOR}),
+    NotificationKind(
+        "welcome",
+        "advisor",
+        ("advisor",),
+        {
+            "advisor": SAMPLE_ADVISOR,
+            "modules": [
+                {"code": "PP-101", "title": "Le partenariat patient / Patient partnership"},
+                {"code": "CONF-1", "title": "Confidentialité / Confidentiality"},
+            ],
+        },
+    ),
+    NotificationKind(
+        "referral_acknowledgement",
+        "staff",
+        ("advisor", "referrer"),
+        {"advisor": SAMPLE_ADVISOR, "referrer": SAMPLE_STAFF},
+    ),
+    NotificationKind(
+        "referral_received",
+        "staff",
+        ("advisor", "referrer"),
+        {"advisor": SAMPLE_ADVISOR, "referrer": SAMPLE_STAFF},
+    ),
+    NotificationKind(
+        "introduction_advisor",
+        "advisor",
+        ("advisor", "team", "team_name", "lead"),
+        {
+            "advisor": SAMPLE_ADVISOR,
+            "team": "QT-5MPX8R",
+            "team_name": "Urgence - temps d'attente",
+            "lead": SAMPLE_LEAD,
+        },
+    ),
+    NotificationKind(
+        "introduction_lead",
+        "staff",
+        ("advisor", "team", "team_name", "lead"),
+        {
+            "advisor": SAMPLE_ADVISOR,
+            "team": "QT-5MPX8R",
+            "team_name": "Urgence - temps d'attente",
+            "lead": SAMPLE_LEAD,
+        },
+    ),
+    NotificationKind(
+        "survey_request",
+        "any",
+        ("survey", "survey_url", "due_date"),
+        {
+            "survey": "SV-3QJ7TN",
+            "survey_url": "http://127.0.0.1:8000/s/3QJ7TN",
+            "due_date": "2026-12-15",
+            "team_name": "Urgence - temps d'attente",
+        },
+    ),
+    NotificationKind(
+        "reminder_digest",
+        "staff",
+        ("date", "items"),
+        {
+            "date": "2026-11-23",
+            "items": [
+                {"advisor": SAMPLE_ADVISOR, "stage": "invited", "days": 12},
+                {"advisor": "PA-2B8NQW", "stage": "preparing", "days": 31},
+            ],
+        },
+    ),
+    NotificationKind(
+        "engagement_thank_you",
+        "advisor",
+        ("advisor", "engagement", "team_name"),
+        {
+            "advisor": SAMPLE_ADVISOR,
+            "engagement": "EN-8DKR4M",
+            "team_name": "Urgence - temps d'attente",
+            "hours": 14.5,
+        },
+    ),
+    NotificationKind(
+        "delivery_failed",
+        "staff",
+        ("notification", "template", "failed_recipient", "status", "reply"),
+        {
+            "notification": 42,
+            "template": "invitation",
+            "failed_recipient": SAMPLE_ADVISOR,
+            "status": "failed",
+            "reply": "550 5.1.1 <address>: mailbox unavailable",
+        },
+    ),
+)
+NOTIFICATIONS: dict[str, NotificationKind] = {k.name: k for k in _KINDS}
+DELIVERY_FAILED = "delivery_failed"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A recipient, or a person a message mentions, as the templates see them. Printing it
+    in a template gives the code; names are attributes."""
+
+    code: str
+    kind: str  # advisor | staff
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    language: str | None = None
+    erased: bool = False
+
+    @property
+    def name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.code
+
+    def __str__(self) -> str:
+        return self.code
+
+
+def sample_people() -> dict[str, Person]:
+    """Fictional people for ``templates check``; their names must never reach a subject."""
+    return {
+        SAMPLE_ADVISOR: Person(SAMPLE_ADVISOR, "advisor", "Camille", "Bélanger", "c@ex.org", "fr"),
+        "PA-2B8NQW": Person("PA-2B8NQW", "advisor", "Jordan", "Okafor", "j@ex.org", "en"),
+        SAMPLE_STAFF: Person(SAMPLE_STAFF, "staff", "Dre Nadia Haddad", "", "n@ex.org"),
+        SAMPLE_LEAD: Person(SAMPLE_LEAD, "staff", "Marc Tremblay", "", "m@ex.org"),
+    }
+
+
+def person_codes(context: Mapping[str, Any]) -> set[str]:
+    """The advisor and staff codes a context names at its top level."""
+    return {v for v in context.values() if isinstance(v, str) and PERSON_CODE.match(v)}
+
+
+def template_context(
+    context: Mapping[str, Any],
+    recipient: Person,
+    language: str,
+    people: Mapping[str, Person],
+) -> dict[str, Any]:
+    """What a template sees: the queued context, with each person code replaced by the
+    person (or a code-only stand-in when unknown or erased), and the recipient."""
+    result: dict[str, Any] = {}
+    for key, value in context.items():
+        if isinstance(value, str) and PERSON_CODE.match(value):
+            person = people.get(value)
+            if person is None or person.erased:
+                kind = "advisor" if value.startswith("PA-") else "staff"
+                person = Person(value, kind)
+            result[key] = person
+        else:
+            result[key] = value
+    result["recipient"] = recipient
+    result["lang"] = language
+    result["audience"] = recipient.kind
+    return result
+
+
+def valid_address(address: str | None) -> bool:
+    return bool(address) and ADDRESS.match(address.strip()) is not None
+
+
+def redact_addresses(text: str) -> str:
+    """Server replies often quote the address; keep it out of the outbox and of notices."""
+    return ANY_ADDRESS.sub("<address>", text)
+
+
+# ---------------------------------------------------------------------- queueing
+
+
+def queue_notification(
+    uow: UnitOfWork,
+    *,
+    template: str,
+    recipient_kind: str,
+    recipient_code: str,
+    context: Mapping[str, Any],
+    idempotency_key: str,
+    at: datetime,
+    transition_id: int | None = None,
+    language: str | None = None,
+    default_language: str = "fr",
+) -> bool:
+    """Queue one notification inside an open unit of work, in the same transaction as the
+    change that causes it. Checks the template, the context and that the recipient has a
+    valid address now, so that a bad address is refused here and not at 3 a.m. Returns
+    False when the idempotency key was already queued (nothing changes)."""
+    kind = NOTIFICATIONS.get(template)
+    if kind is None:
+        raise InvalidInputError(
+            f"unknown notification '{template}'; known: {', '.join(sorted(NOTIFICATIONS))}"
+        )
+    if recipient_kind not in RECIPIENT_KINDS:
+        raise InvalidInputError(
+            f"recipient kind '{recipient_kind}' is not one of {', '.join(RECIPIENT_KINDS)}"
+        )
+    if kind.audience != "any" and kind.audience != recipient_kind:
+        raise InvalidInputError(f"'{template}' goes to {kind.audience}, not to {recipient_kind}")
+    missing = [key for key in kind.needs if key not in context]
+    if missing:
+        raise InvalidInputError(f"'{template}' needs {', '.join(missing)} in its context")
+    clashing = sorted(RESERVED & context.keys())
+    if clashing:
+        raise InvalidInputError(f"context keys {', '.join(clashing)} are reserved")
+    try:
+        json.dumps(dict(context))
+    except TypeError as exc:
+        raise InvalidInputError(f"the context of '{template}' is not plain data: {exc}") from exc
+
+    if recipient_kind == "advisor":
+        contact = uow.advisors.contact(recipient_code)
+        address, preferred = contact.email, contact.language
+    else:
+        address, preferred = uow.staff.get(recipient_code).email, None
+    if not valid_address(address):
+        # The address itself stays out of the message: errors end up in logs.
+        raise InvalidRecipientError(
+            f"{recipient_kind} {recipient_code} has no valid e-mail address; "
+            f"the '{template}' notification was not queued. Correct the address first."
+        )
+    chosen = language or preferred or default_language
+    if chosen not in LANGUAGES:
+        chosen = default_language
+    return uow.notifications.queue(
+        template=template,
+        recipient_kind=recipient_kind,
+        recipient_code=recipient_code,
+        language=chosen,
+        context=dict(context),
+        idempotency_key=idempotency_key,
+        at=at,
+        transition_id=transition_id,
+    )
+
+
+# ------------------------------------------------------------------------- ports
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    template: str
+    recipient_kind: str
+    recipient_code: str
+    language: str
+    context: Mapping[str, Any]
+    idempotency_key: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    message_id: str | None = None
+    sent_at: datetime | None = None
+    created_at: datetime | None = None
+    transition_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row."""
+
+    id: int
+    status: str  # sent | pending | failed | dead
+    error: str | None = None
+    message_id: str | None = None
+    next_attempt_at: datetime | None = None
+    notify: bool = False  # tell the coordinators (refused by the server, or given up on)
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    template: str
+    recipient_kind: str
+    recipient_code: str
+    language: str
+    context: Mapping[str, Any]
+    idempotency_key: str
+
+
+class Outbox(Protocol):
+    def claim(
+        self, now: datetime, limit: int, lease_until: datetime, token: str
+    ) -> list[OutboxEntry]: ...
+    def settle(
+        self,
+        token: str,
+        now: datetime,
+        outcomes: Sequence[Outcome],
+        notices: Sequence[NewNotification] = (),
+    ) -> int: ...
+
+
+class Directory(Protocol):
+    def people(self, advisors: Iterable[str], staff: Iterable[str]) -> dict[str, Person]: ...
+    def coordinators(self) -> list[Person]: ...
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+class Renderer(Protocol):
+    def render(self, template: str, language: str, context: Mapping[str, Any]) -> RenderedEmail: ...
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    key: int
+    to_address: str
+    to_name: str
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    key: int
+    ok: bool
+    permanent: bool = False
+    reply: str | None = None
+
+
+class Mailer(Protocol):
+    """Sends a batch; used as an async context manager for one dispatcher pass, so that
+    connections are opened once and reused."""
+
+    async def __aenter__(self) -> Mailer: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    async def send(self, emails: Sequence[OutgoingEmail]) -> list[Delivery]: ...
+
+
+@dataclass
+class DispatchPorts:
+    outbox: Outbox
+    directory: Directory
+    renderer: Renderer
+    mailer: Callable[[], Mailer]  # a fresh mailer (and its connections) for each pass
+    sender: str
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    batch_size: int = 200
+    lease_seconds: float = 300.0
+    max_attempts: int = 8
+    retry_base_seconds: float = 60.0
+    retry_max_seconds: float = 3600.0
+    jitter: float = 0.5  # a retry waits between (1 - jitter) and 1 times the backoff
+    default_language: str = "fr"
+
+
+@dataclass
+class DispatchReport:
+    """What one pass did, in counts and codes (no personal data)."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    dead: int = 0
+    notices: int = 0
+    problems: list[tuple[int, str, str]] = field(default_factory=list)  # id, status, error
+
+
+def retry_delay(attempts: int, policy: DispatchPolicy, rng: random.Random) -> float:
+    """Exponential backoff (base, 2 base, 4 base, ... capped), shortened by up to
+    ``jitter`` at random so that rows failed together do not come back together."""
+    delay = min(policy.retry_max_seconds, policy.retry_base_seconds * 2 ** max(0, attempts - 1))
+    return delay * (1 - policy.jitter * rng.random())
+
+
+def message_id_for(entry: OutboxEntry, sender: str) -> str:
+    """The same row always gets the same Message-ID, so a message sent twice after an
+    ambiguous failure can be recognised as one by the receiving side."""
+    domain = sender.rpartition("@")[2] or "ppflow.invalid"
+    digest = hashlib.sha256(entry.idempotency_key.encode()).hexdigest()[:24]
+    return f"<{digest}.{entry.id}@{domain}>"
+
+
+# ---------------------------------------------------------------------- dispatch
+
+
+def _prepare(
+    entries: Sequence[OutboxEntry],
+    ports: DispatchPorts,
+    policy: DispatchPolicy,
+) -> tuple[list[Outcome], list[OutgoingEmail]]:
+    outcomes: list[Outcome] = []
+    emails: list[OutgoingEmail] = []
+    codes = {e.recipient_code for e in entries}
+    for entry in entries:
+        codes |= person_codes(entry.context)
+    people = ports.directory.people(
+        [c for c in codes if c.startswith("PA-")], [c for c in codes if c.startswith("ST-")]
+    )
+    for entry in entries:
+        if entry.attempts > policy.max_attempts:
+            error = f"gave up after {entry.attempts - 1} attempts that never finished"
+            outcomes.append(Outcome(entry.id, "dead", error, notify=True))
+            continue
+        recipient = people.get(entry.recipient_code)
+        if recipient is None:
+            outcomes.append(Outcome(entry.id, "failed", "recipient unknown; not sent"))
+            continue
+        if recipient.erased:
+            outcomes.append(
+                Outcome(entry.id, "failed", "recipient's personal data was erased; not sent")
+            )
+            continue
+        if not valid_address(recipient.email):
+            outcomes.append(
+                Outcome(entry.id, "failed", "recipient has no valid e-mail address; not sent")
+            )
+            continue
+        try:
+            context = template_context(entry.context, recipient, entry.language, people)
+            rendered = ports.renderer.render(entry.template, entry.language, context)
+        except Exception as exc:  # a broken template fails its own row only
+            outcomes.append(
+                Outcome(
+                    entry.id,
+                    "failed",
+                    f"template {entry.template}/{entry.language} failed: "
+                    f"{type(exc).__name__}: {redact_addresses(str(exc))}",
+                )
+            )
+            continue
+        emails.append(
+            OutgoingEmail(
+                key=entry.id,
+                to_address=recipient.email.strip(),
+                to_name=recipient.name,
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                message_id=message_id_for(entry, ports.sender),
+                headers=(
+                    ("X-Ppflow-Notification", str(entry.id)),
+                    ("X-Ppflow-Template", entry.template),
+                    ("X-Ppflow-Recipient", entry.recipient_code),
+                    ("Auto-Submitted", "auto-generated"),
+                ),
+            )
+        )
+    return outcomes, emails
+
+
+def _judge(
+    deliveries: Sequence[Delivery],
+    by_id: Mapping[int, OutboxEntry],
+    emails: Mapping[int, OutgoingEmail],
+    now: datetime,
+    policy: DispatchPolicy,
+    rng: random.Random,
+) -> list[Outcome]:
+    outcomes = []
+    for delivery in deliveries:
+        entry = by_id[delivery.key]
+        reply = redact_addresses(delivery.reply or "")
+        if delivery.ok:
+            outcomes.append(Outcome(entry.id, "sent", message_id=emails[entry.id].message_id))
+        elif delivery.permanent:
+            outcomes.append(Outcome(entry.id, "failed", reply or "rejected", notify=True))
+        elif entry.attempts >= policy.max_attempts:
+            error = f"gave up after {entry.attempts} attempts: {reply}".strip()
+            outcomes.append(Outcome(entry.id, "dead", error, notify=True))
+        else:
+            wait = retry_delay(entry.attempts, policy, rng)
+            outcomes.append(
+                Outcome(entry.id, "pending", reply, next_attempt_at=now + timedelta(seconds=wait))
+            )
+    return outcomes
+
+
+def _notices(
+    outcomes: Sequence[Outcome],
+    by_id: Mapping[int, OutboxEntry],
+    coordinators: Sequence[Person],
+    policy: DispatchPolicy,
+) -> list[NewNotification]:
+    """A delivery_failed notice to each coordinator for each row the server refused or
+    that was given up on. A notice that fails never causes another notice."""
+    notices = []
+    for outcome in outcomes:
+        entry = by_id[outcome.id]
+        if not outcome.notify or entry.template == DELIVERY_FAILED:
+            continue
+        for coordinator in coordinators:
+            notices.append(
+                NewNotification(
+                    template=DELIVERY_FAILED,
+                    recipient_kind="staff",
+                    recipient_code=coordinator.code,
+                    language=coordinator.language or policy.default_language,
+                    context={
+                        "notification": entry.id,
+                        "template": entry.template,
+                        "failed_recipient": entry.recipient_code,
+                        "status": outcome.status,
+                        "reply": outcome.error or "",
+                    },
+                    idempotency_key=(
+                        f"{DELIVERY_FAILED}:{entry.id}:{entry.attempts}:{coordinator.code}"
+                    ),
+                )
+            )
+    return notices
+
+
+async def dispatch_once_async(
+    ports: DispatchPorts,
+    *,
+    clock: Clock,
+    policy: DispatchPolicy | None = None,
+    max_rows: int | None = None,
+    rng: random.Random | None = None,
+) -> DispatchReport:
+    """One dispatcher pass: claim the rows due now in batches, render, send, and record
+    each outcome. Rows retried during the pass wait for a later pass."""
+    policy = policy or DispatchPolicy()
+    rng = rng or random.Random()
+    token = uuid.uuid4().hex
+    report = DispatchReport()
+    start = clock.now()
+    coordinators: list[Person] | None = None
+    async with ports.mailer() as mailer:
+        while max_rows is None or report.claimed < max_rows:
+            limit = policy.batch_size
+            if max_rows is not None:
+                limit = min(limit, max_rows - report.claimed)
+            lease_until = clock.now() + timedelta(seconds=policy.lease_seconds)
+            entries = ports.outbox.claim(start, limit, lease_until, token)
+            if not entries:
+                break
+            report.claimed += len(entries)
+            by_id = {e.id: e for e in entries}
+            outcomes, emails = _prepare(entries, ports, policy)
+            deliveries = await mailer.send(emails) if emails else []
+            outcomes += _judge(
+                deliveries, by_id, {e.key: e for e in emails}, clock.now(), policy, rng
+            )
+            notices: list[NewNotification] = []
+            if any(o.status in ("failed", "dead") for o in outcomes):
+                if coordinators is None:
+                    coordinators = ports.directory.coordinators()
+                notices = _notices(outcomes, by_id, coordinators, policy)
+            report.notices += ports.outbox.settle(token, clock.now(), outcomes, notices)
+            for outcome in outcomes:
+                if outcome.status == "sent":
+                    report.sent += 1
+                elif outcome.status == "pending":
+                    report.retried += 1
+                else:
+                    setattr(report, outcome.status, getattr(report, outcome.status) + 1)
+                if outcome.status != "sent":
+                    report.problems.append((outcome.id, outcome.status, outcome.error or ""))
+    return report
+
+
+def dispatch_once(
+    ports: DispatchPorts,
+    *,
+    clock: Clock,
+    policy: DispatchPolicy | None = None,
+    max_rows: int | None = None,
+    rng: random.Random | None = None,
+) -> DispatchReport:
+    """The same pass, for callers without an event loop (CLI, synchronous flows)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(
+            dispatch_once_async(ports, clock=clock, policy=policy, max_rows=max_rows, rng=rng)
+        )
+    raise RuntimeError("an event loop is running here: await dispatch_once_async instead")
