@@ -1,0 +1,172 @@
+"""E-mail rendering with Jinja2, and the check that every template renders.
+
+Layout of ``templates/``::
+
+    email/layout.html                  the shared HTML layout
+    email/<lang>/_withdrawal.{txt,html}  the withdrawal footer of every advisor e-mail
+    email/<lang>/_footer.{txt,html}     the signature of every e-mail
+    email/<lang>/<name>.subject.txt     one line
+    email/<lang>/<name>.txt             the plain-text part
+    email/<lang>/<name>.html            the HTML part (extends the layout)
+
+HTML is autoescaped and every undefined variable is an error (StrictUndefined).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    UndefinedError,
+    select_autoescape,
+)
+
+from ppflow.domain.model import LANGUAGES
+from ppflow.services.notifications import (
+    NOTIFICATIONS,
+    Person,
+    RenderedEmail,
+    sample_people,
+    template_context,
+)
+
+ROOT = "email"
+PARTS = {"subject": ".subject.txt", "text": ".txt", "html": ".html"}
+
+
+def make_environment(templates_dir: Path) -> Environment:
+    """Build the Jinja2 environment (called by the wiring, never at import)."""
+    return Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+
+
+def template_path(name: str, language: str, part: str) -> str:
+    return f"{ROOT}/{language}/{name}{PARTS[part]}"
+
+
+class JinjaRenderer:
+    def __init__(self, environment: Environment):
+        self.environment = environment
+
+    def render(self, template: str, language: str, context: Mapping[str, Any]) -> RenderedEmail:
+        get = self.environment.get_template
+        subject = get(template_path(template, language, "subject")).render(context)
+        subject = " ".join(subject.split())  # one line, whatever the template did
+        values = {**context, "subject": subject}
+        text = get(template_path(template, language, "text")).render(values)
+        html = get(template_path(template, language, "html")).render(values)
+        return RenderedEmail(subject=subject, text=text, html=html)
+
+
+# ----------------------------------------------------------------- templates check
+
+
+@dataclass(frozen=True)
+class TemplateCheck:
+    notification: str
+    language: str
+    audience: str
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _sample_recipient(audience: str, language: str) -> Person:
+    if audience == "advisor":
+        return Person("PA-2B8NQW", "advisor", "Jordan", "Okafor", "j@ex.org", language)
+    return Person("ST-4HWX2B", "staff", "Dre Nadia Haddad", "", "n@ex.org", language)
+
+
+def _names(people: Iterable[Person]) -> set[str]:
+    return {part for p in people for part in (p.first_name, p.last_name) if part}
+
+
+def check_templates(
+    templates_dir: Path, languages: Iterable[str] = LANGUAGES
+) -> list[TemplateCheck]:
+    """Render every notification in every language, for each kind of recipient it may
+    have, with the catalogue's sample context. Reports a missing variable, a missing
+    translation, a subject that is empty or names a person, an advisor e-mail without the
+    withdrawal footer, and template files that belong to no notification."""
+    languages = tuple(languages)
+    environment = make_environment(templates_dir)
+    renderer = JinjaRenderer(environment)
+    people = sample_people()
+    results: list[TemplateCheck] = []
+    for kind in NOTIFICATIONS.values():
+        audiences = ("advisor", "staff") if kind.audience == "any" else (kind.audience,)
+        for language in languages:
+            for audience in audiences:
+                recipient = _sample_recipient(audience, language)
+                problems = _check_one(renderer, kind.name, language, kind.sample, recipient, people)
+                results.append(TemplateCheck(kind.name, language, audience, tuple(problems)))
+    stray = _stray_files(templates_dir, languages)
+    if stray:
+        results.append(TemplateCheck("(unknown files)", "-", "-", tuple(stray)))
+    return results
+
+
+def _check_one(
+    renderer: JinjaRenderer,
+    name: str,
+    language: str,
+    sample: Mapping[str, Any],
+    recipient: Person,
+    people: Mapping[str, Person],
+) -> list[str]:
+    everyone = {**people, recipient.code: recipient}
+    context = template_context(sample, recipient, language, everyone)
+    try:
+        rendered = renderer.render(name, language, context)
+    except TemplateNotFound as exc:
+        return [f"missing translation: {exc.name}"]
+    except UndefinedError as exc:
+        return [f"missing variable: {exc}"]
+    except Exception as exc:
+        return [f"{type(exc).__name__}: {exc}"]
+    problems = []
+    if not rendered.subject:
+        problems.append("empty subject")
+    named = sorted(n for n in _names(everyone.values()) if n in rendered.subject)
+    if named:
+        problems.append("the subject names a person (subjects show in logs and lists)")
+    if not rendered.text.strip() or not rendered.html.strip():
+        problems.append("empty text or HTML part")
+    if recipient.kind == "advisor":
+        base = {"lang": language, "recipient": recipient, "audience": "advisor"}
+        env = renderer.environment
+        for part, body in (("txt", rendered.text), ("html", rendered.html)):
+            slot = env.get_template(f"{ROOT}/{language}/_withdrawal.{part}").render(base)
+            if slot.strip() and slot.strip() not in body:
+                problems.append(f"the {part} part lacks the withdrawal footer")
+    return problems
+
+
+def _stray_files(templates_dir: Path, languages: tuple[str, ...]) -> list[str]:
+    known = {f"{name}{suffix}" for name in NOTIFICATIONS for suffix in PARTS.values()}
+    stray = []
+    for language in languages:
+        folder = templates_dir / ROOT / language
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith("_") or path.name in known:
+                continue
+            stray.append(f"{ROOT}/{language}/{path.name} belongs to no notification")
+    return stray

@@ -1,0 +1,82 @@
+"""The mail sink of the embedded default: an aiosmtpd server on loopback that stores every
+message it accepts in a Maildir, where ``ppflow mail list`` and ``mail show`` read it."""
+
+from __future__ import annotations
+
+import mailbox
+import threading
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+class MaildirHandler:
+    """aiosmtpd handler: one Maildir file per accepted message, written before the server
+    answers 250, so that what the sender counts as delivered is on disk."""
+
+    def __init__(self, maildir: Path):
+        self.path = Path(maildir)
+        self.maildir = mailbox.Maildir(self.path, create=True)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.store(envelope)
+        return "250 2.0.0 Message accepted for delivery"
+
+    def store(self, envelope) -> str:
+        envelope_lines = "".join(f"Delivered-To: {rcpt}\n" for rcpt in envelope.rcpt_tos)
+        body = envelope.original_content.replace(b"\r\n", b"\n")
+        return self.maildir.add(envelope_lines.encode() + body)
+
+
+class MailSink:
+    """Start and stop a sink in a background thread (tests, demo) or run it in the
+    foreground with :meth:`serve_forever` (``ppflow mail-sink``)."""
+
+    def __init__(
+        self,
+        maildir: Path,
+        host: str = DEFAULT_HOST,
+        port: int = 8025,
+        handler: MaildirHandler | None = None,
+    ):
+        self.maildir = Path(maildir)
+        self.host = host
+        self.port = port
+        self.handler = handler or MaildirHandler(self.maildir)
+        self._controller: Controller | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._controller is not None
+
+    def start(self) -> MailSink:
+        if self._controller is None:
+            controller = Controller(self.handler, hostname=self.host, port=self.port)
+            controller.start()
+            self._controller = controller
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> MailSink:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def serve_forever(self, stop: threading.Event | None = None) -> None:
+        """Run until ``stop`` is set or the process is interrupted (Ctrl-C)."""
+        stop = stop or threading.Event()
+        self.start()
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
