@@ -1,0 +1,133 @@
+"""A real SMTP server for the notification tests: the project's own mail sink (aiosmtpd on
+a free loopback port, storing in a Maildir), with faults a test can switch on:
+- ``down()`` / ``up()``: the port refuses connections, then listens again;
+- ``reject(address, reply)``: RCPT TO for that address gets this reply (550, 451, ...);
+- ``go_down_after(n)``: after n more accepted messages, the next DATA loses its
+  connection without an answer and every new connection is dropped until ``up()``.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ppflow.adapters.email.maildir import StoredMessage, count_messages, read_maildir
+from ppflow.adapters.email.sink import MaildirHandler, MailSink
+from ppflow.settings import SmtpSettings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class FaultyHandler(MaildirHandler):
+    """The sink's handler plus switchable faults. aiosmtpd runs it on one event-loop
+    thread, so its counters need no lock."""
+
+    def __init__(self, maildir: Path):
+        super().__init__(maildir)
+        self.replies: dict[str, str] = {}
+        self.accepted = 0
+        self.budget: int | None = None  # messages still accepted before going down
+        self.broken = False
+        self.dropped = 0
+
+    def _drop(self, server) -> None:
+        self.dropped += 1
+        server.transport.abort()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        if self.broken:
+            self._drop(server)
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.replies.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.budget is not None and self.budget <= 0:
+            self.broken = True
+        if self.broken:
+            self._drop(server)
+            return "421 4.3.0 going away"
+        self.store(envelope)
+        self.accepted += 1
+        if self.budget is not None:
+            self.budget -= 1
+        return "250 2.0.0 OK"
+
+
+@dataclass
+class SmtpServer:
+    maildir: Path
+    port: int
+    handler: FaultyHandler
+    sink: MailSink = field(init=False)
+
+    def __post_init__(self):
+        self.sink = MailSink(self.maildir, port=self.port, handler=self.handler)
+
+    def down(self) -> None:
+        self.sink.stop()
+
+    def up(self) -> None:
+        self.handler.broken = False
+        self.handler.budget = None
+        self.sink.start()
+
+    def reject(self, address: str, reply: str = "550 5.1.1 <%s>: mailbox unavailable") -> None:
+        self.handler.replies[address.lower()] = reply.replace("%s", address)
+
+    def accept(self, address: str) -> None:
+        self.handler.replies.pop(address.lower(), None)
+
+    def go_down_after(self, accepted: int) -> None:
+        self.handler.budget = accepted
+
+    def count(self) -> int:
+        return count_messages(self.maildir)
+
+    def messages(self) -> list[StoredMessage]:
+        return read_maildir(self.maildir)
+
+    def settings(self, **overrides) -> SmtpSettings:
+        values = dict(
+            host="127.0.0.1",
+            port=self.port,
+            sender="partenariat@hopital.example",
+            timeout_seconds=5,
+            concurrency=4,
+            batch_size=50,
+            retry_base_seconds=60,
+            retry_max_seconds=3600,
+            max_attempts=5,
+            maildir=self.maildir,
+        )
+        values.update(overrides)
+        return SmtpSettings(**values)
+
+
+@pytest.fixture
+def smtp_server(tmp_path) -> SmtpServer:
+    maildir = tmp_path / "maildir"
+    server = SmtpServer(maildir, free_port(), FaultyHandler(maildir))
+    server.sink.start()
+    yield server
+    server.sink.stop()
+
+
+@pytest.fixture
+def mail_app(sqlite_app, smtp_server):
+    """The application on a fresh SQLite database, sending to the test server."""
+    sqlite_app.settings = sqlite_app.settings.model_copy(update={"smtp": smtp_server.settings()})
+    return sqlite_app
