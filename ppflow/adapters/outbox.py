@@ -208,7 +208,8 @@ class SqlOutbox:
 
     def counts(self) -> dict[str, int]:
         with self.session_factory() as session:
-            found = dict(session.execute(select(T.c.status, func.count()).group_by(T.c.status)))
+            query = select(T.c.status, func.count()).group_by(T.c.status)
+            found = {status: count for status, count in session.execute(query)}
         return {status: found.get(status, 0) for status in STATUSES}
 
     def retry(self, now: datetime, ids: Iterable[int] = (), status: str | None = None) -> list[int]:

@@ -1,0 +1,161 @@
+"""The e-mail templates: `ppflow templates check` on the real templates, what the check
+catches on broken copies, escaping, the withdrawal footer, and the retry schedule."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ppflow.adapters.email.rendering import JinjaRenderer, check_templates, make_environment
+from ppflow.cli_mail import register
+from ppflow.services.notifications import (
+    NOTIFICATIONS,
+    DispatchPolicy,
+    OutboxEntry,
+    Person,
+    message_id_for,
+    retry_delay,
+    sample_people,
+    template_context,
+)
+from ppflow.settings import Settings
+
+TEMPLATES = Settings().templates_dir
+
+
+def problems(directory: Path) -> dict[tuple[str, str, str], tuple[str, ...]]:
+    return {
+        (c.notification, c.language, c.audience): c.problems
+        for c in check_templates(directory)
+        if not c.ok
+    }
+
+
+@pytest.fixture
+def copy(tmp_path) -> Path:
+    target = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, target)
+    return target
+
+
+def render(name: str, language: str, recipient: Person, **context):
+    renderer = JinjaRenderer(make_environment(TEMPLATES))
+    values = {**NOTIFICATIONS[name].sample, **context}
+    people = {**sample_people(), recipient.code: recipient}
+    return renderer.render(name, language, template_context(values, recipient, language, people))
+
+
+def test_every_notification_renders_in_french_and_english():
+    results = check_templates(TEMPLATES)
+    assert [r for r in results if not r.ok] == []
+    covered = {(r.notification, r.language) for r in results}
+    assert covered == {(n, lang) for n in NOTIFICATIONS for lang in ("fr", "en")}
+
+
+def test_the_check_reports_a_missing_translation(copy):
+    (copy / "email" / "en" / "welcome.html").unlink()
+    assert problems(copy) == {
+        ("welcome", "en", "advisor"): ("missing translation: email/en/welcome.html",)
+    }
+
+
+def test_the_check_reports_a_missing_variable(copy):
+    path = copy / "email" / "fr" / "invitation.txt"
+    path.write_text(path.read_text() + "{{ meeting_date }}\n")
+    found = problems(copy)
+    assert list(found) == [("invitation", "fr", "advisor")]
+    assert "missing variable" in found["invitation", "fr", "advisor"][0]
+    assert "meeting_date" in found["invitation", "fr", "advisor"][0]
+
+
+def test_the_check_refuses_a_subject_that_names_a_person(copy):
+    (copy / "email" / "en" / "welcome.subject.txt").write_text(
+        "Welcome, {{ recipient.first_name }}\n"
+    )
+    assert problems(copy) == {
+        ("welcome", "en", "advisor"): (
+            "the subject names a person (subjects show in logs and lists)",
+        )
+    }
+
+
+def test_the_check_requires_the_withdrawal_footer_in_advisor_mail(copy):
+    path = copy / "email" / "fr" / "invitation.txt"
+    path.write_text(path.read_text().replace('{% include "email/fr/_footer.txt" %}', ""))
+    assert problems(copy) == {
+        ("invitation", "fr", "advisor"): ("the txt part lacks the withdrawal footer",)
+    }
+
+
+def test_the_check_reports_template_files_of_no_notification(copy):
+    (copy / "email" / "fr" / "invitaton.txt").write_text("typo\n")
+    assert problems(copy) == {
+        ("(unknown files)", "-", "-"): ("email/fr/invitaton.txt belongs to no notification",)
+    }
+
+
+def test_names_are_escaped_in_html_and_left_alone_in_text():
+    recipient = Person("PA-2B8NQW", "advisor", '<b>Zoé</b> & "Co"', "", "z@ex.org", "fr")
+    mail = render("invitation", "fr", recipient)
+    assert "Bonjour &lt;b&gt;Zoé&lt;/b&gt; &amp; &#34;Co&#34;," in mail.html
+    assert 'Bonjour <b>Zoé</b> & "Co",' in mail.text
+    assert mail.subject == "Invitation à devenir patient partenaire"
+
+
+def test_the_withdrawal_footer_carries_the_link_when_one_is_given():
+    recipient = Person("PA-2B8NQW", "advisor", "Jordan", "", "j@ex.org", "en")
+    plain = render("welcome", "en", recipient)
+    linked = render("welcome", "en", recipient, withdrawal_url="https://pp.example/w/abc?x=1&y=2")
+    assert "simply reply to this e-mail" in plain.text and "href" not in plain.html.split("<p")[-1]
+    assert "https://pp.example/w/abc?x=1&y=2" in linked.text
+    assert 'href="https://pp.example/w/abc?x=1&amp;y=2"' in linked.html
+
+
+def test_staff_mail_has_no_withdrawal_footer():
+    recipient = Person("ST-4HWX2B", "staff", "Nadia Haddad", "", "n@ex.org")
+    mail = render("referral_received", "fr", recipient)
+    assert "retirer votre participation" not in mail.text + mail.html
+    assert "Nadia Haddad" not in mail.subject
+
+
+def test_templates_check_command_passes_on_the_real_templates_and_fails_on_a_broken_copy(
+    copy, tmp_path
+):
+    def run(templates_dir: Path):
+        cli = typer.Typer()
+        settings = Settings(templates_dir=templates_dir, data_dir=tmp_path)
+        register(cli, lambda: type("App", (), {"settings": settings})())
+        return CliRunner().invoke(cli, ["templates", "check"])
+
+    good = run(TEMPLATES)
+    assert good.exit_code == 0, good.output
+    assert "checks passed" in good.output
+    (copy / "email" / "en" / "invitation.txt").unlink()
+    bad = run(copy)
+    assert bad.exit_code == 1
+    assert "missing translation: email/en/invitation.txt" in bad.output
+
+
+def test_retries_back_off_exponentially_with_jitter_up_to_a_cap():
+    policy = DispatchPolicy(retry_base_seconds=10, retry_max_seconds=100, jitter=0.5)
+    rng = random.Random(1)
+    for attempts, nominal in ((1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (9, 100)):
+        waits = [retry_delay(attempts, policy, rng) for _ in range(200)]
+        assert all(nominal / 2 <= w <= nominal for w in waits)
+        assert max(waits) - min(waits) > nominal / 4  # really spread, not one value
+
+
+def test_a_row_always_gets_the_same_message_id():
+    entry = OutboxEntry(7, "invitation", "advisor", "PA-7K3M9Q", "fr", {}, "invitation:PA-7K3M9Q",
+                        "pending", 0)  # fmt: skip
+    other = OutboxEntry(8, "welcome", "advisor", "PA-7K3M9Q", "fr", {}, "welcome:PA-7K3M9Q",
+                        "pending", 0)  # fmt: skip
+    first = message_id_for(entry, "partenariat@hopital.example")
+    assert first == message_id_for(entry, "partenariat@hopital.example")
+    assert first.startswith("<") and first.endswith(".7@hopital.example>")
+    assert first != message_id_for(other, "partenariat@hopital.example")
