@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Annotated
@@ -39,6 +40,11 @@ app.add_typer(advisor_app, name="advisor")
 app.add_typer(team_app, name="team")
 app.add_typer(staff_app, name="staff")
 app.add_typer(program_app, name="program")
+answer_app = typer.Typer(
+    help="Answer a question a flow waits on (same as the form in the Prefect UI).",
+    no_args_is_help=True,
+)
+app.add_typer(answer_app, name="answer")
 
 # Piped output (files, CI logs) gets a wide page instead of Rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -441,6 +447,64 @@ def advisor_history(code: str) -> None:
             t.flow_run_id or "",
         )
     console.print(table)
+
+
+# ------------------------------------------------------------------------- answer
+
+
+def _answer(question: str, subject: str, values: dict) -> None:
+    from ppflow_flows.answers import answer
+
+    run_id = run(answer, question, subject, values, actor())
+    console.print(f"answered the {question} question for {subject}; resumed flow run {run_id}")
+
+
+class Outcome(StrEnum):
+    retained = "retained"
+    not_retained = "not_retained"
+    declined = "declined"
+
+
+@answer_app.command("screening")
+def answer_screening(
+    advisor: Annotated[str, typer.Argument(help="Advisor code.")],
+    outcome: Annotated[Outcome, typer.Option(help="Decision after screening.")],
+    reason: Annotated[str, typer.Option(help="Required when not retained.")] = "",
+    wording: Annotated[str, typer.Option(help="Consent wording version.")] = "v1",
+) -> None:
+    """Give the screening outcome that recruit-advisor waits on."""
+    _answer(
+        "screening",
+        advisor,
+        {"outcome": outcome.value, "reason": reason, "consent_wording_version": wording},
+    )
+
+
+@answer_app.command("training")
+def answer_training(
+    advisor: Annotated[str, typer.Argument(help="Advisor code.")],
+    module: Annotated[list[str], typer.Option(help="Completed module code (repeatable).")],
+) -> None:
+    """Report completed training modules to prepare-advisor."""
+    _answer("training", advisor, {"modules": list(_csv(module))})
+
+
+@answer_app.command("match")
+def answer_match(
+    team: Annotated[str, typer.Argument(help="QI team code.")],
+    advisor: Annotated[str, typer.Option(help="Advisor to place.")] = "",
+    reject: Annotated[bool, typer.Option(help="Turn every proposal down.")] = False,
+    role: Annotated[str, typer.Option(help="Role in the team.")] = "member",
+    rate: Annotated[float | None, typer.Option(help="Hourly rate, CAD.")] = None,
+) -> None:
+    """Confirm (or turn down) the match that integrate-advisor proposed."""
+    if not advisor and not reject:
+        fail("name the --advisor to place, or --reject the proposals")
+    _answer(
+        "match",
+        team,
+        {"advisor": advisor or "-", "confirm": not reject, "role": role, "hourly_rate": rate},
+    )
 
 
 @app.command("lifecycle")

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     templates_dir: Path = PROJECT_ROOT / "templates"
     timezone: str = "America/Montreal"
     actor: str | None = None
+    # How long a flow waits for a person's decision, and how often a paused run looks.
+    decision_timeout_hours: float = 24 * 28
+    decision_poll_seconds: int = 10
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @property

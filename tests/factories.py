@@ -20,12 +20,31 @@ def staff(app, role="provider", email=None) -> str:
 def referral(app, referrer: str, request_id: str | None = None, **overrides) -> str:
     n = next(_numbers)
     values = dict(
-        first_name="Ada", last_name=f"Tester{n}", email=f"ada{n}@example.org",
-        referred_by=referrer, language="fr", tags=("cancer",),
+        first_name="Ada",
+        last_name=f"Tester{n}",
+        email=f"ada{n}@example.org",
+        referred_by=referrer,
+        language="fr",
+        tags=("cancer",),
         meta=Meta(actor="test", request_id=request_id),
     )
     values.update(overrides)
     return advisors.register_referral(app.uow(), RegisterReferral(**values), app.clock).code
+
+
+def team(app, lead: str, tags=("cancer",), languages=("fr",), seats: int = 2) -> str:
+    from ppflow.domain.commands import AddTeam
+
+    cmd = AddTeam(
+        f"Team {next(_numbers)}",
+        None,
+        lead,
+        seats,
+        languages=languages,
+        focus_tags=tags,
+        meta=Meta("test"),
+    )
+    return organisation.add_team(app.uow(), cmd, app.clock).code
 
 
 def modules(app, *codes: str) -> None:

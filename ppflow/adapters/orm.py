@@ -167,6 +167,7 @@ class EngagementRow(Base):
     end_date: Mapped[date | None] = mapped_column(Date)
     hourly_rate: Mapped[float | None] = mapped_column(Float)
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = _now()
 
@@ -237,3 +238,48 @@ class NotificationRow(Base):
     message_id: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = _now()
+
+
+class SurveyRequestRow(Base):
+    """One questionnaire sent to one respondent about one engagement."""
+
+    __tablename__ = "survey_requests"
+    __table_args__ = (UniqueConstraint("engagement_id", "respondent_code", "round"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(ForeignKey("engagements.id"), index=True)
+    respondent_kind: Mapped[str] = mapped_column(String(16))  # advisor | staff
+    respondent_code: Mapped[str] = mapped_column(String(16))
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    questionnaire: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    answers: Mapped[dict | None] = mapped_column(JSON)
+    score: Mapped[float | None] = mapped_column(Float)
+
+
+class EvaluationRow(Base):
+    __tablename__ = "evaluations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(ForeignKey("engagements.id"), unique=True)
+    criteria: Mapped[list] = mapped_column(JSON)
+    score: Mapped[float | None] = mapped_column(Float)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+
+
+class DecisionRow(Base):
+    """A person's answer to a question a flow waits on. One answer per question wins."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("flow_run_id", "question"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flow_run_id: Mapped[str] = mapped_column(String(64))
+    question: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(16), index=True)
+    answer: Mapped[dict] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())

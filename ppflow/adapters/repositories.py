@@ -14,13 +14,16 @@ from ppflow.adapters.orm import (
     AdvisorRow,
     ConsentRow,
     ContactRow,
+    DecisionRow,
     EngagementRow,
+    EvaluationRow,
     NotificationRow,
     ProgramManagerRow,
     ProgramRow,
     ProgramTargetRow,
     ReferralRow,
     StaffRow,
+    SurveyRequestRow,
     TeamRow,
     TrainingModuleRow,
     TrainingRecordRow,
@@ -31,13 +34,16 @@ from ppflow.domain.model import (
     Advisor,
     Consent,
     Contact,
+    Decision,
     Engagement,
+    Evaluation,
     ParticipationRules,
     Program,
     ProgramTarget,
     QITeam,
     StaffMember,
     StaffRole,
+    SurveyRequest,
     TrainingModule,
     TrainingRecord,
     Transition,
@@ -494,6 +500,8 @@ class SqlEngagements:
             start_date=row.start_date,
             end_date=row.end_date,
             hourly_rate=row.hourly_rate,
+            joined_at=row.confirmed_at,
+            reason=row.reason,
             version=row.version,
         )
 
@@ -508,6 +516,8 @@ class SqlEngagements:
                 start_date=engagement.start_date,
                 end_date=engagement.end_date,
                 hourly_rate=engagement.hourly_rate,
+                confirmed_at=engagement.joined_at,
+                reason=engagement.reason,
                 version=engagement.version,
             )
         )
@@ -535,6 +545,8 @@ class SqlEngagements:
                 stage=engagement.stage,
                 start_date=engagement.start_date,
                 end_date=engagement.end_date,
+                confirmed_at=engagement.joined_at,
+                reason=engagement.reason,
                 version=expected_version + 1,
             )
             .execution_options(synchronize_session=False)
@@ -657,6 +669,145 @@ class SqlNotifications:
         return set(rows)
 
 
+def _survey(row: SurveyRequestRow, engagement: str) -> SurveyRequest:
+    return SurveyRequest(
+        engagement=engagement,
+        respondent_kind=row.respondent_kind,
+        respondent=row.respondent_code,
+        round=row.round,
+        questionnaire=row.questionnaire,
+        token=row.token,
+        opened_at=row.opened_at,
+        reminders=row.reminders,
+        reminded_at=row.reminded_at,
+        answered_at=row.answered_at,
+        score=row.score,
+    )
+
+
+class SqlSurveys:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def open(self, request: SurveyRequest) -> bool:
+        """Open one questionnaire; opening the same one twice keeps the first."""
+        engagement_id = _one(self.session, EngagementRow, "engagement", request.engagement).id
+        exists = self.session.scalar(
+            select(SurveyRequestRow.id).where(
+                SurveyRequestRow.engagement_id == engagement_id,
+                SurveyRequestRow.respondent_code == request.respondent,
+                SurveyRequestRow.round == request.round,
+            )
+        )
+        if exists:
+            return False
+        self.session.add(
+            SurveyRequestRow(
+                engagement_id=engagement_id,
+                respondent_kind=request.respondent_kind,
+                respondent_code=request.respondent,
+                round=request.round,
+                questionnaire=request.questionnaire,
+                token=request.token,
+                opened_at=request.opened_at,
+            )
+        )
+        self.session.flush()
+        return True
+
+    def for_engagement(self, code: str) -> list[SurveyRequest]:
+        rows = self.session.scalars(
+            select(SurveyRequestRow)
+            .join(EngagementRow, EngagementRow.id == SurveyRequestRow.engagement_id)
+            .where(EngagementRow.code == code)
+            .order_by(SurveyRequestRow.round, SurveyRequestRow.id)
+        )
+        return [_survey(r, code) for r in rows]
+
+    def by_token(self, token: str) -> SurveyRequest | None:
+        found = self.session.execute(
+            select(SurveyRequestRow, EngagementRow.code)
+            .join(EngagementRow, EngagementRow.id == SurveyRequestRow.engagement_id)
+            .where(SurveyRequestRow.token == token)
+        ).first()
+        return _survey(*found) if found else None
+
+    def answer(self, token: str, answers: dict, score: float | None, at: datetime) -> bool:
+        """Record the answers once; a second answer to the same request changes nothing."""
+        result = self.session.execute(
+            update(SurveyRequestRow)
+            .where(SurveyRequestRow.token == token, SurveyRequestRow.answered_at.is_(None))
+            .values(answers=answers, score=score, answered_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    def mark_reminded(self, token: str, at: datetime) -> None:
+        self.session.execute(
+            update(SurveyRequestRow)
+            .where(SurveyRequestRow.token == token)
+            .values(reminded_at=at, reminders=SurveyRequestRow.reminders + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+class SqlEvaluations:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, evaluation: Evaluation) -> None:
+        engagement_id = _one(self.session, EngagementRow, "engagement", evaluation.engagement).id
+        self.session.add(
+            EvaluationRow(
+                engagement_id=engagement_id,
+                criteria=evaluation.criteria,
+                score=evaluation.score,
+                notes=evaluation.notes,
+                at=evaluation.at,
+                actor=evaluation.actor,
+            )
+        )
+        self.session.flush()
+
+    def get(self, engagement: str) -> Evaluation | None:
+        row = self.session.scalar(
+            select(EvaluationRow)
+            .join(EngagementRow, EngagementRow.id == EvaluationRow.engagement_id)
+            .where(EngagementRow.code == engagement)
+        )
+        if row is None:
+            return None
+        return Evaluation(engagement, row.criteria, row.score, row.notes, row.at, row.actor)
+
+
+class SqlDecisions:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get(self, flow_run_id: str, question: str) -> Decision | None:
+        row = self.session.scalar(
+            select(DecisionRow).where(
+                DecisionRow.flow_run_id == flow_run_id, DecisionRow.question == question
+            )
+        )
+        if row is None:
+            return None
+        return Decision(row.flow_run_id, row.question, row.subject, row.answer, row.actor, row.at)
+
+    def add(self, decision: Decision) -> None:
+        self.session.add(
+            DecisionRow(
+                flow_run_id=decision.flow_run_id,
+                question=decision.question,
+                subject=decision.subject,
+                answer=decision.answer,
+                actor=decision.actor,
+                at=decision.at,
+            )
+        )
+        self.session.flush()
+
+
 class SqlUnitOfWork:
     """One database transaction. Leaving the block without ``commit()`` rolls back."""
 
@@ -674,6 +825,9 @@ class SqlUnitOfWork:
         self.training = SqlTraining(self.session)
         self.transitions = SqlTransitions(self.session)
         self.notifications = SqlNotifications(self.session)
+        self.surveys = SqlSurveys(self.session)
+        self.evaluations = SqlEvaluations(self.session)
+        self.decisions = SqlDecisions(self.session)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -132,6 +132,8 @@ class Engagement:
     start_date: date | None = None
     end_date: date | None = None
     hourly_rate: float | None = None
+    joined_at: datetime | None = None
+    reason: str | None = None
     version: int = 1
 
 
@@ -174,3 +176,38 @@ class Transition:
     reason: str | None = None
     request_id: str | None = None
     flow_run_id: str | None = None
+
+
+@dataclass
+class SurveyRequest:
+    engagement: str
+    respondent_kind: str  # advisor | staff
+    respondent: str  # code
+    round: int
+    questionnaire: str
+    token: str
+    opened_at: datetime
+    reminders: int = 0
+    reminded_at: datetime | None = None
+    answered_at: datetime | None = None
+    score: float | None = None
+
+
+@dataclass
+class Evaluation:
+    engagement: str
+    criteria: list[dict]
+    score: float | None
+    notes: str
+    at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    flow_run_id: str
+    question: str
+    subject: str
+    answer: dict
+    actor: str
+    at: datetime

@@ -343,19 +343,62 @@ def record_screening_outcome(
             )
 
     def welcome(uow: UnitOfWork, change: StageChange, transition_id: int, now: datetime):
-        uow.notifications.queue(
-            template="welcome",
-            recipient_kind="advisor",
-            recipient_code=advisor,
-            language=uow.advisors.contact(advisor).language,
-            context={"advisor": advisor},
-            idempotency_key=f"welcome:{advisor}",
-            at=now,
-            transition_id=transition_id,
-        )
+        _queue_welcome(uow, advisor, transition_id, now)
 
     cmd = ChangeAdvisorStage(advisor, "recruited", meta=meta)
     return _run_move(uow, cmd, clock, before_move=record_consents, after_move=welcome)
+
+
+def apply_screening_outcome(
+    uow: UnitOfWork,
+    advisor: str,
+    outcome: str,
+    meta: Meta,
+    wording_version: str = "v1",
+    clock: Clock = SYSTEM_CLOCK,
+) -> StageChange:
+    """The whole answer to a screening question, in one transaction: ``declined`` (the
+    person said no), ``not_retained`` (reason required) or ``retained`` (consent and
+    confidentiality recorded, welcome queued). An invited advisor passes through screening."""
+    if outcome not in ("retained", "not_retained", "declined"):
+        raise InvalidInputError(
+            f"screening outcome '{outcome}' is not one of retained, not_retained, declined"
+        )
+
+    def work(uow: UnitOfWork, now: datetime) -> StageChange:
+        if outcome == "declined":
+            cmd = ChangeAdvisorStage(advisor, "declined", said_no_or_no_answer=True, meta=meta)
+            return move_advisor(uow, cmd, now)[0]
+        if uow.advisors.get(advisor).stage == "invited":
+            said_yes = Meta(meta.actor, None, None, meta.flow_run_id)
+            move_advisor(
+                uow, ChangeAdvisorStage(advisor, "screening", said_yes=True, meta=said_yes), now
+            )
+        if outcome == "not_retained":
+            return move_advisor(uow, ChangeAdvisorStage(advisor, "not_retained", meta=meta), now)[0]
+        for purpose in (PARTICIPATION, CONFIDENTIALITY):
+            consent = _consent(RecordConsent(advisor, purpose, wording_version), now)
+            uow.advisors.add_consent(advisor, consent)
+        change, transition_id = move_advisor(
+            uow, ChangeAdvisorStage(advisor, "recruited", meta=meta), now
+        )
+        _queue_welcome(uow, advisor, transition_id, now)
+        return change
+
+    return run_once(uow, meta, clock, work)
+
+
+def _queue_welcome(uow: UnitOfWork, advisor: str, transition_id: int, now: datetime) -> None:
+    uow.notifications.queue(
+        template="welcome",
+        recipient_kind="advisor",
+        recipient_code=advisor,
+        language=uow.advisors.contact(advisor).language,
+        context={"advisor": advisor},
+        idempotency_key=f"welcome:{advisor}",
+        at=now,
+        transition_id=transition_id,
+    )
 
 
 def enrol_required_modules(

@@ -11,10 +11,13 @@ from ppflow.domain.model import (
     Advisor,
     Consent,
     Contact,
+    Decision,
     Engagement,
+    Evaluation,
     Program,
     QITeam,
     StaffMember,
+    SurveyRequest,
     TrainingModule,
     TrainingRecord,
     Transition,
@@ -132,6 +135,24 @@ class NotificationRepository(Protocol):
     def templates_for(self, recipient_code: str) -> set[str]: ...
 
 
+class SurveyRepository(Protocol):
+    def open(self, request: SurveyRequest) -> bool: ...
+    def for_engagement(self, code: str) -> list[SurveyRequest]: ...
+    def by_token(self, token: str) -> SurveyRequest | None: ...
+    def answer(self, token: str, answers: dict, score: float | None, at: datetime) -> bool: ...
+    def mark_reminded(self, token: str, at: datetime) -> None: ...
+
+
+class EvaluationRepository(Protocol):
+    def add(self, evaluation: Evaluation) -> None: ...
+    def get(self, engagement: str) -> Evaluation | None: ...
+
+
+class DecisionRepository(Protocol):
+    def get(self, flow_run_id: str, question: str) -> Decision | None: ...
+    def add(self, decision: Decision) -> None: ...
+
+
 class UnitOfWork(Protocol):
     advisors: AdvisorRepository
     staff: StaffRepository
@@ -141,6 +162,9 @@ class UnitOfWork(Protocol):
     training: TrainingRepository
     transitions: TransitionRepository
     notifications: NotificationRepository
+    surveys: SurveyRepository
+    evaluations: EvaluationRepository
+    decisions: DecisionRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

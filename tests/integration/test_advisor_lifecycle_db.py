@@ -35,14 +35,20 @@ def test_an_advisor_walks_from_referral_to_ready_and_the_log_replays(any_app):
     assert ADVISOR_CODE.match(code)
     history = advisors.advisor_history(any_app.uow(), code)
     assert [t.to_state for t in history] == [
-        "identified", "invited", "screening", "recruited", "preparing", "ready",
+        "identified",
+        "invited",
+        "screening",
+        "recruited",
+        "preparing",
+        "ready",
     ]
     # each transition starts where the previous one ended
     assert [t.from_state for t in history[1:]] == [t.to_state for t in history[:-1]]
     with any_app.uow() as uow:
         assert uow.advisors.get(code).stage == "ready"
         assert {c.purpose for c in uow.advisors.consents(code)} == {
-            "participation", "confidentiality",
+            "participation",
+            "confidentiality",
         }
     templates = {"invitation", "welcome", "referral_acknowledgement"}
     with any_app.session_factory() as session:
@@ -52,8 +58,14 @@ def test_an_advisor_walks_from_referral_to_ready_and_the_log_replays(any_app):
 
 def test_personal_data_stays_in_the_contacts_table(any_app):
     referrer = factories.staff(any_app)
-    code = factories.referral(any_app, referrer, first_name="Zoé", last_name="Secret",
-                              email="zoe.secret@example.org", context="lives with diabetes")
+    code = factories.referral(
+        any_app,
+        referrer,
+        first_name="Zoé",
+        last_name="Secret",
+        email="zoe.secret@example.org",
+        context="lives with diabetes",
+    )
     with any_app.session_factory() as session:
         advisor = session.scalar(select(AdvisorRow).where(AdvisorRow.code == code))
         contact = session.scalar(select(ContactRow).where(ContactRow.advisor_id == advisor.id))
@@ -93,7 +105,10 @@ def test_not_retained_needs_a_reason(any_app):
     with pytest.raises(GuardFailedError, match="no reason recorded"):
         advisors.record_screening_outcome(any_app.uow(), code, False, META, clock=any_app.clock)
     change = advisors.record_screening_outcome(
-        any_app.uow(), code, False, Meta("coordinator:test", "prefers another program"),
+        any_app.uow(),
+        code,
+        False,
+        Meta("coordinator:test", "prefers another program"),
         clock=any_app.clock,
     )
     assert change.to_state == "not_retained"
@@ -138,7 +153,10 @@ def test_a_change_sent_again_with_its_request_id_changes_nothing(any_app):
     second = advisors.invite_advisor(any_app.uow(), code, meta, any_app.clock)
     assert second.replayed and not first.replayed
     assert (second.code, second.from_state, second.to_state, second.at) == (
-        first.code, first.from_state, first.to_state, first.at,
+        first.code,
+        first.from_state,
+        first.to_state,
+        first.at,
     )
     assert count(any_app, TransitionRow, TransitionRow.code == code) == 2
     assert count(any_app, NotificationRow, NotificationRow.template == "invitation") == 1
@@ -152,8 +170,7 @@ def test_two_racing_changes_one_wins_and_the_other_gets_a_conflict(any_app):
     with any_app.uow() as first, any_app.uow() as second:
         mine, theirs = first.advisors.get(code), second.advisors.get(code)
         assert mine.version == theirs.version == 1
-        advisors.move_advisor(first, ChangeAdvisorStage(code, "on_hold", meta=Meta("a", "x")),
-                              now)
+        advisors.move_advisor(first, ChangeAdvisorStage(code, "on_hold", meta=Meta("a", "x")), now)
         first.commit()
         with pytest.raises(ConcurrentUpdateError, match=f"advisor {code} was changed"):
             theirs.stage = "withdrawn"
@@ -162,7 +179,8 @@ def test_two_racing_changes_one_wins_and_the_other_gets_a_conflict(any_app):
         advisor = uow.advisors.get(code)
         assert (advisor.stage, advisor.version) == ("on_hold", 2)
     assert [t.to_state for t in advisors.advisor_history(any_app.uow(), code)] == [
-        "identified", "on_hold",
+        "identified",
+        "on_hold",
     ]
 
 

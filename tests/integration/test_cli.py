@@ -39,24 +39,97 @@ def code_in(output: str, prefix: str) -> str:
 
 
 def test_a_coordinator_builds_a_program_a_team_and_a_pool(ppflow):
-    provider = code_in(ppflow("staff", "add", "--name", "Dr Who", "--email", "who@example.org",
-                              "--role", "provider").output, "ST")
-    lead = code_in(ppflow("staff", "add", "--name", "Lee Lead", "--email", "lee@example.org",
-                          "--role", "front_line_manager").output, "ST")
-    ppflow("program", "add", "PP-T", "--name", "Test program", "--department", "Quality",
-           "--manager", lead, "--target", "teams_with_two_advisors=5:2027")
+    provider = code_in(
+        ppflow(
+            "staff", "add", "--name", "Dr Who", "--email", "who@example.org", "--role", "provider"
+        ).output,
+        "ST",
+    )
+    lead = code_in(
+        ppflow(
+            "staff",
+            "add",
+            "--name",
+            "Lee Lead",
+            "--email",
+            "lee@example.org",
+            "--role",
+            "front_line_manager",
+        ).output,
+        "ST",
+    )
+    ppflow(
+        "program",
+        "add",
+        "PP-T",
+        "--name",
+        "Test program",
+        "--department",
+        "Quality",
+        "--manager",
+        lead,
+        "--target",
+        "teams_with_two_advisors=5:2027",
+    )
     shown = ppflow("program", "show", "PP-T").output
     assert "Quality" in shown and lead in shown and "teams_with_two_advisors" in shown
-    team = code_in(ppflow("team", "add", "--name", "Oncology QI", "--lead", lead,
-                          "--program", "PP-T", "--language", "fr", "--tag", "cancer").output, "QT")
+    team = code_in(
+        ppflow(
+            "team",
+            "add",
+            "--name",
+            "Oncology QI",
+            "--lead",
+            lead,
+            "--program",
+            "PP-T",
+            "--language",
+            "fr",
+            "--tag",
+            "cancer",
+        ).output,
+        "QT",
+    )
     assert team in ppflow("team", "list").output
     assert "at least 2 advisors" in ppflow("team", "show", team).output
-    fr = code_in(ppflow("advisor", "add", "--first-name", "Anne", "--last-name", "Xylo",
-                        "--email", "anne@example.org", "--referred-by", provider,
-                        "--language", "fr", "--tag", "cancer,caregiver").output, "PA")
-    en = code_in(ppflow("advisor", "add", "--first-name", "Bob", "--last-name", "Yak",
-                        "--email", "bob@example.org", "--referred-by", "who@example.org",
-                        "--language", "en", "--tag", "cardiac").output, "PA")
+    fr = code_in(
+        ppflow(
+            "advisor",
+            "add",
+            "--first-name",
+            "Anne",
+            "--last-name",
+            "Xylo",
+            "--email",
+            "anne@example.org",
+            "--referred-by",
+            provider,
+            "--language",
+            "fr",
+            "--tag",
+            "cancer,caregiver",
+        ).output,
+        "PA",
+    )
+    en = code_in(
+        ppflow(
+            "advisor",
+            "add",
+            "--first-name",
+            "Bob",
+            "--last-name",
+            "Yak",
+            "--email",
+            "bob@example.org",
+            "--referred-by",
+            "who@example.org",
+            "--language",
+            "en",
+            "--tag",
+            "cardiac",
+        ).output,
+        "PA",
+    )
     listed = ppflow("advisor", "list", "--language", "en").output
     assert en in listed and fr not in listed
     tagged = ppflow("advisor", "list", "--tag", "caregiver").output
@@ -71,14 +144,26 @@ def test_a_coordinator_builds_a_program_a_team_and_a_pool(ppflow):
 
 
 def test_bad_input_gets_a_clear_error_and_exit_code(ppflow):
-    result = ppflow("advisor", "add", "--first-name", "A", "--last-name", "B", "--email",
-                    "not-an-address", "--referred-by", "ST-NOBODY", ok=False)
+    result = ppflow(
+        "advisor",
+        "add",
+        "--first-name",
+        "A",
+        "--last-name",
+        "B",
+        "--email",
+        "not-an-address",
+        "--referred-by",
+        "ST-NOBODY",
+        ok=False,
+    )
     assert result.exit_code == 1
     assert "e-mail 'not-an-address' is not a valid address" in result.output
     result = ppflow("advisor", "history", "PA-ZZZZZZ", ok=False)
     assert result.exit_code == 1 and "no advisor 'PA-ZZZZZZ'" in result.output
-    result = ppflow("program", "add", "X", "--name", "n", "--department", "d",
-                    "--target", "oops", ok=False)
+    result = ppflow(
+        "program", "add", "X", "--name", "n", "--department", "d", "--target", "oops", ok=False
+    )
     assert result.exit_code == 2 and "indicator=value:period" in result.output
 
 

@@ -70,9 +70,14 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_imported(pool):
 def test_skip_invalid_imports_only_the_good_rows(pool):
     app, referrer, known = pool
     progress = []
-    report = import_referrals(app.uow(), csv_bytes(rows(referrer, known)), Meta("test"),
-                              skip_invalid=True, clock=app.clock,
-                              progress=lambda done, total: progress.append((done, total)))
+    report = import_referrals(
+        app.uow(),
+        csv_bytes(rows(referrer, known)),
+        Meta("test"),
+        skip_invalid=True,
+        clock=app.clock,
+        progress=lambda done, total: progress.append((done, total)),
+    )
     assert len(report.imported) == 2
     assert progress[-1] == (2, 2)
     with app.session_factory() as session:
@@ -85,8 +90,7 @@ def test_a_file_that_is_not_utf8_or_lacks_columns_is_refused_whole(sqlite_app):
     with pytest.raises(CsvFormatError, match="not UTF-8 .*line 2"):
         import_referrals(sqlite_app.uow(), latin1, Meta("test"))
     with pytest.raises(CsvFormatError, match="lacks the column.*referred_by"):
-        import_referrals(sqlite_app.uow(), b"first_name,last_name,email,language\n",
-                         Meta("test"))
+        import_referrals(sqlite_app.uow(), b"first_name,last_name,email,language\n", Meta("test"))
 
 
 def test_the_cli_prints_each_bad_row_and_exits_non_zero(pool, tmp_path, monkeypatch):

@@ -101,7 +101,13 @@ def test_every_state_is_reachable_and_final_states_cannot_be_left(name, lifecycl
 def test_the_advisor_table_matches_the_design():
     non_final = set(ADVISOR.non_final)
     assert non_final == {
-        "identified", "invited", "screening", "recruited", "preparing", "ready", "active",
+        "identified",
+        "invited",
+        "screening",
+        "recruited",
+        "preparing",
+        "ready",
+        "active",
         "on_hold",
     }
     assert ADVISOR.final == {"declined", "not_retained", "withdrawn", "alumni"}
@@ -126,17 +132,20 @@ def test_an_advisor_on_hold_returns_only_to_the_state_held_before():
 
 def test_engagement_and_team_tables_match_the_design():
     assert {(m.source, m.target) for m in ENGAGEMENT.moves} == {
-        ("proposed", "active"), ("proposed", "cancelled"), ("active", "completed"),
-        ("completed", "evaluated"), ("active", "ended_early"),
+        ("proposed", "active"),
+        ("proposed", "cancelled"),
+        ("active", "completed"),
+        ("completed", "evaluated"),
+        ("active", "ended_early"),
     }
     assert {(m.source, m.target) for m in TEAM.moves} == {
-        ("forming", "active"), ("active", "closed"),
+        ("forming", "active"),
+        ("active", "closed"),
     }
 
 
 def test_an_engagement_cannot_start_without_the_advisors_consent():
     move = ENGAGEMENT.find("proposed", "active")
-    facts = dataclasses.replace(satisfying(LIFECYCLES["engagement"][1], move),
-                                consent_valid=False)
+    facts = dataclasses.replace(satisfying(LIFECYCLES["engagement"][1], move), consent_valid=False)
     with pytest.raises(GuardFailedError, match="no valid consent"):
         ENGAGEMENT.check("proposed", "active", facts)

@@ -30,8 +30,9 @@ def edges_of(diagram: str, non_final: tuple[str, ...]) -> set[tuple[str, str]]:
     for source, target in re.findall(r"^\s*(\w+) --> (\w+)", diagram, flags=re.MULTILINE):
         sources = [s for s in non_final if s != target] if source == ANY else [source]
         for s in sources:
-            targets = [t for t in non_final if t not in (s, "on_hold")] if target == ANY \
-                else [target]
+            targets = (
+                [t for t in non_final if t not in (s, "on_hold")] if target == ANY else [target]
+            )
             edges.update((s, t) for t in targets)
     return edges
 
@@ -66,8 +67,10 @@ def test_the_domain_imports_the_standard_library_only():
     for path, names in imports_of(ROOT / "ppflow" / "domain").items():
         for name in names:
             top = name.split(".")[0]
-            assert top == "__future__" or top in sys.stdlib_module_names or name.startswith(
-                "ppflow.domain"
+            assert (
+                top == "__future__"
+                or top in sys.stdlib_module_names
+                or name.startswith("ppflow.domain")
             ), f"{path.name} imports {name}"
 
 

@@ -1,0 +1,25 @@
+"""brief-team: a QI team receives the patient-partnership method documents before its
+first advisor joins, and becomes active."""
+
+from __future__ import annotations
+
+from ppflow_flows import tasks
+from ppflow_flows.runtime import publish, tag_run
+from prefect import flow
+
+
+@flow(name="brief-team", flow_run_name="brief/{team}")
+def brief_team(team: str):
+    start = tasks.describe_team(team)
+    tag_run(
+        "stage:brief", f"team:{team}", f"program:{start['program']}" if start["program"] else ""
+    )
+    stage = start["stage"]
+    if stage == "forming":
+        stage = tasks.brief(team)["to"]
+    publish(
+        f"brief-{team}",
+        f"Briefing of team {team}",
+        [f"- started at `{start['stage']}`", f"- now `{stage}`"],
+    )
+    return stage

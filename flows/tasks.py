@@ -1,0 +1,167 @@
+"""Prefect tasks: each calls one ppflow use case and returns plain values (codes, stages,
+counts). Retries cover database hiccups only; ppflow's own errors (an illegal move, bad
+input) are final and are not retried."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from ppflow_flows.runtime import announce, application, meta
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from ppflow.domain.errors import PPFlowError
+from ppflow.services import advisors, decisions, feedback, integration, queries
+from ppflow.services.referral_import import import_referrals
+
+
+def _transient(task, task_run, state) -> bool:
+    """Retry only what may succeed next time: not ppflow's own refusals."""
+    error = state.result(raise_on_failure=False)
+    return not isinstance(error, PPFlowError)
+
+
+# Tasks read and change live state: a cached result would hide what changed meanwhile.
+DB = dict(
+    retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_transient, cache_policy=NO_CACHE
+)
+
+
+def _change(entity: str, change) -> dict:
+    announce(entity, change.code, change.from_state, change.to_state, change.replayed)
+    return {
+        "code": change.code,
+        "from": change.from_state,
+        "to": change.to_state,
+        "replayed": change.replayed,
+    }
+
+
+@task(**DB)
+def describe_advisor(advisor: str) -> dict:
+    app = application()
+    detail = queries.get_advisor(app.uow(), advisor)
+    return {"code": advisor, "stage": detail.advisor.stage, "program": detail.advisor.program}
+
+
+@task(**DB)
+def describe_team(team: str) -> dict:
+    summary = queries.get_team(application().uow(), team)
+    return {
+        "code": team,
+        "stage": summary.team.stage,
+        "program": summary.team.program,
+        "active_advisors": summary.active_advisors,
+    }
+
+
+@task(**DB)
+def register_referrals(csv_path: str, skip_invalid: bool) -> dict:
+    """Import a CSV of referrals. Only codes and line numbers come back: the reasons can
+    quote personal data, so the coordinator reads them with ``ppflow advisor import``."""
+    app = application()
+    report = import_referrals(
+        app.uow(),
+        Path(csv_path).read_bytes(),
+        meta("import"),
+        skip_invalid=skip_invalid,
+        clock=app.clock,
+    )
+    for code in report.imported:
+        announce("advisor", code, None, "identified")
+    return {"rows": report.rows, "imported": report.imported, "bad_lines": sorted(report.bad_lines)}
+
+
+@task(**DB)
+def invite(advisor: str) -> dict:
+    app = application()
+    return _change(
+        "advisor", advisors.invite_advisor(app.uow(), advisor, meta("invite"), app.clock)
+    )
+
+
+@task(**DB)
+def record_answer(question: str, subject: str, answer: dict) -> None:
+    app = application()
+    m = meta(question, keyed=False)
+    decisions.record_decision(
+        app.uow(), m.flow_run_id or "local", question, subject, answer, m.actor, app.clock
+    )
+
+
+@task(**DB)
+def record_screening(advisor: str, outcome: str, reason: str, wording_version: str) -> dict:
+    app = application()
+    change = advisors.apply_screening_outcome(
+        app.uow(), advisor, outcome, meta("screening", reason or None), wording_version, app.clock
+    )
+    return _change("advisor", change)
+
+
+@task(**DB)
+def enrol(advisor: str) -> dict:
+    app = application()
+    return _change(
+        "advisor", advisors.enrol_required_modules(app.uow(), advisor, meta("enrol"), app.clock)
+    )
+
+
+@task(**DB)
+def complete_modules(advisor: str, modules: list[str], round: int) -> str:
+    """Record completed modules; returns the advisor's stage afterwards."""
+    app = application()
+    for module in modules:
+        change = advisors.complete_module(
+            app.uow(), advisor, module, meta(f"training-{round}-{module}"), app.clock
+        )
+        if change is not None:
+            _change("advisor", change)
+    return queries.get_advisor(app.uow(), advisor).advisor.stage
+
+
+@task(**DB)
+def brief(team: str) -> dict:
+    app = application()
+    return _change("team", integration.brief_team(app.uow(), team, meta("brief"), app.clock))
+
+
+@task(**DB)
+def propose(team: str, limit: int) -> list[dict]:
+    matches = integration.propose_matches(application().uow(), team, limit)
+    return [{"advisor": m.advisor, "score": m.score, "reasons": list(m.reasons)} for m in matches]
+
+
+@task(**DB)
+def confirm(team: str, advisor: str, role: str, hourly_rate: float | None) -> dict:
+    app = application()
+    result = integration.confirm_match(
+        app.uow(), team, advisor, meta("confirm"), role, hourly_rate=hourly_rate, clock=app.clock
+    )
+    if not result.replayed:
+        announce("engagement", result.engagement, None, "active")
+        announce("advisor", advisor, "ready", "active")
+    return asdict(result)
+
+
+@task(**DB)
+def open_feedback(engagement: str, round: int) -> dict:
+    app = application()
+    return asdict(feedback.open_feedback(app.uow(), engagement, meta("feedback"), round, app.clock))
+
+
+@task(**DB)
+def remind_feedback(engagement: str, after_days: int) -> int:
+    from datetime import timedelta
+
+    app = application()
+    return feedback.remind_feedback(app.uow(), engagement, timedelta(days=after_days), app.clock)
+
+
+@task(**DB)
+def evaluate(engagement: str, notes: str) -> dict:
+    app = application()
+    report = feedback.evaluate_engagement(app.uow(), engagement, meta("evaluate"), notes, app.clock)
+    if not report.replayed:
+        announce("engagement", engagement, "completed", "evaluated")
+    return asdict(report)

@@ -1,0 +1,245 @@
+"""Feedback hooks and formal evaluation of one engagement.
+
+The questionnaires themselves and the answering portal are separate; this module opens
+requests, records answers, reminds, and evaluates against explicit criteria."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from ppflow.domain import lifecycle
+from ppflow.domain.commands import Meta
+from ppflow.domain.errors import InvalidInputError, NotFoundError
+from ppflow.domain.evaluation import EvaluationInput, evaluate, overall
+from ppflow.domain.model import Evaluation, SurveyRequest, Transition
+from ppflow.services.advisors import StageChange, run_once
+from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+
+ADVISOR_QUESTIONNAIRE = "partnership-experience-advisor"
+TEAM_QUESTIONNAIRE = "partnership-experience-team"
+
+
+@dataclass(frozen=True)
+class FeedbackStatus:
+    engagement: str
+    opened: int
+    answered: int
+    reminded: int
+
+
+def open_feedback(
+    uow: UnitOfWork, engagement_code: str, meta: Meta, round: int = 1, clock: Clock = SYSTEM_CLOCK
+) -> FeedbackStatus:
+    """Open the questionnaire for the advisor and the team lead; each gets a request
+    e-mail once, whatever the number of re-runs."""
+    with uow:
+        engagement = uow.engagements.get(engagement_code)
+        if engagement.stage not in ("active", "completed"):
+            raise InvalidInputError(
+                f"engagement {engagement_code} is {engagement.stage}; feedback is asked "
+                "of active or completed engagements"
+            )
+        team = uow.teams.get(engagement.team)
+        now = clock.now()
+        respondents = [
+            (
+                "advisor",
+                engagement.advisor,
+                ADVISOR_QUESTIONNAIRE,
+                uow.advisors.contact(engagement.advisor).language,
+            )
+        ]
+        if team.lead:
+            respondents.append(("staff", team.lead, TEAM_QUESTIONNAIRE, "fr"))
+        for kind, code, questionnaire, language in respondents:
+            request = SurveyRequest(
+                engagement_code, kind, code, round, questionnaire, secrets.token_urlsafe(24), now
+            )
+            if uow.surveys.open(request):
+                uow.notifications.queue(
+                    template="survey_request",
+                    recipient_kind=kind,
+                    recipient_code=code,
+                    language=language,
+                    context={"engagement": engagement_code, "respondent": code, "round": round},
+                    idempotency_key=f"survey_request:{engagement_code}:{code}:{round}",
+                    at=now,
+                    transition_id=None,
+                )
+        uow.commit()
+    return feedback_status(uow, engagement_code)
+
+
+def feedback_status(uow: UnitOfWork, engagement_code: str) -> FeedbackStatus:
+    with uow:
+        requests = uow.surveys.for_engagement(engagement_code)
+    return FeedbackStatus(
+        engagement_code,
+        opened=len(requests),
+        answered=sum(1 for r in requests if r.answered_at),
+        reminded=sum(1 for r in requests if r.reminders),
+    )
+
+
+def record_feedback(
+    uow: UnitOfWork,
+    engagement_code: str,
+    respondent: str,
+    answers: dict[str, int | str],
+    clock: Clock = SYSTEM_CLOCK,
+) -> bool:
+    """Record one respondent's answers (scale items 1-5, open questions as text).
+    Returns False if the questionnaire was already answered: the first answer stands."""
+    scale = [v for v in answers.values() if isinstance(v, int) and not isinstance(v, bool)]
+    if any(not 1 <= v <= 5 for v in scale):
+        raise InvalidInputError("agreement answers go from 1 (disagree) to 5 (agree)")
+    with uow:
+        pending = [
+            r for r in uow.surveys.for_engagement(engagement_code) if r.respondent == respondent
+        ]
+        if not pending:
+            raise NotFoundError(f"questionnaire for {respondent} on engagement", engagement_code)
+        request = pending[-1]
+        score = round(sum(scale) / len(scale), 2) if scale else None
+        recorded = uow.surveys.answer(request.token, dict(answers), score, clock.now())
+        uow.commit()
+    return recorded
+
+
+def remind_feedback(
+    uow: UnitOfWork, engagement_code: str, after: timedelta, clock: Clock = SYSTEM_CLOCK
+) -> int:
+    """Remind respondents who have not answered within ``after``; once per period."""
+    reminded = 0
+    with uow:
+        now = clock.now()
+        for request in uow.surveys.for_engagement(engagement_code):
+            last = request.reminded_at or request.opened_at
+            if request.answered_at or now - last < after:
+                continue
+            uow.surveys.mark_reminded(request.token, now)
+            language = "fr"
+            if request.respondent_kind == "advisor":
+                language = uow.advisors.contact(request.respondent).language
+            uow.notifications.queue(
+                template="survey_request",
+                recipient_kind=request.respondent_kind,
+                recipient_code=request.respondent,
+                language=language,
+                context={
+                    "engagement": engagement_code,
+                    "respondent": request.respondent,
+                    "round": request.round,
+                },
+                idempotency_key=(
+                    f"survey_reminder:{engagement_code}:{request.respondent}:"
+                    f"{request.round}:{request.reminders + 1}"
+                ),
+                at=now,
+                transition_id=None,
+            )
+            reminded += 1
+        uow.commit()
+    return reminded
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    engagement: str
+    advisor: str
+    team: str
+    score: float | None
+    criteria: tuple[dict, ...]
+    notes: str
+    replayed: bool = False
+
+
+def evaluate_engagement(
+    uow: UnitOfWork, engagement_code: str, meta: Meta, notes: str = "", clock: Clock = SYSTEM_CLOCK
+) -> EvaluationReport:
+    """Score a completed engagement against the criteria, record the evaluation, and move
+    the engagement to evaluated. Evaluating it again returns the first evaluation."""
+
+    def work(uow: UnitOfWork, now: datetime) -> EvaluationReport:
+        engagement = uow.engagements.get(engagement_code)
+        existing = uow.evaluations.get(engagement_code)
+        if existing is not None:
+            return EvaluationReport(
+                engagement_code,
+                engagement.advisor,
+                engagement.team,
+                existing.score,
+                tuple(existing.criteria),
+                existing.notes,
+                replayed=True,
+            )
+        lifecycle.ENGAGEMENT.check(
+            engagement.stage,
+            "evaluated",
+            lifecycle.EngagementFacts(evaluation_recorded=True),
+            label=f"engagement {engagement_code}",
+        )
+        team = uow.teams.get(engagement.team)
+        on_team = {
+            e.advisor
+            for e in uow.engagements.for_team(team.code)
+            if e.stage in ("active", "completed", "evaluated")
+        }
+        required = {m.code for m in uow.training.list(required_only=True)}
+        done = {r.module for r in uow.advisors.training(engagement.advisor) if r.completed_at}
+        scores = tuple(
+            r.score for r in uow.surveys.for_engagement(engagement_code) if r.score is not None
+        )
+        criteria = evaluate(
+            EvaluationInput(
+                joined_at=engagement.joined_at,
+                objectives_set_at=team.objectives_set_at,
+                advisors_on_team=len(on_team),
+                min_advisors=team.rules.min_advisors,
+                required_modules=len(required),
+                completed_modules=len(required & done),
+                meetings_held=None,
+                meetings_attended=None,
+                feedback_scores=scores,
+            )
+        )
+        rows = [asdict(c) for c in criteria]
+        score = overall(criteria)
+        uow.evaluations.add(Evaluation(engagement_code, rows, score, notes, now, meta.actor))
+        version = engagement.version
+        engagement.stage = "evaluated"
+        uow.engagements.save(engagement, expected_version=version)
+        uow.transitions.add(
+            Transition(
+                "engagement",
+                engagement_code,
+                "completed",
+                "evaluated",
+                now,
+                meta.actor,
+                meta.reason,
+                meta.request_id,
+                meta.flow_run_id,
+            )
+        )
+        return EvaluationReport(
+            engagement_code, engagement.advisor, engagement.team, score, tuple(rows), notes
+        )
+
+    result = run_once(uow, meta, clock, work)
+    if isinstance(result, StageChange):
+        with uow:
+            existing = uow.evaluations.get(engagement_code)
+            engagement = uow.engagements.get(engagement_code)
+        return EvaluationReport(
+            engagement_code,
+            engagement.advisor,
+            engagement.team,
+            existing.score,
+            tuple(existing.criteria),
+            existing.notes,
+            True,
+        )
+    return result

@@ -1,0 +1,298 @@
+"""Use cases of integration into a QI team: briefing the team, proposing matches,
+confirming one (engagement, introductions, participation rules), objectives, and the end
+of an engagement. Each writes its changes, transitions and notifications in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from ppflow.domain import lifecycle
+from ppflow.domain.commands import ChangeAdvisorStage, Meta
+from ppflow.domain.errors import InvalidInputError
+from ppflow.domain.matching import Match, rank
+from ppflow.domain.model import Engagement, QITeam, Transition, new_code
+from ppflow.services.advisors import StageChange, move_advisor, run_once
+from ppflow.services.ports import SYSTEM_CLOCK, AdvisorFilter, Clock, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Integration:
+    """What confirming a match changed, in plain values for a flow to report."""
+
+    engagement: str
+    advisor: str
+    team: str
+    advisor_stage: str
+    warnings: tuple[str, ...] = field(default=())
+    replayed: bool = False
+
+
+def _log(
+    uow: UnitOfWork,
+    entity: str,
+    code: str,
+    before: str | None,
+    after: str,
+    now: datetime,
+    meta: Meta,
+    request_suffix: str = "",
+) -> int:
+    request_id = f"{meta.request_id}{request_suffix}" if meta.request_id else None
+    return uow.transitions.add(
+        Transition(
+            entity, code, before, after, now, meta.actor, meta.reason, request_id, meta.flow_run_id
+        )
+    )
+
+
+def _queue(
+    uow: UnitOfWork,
+    template: str,
+    kind: str,
+    code: str,
+    language: str,
+    context: dict,
+    key: str,
+    now: datetime,
+    transition_id: int | None,
+) -> None:
+    uow.notifications.queue(
+        template=template,
+        recipient_kind=kind,
+        recipient_code=code,
+        language=language,
+        context=context,
+        idempotency_key=key,
+        at=now,
+        transition_id=transition_id,
+    )
+
+
+def brief_team(
+    uow: UnitOfWork, team_code: str, meta: Meta, clock: Clock = SYSTEM_CLOCK
+) -> StageChange:
+    """The team lead receives the patient-partnership method documents, and the team,
+    now briefed, moves from forming to active. Briefing a team twice changes nothing."""
+
+    def work(uow: UnitOfWork, now: datetime) -> StageChange:
+        team = uow.teams.get(team_code)
+        if team.stage != "forming":
+            return StageChange(team.code, team.stage, team.stage, now, replayed=True)
+        if team.lead is None:
+            raise InvalidInputError(f"team {team.code} has no lead to receive the briefing")
+        version = team.version
+        team.briefed_at = now
+        facts = lifecycle.TeamFacts(briefed=True)
+        lifecycle.TEAM.check(team.stage, "active", facts, label=f"team {team.code}")
+        team.stage = "active"
+        uow.teams.save(team, expected_version=version)
+        transition_id = _log(uow, "team", team.code, "forming", "active", now, meta)
+        _queue(
+            uow,
+            "team_briefing",
+            "staff",
+            team.lead,
+            "fr",
+            {"team": team.code, "lead": team.lead},
+            f"team_briefing:{team.code}",
+            now,
+            transition_id,
+        )
+        return StageChange(team.code, "forming", "active", now)
+
+    return run_once(uow, meta, clock, work)
+
+
+def propose_matches(uow: UnitOfWork, team_code: str, limit: int = 5) -> list[Match]:
+    """The best-matching ready advisors for a team, each score explained."""
+    with uow:
+        team = uow.teams.get(team_code)
+        engaged = {
+            e.advisor
+            for e in uow.engagements.for_team(team_code)
+            if e.stage in ("proposed", "active")
+        }
+        pool = uow.advisors.list(AdvisorFilter(stage="ready"))
+        candidates = [
+            (p.advisor, p.active_engagements) for p in pool if p.advisor.code not in engaged
+        ]
+        return rank(candidates, team, limit)
+
+
+def participation_warnings(team: QITeam, advisors_on_team: int, joined_at: datetime) -> list[str]:
+    """The two tokenism risks named in the literature, as warnings for the record."""
+    warnings = []
+    if advisors_on_team < team.rules.min_advisors:
+        warnings.append(
+            f"team {team.code} has {advisors_on_team} advisor(s); its rule asks for at least "
+            f"{team.rules.min_advisors}, so one advisor may be left alone"
+        )
+    if team.objectives_set_at is not None and team.objectives_set_at < joined_at:
+        warnings.append(f"team {team.code} set its objectives before this advisor joined")
+    return warnings
+
+
+def confirm_match(
+    uow: UnitOfWork,
+    team_code: str,
+    advisor_code: str,
+    meta: Meta,
+    role: str = "member",
+    start_date: date | None = None,
+    hourly_rate: float | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Integration:
+    """A coordinator confirmed the match: the engagement starts, the advisor becomes
+    active, advisor and team lead are introduced, and the team's rules are checked."""
+
+    def work(uow: UnitOfWork, now: datetime) -> Integration:
+        team = uow.teams.get(team_code)
+        if team.stage != "active":
+            raise InvalidInputError(
+                f"team {team.code} is {team.stage}; brief it before its first advisor joins"
+                if team.stage == "forming"
+                else f"team {team.code} is closed"
+            )
+        current = [e for e in uow.engagements.for_team(team_code) if e.stage == "active"]
+        if any(e.advisor == advisor_code for e in current):
+            raise InvalidInputError(f"advisor {advisor_code} is already on team {team_code}")
+        if len(current) >= team.advisor_seats:
+            raise InvalidInputError(
+                f"team {team.code} has no free advisor seat ({team.advisor_seats} taken)"
+            )
+        consents = uow.advisors.consents(advisor_code)
+        engagement = Engagement(
+            code=new_code("EN"),
+            advisor=advisor_code,
+            team=team_code,
+            role=role,
+            start_date=start_date or now.date(),
+            hourly_rate=hourly_rate,
+            joined_at=now,
+        )
+        uow.engagements.add(engagement)
+        _log(uow, "engagement", engagement.code, None, "proposed", now, meta, ":proposed")
+        facts = lifecycle.EngagementFacts(
+            confirmed=True,
+            consent_valid=any(c.purpose == "participation" and c.valid_at(now) for c in consents),
+        )
+        lifecycle.ENGAGEMENT.check(
+            "proposed", "active", facts, label=f"engagement {engagement.code}"
+        )
+        engagement.stage = "active"
+        uow.engagements.save(engagement, expected_version=engagement.version)
+        _log(uow, "engagement", engagement.code, "proposed", "active", now, meta, ":active")
+        change, transition_id = move_advisor(
+            uow, ChangeAdvisorStage(advisor_code, "active", meta=meta), now
+        )
+        language = uow.advisors.contact(advisor_code).language
+        context = {
+            "advisor": advisor_code,
+            "team": team.code,
+            "lead": team.lead or "",
+            "engagement": engagement.code,
+        }
+        _queue(
+            uow,
+            "introduction_advisor",
+            "advisor",
+            advisor_code,
+            language,
+            context,
+            f"introduction_advisor:{engagement.code}",
+            now,
+            transition_id,
+        )
+        if team.lead:
+            _queue(
+                uow,
+                "introduction_lead",
+                "staff",
+                team.lead,
+                "fr",
+                context,
+                f"introduction_lead:{engagement.code}",
+                now,
+                transition_id,
+            )
+        warnings = participation_warnings(team, len(current) + 1, now)
+        return Integration(
+            engagement.code, advisor_code, team.code, change.to_state, tuple(warnings)
+        )
+
+    result = run_once(uow, meta, clock, work)
+    if isinstance(result, StageChange):  # replayed request: report the engagement it made
+        with uow:
+            found = [e for e in uow.engagements.for_advisor(advisor_code) if e.team == team_code]
+        return Integration(
+            found[-1].code if found else "", advisor_code, team_code, result.to_state, replayed=True
+        )
+    return result
+
+
+def record_objectives(
+    uow: UnitOfWork, team_code: str, meta: Meta, clock: Clock = SYSTEM_CLOCK
+) -> list[str]:
+    """The objective-setting meeting happened; returns the advisors who were on the team."""
+    with uow:
+        team = uow.teams.get(team_code)
+        version = team.version
+        team.objectives_set_at = clock.now()
+        uow.teams.save(team, expected_version=version)
+        present = [e.advisor for e in uow.engagements.for_team(team_code) if e.stage == "active"]
+        uow.commit()
+    return present
+
+
+def end_engagement(
+    uow: UnitOfWork,
+    engagement_code: str,
+    meta: Meta,
+    early: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
+) -> StageChange:
+    """Complete an engagement (or end it early, with a reason). The advisor is thanked and,
+    with no other active engagement, is ready for another team."""
+
+    def work(uow: UnitOfWork, now: datetime) -> StageChange:
+        engagement = uow.engagements.get(engagement_code)
+        target = "ended_early" if early else "completed"
+        lifecycle.ENGAGEMENT.check(
+            engagement.stage,
+            target,
+            lifecycle.EngagementFacts(reason=meta.reason),
+            label=f"engagement {engagement.code}",
+        )
+        before, version = engagement.stage, engagement.version
+        engagement.stage, engagement.end_date = target, now.date()
+        engagement.reason = meta.reason
+        uow.engagements.save(engagement, expected_version=version)
+        transition_id = _log(uow, "engagement", engagement.code, before, target, now, meta)
+        advisor = uow.advisors.get(engagement.advisor)
+        still_active = [e for e in uow.engagements.for_advisor(advisor.code) if e.stage == "active"]
+        if advisor.stage == "active" and not still_active:
+            move_advisor(
+                uow,
+                ChangeAdvisorStage(
+                    advisor.code,
+                    "ready",
+                    available=True,
+                    meta=Meta(meta.actor, "engagement ended", None, meta.flow_run_id),
+                ),
+                now,
+            )
+        _queue(
+            uow,
+            "engagement_thank_you",
+            "advisor",
+            advisor.code,
+            uow.advisors.contact(advisor.code).language,
+            {"advisor": advisor.code, "team": engagement.team, "engagement": engagement.code},
+            f"engagement_thank_you:{engagement.code}",
+            now,
+            transition_id,
+        )
+        return StageChange(engagement.code, before, target, now)
+
+    return run_once(uow, meta, clock, work)

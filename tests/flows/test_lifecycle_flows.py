@@ -1,0 +1,154 @@
+"""The lifecycle flows against a real Prefect test server, with a coordinator answering
+from the CLI or through Prefect's API."""
+
+from __future__ import annotations
+
+import pytest
+from prefect.flow_runs import resume_flow_run
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from ppflow import cli
+from ppflow.adapters.orm import NotificationRow, TransitionRow
+from ppflow.domain.commands import Meta
+from ppflow.services import advisors, queries
+from tests import factories
+from tests.flows.conftest import flow_runs, in_thread, wait_until_paused
+
+pytestmark = pytest.mark.prefect
+runner = CliRunner()
+
+
+def answer(*args: str) -> str:
+    result = runner.invoke(cli.app, ["answer", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def stage(app, code: str) -> str:
+    return queries.get_advisor(app.uow(), code).advisor.stage
+
+
+def transitions(app, code: str) -> list:
+    return advisors.advisor_history(app.uow(), code)
+
+
+def test_recruit_waits_for_screening_and_the_cli_answer_resumes_it(flow_app):
+    from ppflow_flows.recruit_advisor import recruit_advisor
+
+    code = factories.referral(flow_app, factories.staff(flow_app))
+    running = in_thread(recruit_advisor, code)
+    paused = wait_until_paused(f"recruit/{code}", "screening")
+    assert stage(flow_app, code) == "invited"
+    out = answer("screening", code, "--outcome", "retained")
+    assert str(paused.id) in out
+    assert running.result(timeout=60) == "recruited"
+    history = transitions(flow_app, code)
+    assert [t.to_state for t in history] == ["identified", "invited", "screening", "recruited"]
+    assert {t.flow_run_id for t in history[1:]} == {str(paused.id)}
+    assert all(t.actor == "flow:recruit-advisor" for t in history[1:])
+    [run] = flow_runs(f"recruit/{code}")
+    assert run.state.is_completed() and "stage:recruit" in run.tags
+
+
+def test_a_second_answer_to_the_same_question_gets_a_clear_message(flow_app):
+    from ppflow_flows.recruit_advisor import recruit_advisor
+
+    code = factories.referral(flow_app, factories.staff(flow_app))
+    running = in_thread(recruit_advisor, code)
+    wait_until_paused(f"recruit/{code}", "screening")
+    answer("screening", code, "--outcome", "declined")
+    assert running.result(timeout=60) == "declined"
+    late = runner.invoke(cli.app, ["answer", "screening", code, "--outcome", "retained"])
+    assert late.exit_code == 1
+    assert "no run waiting for a screening answer" in late.output
+
+
+def test_not_retained_needs_a_reason_and_is_resumed_through_the_prefect_api(flow_app):
+    from ppflow_flows.recruit_advisor import recruit_advisor
+
+    code = factories.referral(flow_app, factories.staff(flow_app))
+    running = in_thread(recruit_advisor, code)
+    paused = wait_until_paused(f"recruit/{code}", "screening")
+    refused = runner.invoke(cli.app, ["answer", "screening", code, "--outcome", "not_retained"])
+    assert refused.exit_code == 1 and "a reason is required" in refused.output
+    resume_flow_run(
+        paused.id, run_input={"outcome": "not_retained", "reason": "availability too limited"}
+    )
+    assert running.result(timeout=60) == "not_retained"
+    assert transitions(flow_app, code)[-1].reason == "availability too limited"
+
+
+def test_an_advisor_who_withdraws_while_a_flow_waits_stays_withdrawn(flow_app):
+    from ppflow_flows.recruit_advisor import recruit_advisor
+
+    code = factories.referral(flow_app, factories.staff(flow_app))
+    running = in_thread(recruit_advisor, code)
+    wait_until_paused(f"recruit/{code}", "screening")
+    advisors.withdraw_advisor(flow_app.uow(), code, Meta("cli:c", "moving away"), flow_app.clock)
+    answer("screening", code, "--outcome", "retained")
+    assert running.result(timeout=60) == "withdrawn"
+    assert [t.to_state for t in transitions(flow_app, code)][-1] == "withdrawn"
+
+
+def test_onboarding_runs_every_stage_and_resumes_from_the_current_state(flow_app):
+    from ppflow_flows.onboard_advisor import onboard_advisor
+
+    lead = factories.staff(flow_app, role="front_line_manager")
+    team = factories.team(flow_app, lead, tags=("cancer",))
+    code = factories.referral(flow_app, factories.staff(flow_app), tags=("cancer",))
+    running = in_thread(onboard_advisor, code, team)
+    wait_until_paused(f"recruit/{code}", "screening")
+    answer("screening", code, "--outcome", "retained")
+    wait_until_paused(f"prepare/{code}", "training-1")
+    answer("training", code, "--module", "PP-101")
+    wait_until_paused(f"prepare/{code}", "training-2")
+    answer("training", code, "--module", "CONF-1")
+    wait_until_paused(f"integrate/{team}", "match")
+    answer("match", team, "--advisor", code, "--rate", "25")
+    assert running.result(timeout=90) == "active"
+    assert [t.to_state for t in transitions(flow_app, code)] == [
+        "identified",
+        "invited",
+        "screening",
+        "recruited",
+        "preparing",
+        "ready",
+        "active",
+    ]
+    summary = queries.get_team(flow_app.uow(), team)
+    assert summary.team.stage == "active" and summary.active_advisors == 1
+    # run again: it starts from 'active' and changes nothing
+    before = len(transitions(flow_app, code))
+    assert onboard_advisor(code, team) == "active"
+    assert len(transitions(flow_app, code)) == before
+
+
+def test_a_retried_step_in_the_same_run_changes_nothing_twice(flow_app):
+    """What a Prefect retry does: the same step of the same run, applied again."""
+    from ppflow_flows import tasks
+    from prefect import flow
+
+    code = factories.referral(flow_app, factories.staff(flow_app))
+
+    @flow(name="retry-probe")
+    def probe(advisor: str):
+        first = tasks.invite(advisor)
+        second = tasks.invite(advisor)  # same flow run, same step: same request id
+        return first, second
+
+    first, second = probe(code)
+    assert first["to"] == second["to"] == "invited"
+    assert second["replayed"] and not first["replayed"]
+    with flow_app.session_factory() as session:
+        invited = session.scalar(
+            select(func.count())
+            .select_from(TransitionRow)
+            .where(TransitionRow.code == code, TransitionRow.to_state == "invited")
+        )
+        mails = session.scalar(
+            select(func.count())
+            .select_from(NotificationRow)
+            .where(NotificationRow.recipient_code == code, NotificationRow.template == "invitation")
+        )
+    assert (invited, mails) == (1, 1)
