@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ppflow.domain.commands import Meta, RegisterReferral
 from ppflow.services.advisors import add_referral, normalise_phone, validate_referral
@@ -184,7 +184,20 @@ def import_referrals(
     ``skip_invalid`` nothing is imported and the report lists every bad row."""
     commands, problems = parse_referrals(data, meta)
     report = ImportReport(rows=len(commands) + len(problems))
+    if meta.request_id:  # one request id per row, so that a retried import replays
+        commands = [
+            (line, replace(cmd, meta=replace(meta, request_id=f"{meta.request_id}:{line}")))
+            for line, cmd in commands
+        ]
     with uow:
+        replayed = [
+            uow.transitions.by_request_id(cmd.meta.request_id)
+            for _, cmd in commands
+            if cmd.meta.request_id
+        ]
+        if any(replayed):
+            report.imported = [t.code for t in replayed if t is not None]
+            return report
         problems += check_against_database(uow, commands)
         report.problems = sorted(problems, key=lambda p: p.line)
         if report.problems and not skip_invalid:

@@ -1,0 +1,83 @@
+"""Everything Prefect stores about ppflow's runs carries codes, never personal data."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import LogFilter
+
+from tests import factories
+from tests.flows.conftest import in_thread, wait_until_paused
+from tests.flows.test_lifecycle_flows import answer
+
+pytestmark = pytest.mark.prefect
+
+SECRETS = ("Zephyrine", "Quixotebloom", "zq.private@example.org", "514-555-0199",
+           "rarecondition", "Hortensia", "Blathersby", "hb.private@example.org")
+
+
+def everything_prefect_stored() -> str:
+    with get_client(sync_client=True) as client:
+        parts = [r.model_dump_json() for r in client.read_flow_runs(limit=200)]
+        parts += [r.model_dump_json() for r in client.read_task_runs(limit=200)]
+        offset = 0
+        while True:
+            logs = client.read_logs(LogFilter(), limit=200, offset=offset)
+            parts += [log.model_dump_json() for log in logs]
+            if len(logs) < 200:
+                break
+            offset += 200
+        parts += [a.model_dump_json() for a in client.read_artifacts(limit=200)]
+        page = client.read_events(limit=50)
+        events = list(page.events)
+        while page.next_page:
+            page = client.read_events_page(page.next_page)
+            events += page.events
+        parts += [e.model_dump_json() for e in events]
+    return "\n".join(parts)
+
+
+def test_no_name_email_phone_or_health_detail_reaches_prefect(flow_app, tmp_path):
+    from ppflow_flows.identify_advisors import identify_advisors
+    from ppflow_flows.onboard_advisor import onboard_advisor
+
+    referrer = factories.staff(flow_app)
+    lead = factories.staff(flow_app, role="front_line_manager")
+    team = factories.team(flow_app, lead, tags=("cancer",))
+    path = tmp_path / "private.csv"
+    path.write_text(
+        "first_name,last_name,email,phone,language,referred_by,context\n"
+        f"Zephyrine,Quixotebloom,zq.private@example.org,514-555-0199,fr,{referrer},"
+        "rarecondition since 2019\n"
+        f"Hortensia,Blathersby,hb.private@example.org,,fr,{referrer},\n"
+        f"Hortensia,Blathersby,hb.private@example.org,,xx,{referrer},\n",
+        encoding="utf-8",
+    )
+    codes = identify_advisors(str(path), "private", skip_invalid=True)
+    code = codes[0]
+    running = in_thread(onboard_advisor, code, team)
+    wait_until_paused(f"recruit/{code}", "screening")
+    answer("screening", code, "--outcome", "retained")
+    wait_until_paused(f"prepare/{code}", "training-1")
+    answer("training", code, "--module", "PP-101,CONF-1")
+    wait_until_paused(f"integrate/{team}", "match")
+    answer("match", team, "--advisor", code)
+    assert running.result(timeout=90) == "active"
+
+    deadline = time.monotonic() + 30
+    stored = everything_prefect_stored()
+    while f"ppflow.advisor.{code}" not in stored and time.monotonic() < deadline:
+        time.sleep(1)
+        stored = everything_prefect_stored()
+    # the scan really covers this advisor's runs, logs, artifacts and events...
+    for proof in (f"recruit/{code}", f"onboard/{code}", f"ppflow.advisor.{code}",
+                  "Recruitment of", "Pausing flow"):
+        assert proof in stored, proof
+    # ...and none of the person's data is there
+    lowered = stored.lower()
+    leaked = [s for s in SECRETS if s.lower() in lowered]
+    assert leaked == [], f"personal data reached Prefect: {leaked}"
+    assert json.dumps(SECRETS[0])[1:-1].lower() not in lowered
