@@ -23,8 +23,9 @@ from ppflow.services.decisions import record_decision
 RUN_NAMES = {"screening": "recruit/{}", "training": "prepare/{}", "match": "integrate/{}"}
 
 
-def waiting_run(question: str, subject: str):
-    """The paused (or suspended) run that asks ``question`` about ``subject``."""
+def waiting_run(question: str, subject: str, flow_run_id: str | None = None):
+    """The paused (or suspended) run that asks ``question`` about ``subject`` (the newest,
+    or the one named by ``flow_run_id`` when several wait on the same team)."""
     name = RUN_NAMES[question].format(subject)
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
@@ -33,13 +34,20 @@ def waiting_run(question: str, subject: str):
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
             ),
         )
-    runs = [r for r in runs if (r.state.state_details.pause_key or "").startswith(question)]
+    runs = [
+        r
+        for r in runs
+        if (r.state.state_details.pause_key or "").startswith(question)
+        and (flow_run_id is None or str(r.id) == flow_run_id)
+    ]
     if not runs:
         raise NotFoundError(f"run waiting for a {question} answer", name)
     return max(runs, key=lambda r: r.expected_start_time or r.created)
 
 
-def answer(question: str, subject: str, values: dict, actor: str) -> str:
+def answer(
+    question: str, subject: str, values: dict, actor: str, flow_run_id: str | None = None
+) -> str:
     """Validate, store and deliver one answer; returns the resumed flow run id."""
     form = QUESTIONS[question]
     try:
@@ -49,7 +57,7 @@ def answer(question: str, subject: str, values: dict, actor: str) -> str:
             f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in error.errors()
         )
         raise InvalidInputError(f"invalid {question} answer: {problems}") from None
-    run = waiting_run(question, subject)
+    run = waiting_run(question, subject, flow_run_id)
     payload = validated.model_dump()
     app = application()
     record_decision(

@@ -147,7 +147,11 @@ def confirm(team: str, advisor: str, role: str, hourly_rate: float | None) -> di
 @task(**DB)
 def open_feedback(engagement: str, round: int) -> dict:
     app = application()
-    return asdict(feedback.open_feedback(app.uow(), engagement, meta("feedback"), round, app.clock))
+    return asdict(
+        feedback.open_feedback(
+            app.uow(), engagement, meta("feedback"), round, app.clock, app.settings.portal_url
+        )
+    )
 
 
 @task(**DB)
@@ -155,7 +159,9 @@ def remind_feedback(engagement: str, after_days: int) -> int:
     from datetime import timedelta
 
     app = application()
-    return feedback.remind_feedback(app.uow(), engagement, timedelta(days=after_days), app.clock)
+    return feedback.remind_feedback(
+        app.uow(), engagement, timedelta(days=after_days), app.clock, app.settings.portal_url
+    )
 
 
 @task(**DB)

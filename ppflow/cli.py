@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from enum import StrEnum
 from functools import cache
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from ppflow import cli_mail
 from ppflow.bootstrap import App, bootstrap
 from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, Meta, RegisterReferral, TargetSpec
 from ppflow.domain.errors import PPFlowError
@@ -525,8 +527,11 @@ def lifecycle_diagram(
 @app.command("demo")
 def demo(
     reset: Annotated[bool, typer.Option(help="Empty the database first.")] = False,
+    seed_only: Annotated[bool, typer.Option(help="Seed without Prefect (quick look).")] = False,
 ) -> None:
-    """Seed a demonstration program on the configured database and print the pool and teams."""
+    """The main job on the embedded defaults: seed a program, identify a cohort of
+    referrals and onboard each advisor through the Prefect flows, with the coordinator's
+    answers scripted; then send the e-mails to the local mail sink."""
     from ppflow.adapters import db
     from ppflow.services import demo as demo_service
 
@@ -535,14 +540,55 @@ def demo(
         db.downgrade(application.engine, "base")
     application.upgrade()
     console.print(f"database: {application.engine.url.render_as_string(hide_password=True)}")
-    seeded = run(demo_service.seed, application.uow(), application.clock)
-    console.print(
-        "seeded the demonstration program"
-        if seeded
-        else "demonstration program already there (use --reset to start again)"
-    )
+    if seed_only:
+        seeded = run(demo_service.seed, application.uow(), application.clock)
+        console.print(
+            "seeded the demonstration program"
+            if seeded
+            else "demonstration program already there (use --reset to start again)"
+        )
+    else:
+        _demo_with_flows(application)
     console.print(pool_table(queries.list_advisors(application.uow(), AdvisorFilter())))
     console.print(teams_table(queries.list_teams(application.uow(), None)))
+
+
+def _demo_with_flows(application: App) -> None:
+    # Runs, task runs and their logs stay in Prefect's UI; the terminal shows the outcome.
+    for handler in ("CONSOLE", "CONSOLE_FLOW_RUNS", "CONSOLE_TASK_RUNS"):
+        os.environ.setdefault(f"PREFECT_LOGGING_HANDLERS_{handler}_LEVEL", "WARNING")
+    from ppflow_flows.demo import run_demo
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=errors,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("onboarding the cohort", total=None)
+        try:
+            result = run_demo(
+                lambda done, total: progress.update(task, completed=done, total=total)
+            )
+        except RuntimeError as error:
+            fail(str(error))
+    stages = Table("stage", "advisors", title="Advisors at each stage")
+    for stage, count in sorted(result.stages.items(), key=lambda item: -item[1]):
+        stages.add_row(stage, str(count))
+    console.print(stages)
+    console.print(
+        f"onboarded a cohort of {len(result.advisors)} in {result.elapsed:.0f} s; "
+        f"{result.sent} e-mail(s) delivered to the mail sink at {result.maildir}"
+    )
+    console.print("read them: [bold]ppflow mail list[/] and [bold]ppflow mail show N[/]")
+    console.print(
+        "see the runs, events and artifacts: [bold]prefect server start[/], then "
+        "open http://127.0.0.1:4200/runs"
+    )
+
+
+cli_mail.register(app, get_app)
 
 
 def main() -> None:  # pragma: no cover

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # How long a flow waits for a person's decision, and how often a paused run looks.
     decision_timeout_hours: float = 24 * 28
     decision_poll_seconds: int = 10
+    # Where respondents open their personal survey links (`ppflow portal`).
+    portal_url: str = "http://127.0.0.1:8000"
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @property

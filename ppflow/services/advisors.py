@@ -22,6 +22,7 @@ from ppflow.domain.model import (
     Transition,
     new_code,
 )
+from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 
 PARTICIPATION = "participation"
@@ -250,23 +251,22 @@ def add_referral(uow: UnitOfWork, cmd: RegisterReferral, now: datetime) -> Stage
         flow_run_id=cmd.meta.flow_run_id,
     )
     transition_id = uow.transitions.add(transition)
-    referrer_language = "fr"
-    uow.notifications.queue(
+    queue_notification(
+        uow,
         template="referral_acknowledgement",
         recipient_kind="staff",
         recipient_code=referrer,
-        language=referrer_language,
         context={"advisor": code, "referrer": referrer},
         idempotency_key=f"referral_acknowledgement:{code}",
         at=now,
         transition_id=transition_id,
     )
     for coordinator in uow.staff.list(role=StaffRole.COORDINATOR):
-        uow.notifications.queue(
+        queue_notification(
+            uow,
             template="referral_received",
             recipient_kind="staff",
             recipient_code=coordinator.code,
-            language=referrer_language,
             context={"advisor": code, "referrer": referrer},
             idempotency_key=f"referral_received:{code}:{coordinator.code}",
             at=now,
@@ -288,12 +288,11 @@ def invite_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYS
     """Queue the invitation and record identified -> invited, in one transaction."""
 
     def queue_invitation(uow: UnitOfWork, now: datetime) -> None:
-        contact = uow.advisors.contact(advisor)
-        uow.notifications.queue(
+        queue_notification(
+            uow,
             template="invitation",
             recipient_kind="advisor",
             recipient_code=advisor,
-            language=contact.language,
             context={"advisor": advisor},
             idempotency_key=f"invitation:{advisor}",
             at=now,
@@ -389,12 +388,13 @@ def apply_screening_outcome(
 
 
 def _queue_welcome(uow: UnitOfWork, advisor: str, transition_id: int, now: datetime) -> None:
-    uow.notifications.queue(
+    modules = [{"code": m.code, "title": m.title} for m in uow.training.list(required_only=True)]
+    queue_notification(
+        uow,
         template="welcome",
         recipient_kind="advisor",
         recipient_code=advisor,
-        language=uow.advisors.contact(advisor).language,
-        context={"advisor": advisor},
+        context={"advisor": advisor, "modules": modules},
         idempotency_key=f"welcome:{advisor}",
         at=now,
         transition_id=transition_id,

@@ -40,15 +40,16 @@ ADVISORS = [
 MODULES = [
     TrainingModule("PP-101", "Le partenariat patient en amélioration de la qualité"),
     TrainingModule("CONF-1", "Confidentialité et éthique"),
-    TrainingModule("QI-TOOLS", "Outils de l'amélioration continue"),
+    TrainingModule("QI-TOOLS", "Outils de l'amélioration continue", required=False),
 ]
 
 
-def seed(uow: UnitOfWork, clock: Clock) -> bool:
-    """Seed the demonstration program. Returns False when it is already there."""
+def seed_structure(uow: UnitOfWork, clock: Clock) -> dict[str, str] | None:
+    """Staff, the program, training modules and two QI teams. Returns the codes by role
+    (and ``team1``, ``team2``), or None when the demonstration program is already there."""
     with uow:
         if any(p.code == DEMO_PROGRAM for p in uow.programs.list()):
-            return False
+            return None
     meta = Meta(actor=ACTOR)
     staff = {}
     for name, email, role, department in STAFF:
@@ -68,10 +69,13 @@ def seed(uow: UnitOfWork, clock: Clock) -> bool:
             ),
         ),
     )
+    with uow:
+        existing = {m.code for m in uow.training.list()}
     for module in MODULES:
-        o.add_training_module(uow, module)
+        if module.code not in existing:
+            o.add_training_module(uow, module)
     rules = ParticipationRules(2, True, "mardi 13 h", "hybride")
-    o.add_team(
+    staff["team1"] = o.add_team(
         uow,
         AddTeam(
             "Parcours oncologie",
@@ -84,8 +88,8 @@ def seed(uow: UnitOfWork, clock: Clock) -> bool:
             meta,
         ),
         clock,
-    )
-    o.add_team(
+    ).code
+    staff["team2"] = o.add_team(
         uow,
         AddTeam(
             "Urgence santé mentale",
@@ -98,7 +102,17 @@ def seed(uow: UnitOfWork, clock: Clock) -> bool:
             meta,
         ),
         clock,
-    )
+    ).code
+    return staff
+
+
+def seed(uow: UnitOfWork, clock: Clock) -> bool:
+    """Seed the demonstration program and walk a pool of advisors through the use cases
+    directly (no Prefect). Returns False when it is already there."""
+    staff = seed_structure(uow, clock)
+    if staff is None:
+        return False
+    meta = Meta(actor=ACTOR)
     for number, (first, last, lang, spoken, tags, skills, hours, path) in enumerate(ADVISORS):
         referral = RegisterReferral(
             first,

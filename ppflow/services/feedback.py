@@ -15,9 +15,12 @@ from ppflow.domain.errors import InvalidInputError, NotFoundError
 from ppflow.domain.evaluation import EvaluationInput, evaluate, overall
 from ppflow.domain.model import Evaluation, SurveyRequest, Transition
 from ppflow.services.advisors import StageChange, run_once
+from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 
 ADVISOR_QUESTIONNAIRE = "partnership-experience-advisor"
+DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
+ANSWER_WITHIN = timedelta(days=14)
 TEAM_QUESTIONNAIRE = "partnership-experience-team"
 
 
@@ -29,11 +32,26 @@ class FeedbackStatus:
     reminded: int
 
 
+def _survey_context(request: SurveyRequest, team_name: str, portal_url: str) -> dict:
+    due = (request.opened_at + ANSWER_WITHIN).date().isoformat()
+    return {
+        "survey": f"{request.engagement}/{request.round}",
+        "survey_url": f"{portal_url.rstrip('/')}/s/{request.token}",
+        "due_date": due,
+        "team_name": team_name,
+    }
+
+
 def open_feedback(
-    uow: UnitOfWork, engagement_code: str, meta: Meta, round: int = 1, clock: Clock = SYSTEM_CLOCK
+    uow: UnitOfWork,
+    engagement_code: str,
+    meta: Meta,
+    round: int = 1,
+    clock: Clock = SYSTEM_CLOCK,
+    portal_url: str = DEFAULT_PORTAL_URL,
 ) -> FeedbackStatus:
     """Open the questionnaire for the advisor and the team lead; each gets a request
-    e-mail once, whatever the number of re-runs."""
+    e-mail with a personal link once, whatever the number of re-runs."""
     with uow:
         engagement = uow.engagements.get(engagement_code)
         if engagement.stage not in ("active", "completed"):
@@ -43,30 +61,22 @@ def open_feedback(
             )
         team = uow.teams.get(engagement.team)
         now = clock.now()
-        respondents = [
-            (
-                "advisor",
-                engagement.advisor,
-                ADVISOR_QUESTIONNAIRE,
-                uow.advisors.contact(engagement.advisor).language,
-            )
-        ]
+        respondents = [("advisor", engagement.advisor, ADVISOR_QUESTIONNAIRE)]
         if team.lead:
-            respondents.append(("staff", team.lead, TEAM_QUESTIONNAIRE, "fr"))
-        for kind, code, questionnaire, language in respondents:
+            respondents.append(("staff", team.lead, TEAM_QUESTIONNAIRE))
+        for kind, code, questionnaire in respondents:
             request = SurveyRequest(
                 engagement_code, kind, code, round, questionnaire, secrets.token_urlsafe(24), now
             )
             if uow.surveys.open(request):
-                uow.notifications.queue(
+                queue_notification(
+                    uow,
                     template="survey_request",
                     recipient_kind=kind,
                     recipient_code=code,
-                    language=language,
-                    context={"engagement": engagement_code, "respondent": code, "round": round},
+                    context=_survey_context(request, team.name, portal_url),
                     idempotency_key=f"survey_request:{engagement_code}:{code}:{round}",
                     at=now,
-                    transition_id=None,
                 )
         uow.commit()
     return feedback_status(uow, engagement_code)
@@ -109,36 +119,33 @@ def record_feedback(
 
 
 def remind_feedback(
-    uow: UnitOfWork, engagement_code: str, after: timedelta, clock: Clock = SYSTEM_CLOCK
+    uow: UnitOfWork,
+    engagement_code: str,
+    after: timedelta,
+    clock: Clock = SYSTEM_CLOCK,
+    portal_url: str = DEFAULT_PORTAL_URL,
 ) -> int:
     """Remind respondents who have not answered within ``after``; once per period."""
     reminded = 0
     with uow:
         now = clock.now()
+        team_name = uow.teams.get(uow.engagements.get(engagement_code).team).name
         for request in uow.surveys.for_engagement(engagement_code):
             last = request.reminded_at or request.opened_at
             if request.answered_at or now - last < after:
                 continue
             uow.surveys.mark_reminded(request.token, now)
-            language = "fr"
-            if request.respondent_kind == "advisor":
-                language = uow.advisors.contact(request.respondent).language
-            uow.notifications.queue(
+            queue_notification(
+                uow,
                 template="survey_request",
                 recipient_kind=request.respondent_kind,
                 recipient_code=request.respondent,
-                language=language,
-                context={
-                    "engagement": engagement_code,
-                    "respondent": request.respondent,
-                    "round": request.round,
-                },
+                context=_survey_context(request, team_name, portal_url),
                 idempotency_key=(
                     f"survey_reminder:{engagement_code}:{request.respondent}:"
                     f"{request.round}:{request.reminders + 1}"
                 ),
                 at=now,
-                transition_id=None,
             )
             reminded += 1
         uow.commit()

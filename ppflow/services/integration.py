@@ -13,6 +13,7 @@ from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.matching import Match, rank
 from ppflow.domain.model import Engagement, QITeam, Transition, new_code
 from ppflow.services.advisors import StageChange, move_advisor, run_once
+from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, AdvisorFilter, Clock, UnitOfWork
 
 
@@ -51,17 +52,16 @@ def _queue(
     template: str,
     kind: str,
     code: str,
-    language: str,
     context: dict,
     key: str,
     now: datetime,
     transition_id: int | None,
 ) -> None:
-    uow.notifications.queue(
+    queue_notification(
+        uow,
         template=template,
         recipient_kind=kind,
         recipient_code=code,
-        language=language,
         context=context,
         idempotency_key=key,
         at=now,
@@ -93,8 +93,7 @@ def brief_team(
             "team_briefing",
             "staff",
             team.lead,
-            "fr",
-            {"team": team.code, "lead": team.lead},
+            {"team": team.code, "team_name": team.name, "lead": team.lead},
             f"team_briefing:{team.code}",
             now,
             transition_id,
@@ -186,10 +185,10 @@ def confirm_match(
         change, transition_id = move_advisor(
             uow, ChangeAdvisorStage(advisor_code, "active", meta=meta), now
         )
-        language = uow.advisors.contact(advisor_code).language
         context = {
             "advisor": advisor_code,
             "team": team.code,
+            "team_name": team.name,
             "lead": team.lead or "",
             "engagement": engagement.code,
         }
@@ -198,7 +197,6 @@ def confirm_match(
             "introduction_advisor",
             "advisor",
             advisor_code,
-            language,
             context,
             f"introduction_advisor:{engagement.code}",
             now,
@@ -210,7 +208,6 @@ def confirm_match(
                 "introduction_lead",
                 "staff",
                 team.lead,
-                "fr",
                 context,
                 f"introduction_lead:{engagement.code}",
                 now,
@@ -287,8 +284,12 @@ def end_engagement(
             "engagement_thank_you",
             "advisor",
             advisor.code,
-            uow.advisors.contact(advisor.code).language,
-            {"advisor": advisor.code, "team": engagement.team, "engagement": engagement.code},
+            {
+                "advisor": advisor.code,
+                "team": engagement.team,
+                "team_name": uow.teams.get(engagement.team).name,
+                "engagement": engagement.code,
+            },
             f"engagement_thank_you:{engagement.code}",
             now,
             transition_id,

@@ -168,7 +168,7 @@ def test_bad_input_gets_a_clear_error_and_exit_code(ppflow):
 
 
 def test_history_prints_the_whole_ordered_log(ppflow):
-    ppflow("demo")
+    ppflow("demo", "--seed-only")
     pool = ppflow("advisor", "list", "--stage", "on_hold").output
     code = code_in(pool, "PA")
     history = ppflow("advisor", "history", code).output
@@ -180,13 +180,13 @@ def test_history_prints_the_whole_ordered_log(ppflow):
     assert "health reasons" in history
 
 
-def test_the_demo_seeds_once_and_prints_pool_and_teams(ppflow):
-    first = ppflow("demo").output
+def test_the_quick_demo_seeds_once_and_prints_pool_and_teams(ppflow):
+    first = ppflow("demo", "--seed-only").output
     assert "seeded the demonstration program" in first
     assert "Advisor pool (11)" in first and "QI teams" in first
-    second = ppflow("demo").output
+    second = ppflow("demo", "--seed-only").output
     assert "already there" in second and "Advisor pool (11)" in second
-    assert "Advisor pool (11)" in ppflow("demo", "--reset").output
+    assert "Advisor pool (11)" in ppflow("demo", "--reset", "--seed-only").output
 
 
 def test_the_lifecycle_command_prints_the_table_as_mermaid(ppflow):

@@ -1,0 +1,228 @@
+"""The main job on the embedded defaults: SQLite, Prefect's local server and the mail sink.
+
+A cohort of referrals is identified by the ``identify-advisors`` flow; each advisor is
+then onboarded by ``onboard-advisor`` while this script plays the coordinator, answering
+the questions the runs wait on, exactly as ``ppflow answer`` would. Some candidates
+decline, one is not retained and one withdraws part-way. The outbox is then dispatched
+to the mail sink."""
+
+from __future__ import annotations
+
+import csv
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ppflow_flows.answers import answer
+from ppflow_flows.identify_advisors import identify_advisors
+from ppflow_flows.onboard_advisor import onboard_advisor
+from ppflow_flows.runtime import application
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState
+from prefect.client.schemas.filters import FlowRunFilterStateType as StateTypes
+from prefect.client.schemas.objects import StateType
+
+from ppflow.adapters.email.sink import MailSink
+from ppflow.adapters.email.wiring import dispatch_pending, maildir_path
+from ppflow.bootstrap import App
+from ppflow.domain.commands import Meta
+from ppflow.services import advisors, demo, queries
+from ppflow.services.ports import AdvisorFilter
+
+COORDINATOR = "demo:coordinator"
+PARALLEL = 4  # onboardings at once: enough to overlap the waits, gentle on a local server
+
+# Fictional people; example.org addresses deliver nowhere but the local sink.
+COHORT = [
+    ("Marie", "Lavoie", "fr", "fr", "cancer;caregiver", 8),
+    ("Luc", "Morin", "fr", "fr;en", "mental-health", 6),
+    ("Aisha", "Khan", "en", "en;fr", "mental-health;youth", 4),
+    ("Pierre", "Girard", "fr", "fr", "cancer", 10),
+    ("Nadia", "Bélanger", "fr", "fr", "mental-health;youth", 5),
+    ("Tom", "Wilson", "en", "en", "cardiac", 3),
+    ("Sophie", "Fortin", "fr", "fr", "maternity", 6),
+    ("Ken", "Ito", "en", "en;fr", "chronic-pain", 6),
+]
+# what each person of the cohort does, in order
+SCRIPT = ["joins", "joins", "joins", "joins", "joins", "declines", "not_retained", "withdraws"]
+
+
+@dataclass
+class DemoResult:
+    advisors: list[str] = field(default_factory=list)
+    stages: dict[str, int] = field(default_factory=dict)
+    sent: int = 0
+    maildir: Path | None = None
+    elapsed: float = 0.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _write_cohort(directory: Path, referrer: str) -> Path:
+    path = directory / "demo-cohort.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "first_name",
+                "last_name",
+                "email",
+                "language",
+                "languages",
+                "tags",
+                "availability_hours",
+                "referred_by",
+                "program",
+            ]
+        )
+        for n, (first, last, lang, spoken, tags, hours) in enumerate(COHORT):
+            email = f"{first.lower()}.{last.lower()}.{n}@example.org".replace("é", "e")
+            writer.writerow(
+                [first, last, email, lang, spoken, tags, hours, referrer, demo.DEMO_PROGRAM]
+            )
+    return path
+
+
+def _paused_runs():
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=StateTypes(any_=[StateType.PAUSED]))
+            )
+        )
+
+
+class Coordinator:
+    """Answers what the runs wait on, following the cohort's script."""
+
+    def __init__(self, app: App, plan: dict[str, str], modules: list[str]):
+        self.app, self.plan, self.modules = app, plan, modules
+        self.answered: set[tuple[str, str]] = set()
+
+    def answer_waiting(self) -> int:
+        done = 0
+        for run in _paused_runs():
+            key = run.state.state_details.pause_key or ""
+            if (str(run.id), key) in self.answered:
+                continue
+            stage, _, subject = run.name.partition("/")
+            if stage == "recruit":
+                outcome = {"declines": "declined", "not_retained": "not_retained"}.get(
+                    self.plan.get(subject, "joins"), "retained"
+                )
+                reason = "availability too limited" if outcome == "not_retained" else ""
+                answer(
+                    "screening",
+                    subject,
+                    {"outcome": outcome, "reason": reason},
+                    COORDINATOR,
+                    str(run.id),
+                )
+            elif stage == "prepare":
+                if self.plan.get(subject) == "withdraws":
+                    advisors.withdraw_advisor(
+                        self.app.uow(),
+                        subject,
+                        Meta(COORDINATOR, "personal reasons"),
+                        self.app.clock,
+                    )
+                answer("training", subject, {"modules": self.modules}, COORDINATOR, str(run.id))
+            elif stage == "integrate":
+                candidate = run.parameters.get("advisor")
+                answer(
+                    "match",
+                    subject,
+                    {"advisor": candidate, "confirm": True, "hourly_rate": 25.0},
+                    COORDINATOR,
+                    str(run.id),
+                )
+            else:
+                continue
+            self.answered.add((str(run.id), key))
+            done += 1
+        return done
+
+
+def run_demo(
+    progress: Callable[[int, int], None] | None = None, timeout: float = 600
+) -> DemoResult:
+    started = time.monotonic()
+    app = application()
+    app.upgrade()
+    structure = demo.seed_structure(app.uow(), app.clock)
+    if structure is None:
+        raise RuntimeError("the demonstration program is already there; use --reset")
+    result = DemoResult()
+    with tempfile.TemporaryDirectory() as scratch:
+        cohort = _write_cohort(Path(scratch), structure["provider"])
+        result.advisors = identify_advisors(str(cohort), "demo-cohort")
+    plan = dict(zip(result.advisors, SCRIPT, strict=True))
+    joining = [code for code, what in plan.items() if what == "joins"]
+    teams = {
+        code: structure["team1"] if n < 2 else structure["team2"] for n, code in enumerate(joining)
+    }
+    modules = [m.code for m in demo.MODULES if m.required]
+    coordinator = Coordinator(app, plan, modules)
+
+    # Each onboarding waits on people several times: run them side by side, as a worker
+    # pool would, while the coordinator answers.
+    waiting = list(result.advisors)
+    runs: list[Future] = []
+    deadline = time.monotonic() + timeout
+    while waiting or not all(r.done() for r in runs):
+        while waiting and sum(not r.done() for r in runs) < PARALLEL:
+            code = waiting.pop(0)
+            runs.append(_in_thread(onboard_advisor, code, teams.get(code)))
+        if time.monotonic() > deadline:
+            raise TimeoutError("the demonstration did not finish in time")
+        coordinator.answer_waiting()
+        if progress:
+            progress(sum(r.done() for r in runs), len(result.advisors))
+        time.sleep(0.5)
+    for run in runs:
+        run.result()  # surface a failed onboarding
+    if progress:
+        progress(len(runs), len(runs))
+
+    with app.uow() as uow:
+        result.stages = uow.advisors.count_by_stage()
+    result.maildir = maildir_path(app.settings)
+    port = _free_port()
+    smtp = app.settings.smtp.model_copy(update={"host": "127.0.0.1", "port": port})
+    mail_app = App(
+        app.settings.model_copy(update={"smtp": smtp}), app.engine, app.session_factory, app.clock
+    )
+    with MailSink(result.maildir, port=port):
+        while True:
+            report = dispatch_pending(mail_app)
+            result.sent += report.sent
+            if not report.claimed:
+                break
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def _in_thread(fn, *args) -> Future:
+    future: Future = Future()
+
+    def target() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as error:  # noqa: BLE001 - re-raised by the caller
+            future.set_exception(error)
+
+    threading.Thread(target=target, daemon=True).start()
+    return future
+
+
+def pool(app: App):
+    return queries.list_advisors(app.uow(), AdvisorFilter())

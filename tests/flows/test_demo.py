@@ -1,0 +1,33 @@
+"""The README's main command: a cohort onboarded through the flows, mail in the sink."""
+
+from __future__ import annotations
+
+import pytest
+
+from ppflow.adapters.email.maildir import read_maildir
+
+pytestmark = pytest.mark.prefect
+
+
+def test_the_demo_onboards_a_cohort_and_delivers_its_mail(flow_app, tmp_path, monkeypatch):
+    from ppflow_flows import demo
+
+    monkeypatch.setattr(flow_app.settings, "data_dir", tmp_path)
+    progress = []
+    result = demo.run_demo(progress=lambda done, total: progress.append((done, total)))
+    assert result.stages == {"active": 5, "declined": 1, "not_retained": 1, "withdrawn": 1}
+    assert progress[-1] == (8, 8)
+    messages = read_maildir(result.maildir)
+    assert len(messages) == result.sent
+    templates = {m.header("X-Ppflow-Template") for m in messages}
+    assert {"invitation", "welcome", "team_briefing", "introduction_advisor",
+            "introduction_lead", "referral_acknowledgement"} <= templates
+    with flow_app.session_factory() as session:
+        from sqlalchemy import select
+
+        from ppflow.adapters.orm import NotificationRow
+
+        statuses = set(session.scalars(select(NotificationRow.status)))
+    assert statuses == {"sent"}
+    with pytest.raises(RuntimeError, match="already there"):
+        demo.run_demo()
