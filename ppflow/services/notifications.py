@@ -106,6 +106,12 @@ _KINDS = (
         },
     ),
     NotificationKind(
+        "team_briefing",
+        "staff",
+        ("team", "team_name", "lead"),
+        {"team": "QT-5MPX8R", "team_name": "Urgence - temps d'attente", "lead": SAMPLE_LEAD},
+    ),
+    NotificationKind(
         "survey_request",
         "any",
         ("survey", "survey_url", "due_date"),
