@@ -393,12 +393,16 @@ class Delivery:
 
 
 class Mailer(Protocol):
-    """Sends a batch; used as an async context manager for one dispatcher pass, so that
-    connections are opened once and reused."""
+    """Sends mail for one dispatcher pass, used as an async context manager so that its
+    connections are opened once and reused for the whole pass."""
 
     async def __aenter__(self) -> Mailer: ...
     async def __aexit__(self, *exc: object) -> None: ...
-    async def send(self, emails: Sequence[OutgoingEmail]) -> list[Delivery]: ...
+    async def stream(
+        self, source: asyncio.Queue[OutgoingEmail | None], deliver: Callable[[Delivery], None]
+    ) -> None:
+        """Send each message put on ``source`` until ``None`` comes, and report each
+        outcome to ``deliver`` as soon as it is known."""
 
 
 @dataclass
@@ -452,69 +456,102 @@ def message_id_for(entry: OutboxEntry, sender: str) -> str:
 # ---------------------------------------------------------------------- dispatch
 
 
-def _prepare(
-    entries: Sequence[OutboxEntry],
-    ports: DispatchPorts,
-    policy: DispatchPolicy,
-) -> tuple[list[Outcome], list[OutgoingEmail]]:
-    outcomes: list[Outcome] = []
-    emails: list[OutgoingEmail] = []
+def _people(entries: Sequence[OutboxEntry], ports: DispatchPorts) -> dict[str, Person]:
+    """Everyone a batch needs, in one look-up: recipients and the people messages mention."""
     codes = {e.recipient_code for e in entries}
     for entry in entries:
         codes |= person_codes(entry.context)
-    people = ports.directory.people(
+    return ports.directory.people(
         [c for c in codes if c.startswith("PA-")], [c for c in codes if c.startswith("ST-")]
     )
-    for entry in entries:
-        if entry.attempts > policy.max_attempts:
-            error = f"gave up after {entry.attempts - 1} attempts that never finished"
-            outcomes.append(Outcome(entry.id, "dead", error, notify=True))
-            continue
-        recipient = people.get(entry.recipient_code)
-        if recipient is None:
-            outcomes.append(Outcome(entry.id, "failed", "recipient unknown; not sent"))
-            continue
-        if recipient.erased:
-            outcomes.append(
-                Outcome(entry.id, "failed", "recipient's personal data was erased; not sent")
-            )
-            continue
-        if not valid_address(recipient.email):
-            outcomes.append(
-                Outcome(entry.id, "failed", "recipient has no valid e-mail address; not sent")
-            )
-            continue
-        try:
-            context = template_context(entry.context, recipient, entry.language, people)
-            rendered = ports.renderer.render(entry.template, entry.language, context)
-        except Exception as exc:  # a broken template fails its own row only
-            outcomes.append(
-                Outcome(
-                    entry.id,
-                    "failed",
-                    f"template {entry.template}/{entry.language} failed: "
-                    f"{type(exc).__name__}: {redact_addresses(str(exc))}",
-                )
-            )
-            continue
-        emails.append(
-            OutgoingEmail(
-                key=entry.id,
-                to_address=recipient.email.strip(),
-                to_name=recipient.name,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-                message_id=message_id_for(entry, ports.sender),
-                headers=(
-                    ("X-Ppflow-Notification", str(entry.id)),
-                    ("X-Ppflow-Template", entry.template),
-                    ("X-Ppflow-Recipient", entry.recipient_code),
-                    ("Auto-Submitted", "auto-generated"),
-                ),
-            )
+
+
+def _prepare_one(
+    entry: OutboxEntry,
+    people: Mapping[str, Person],
+    ports: DispatchPorts,
+    policy: DispatchPolicy,
+) -> Outcome | OutgoingEmail:
+    """The message for one row, or why there is none."""
+    if entry.attempts > policy.max_attempts:
+        error = f"gave up after {entry.attempts - 1} attempts that never finished"
+        return Outcome(entry.id, "dead", error, notify=True)
+    recipient = people.get(entry.recipient_code)
+    if recipient is None:
+        return Outcome(entry.id, "failed", "recipient unknown; not sent")
+    if recipient.erased:
+        return Outcome(entry.id, "failed", "recipient's personal data was erased; not sent")
+    if not valid_address(recipient.email):
+        return Outcome(entry.id, "failed", "recipient has no valid e-mail address; not sent")
+    try:
+        context = template_context(entry.context, recipient, entry.language, people)
+        rendered = ports.renderer.render(entry.template, entry.language, context)
+    except Exception as exc:  # a broken template fails its own row only
+        error = (
+            f"template {entry.template}/{entry.language} failed: "
+            f"{type(exc).__name__}: {redact_addresses(str(exc))}"
         )
+        return Outcome(entry.id, "failed", error)
+    return OutgoingEmail(
+        key=entry.id,
+        to_address=recipient.email.strip(),
+        to_name=recipient.name,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=message_id_for(entry, ports.sender),
+        headers=(
+            ("X-Ppflow-Notification", str(entry.id)),
+            ("X-Ppflow-Template", entry.template),
+            ("X-Ppflow-Recipient", entry.recipient_code),
+            ("Auto-Submitted", "auto-generated"),
+        ),
+    )
+
+
+def prepare_emails(
+    entries: Sequence[OutboxEntry], ports: DispatchPorts, policy: DispatchPolicy
+) -> tuple[list[Outcome], list[OutgoingEmail]]:
+    """Render a batch: the messages to send, and the outcomes of rows that get none."""
+    people = _people(entries, ports)
+    outcomes: list[Outcome] = []
+    emails: list[OutgoingEmail] = []
+    for entry in entries:
+        prepared = _prepare_one(entry, people, ports, policy)
+        (emails if isinstance(prepared, OutgoingEmail) else outcomes).append(prepared)
     return outcomes, emails
+
+
+@dataclass
+class _Batch:
+    entries: list[OutboxEntry]
+    outcomes: list[Outcome]
+    emails: list[OutgoingEmail]
+
+
+async def _claim_and_prepare(
+    ports: DispatchPorts,
+    policy: DispatchPolicy,
+    clock: Clock,
+    start: datetime,
+    limit: int,
+    token: str,
+) -> _Batch | None:
+    """Claim the next batch and render it while the previous one is being sent: database
+    calls run in a worker thread (they wait on the disk or the network), rendering runs a
+    few messages at a time, giving the event loop back in between."""
+    lease_until = clock.now() + timedelta(seconds=policy.lease_seconds)
+    entries = await asyncio.to_thread(ports.outbox.claim, start, limit, lease_until, token)
+    if not entries:
+        return None
+    people = await asyncio.to_thread(_people, entries, ports)
+    batch = _Batch(entries, [], [])
+    for n, entry in enumerate(entries, start=1):
+        prepared = _prepare_one(entry, people, ports, policy)
+        (batch.emails if isinstance(prepared, OutgoingEmail) else batch.outcomes).append(prepared)
+        if n % 8 == 0:
+            await asyncio.sleep(0)
+    return batch
 
 
 def _judge(
@@ -587,46 +624,105 @@ async def dispatch_once_async(
     max_rows: int | None = None,
     rng: random.Random | None = None,
 ) -> DispatchReport:
-    """One dispatcher pass: claim the rows due now in batches, render, send, and record
-    each outcome. Rows retried during the pass wait for a later pass."""
+    """One dispatcher pass over the rows due when it starts.
+
+    Rows are claimed and rendered in batches and fed to the mailer's connections without
+    pause; outcomes are recorded in small groups as they come in, so a message that went
+    out is marked sent within moments, and the connections never wait for the database.
+    Rows retried during the pass wait for a later pass."""
     policy = policy or DispatchPolicy()
     rng = rng or random.Random()
     token = uuid.uuid4().hex
     report = DispatchReport()
     start = clock.now()
-    coordinators: list[Person] | None = None
-    async with ports.mailer() as mailer:
+    entries: dict[int, OutboxEntry] = {}
+    emails: dict[int, OutgoingEmail] = {}
+    finished: list[Outcome] = []  # outcomes known without sending
+    delivered: list[Delivery] = []
+    groups: asyncio.Queue[tuple[list[Outcome], list[Delivery]] | None] = asyncio.Queue()
+    coordinators: list[Person] = []
+    record_every = max(1, min(policy.batch_size, 100))
+
+    def hand_over() -> None:
+        """Pass the outcomes known so far to the recorder."""
+        if finished or delivered:
+            groups.put_nowait((finished.copy(), delivered.copy()))
+            finished.clear()
+            delivered.clear()
+
+    def on_delivery(delivery: Delivery) -> None:
+        delivered.append(delivery)
+        if len(delivered) >= record_every:
+            hand_over()
+
+    def record(group: tuple[list[Outcome], list[Delivery]]) -> list[Outcome]:
+        """Write one group of outcomes and the notices they cause (in a worker thread)."""
+        known, deliveries = group
+        now = clock.now()
+        outcomes = known + _judge(deliveries, entries, emails, now, policy, rng)
+        notices: list[NewNotification] = []
+        if any(o.notify for o in outcomes):
+            if not coordinators:
+                coordinators.extend(ports.directory.coordinators())
+            notices = _notices(outcomes, entries, coordinators, policy)
+        report.notices += ports.outbox.settle(token, now, outcomes, notices)
+        _count(report, outcomes)
+        return outcomes
+
+    async def recorder() -> None:
+        while (group := await groups.get()) is not None:
+            for outcome in await asyncio.to_thread(record, group):
+                entries.pop(outcome.id, None)
+                emails.pop(outcome.id, None)
+
+    async def produce(queue: asyncio.Queue) -> None:
         while max_rows is None or report.claimed < max_rows:
             limit = policy.batch_size
             if max_rows is not None:
                 limit = min(limit, max_rows - report.claimed)
-            lease_until = clock.now() + timedelta(seconds=policy.lease_seconds)
-            entries = ports.outbox.claim(start, limit, lease_until, token)
-            if not entries:
+            batch = await _claim_and_prepare(ports, policy, clock, start, limit, token)
+            if batch is None:
                 break
-            report.claimed += len(entries)
-            by_id = {e.id: e for e in entries}
-            outcomes, emails = _prepare(entries, ports, policy)
-            deliveries = await mailer.send(emails) if emails else []
-            outcomes += _judge(
-                deliveries, by_id, {e.key: e for e in emails}, clock.now(), policy, rng
-            )
-            notices: list[NewNotification] = []
-            if any(o.status in ("failed", "dead") for o in outcomes):
-                if coordinators is None:
-                    coordinators = ports.directory.coordinators()
-                notices = _notices(outcomes, by_id, coordinators, policy)
-            report.notices += ports.outbox.settle(token, clock.now(), outcomes, notices)
-            for outcome in outcomes:
-                if outcome.status == "sent":
-                    report.sent += 1
-                elif outcome.status == "pending":
-                    report.retried += 1
-                else:
-                    setattr(report, outcome.status, getattr(report, outcome.status) + 1)
-                if outcome.status != "sent":
-                    report.problems.append((outcome.id, outcome.status, outcome.error or ""))
+            report.claimed += len(batch.entries)
+            entries.update((e.id, e) for e in batch.entries)
+            finished.extend(batch.outcomes)
+            for email in batch.emails:
+                emails[email.key] = email
+                await queue.put(email)  # waits while a batch is already queued
+        await queue.put(None)  # the end; on an error the task group stops the mailer
+
+    async def send(mailer: Mailer, queue: asyncio.Queue) -> None:
+        await mailer.stream(queue, on_delivery)
+        hand_over()
+        groups.put_nowait(None)
+
+    async with ports.mailer() as mailer:
+        queue: asyncio.Queue[OutgoingEmail | None] = asyncio.Queue(maxsize=policy.batch_size)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(produce(queue))
+                group.create_task(send(mailer, queue))
+                group.create_task(recorder())
+        finally:
+            # When the pass breaks off, still record what is known: a message that went
+            # out must be marked sent. Rows still claimed come back when their lease ends.
+            hand_over()
+            while not groups.empty():
+                if (left := groups.get_nowait()) is not None:
+                    record(left)
     return report
+
+
+def _count(report: DispatchReport, outcomes: Sequence[Outcome]) -> None:
+    for outcome in outcomes:
+        if outcome.status == "sent":
+            report.sent += 1
+            continue
+        if outcome.status == "pending":
+            report.retried += 1
+        else:
+            setattr(report, outcome.status, getattr(report, outcome.status) + 1)
+        report.problems.append((outcome.id, outcome.status, outcome.error or ""))
 
 
 def dispatch_once(

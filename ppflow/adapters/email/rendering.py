@@ -23,6 +23,7 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateNotFound,
     UndefinedError,
     select_autoescape,
@@ -61,15 +62,23 @@ def template_path(name: str, language: str, part: str) -> str:
 class JinjaRenderer:
     def __init__(self, environment: Environment):
         self.environment = environment
+        self._parts: dict[tuple[str, str], tuple[Template, Template, Template]] = {}
+
+    def _templates(self, template: str, language: str) -> tuple[Template, Template, Template]:
+        found = self._parts.get((template, language))
+        if found is None:
+            get = self.environment.get_template
+            found = tuple(get(template_path(template, language, part)) for part in PARTS)
+            self._parts[template, language] = found
+        return found
 
     def render(self, template: str, language: str, context: Mapping[str, Any]) -> RenderedEmail:
-        get = self.environment.get_template
-        subject = get(template_path(template, language, "subject")).render(context)
-        subject = " ".join(subject.split())  # one line, whatever the template did
+        subject_template, text_template, html_template = self._templates(template, language)
+        subject = " ".join(subject_template.render(context).split())  # always one line
         values = {**context, "subject": subject}
-        text = get(template_path(template, language, "text")).render(values)
-        html = get(template_path(template, language, "html")).render(values)
-        return RenderedEmail(subject=subject, text=text, html=html)
+        return RenderedEmail(
+            subject=subject, text=text_template.render(values), html=html_template.render(values)
+        )
 
 
 # ----------------------------------------------------------------- templates check
