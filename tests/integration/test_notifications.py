@@ -148,7 +148,7 @@ def test_a_recipient_rejected_with_550_fails_alone_and_every_coordinator_is_told
 
     report = dispatch(mail_app)
 
-    assert (report.failed, report.notices) == (1, 2)
+    assert (report.failed, report.notices) == (1, 2), report.problems
     invitations = by_template(smtp_server.messages(), "invitation")
     assert sorted(m.header("X-Ppflow-Recipient") for m in invitations) == sorted(kept)
     failed = [e for e in rows(mail_app).values() if e.status == "failed"]

@@ -1,0 +1,231 @@
+"""Benchmark: the dispatcher against a bare aiosmtplib loop, same messages, same number of
+connections, each to its own mail sink (aiosmtpd + Maildir) in a separate process.
+
+    .venv/bin/python tests/benchmarks/bench_dispatch.py [--messages 5000] [--connections 4]
+
+The dispatcher's time includes everything a real pass does: claiming rows under a lease,
+looking up recipients, rendering both parts from the templates, building and sending each
+message, and recording every outcome. The bare loop only sends the same message bytes,
+built before its clock starts, with ``sendmail`` on the same number of connections.
+Target: dispatcher / bare >= 0.8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosmtplib
+from sqlalchemy import update
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from ppflow.adapters.email.maildir import count_messages  # noqa: E402
+from ppflow.adapters.email.sending import build_message  # noqa: E402
+from ppflow.adapters.email.wiring import dispatch_pending, mail_ports  # noqa: E402
+from ppflow.adapters.orm import NotificationRow  # noqa: E402
+from ppflow.adapters.outbox import SqlOutbox  # noqa: E402
+from ppflow.bootstrap import bootstrap  # noqa: E402
+from ppflow.domain.commands import AddStaff, RegisterReferral  # noqa: E402
+from ppflow.services import advisors, organisation  # noqa: E402
+from ppflow.services.notifications import (  # noqa: E402
+    DispatchPolicy,
+    prepare_emails,
+    queue_notification,
+)
+from ppflow.services.ports import FixedClock  # noqa: E402
+from ppflow.settings import Settings, SmtpSettings  # noqa: E402
+from tests.integration.conftest import free_port  # noqa: E402
+
+TEMPLATES = [
+    ("invitation", {}),
+    ("welcome", {"modules": [{"code": "PP-101", "title": "Le partenariat patient"}]}),
+    (
+        "survey_request",
+        {"survey": "SV-3QJ7TN", "survey_url": "http://127.0.0.1/s/1", "due_date": "2026-12-01"},
+    ),  # noqa: E501
+    ("engagement_thank_you", {"engagement": "EN-8DKR4M", "team_name": "Urgence", "hours": 12}),
+]
+
+
+def run_sink(maildir: str, port: int, ready) -> None:
+    from ppflow.adapters.email.sink import MailSink
+
+    sink = MailSink(Path(maildir), port=port)
+    sink.start()
+    ready.set()
+    sink.serve_forever()
+
+
+class Sink:
+    """A mail sink in its own process, with a fresh Maildir."""
+
+    def __init__(self, folder: Path):
+        context = multiprocessing.get_context("spawn")
+        self.maildir = folder
+        self.port = free_port()
+        ready = context.Event()
+        self.process = context.Process(
+            target=run_sink, args=(str(folder), self.port, ready), daemon=True
+        )
+        self.process.start()
+        if not ready.wait(30):
+            raise RuntimeError("the mail sink did not start")
+
+    def count(self) -> int:
+        return count_messages(self.maildir)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join(10)
+
+
+def seed(app, messages: int, advisors_count: int) -> None:
+    organisation.add_staff(
+        app.uow(), AddStaff("Coordination", "coord@hopital.example", "coordinator")
+    )
+    referrer = organisation.add_staff(
+        app.uow(), AddStaff("Référente", "ref@hopital.example", "provider")
+    ).code
+    codes = []
+    for n in range(advisors_count):
+        cmd = RegisterReferral(
+            first_name=f"Prénom{n}",
+            last_name=f"Nom{n}",
+            email=f"patient{n}@courriel.example",
+            referred_by=referrer,
+            language="fr" if n % 3 else "en",
+        )
+        codes.append(advisors.register_referral(app.uow(), cmd, app.clock).code)
+    # the referrals queued acknowledgements and notices: send those out of the way first
+    dispatch_pending(app)
+    with app.uow() as uow:
+        for n in range(messages):
+            template, extra = TEMPLATES[n % len(TEMPLATES)]
+            code = codes[n % len(codes)]
+            queue_notification(
+                uow,
+                template=template,
+                recipient_kind="advisor",
+                recipient_code=code,
+                context={"advisor": code, **extra},
+                idempotency_key=f"bench:{n}",
+                at=app.clock.now(),
+            )
+        uow.commit()
+
+
+def prebuilt_messages(app) -> list:
+    """The same messages, rendered and built before the clock starts, for the bare loop."""
+    outbox = SqlOutbox(app.session_factory)  # read only: nothing is claimed
+    entries = outbox.list(status="pending", limit=10**9)
+    _, emails = prepare_emails(entries, mail_ports(app), DispatchPolicy())
+    sender = app.settings.smtp.sender
+    return [(sender, e.to_address, build_message(e, sender)) for e in emails]
+
+
+def requeue(app) -> None:
+    """Make every benchmark row due again, as if it had never been sent."""
+    with app.engine.begin() as connection:
+        connection.execute(
+            update(NotificationRow)
+            .where(NotificationRow.idempotency_key.like("bench:%"))
+            .values(
+                status="pending",
+                attempts=0,
+                next_attempt_at=app.clock.now(),
+                sent_at=None,
+                message_id=None,
+            )
+        )
+
+
+async def bare_loop(messages: list, port: int, connections: int) -> None:
+    queue = deque(messages)
+
+    async def worker() -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        await client.connect()
+        while queue:
+            sender, recipient, message = queue.popleft()
+            await client.sendmail(sender, [recipient], message)
+        await client.quit()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--advisors", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="ppflow-bench-") as tmp:
+        tmp = Path(tmp)
+        clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+        warmup = Sink(tmp / "warmup")
+        smtp = SmtpSettings(
+            port=warmup.port, concurrency=args.connections, sender="partenariat@hopital.example"
+        )
+        settings = Settings(database_url=f"sqlite:///{tmp / 'bench.db'}", data_dir=tmp, smtp=smtp)
+        app = bootstrap(settings, clock=clock)
+        app.upgrade()
+        print(f"seeding {args.messages} notifications for {args.advisors} advisors ...")
+        seed(app, args.messages, args.advisors)
+        warmup.stop()
+        messages = prebuilt_messages(app)
+        assert len(messages) == args.messages
+
+        bare_rates, rates = [], []
+        for round_number in range(1, args.rounds + 1):
+            # the two take turns, each on a fresh sink, so that a busy moment of the
+            # machine does not fall on one side only
+            bare_sink = Sink(tmp / f"bare-{round_number}")
+            started = time.perf_counter()
+            asyncio.run(bare_loop(messages, bare_sink.port, args.connections))
+            bare_seconds = time.perf_counter() - started
+            bare_count = bare_sink.count()
+            bare_sink.stop()
+
+            sink = Sink(tmp / f"dispatch-{round_number}")
+            app.settings = settings.model_copy(
+                update={"smtp": smtp.model_copy(update={"port": sink.port})}
+            )
+            requeue(app)
+            started = time.perf_counter()
+            report = dispatch_pending(app)
+            seconds = time.perf_counter() - started
+            count = sink.count()
+            sink.stop()
+            if count != args.messages or bare_count != args.messages or report.sent != count:
+                raise SystemExit("a sink did not receive every message exactly once")
+            bare_rates.append(bare_count / bare_seconds)
+            rates.append(count / seconds)
+            print(
+                f"round {round_number}: bare {bare_rates[-1]:.0f} msg/s, "
+                f"dispatcher {rates[-1]:.0f} msg/s, ratio {rates[-1] / bare_rates[-1]:.2f}"
+            )
+        app.dispose()
+
+    ratios = [r / b for r, b in zip(rates, bare_rates, strict=True)]
+    ratio = statistics.median(ratios)
+    print(f"messages: {args.messages}, connections: {args.connections}, rounds: {args.rounds}")
+    print(f"bare aiosmtplib loop: {statistics.median(bare_rates):.0f} msg/s (median)")
+    print(f"ppflow dispatcher:    {statistics.median(rates):.0f} msg/s (median)")
+    verdict = "met" if ratio >= 0.8 else "NOT met"
+    print(f"ratio dispatcher / bare: {ratio:.2f} (median of the rounds; target >= 0.8: {verdict})")
+
+
+if __name__ == "__main__":
+    main()
