@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Literal
 
 from ppflow_flows.runtime import application
+from prefect import get_client
 from prefect.context import FlowRunContext
+from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
+from prefect.states import Failed
 from pydantic import Field, model_validator
 
 
@@ -60,9 +63,20 @@ def wait_for(question: str, key: str | None = None):
     flow_run = context.flow_run if context else None
     if flow_run is not None and flow_run.deployment_id and flow_run.parent_task_run_id is None:
         return suspend_flow_run(wait_for_input=form, timeout=timeout, key=key or question)
-    return pause_flow_run(
-        wait_for_input=form,
-        timeout=timeout,
-        poll_interval=settings.decision_poll_seconds,
-        key=key or question,
-    )
+    try:
+        return pause_flow_run(
+            wait_for_input=form,
+            timeout=timeout,
+            poll_interval=settings.decision_poll_seconds,
+            key=key or question,
+        )
+    except FlowPauseTimeout:
+        # Prefect refuses any move out of a timed-out pause except to a failure; the run
+        # is failed here under the name a manager can filter on.
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(
+                flow_run.id,
+                Failed(name="Expired", message=f"no {question} decision in time"),
+                force=True,
+            )
+        return None

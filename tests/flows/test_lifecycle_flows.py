@@ -152,3 +152,16 @@ def test_a_retried_step_in_the_same_run_changes_nothing_twice(flow_app):
             .where(NotificationRow.recipient_code == code, NotificationRow.template == "invitation")
         )
     assert (invited, mails) == (1, 1)
+
+
+def test_a_wait_that_runs_out_ends_the_run_in_a_named_state(flow_app, monkeypatch):
+    from ppflow_flows.recruit_advisor import recruit_advisor
+
+    monkeypatch.setattr(flow_app.settings, "decision_timeout_hours", 3 / 3600)
+    code = factories.referral(flow_app, factories.staff(flow_app))
+    state = recruit_advisor(code, return_state=True)
+    assert state.is_failed() and state.name == "Expired"
+    assert "no decision for" in state.message
+    [run] = flow_runs(f"recruit/{code}")
+    assert run.state.name == "Expired"
+    assert stage(flow_app, code) == "invited"  # the case stays where it was
