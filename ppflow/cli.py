@@ -42,6 +42,8 @@ app.add_typer(advisor_app, name="advisor")
 app.add_typer(team_app, name="team")
 app.add_typer(staff_app, name="staff")
 app.add_typer(program_app, name="program")
+engagement_app = typer.Typer(help="Advisors placed in QI teams.", no_args_is_help=True)
+app.add_typer(engagement_app, name="engagement")
 answer_app = typer.Typer(
     help="Answer a question a flow waits on (same as the form in the Prefect UI).",
     no_args_is_help=True,
@@ -254,6 +256,31 @@ def team_show(code: str) -> None:
     for e in summary.engagements:
         table.add_row(e.code, e.advisor, e.stage, e.role, str(e.start_date or "-"))
     console.print(table)
+
+
+@team_app.command("objectives")
+def team_objectives(code: str) -> None:
+    """Record that the team set its QI objectives today, and show which advisors took part."""
+    from ppflow.services import integration
+
+    present = run(integration.record_objectives, get_app().uow(), code, Meta(actor=actor()),
+                  get_app().clock)
+    console.print(f"objectives of {code} recorded; advisors on the team: "
+                  f"{', '.join(present) if present else 'none (a tokenism risk)'}")
+
+
+@engagement_app.command("end")
+def engagement_end(
+    code: str,
+    early: Annotated[bool, typer.Option(help="Ended before its term.")] = False,
+    reason: Annotated[str, typer.Option(help="Why (required when early).")] = "",
+) -> None:
+    """Complete an engagement (or end it early); the advisor is thanked and is ready again."""
+    from ppflow.services import integration
+
+    change = run(integration.end_engagement, get_app().uow(), code,
+                 Meta(actor=actor(), reason=reason or None), early, get_app().clock)
+    console.print(f"engagement {code}: {change.from_state} -> {change.to_state}")
 
 
 # ------------------------------------------------------------------------ advisor

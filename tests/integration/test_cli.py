@@ -192,3 +192,22 @@ def test_the_quick_demo_seeds_once_and_prints_pool_and_teams(ppflow):
 def test_the_lifecycle_command_prints_the_table_as_mermaid(ppflow):
     out = ppflow("lifecycle", "engagement").output
     assert out.startswith("stateDiagram-v2") and "completed --> evaluated" in out
+
+
+def test_a_coordinator_records_objectives_and_ends_an_engagement(ppflow):
+    from ppflow.domain.commands import Meta
+    from ppflow.services import integration
+    from tests import factories
+
+    app = cli.get_app()
+    factories.modules(app, "PP-101")
+    lead = factories.staff(app, role="front_line_manager")
+    team = factories.team(app, lead)
+    code = factories.ready_advisor(app, factories.staff(app))
+    integration.brief_team(app.uow(), team, Meta("t"), app.clock)
+    engagement = integration.confirm_match(app.uow(), team, code, Meta("t")).engagement
+    assert code in ppflow("team", "objectives", team).output
+    refused = ppflow("engagement", "end", engagement, "--early", ok=False)
+    assert refused.exit_code == 1 and "no reason recorded" in refused.output
+    assert "active -> completed" in ppflow("engagement", "end", engagement).output
+    assert "ready" in ppflow("advisor", "show", code).output
