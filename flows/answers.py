@@ -4,8 +4,6 @@ wins), and resume the run."""
 
 from __future__ import annotations
 
-from ppflow_flows.decisions import QUESTIONS
-from ppflow_flows.runtime import application
 from prefect import get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter,
@@ -19,6 +17,8 @@ from pydantic import ValidationError
 
 from ppflow.domain.errors import InvalidInputError, NotFoundError
 from ppflow.services.decisions import record_decision
+from ppflow_flows.decisions import QUESTIONS
+from ppflow_flows.runtime import application
 
 RUN_NAMES = {"screening": "recruit/{}", "training": "prepare/{}", "match": "integrate/{}"}
 

@@ -3,9 +3,10 @@ first advisor joins, and becomes active."""
 
 from __future__ import annotations
 
+from prefect import flow
+
 from ppflow_flows import tasks
 from ppflow_flows.runtime import publish, tag_run
-from prefect import flow
 
 
 @flow(name="brief-team", flow_run_name="brief/{team}")

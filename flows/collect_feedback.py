@@ -3,9 +3,10 @@ and remind those who have not answered."""
 
 from __future__ import annotations
 
+from prefect import flow
+
 from ppflow_flows import tasks
 from ppflow_flows.runtime import publish, tag_run
-from prefect import flow
 
 
 @flow(name="collect-feedback", flow_run_name="feedback/{engagement}")

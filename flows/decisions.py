@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ppflow_flows.runtime import application
 from prefect import get_client
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
@@ -17,6 +16,8 @@ from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
 from prefect.states import Failed
 from pydantic import Field, model_validator
+
+from ppflow_flows.runtime import application
 
 
 class ScreeningOutcome(RunInput):

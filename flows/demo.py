@@ -18,10 +18,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ppflow_flows.answers import answer
-from ppflow_flows.identify_advisors import identify_advisors
-from ppflow_flows.onboard_advisor import onboard_advisor
-from ppflow_flows.runtime import application
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState
 from prefect.client.schemas.filters import FlowRunFilterStateType as StateTypes
@@ -33,6 +29,10 @@ from ppflow.bootstrap import App
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors, demo, queries
 from ppflow.services.ports import AdvisorFilter
+from ppflow_flows.answers import answer
+from ppflow_flows.identify_advisors import identify_advisors
+from ppflow_flows.onboard_advisor import onboard_advisor
+from ppflow_flows.runtime import application
 
 COORDINATOR = "demo:coordinator"
 PARALLEL = 4  # onboardings at once: enough to overlap the waits, gentle on a local server

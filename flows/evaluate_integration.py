@@ -3,10 +3,11 @@ criteria, move it to 'evaluated', and publish the report."""
 
 from __future__ import annotations
 
-from ppflow_flows import tasks
-from ppflow_flows.runtime import tag_run
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+
+from ppflow_flows import tasks
+from ppflow_flows.runtime import tag_run
 
 
 def _cell(score) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from prefect import flow
+
 from ppflow_flows import tasks
 from ppflow_flows.runtime import publish, tag_run
-from prefect import flow
 
 
 @flow(name="identify-advisors", flow_run_name="identify/{csv_name}")

@@ -3,13 +3,14 @@ coordinator's confirmation, then start the engagement."""
 
 from __future__ import annotations
 
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+
 from ppflow_flows import tasks
 from ppflow_flows.brief_team import brief_team
 from ppflow_flows.decisions import wait_for
 from ppflow_flows.recruit_advisor import expired
 from ppflow_flows.runtime import publish, tag_run
-from prefect import flow
-from prefect.artifacts import create_table_artifact
 
 
 @flow(name="integrate-advisor", flow_run_name="integrate/{team}")

@@ -3,12 +3,13 @@ it resumes from the advisor's current state."""
 
 from __future__ import annotations
 
+from prefect import flow
+
 from ppflow_flows import tasks
 from ppflow_flows.integrate_advisor import integrate_advisor
 from ppflow_flows.prepare_advisor import prepare_advisor
 from ppflow_flows.recruit_advisor import recruit_advisor
 from ppflow_flows.runtime import publish, tag_run
-from prefect import flow
 
 RECRUITING = ("identified", "invited", "screening")
 PREPARING = ("recruited", "preparing")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from prefect import flow
+from prefect.states import Failed
+
 from ppflow_flows import tasks
 from ppflow_flows.decisions import wait_for
 from ppflow_flows.runtime import publish, tag_run
-from prefect import flow
-from prefect.states import Failed
 
 WAITING = ("invited", "screening")
 

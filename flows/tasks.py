@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from ppflow_flows.runtime import announce, application, meta
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ppflow.domain.errors import PPFlowError
 from ppflow.services import advisors, decisions, feedback, integration, queries
 from ppflow.services.referral_import import import_referrals
+from ppflow_flows.runtime import announce, application, meta
 
 
 def _transient(task, task_run, state) -> bool:
@@ -171,3 +171,62 @@ def evaluate(engagement: str, notes: str) -> dict:
     if not report.replayed:
         announce("engagement", engagement, "completed", "evaluated")
     return asdict(report)
+
+
+# ---------------------------------------------------------------- scheduled sweeps
+
+
+@task(**DB)
+def dispatch_outbox(max_rows: int | None = None) -> dict:
+    from ppflow.adapters.email.wiring import dispatch_pending
+
+    report = dispatch_pending(application(), max_rows)
+    return {
+        "claimed": report.claimed,
+        "sent": report.sent,
+        "retried": report.retried,
+        "failed": report.failed,
+        "dead": report.dead,
+    }
+
+
+@task(**DB)
+def remind(waiting: list[dict]) -> dict:
+    from ppflow.services.sweeps import Case, send_reminders
+
+    app = application()
+    decisions = [Case(**w) for w in waiting]
+    report = send_reminders(
+        app.uow(), app.sweeps(), app.settings.service_levels, decisions, app.clock
+    )
+    return {"cases": report.cases, "total": report.total, "digests": report.digests}
+
+
+@task(**DB)
+def open_due_surveys() -> int:
+    from ppflow.services.sweeps import open_due_surveys as open_rounds
+
+    app = application()
+    return open_rounds(app.uow, app.sweeps(), app.clock, app.settings.portal_url)
+
+
+@task(**DB)
+def indicators(start: str, end: str) -> dict:
+    from datetime import datetime
+
+    from ppflow.services.indicators import compute_indicators
+
+    app = application()
+    result = compute_indicators(
+        app.indicators(), datetime.fromisoformat(start), datetime.fromisoformat(end)
+    )
+    return {"funnel": result.funnel, "values": result.values, "targets": result.targets}
+
+
+@task(**DB)
+def erase_expired_personal_data() -> dict:
+    from ppflow.services.retention import apply_retention
+
+    app = application()
+    report = apply_retention(app.retention(), app.settings.retention_days, app.clock)
+    return {"erased": report.erased, "cancelled": report.cancelled}

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ppflow.adapters import db
 from ppflow.adapters.repositories import SqlUnitOfWork
+from ppflow.adapters.sweeps import SqlIndicators, SqlRetention, SqlSweeps
 from ppflow.services.ports import SYSTEM_CLOCK, Clock
 from ppflow.settings import Settings, get_settings
 
@@ -22,6 +23,15 @@ class App:
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.session_factory)
+
+    def sweeps(self) -> SqlSweeps:
+        return SqlSweeps(self.session_factory)
+
+    def indicators(self) -> SqlIndicators:
+        return SqlIndicators(self.session_factory)
+
+    def retention(self) -> SqlRetention:
+        return SqlRetention(self.session_factory)
 
     def upgrade(self, revision: str = "head") -> None:
         db.upgrade(self.engine, revision)

@@ -263,10 +263,13 @@ def team_objectives(code: str) -> None:
     """Record that the team set its QI objectives today, and show which advisors took part."""
     from ppflow.services import integration
 
-    present = run(integration.record_objectives, get_app().uow(), code, Meta(actor=actor()),
-                  get_app().clock)
-    console.print(f"objectives of {code} recorded; advisors on the team: "
-                  f"{', '.join(present) if present else 'none (a tokenism risk)'}")
+    present = run(
+        integration.record_objectives, get_app().uow(), code, Meta(actor=actor()), get_app().clock
+    )
+    console.print(
+        f"objectives of {code} recorded; advisors on the team: "
+        f"{', '.join(present) if present else 'none (a tokenism risk)'}"
+    )
 
 
 @engagement_app.command("end")
@@ -278,8 +281,14 @@ def engagement_end(
     """Complete an engagement (or end it early); the advisor is thanked and is ready again."""
     from ppflow.services import integration
 
-    change = run(integration.end_engagement, get_app().uow(), code,
-                 Meta(actor=actor(), reason=reason or None), early, get_app().clock)
+    change = run(
+        integration.end_engagement,
+        get_app().uow(),
+        code,
+        Meta(actor=actor(), reason=reason or None),
+        early,
+        get_app().clock,
+    )
     console.print(f"engagement {code}: {change.from_state} -> {change.to_state}")
 
 
@@ -536,6 +545,46 @@ def answer_match(
     )
 
 
+# ------------------------------------------------------------------ deployments
+
+
+@app.command("serve")
+def serve_command(
+    limit: Annotated[int | None, typer.Option(help="Most runs at once.")] = None,
+) -> None:
+    """Serve every deployment of deployments/prefect.yaml from this process, schedules
+    included (single machine; a Prefect server must be reachable at PREFECT_API_URL)."""
+    from ppflow_flows.serving import serve_all
+
+    serve_all(get_app().settings.timezone, limit)
+
+
+@app.command("run")
+def run_command(
+    stage: Annotated[str, typer.Argument(help="recruit, prepare, onboard, integrate, ...")],
+    code: Annotated[str | None, typer.Argument(help="Advisor, team or engagement code.")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("-p", help="Extra parameter key=value.")
+    ] = None,
+) -> None:
+    """Trigger a deployment by its short name, e.g. `ppflow run recruit PA-7K3M9Q`."""
+    from ppflow_flows.serving import SHORT_NAMES, trigger
+
+    if stage not in SHORT_NAMES:
+        fail(f"no deployment '{stage}'; choose one of {', '.join(SHORT_NAMES)}")
+    extra = {}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(f"'{item}': write a parameter as key=value")
+        extra[key] = value
+    try:
+        run_id, name = trigger(stage, code, extra)
+    except ValueError as error:
+        fail(str(error))
+    console.print(f"started {name} (flow run {run_id})")
+
+
 @app.command("lifecycle")
 def lifecycle_diagram(
     name: Annotated[str, typer.Argument(help="advisor, engagement or team")] = "advisor",
@@ -620,3 +669,7 @@ cli_mail.register(app, get_app)
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m ppflow.cli`
+    main()

@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     # How long a flow waits for a person's decision, and how often a paused run looks.
     decision_timeout_hours: float = 24 * 28
     decision_poll_seconds: int = 10
+    # Days a case may wait at a stage before the daily digest lists it (send-reminders).
+    service_levels: dict[str, int] = Field(default_factory=dict)
+    # Days personal data is kept once an advisor reaches a final state (apply-retention).
+    retention_days: dict[str, int] = Field(
+        default_factory=lambda: {
+            "declined": 365,
+            "not_retained": 365,
+            "withdrawn": 30,
+            "alumni": 7 * 365,
+        }
+    )
     # Where respondents open their personal survey links (`ppflow portal`).
     portal_url: str = "http://127.0.0.1:8000"
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)

@@ -25,9 +25,8 @@ def prefect_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def flow_app(prefect_server, tmp_path_factory):
     """The ppflow application the flows use (settings from the environment, read once)."""
-    from ppflow_flows import runtime
-
     from ppflow.settings import get_settings
+    from ppflow_flows import runtime
 
     path = tmp_path_factory.mktemp("flows") / "ppflow.db"
     os.environ["PPFLOW_DATABASE_URL"] = f"sqlite:///{path}"

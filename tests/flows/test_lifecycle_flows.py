@@ -126,8 +126,9 @@ def test_onboarding_runs_every_stage_and_resumes_from_the_current_state(flow_app
 
 def test_a_retried_step_in_the_same_run_changes_nothing_twice(flow_app):
     """What a Prefect retry does: the same step of the same run, applied again."""
-    from ppflow_flows import tasks
     from prefect import flow
+
+    from ppflow_flows import tasks
 
     code = factories.referral(flow_app, factories.staff(flow_app))
 

@@ -1,0 +1,54 @@
+"""send-reminders: one daily digest per coordinator of the cases stalled past their
+service level, including the decisions flows have waited on for too long."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import flow, get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+
+from ppflow_flows import tasks
+from ppflow_flows.runtime import publish
+
+
+def waiting_decisions() -> list[dict]:
+    """Runs paused or suspended on a person's answer: their subject code and age."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+            )
+        )
+    now = datetime.now(UTC)
+    found = []
+    for run in runs:
+        stage, _, subject = (run.name or "").partition("/")
+        if not subject:
+            continue
+        since = run.state.timestamp if run.state else now
+        found.append(
+            {
+                "advisor": subject,
+                "stage": f"{stage}: waiting for a decision",
+                "days": max(0, (now - since).days),
+            }
+        )
+    return found
+
+
+@flow(name="send-reminders", flow_run_name="reminders")
+def send_reminders() -> dict:
+    report = tasks.remind(waiting_decisions())
+    publish(
+        "reminders",
+        "Stalled cases",
+        [f"- {kind}: {count}" for kind, count in report["cases"].items()]
+        + [f"- digests queued: {report['digests']}"],
+    )
+    return report

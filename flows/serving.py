@@ -1,0 +1,92 @@
+"""Serving and triggering ppflow's deployments. ``deployments/prefect.yaml`` is the one
+description of them: ``prefect deploy`` reads it for work pools, and ``ppflow serve``
+reads it to serve the same deployments from one process."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prefect import serve
+from prefect.deployments import run_deployment
+from prefect.schedules import Cron
+
+from ppflow.settings import PROJECT_ROOT
+
+PREFECT_FILE = PROJECT_ROOT / "deployments" / "prefect.yaml"
+
+# `ppflow run STAGE CODE`: the deployment and the parameter the code goes in
+SHORT_NAMES = {
+    "identify": ("identify-advisors", "csv_path"),
+    "recruit": ("recruit-advisor", "advisor"),
+    "prepare": ("prepare-advisor", "advisor"),
+    "onboard": ("onboard-advisor", "advisor"),
+    "brief": ("brief-team", "team"),
+    "integrate": ("integrate-advisor", "team"),
+    "feedback": ("collect-feedback", "engagement"),
+    "evaluate": ("evaluate-integration", "engagement"),
+    "program": ("evaluate-program", None),
+    "reminders": ("send-reminders", None),
+    "surveys": ("open-due-surveys", None),
+    "dispatch": ("dispatch-notifications", None),
+    "retention": ("apply-retention", None),
+}
+
+
+def load_deployments(path: Path = PREFECT_FILE) -> list[dict[str, Any]]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["deployments"]
+
+
+def load_flow(entrypoint: str):
+    """``flows/recruit_advisor.py:recruit_advisor`` -> the flow object, imported through
+    the installed package name ``ppflow_flows``."""
+    path, name = entrypoint.split(":")
+    module = importlib.import_module("ppflow_flows." + Path(path).stem)
+    return getattr(module, name)
+
+
+def runner_deployments(timezone: str | None = None, path: Path = PREFECT_FILE) -> list:
+    """The deployments of ``prefect.yaml`` for a single-process runner; ``timezone``
+    replaces the file's (PPFLOW_TIMEZONE)."""
+    built = []
+    for spec in load_deployments(path):
+        schedules = [
+            Cron(s["cron"], timezone=timezone or s.get("timezone"))
+            for s in spec.get("schedules") or []
+        ]
+        built.append(
+            load_flow(spec["entrypoint"]).to_deployment(
+                name=spec["name"],
+                tags=spec.get("tags") or [],
+                parameters=spec.get("parameters") or {},
+                schedules=schedules,
+            )
+        )
+    return built
+
+
+def serve_all(timezone: str | None = None, limit: int | None = None) -> None:
+    serve(*runner_deployments(timezone), limit=limit)
+
+
+def trigger(stage: str, code: str | None, parameters: dict[str, Any]) -> tuple[str, str]:
+    """Start a deployment by its short name; returns (flow run id, run name)."""
+    deployment, key = SHORT_NAMES[stage]
+    values = dict(parameters)
+    if key:
+        if not code:
+            raise ValueError(f"'{stage}' needs a code ({key})")
+        values[key] = code
+    spec = next(d for d in load_deployments() if d["name"] == deployment)
+    template = load_flow(spec["entrypoint"]).flow_run_name
+    name = (
+        template.format(**{**(spec.get("parameters") or {}), **values})
+        if isinstance(template, str)
+        else None
+    )
+    run = run_deployment(
+        f"{deployment}/{deployment}", parameters=values, timeout=0, flow_run_name=name
+    )
+    return str(run.id), run.name

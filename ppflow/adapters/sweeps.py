@@ -1,0 +1,300 @@
+"""Set-based queries for the scheduled sweeps: a count and the oldest few cases of each
+kind, so memory stays flat however large the pool."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ppflow.adapters.orm import (
+    AdvisorRow,
+    ConsentRow,
+    ContactRow,
+    EngagementRow,
+    NotificationRow,
+    ProgramTargetRow,
+    SurveyRequestRow,
+    TeamRow,
+    TrainingModuleRow,
+    TrainingRecordRow,
+    TransitionRow,
+    UtcDateTime,
+)
+from ppflow.domain.lifecycle import ADVISOR_FINAL
+from ppflow.services.sweeps import Case, Found, due_round
+
+
+def _days(now: datetime, then: datetime) -> int:
+    return max(0, (now - then).days)
+
+
+def _months_between(start: date, today: date) -> int:
+    months = (today.year - start.year) * 12 + today.month - start.month
+    return months - (1 if today.day < start.day else 0)
+
+
+class SqlSweeps:
+    def __init__(self, session_factory: sessionmaker[Session]):
+        self.session_factory = session_factory
+
+    def _found(self, session: Session, count_query, rows_query, make) -> Found:
+        total = session.scalar(count_query) or 0
+        first = [make(*row) for row in session.execute(rows_query)] if total else []
+        return Found(total, first)
+
+    def stalled(self, stage: str, before: datetime, now: datetime, limit: int) -> Found:
+        where = (AdvisorRow.stage == stage, AdvisorRow.stage_changed_at < before)
+        with self.session_factory() as session:
+            return self._found(
+                session,
+                select(func.count()).select_from(AdvisorRow).where(*where),
+                select(AdvisorRow.code, AdvisorRow.stage_changed_at)
+                .where(*where)
+                .order_by(AdvisorRow.stage_changed_at)
+                .limit(limit),
+                lambda code, since: Case(code, stage, _days(now, since)),
+            )
+
+    def unanswered_surveys(self, before: datetime, now: datetime, limit: int) -> Found:
+        where = (
+            SurveyRequestRow.answered_at.is_(None),
+            SurveyRequestRow.opened_at < before,
+            EngagementRow.stage.in_(("active", "completed")),
+        )
+        base = (
+            select(func.count())
+            .select_from(SurveyRequestRow)
+            .join(EngagementRow, EngagementRow.id == SurveyRequestRow.engagement_id)
+        )
+        with self.session_factory() as session:
+            return self._found(
+                session,
+                base.where(*where),
+                select(
+                    SurveyRequestRow.respondent_code, EngagementRow.code, SurveyRequestRow.opened_at
+                )
+                .join(EngagementRow, EngagementRow.id == SurveyRequestRow.engagement_id)
+                .where(*where)
+                .order_by(SurveyRequestRow.opened_at)
+                .limit(limit),
+                lambda who, engagement, since: Case(
+                    who, f"questionnaire {engagement} unanswered", _days(now, since)
+                ),
+            )
+
+    def expiring_consents(self, now: datetime, until: datetime, limit: int) -> Found:
+        where = (
+            ConsentRow.withdrawn_at.is_(None),
+            ConsentRow.expires_at >= now,
+            ConsentRow.expires_at < until,
+            AdvisorRow.stage.not_in(ADVISOR_FINAL),
+        )
+        with self.session_factory() as session:
+            return self._found(
+                session,
+                select(func.count())
+                .select_from(ConsentRow)
+                .join(AdvisorRow, AdvisorRow.id == ConsentRow.advisor_id)
+                .where(*where),
+                select(AdvisorRow.code, ConsentRow.purpose, ConsentRow.expires_at)
+                .join(AdvisorRow, AdvisorRow.id == ConsentRow.advisor_id)
+                .where(*where)
+                .order_by(ConsentRow.expires_at)
+                .limit(limit),
+                lambda code, purpose, expires: Case(
+                    code,
+                    f"{purpose} consent expires in {_days(expires, now)} days",
+                    _days(expires, now),
+                ),
+            )
+
+    def overdue_training(self, before: datetime, now: datetime, limit: int) -> Found:
+        where = (
+            TrainingRecordRow.completed_at.is_(None),
+            TrainingRecordRow.enrolled_at < before,
+            TrainingModuleRow.required.is_(True),
+            AdvisorRow.stage.not_in(ADVISOR_FINAL),
+        )
+        joined = (
+            select(func.count())
+            .select_from(TrainingRecordRow)
+            .join(AdvisorRow, AdvisorRow.id == TrainingRecordRow.advisor_id)
+            .join(TrainingModuleRow, TrainingModuleRow.id == TrainingRecordRow.module_id)
+        )
+        with self.session_factory() as session:
+            return self._found(
+                session,
+                joined.where(*where),
+                select(AdvisorRow.code, TrainingModuleRow.code, TrainingRecordRow.enrolled_at)
+                .join(AdvisorRow, AdvisorRow.id == TrainingRecordRow.advisor_id)
+                .join(TrainingModuleRow, TrainingModuleRow.id == TrainingRecordRow.module_id)
+                .where(*where)
+                .order_by(TrainingRecordRow.enrolled_at)
+                .limit(limit),
+                lambda code, module, since: Case(
+                    code, f"training {module} overdue", _days(now, since)
+                ),
+            )
+
+    def due_survey_rounds(self, now: datetime) -> list[tuple[str, int]]:
+        """(engagement, round) for each active engagement whose next round is due."""
+        opened = (
+            select(SurveyRequestRow.engagement_id, func.max(SurveyRequestRow.round).label("r"))
+            .group_by(SurveyRequestRow.engagement_id)
+            .subquery()
+        )
+        query = (
+            select(EngagementRow.code, EngagementRow.start_date, opened.c.r)
+            .outerjoin(opened, opened.c.engagement_id == EngagementRow.id)
+            .where(EngagementRow.stage == "active", EngagementRow.start_date.is_not(None))
+        )
+        due = []
+        today = now.date()
+        with self.session_factory() as session:
+            for code, start, last in session.execute(query).yield_per(1000):
+                round = due_round(_months_between(start, today))
+                if round > (last or 0):
+                    due.append((code, round))
+        return due
+
+
+ERASED = "[erased]"
+
+
+class SqlRetention:
+    def __init__(self, session_factory: sessionmaker[Session]):
+        self.session_factory = session_factory
+
+    def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
+        due = select(AdvisorRow.id).where(
+            AdvisorRow.stage == stage, AdvisorRow.stage_changed_at < before
+        )
+        codes = select(AdvisorRow.code).where(
+            AdvisorRow.stage == stage, AdvisorRow.stage_changed_at < before
+        )
+        with self.session_factory.begin() as session:
+            people = session.execute(
+                update(ContactRow)
+                .where(ContactRow.advisor_id.in_(due), ContactRow.erased_at.is_(None))
+                .values(
+                    first_name=ERASED,
+                    last_name=ERASED,
+                    email="",
+                    phone="",
+                    context="",
+                    erased_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            mail = session.execute(
+                update(NotificationRow)
+                .where(
+                    NotificationRow.recipient_kind == "advisor",
+                    NotificationRow.recipient_code.in_(codes),
+                    NotificationRow.status.in_(("pending", "failed")),
+                )
+                .values(status="dead", last_error="recipient's personal data erased")
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        return people, mail
+
+
+class SqlIndicators:
+    def __init__(self, session_factory: sessionmaker[Session]):
+        self.session_factory = session_factory
+
+    def advisors_by_stage(self) -> dict[str, int]:
+        with self.session_factory() as session:
+            query = select(AdvisorRow.stage, func.count()).group_by(AdvisorRow.stage)
+            return {stage: n for stage, n in session.execute(query)}
+
+    def entered(self, stage: str, start: datetime, end: datetime) -> int:
+        with self.session_factory() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(TransitionRow)
+                    .where(
+                        TransitionRow.entity == "advisor",
+                        TransitionRow.to_state == stage,
+                        TransitionRow.at >= start,
+                        TransitionRow.at < end,
+                    )
+                )
+                or 0
+            )
+
+    def teams_with_advisors(self) -> tuple[int, int, int]:
+        active = (
+            select(EngagementRow.team_id, func.count().label("n"))
+            .where(EngagementRow.stage == "active")
+            .group_by(EngagementRow.team_id)
+            .subquery()
+        )
+        with self.session_factory() as session:
+            teams = (
+                session.scalar(
+                    select(func.count()).select_from(TeamRow).where(TeamRow.stage != "closed")
+                )
+                or 0
+            )
+            one = session.scalar(select(func.count()).select_from(active)) or 0
+            two = (
+                session.scalar(select(func.count()).select_from(active).where(active.c.n >= 2)) or 0
+            )
+        return teams, one, two
+
+    def days_to_integration(self, start: datetime, end: datetime) -> list[float]:
+        first = (
+            select(TransitionRow.code, func.min(TransitionRow.at).label("at"))
+            .where(TransitionRow.entity == "advisor", TransitionRow.to_state == "identified")
+            .group_by(TransitionRow.code)
+            .subquery()
+        )
+        joined = (
+            select(first.c.at, func.min(TransitionRow.at))
+            .join(first, first.c.code == TransitionRow.code)
+            .where(TransitionRow.entity == "advisor", TransitionRow.to_state == "active")
+            .group_by(TransitionRow.code, first.c.at)
+            .having(func.min(TransitionRow.at) >= start, func.min(TransitionRow.at) < end)
+        )
+        stamp = UtcDateTime()
+        with self.session_factory() as session:
+            dialect = session.bind.dialect
+            rows = session.execute(joined).all()
+        days = []
+        for identified, active in rows:
+            identified = stamp.process_result_value(identified, dialect)
+            active = stamp.process_result_value(active, dialect)
+            days.append((active - identified).total_seconds() / 86400)
+        return days
+
+    def feedback_scores(self, start: datetime, end: datetime) -> list[float]:
+        with self.session_factory() as session:
+            return list(
+                session.scalars(
+                    select(SurveyRequestRow.score).where(
+                        SurveyRequestRow.score.is_not(None),
+                        SurveyRequestRow.answered_at >= start,
+                        SurveyRequestRow.answered_at < end,
+                    )
+                )
+            )
+
+    def targets(self) -> dict[str, float]:
+        latest = (
+            select(ProgramTargetRow.indicator, func.max(ProgramTargetRow.version).label("v"))
+            .group_by(ProgramTargetRow.indicator)
+            .subquery()
+        )
+        with self.session_factory() as session:
+            rows = session.execute(
+                select(ProgramTargetRow.indicator, ProgramTargetRow.target).join(
+                    latest,
+                    (latest.c.indicator == ProgramTargetRow.indicator)
+                    & (latest.c.v == ProgramTargetRow.version),
+                )
+            )
+            return {indicator: target for indicator, target in rows}

@@ -1,0 +1,46 @@
+"""Retention: personal data is erased once an advisor has been in a final state longer
+than that state's period. The pseudonymous history (codes, transitions, aggregates) stays,
+so the indicators stay right. Unsent mail to an erased person is cancelled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from ppflow.domain.lifecycle import ADVISOR_FINAL
+from ppflow.services.ports import SYSTEM_CLOCK, Clock
+
+
+class RetentionStore(Protocol):
+    def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
+        """Erase contacts of advisors in ``stage`` since before ``before``; returns
+        (people erased, pending notifications cancelled)."""
+
+
+@dataclass
+class RetentionReport:
+    erased: dict[str, int]
+    cancelled: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.erased.values())
+
+
+def apply_retention(
+    store: RetentionStore, periods: dict[str, int], clock: Clock = SYSTEM_CLOCK
+) -> RetentionReport:
+    unknown = set(periods) - ADVISOR_FINAL
+    if unknown:
+        raise ValueError(
+            f"retention is set per final state; {', '.join(sorted(unknown))} "
+            f"is not one of {', '.join(sorted(ADVISOR_FINAL))}"
+        )
+    now = clock.now()
+    erased, cancelled = {}, 0
+    for stage, days in sorted(periods.items()):
+        people, mail = store.erase_final_before(stage, now - timedelta(days=days), now)
+        erased[stage] = people
+        cancelled += mail
+    return RetentionReport(erased, cancelled)
