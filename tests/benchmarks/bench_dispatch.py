@@ -2,11 +2,14 @@
 connections, each to its own mail sink (aiosmtpd + Maildir) in a separate process.
 
     .venv/bin/python tests/benchmarks/bench_dispatch.py [--messages 5000] [--connections 4]
+                                                        [--rounds 5]
 
 The dispatcher's time includes everything a real pass does: claiming rows under a lease,
 looking up recipients, rendering both parts from the templates, building and sending each
 message, and recording every outcome. The bare loop only sends the same message bytes,
 built before its clock starts, with ``sendmail`` on the same number of connections.
+The two take turns for several rounds, each on a fresh sink; the figure is the median of
+the rounds' ratios, since a shared machine's load shifts from one round to the next.
 Target: dispatcher / bare >= 0.8.
 """
 

@@ -4,6 +4,7 @@ message it accepts in a Maildir, where ``ppflow mail list`` and ``mail show`` re
 from __future__ import annotations
 
 import mailbox
+import signal
 import threading
 from pathlib import Path
 
@@ -70,8 +71,10 @@ class MailSink:
         self.stop()
 
     def serve_forever(self, stop: threading.Event | None = None) -> None:
-        """Run until ``stop`` is set or the process is interrupted (Ctrl-C)."""
+        """Run until ``stop`` is set, or the process gets Ctrl-C or SIGTERM."""
         stop = stop or threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
         self.start()
         try:
             while not stop.wait(0.5):
