@@ -1,0 +1,72 @@
+"""Scheduled sweeps are set-based: their Prefect task count does not grow with the pool."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from sqlalchemy import func, select
+
+from ppflow.adapters.orm import NotificationRow
+from ppflow.settings import get_settings
+from ppflow_flows import runtime
+from tests.seeding import seed_pool
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture
+def own_database(flow_app, tmp_path):
+    """A database of its own, so that a large pool leaves the other flow tests alone."""
+    previous = os.environ["PPFLOW_DATABASE_URL"]
+
+    def use(name: str):
+        os.environ["PPFLOW_DATABASE_URL"] = f"sqlite:///{tmp_path / name}"
+        get_settings.cache_clear()
+        runtime.application.cache_clear()
+        app = runtime.application()
+        app.upgrade()
+        return app
+
+    yield use
+    runtime.application().dispose()
+    os.environ["PPFLOW_DATABASE_URL"] = previous
+    get_settings.cache_clear()
+    runtime.application.cache_clear()
+
+
+def task_runs_of(state) -> int:
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    return len(runs)
+
+
+def test_the_reminder_sweep_costs_the_same_task_runs_for_10_and_10000_advisors(own_database):
+    from ppflow_flows.send_reminders import send_reminders
+
+    counts, reports = {}, {}
+    for size in (10, 10_000):
+        app = own_database(f"sweep{size}.db")
+        seed_pool(app, size, datetime.now(UTC))
+        state = send_reminders(return_state=True)
+        assert state.is_completed()
+        reports[size] = state.result()
+        counts[size] = task_runs_of(state)
+        with app.session_factory() as session:
+            digests = session.scalar(
+                select(func.count())
+                .select_from(NotificationRow)
+                .where(NotificationRow.template == "reminder_digest")
+            )
+        assert digests == 1  # one digest for the one coordinator, however many cases
+    assert counts[10] == counts[10_000] == 1
+    assert reports[10_000]["total"] > 10 * reports[10]["total"]
+    stalled = reports[10_000]["cases"]
+    assert stalled["identified"] > 0 and stalled["invited"] > 0 and stalled["preparing"] > 0
