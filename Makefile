@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint lock clean
+.PHONY: demo test serve lint lock clean
+PREFECT_PORT ?= 4200
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
 demo: $(STAMP)  ## seed the demonstration program on the embedded SQLite default and print it
 	$(BIN)/ppflow demo
@@ -12,6 +14,15 @@ demo: $(STAMP)  ## seed the demonstration program on the embedded SQLite default
 test: $(STAMP)  ## the whole test suite (PostgreSQL tests need PPFLOW_TEST_DATABASE_URL)
 	$(BIN)/ruff check ppflow flows tests
 	$(BIN)/pytest
+
+serve: $(STAMP)  ## Prefect server and UI, the mail sink and every deployment; Ctrl-C stops all
+	@echo "Prefect UI on http://127.0.0.1:$(PREFECT_PORT), mail sink on 127.0.0.1:8025"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) & \
+	$(BIN)/ppflow mail-sink & \
+	until $(BIN)/python -c 'import sys, urllib.request as r; r.urlopen(sys.argv[1], timeout=2)' \
+		http://127.0.0.1:$(PREFECT_PORT)/api/health 2>/dev/null; do sleep 1; done; \
+	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(BIN)/ppflow serve
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ppflow needs Python 3.11 or newer"'
