@@ -13,6 +13,7 @@ demo: $(STAMP)  ## seed the demonstration program on the embedded SQLite default
 
 test: $(STAMP)  ## the whole test suite (PostgreSQL tests need PPFLOW_TEST_DATABASE_URL)
 	$(BIN)/ruff check ppflow flows tests
+	$(BIN)/ppflow templates check
 	$(BIN)/pytest
 
 serve: $(STAMP)  ## Prefect server and UI, the mail sink and every deployment; Ctrl-C stops all

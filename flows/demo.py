@@ -194,7 +194,9 @@ def run_demo(
         progress(len(runs), len(runs))
 
     with app.uow() as uow:
-        result.stages = uow.advisors.count_by_stage()
+        for code in result.advisors:
+            stage = uow.advisors.get(code).stage
+            result.stages[stage] = result.stages.get(stage, 0) + 1
     result.maildir = maildir_path(app.settings)
     port = _free_port()
     smtp = app.settings.smtp.model_copy(update={"host": "127.0.0.1", "port": port})
