@@ -23,7 +23,7 @@ from ppflow.adapters.orm import (
     UtcDateTime,
 )
 from ppflow.domain.lifecycle import ADVISOR_FINAL
-from ppflow.services.sweeps import Case, Found, due_round
+from ppflow.services.sweeps import FINAL_ROUND, Case, Found, due_round
 
 
 def _days(now: datetime, then: datetime) -> int:
@@ -150,6 +150,11 @@ class SqlSweeps:
             .outerjoin(opened, opened.c.engagement_id == EngagementRow.id)
             .where(EngagementRow.stage == "active", EngagementRow.start_date.is_not(None))
         )
+        ended = (
+            select(EngagementRow.code)
+            .outerjoin(opened, opened.c.engagement_id == EngagementRow.id)
+            .where(EngagementRow.stage == "completed", func.coalesce(opened.c.r, 0) < FINAL_ROUND)
+        )
         due = []
         today = now.date()
         with self.session_factory() as session:
@@ -157,6 +162,7 @@ class SqlSweeps:
                 round = due_round(_months_between(start, today))
                 if round > (last or 0):
                     due.append((code, round))
+            due += [(code, FINAL_ROUND) for code in session.scalars(ended)]
         return due
 
 

@@ -25,6 +25,7 @@ DEFAULT_SERVICE_LEVELS = {
     "training": 30,  # a required module enrolled and not complete
 }
 SURVEY_SCHEDULE = Meta(actor="schedule:open-due-surveys")
+FINAL_ROUND = 100  # the questionnaire at the end of an engagement
 DIGEST_ITEMS = 200  # the longest list one e-mail carries; the total is always given
 
 
@@ -120,8 +121,9 @@ def open_due_surveys(
     portal_url: str = DEFAULT_PORTAL_URL,
     meta: Meta = SURVEY_SCHEDULE,
 ) -> int:
-    """Open the questionnaire round due for each active engagement: three months after its
-    start, then every six months. Returns how many engagements got a new round."""
+    """Open the questionnaire round due for each active engagement (three months after its
+    start, then every six months) and the final one of each completed engagement. Returns
+    how many engagements got a new round."""
     opened = 0
     for engagement, round in queries.due_survey_rounds(clock.now()):
         open_feedback(uow_factory(), engagement, meta, round, clock, portal_url)
