@@ -8,6 +8,7 @@ from functools import cache
 
 from prefect import get_client
 from prefect.artifacts import create_markdown_artifact
+from prefect.blocks.system import Secret
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.events import emit_event
 
@@ -17,8 +18,14 @@ from ppflow.domain.commands import Meta
 
 @cache
 def application() -> App:
-    """The ppflow application for this worker process, from settings read once."""
-    return bootstrap()
+    """The ppflow application for this worker process, from settings read once. An SMTP
+    password kept in a Prefect Secret block (PPFLOW_SMTP__PASSWORD_BLOCK) is read here,
+    so that it is never in a file or an environment of its own."""
+    app = bootstrap()
+    smtp = app.settings.smtp
+    if smtp.password_block and not smtp.password:
+        smtp.password = Secret.load(smtp.password_block).get()
+    return app
 
 
 def current_flow_run_id() -> str | None:

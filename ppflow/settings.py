@@ -22,6 +22,8 @@ class SmtpSettings(BaseModel):
     port: int = 8025
     username: str | None = None
     password: str | None = None
+    # Or the name of a Prefect Secret block holding the password (read by the flows).
+    password_block: str | None = None
     starttls: bool = False
     use_tls: bool = False
     sender: str = "partenariat@ppflow.invalid"

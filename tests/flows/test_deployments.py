@@ -89,3 +89,22 @@ def test_a_coordinator_triggers_recruitment_by_name_and_the_runner_completes_it(
         time.sleep(1)
     assert run.state.is_completed(), run.state
     assert queries.get_advisor(flow_app.uow(), code).advisor.stage == "recruited"
+
+
+def test_the_smtp_password_can_come_from_a_prefect_secret_block(flow_app, monkeypatch):
+    from prefect.blocks.system import Secret
+
+    from ppflow.settings import get_settings
+    from ppflow_flows import runtime
+
+    Secret(value="s3cret-from-block").save("ppflow-smtp-password", overwrite=True)
+    monkeypatch.setenv("PPFLOW_SMTP__PASSWORD_BLOCK", "ppflow-smtp-password")
+    get_settings.cache_clear()
+    runtime.application.cache_clear()
+    try:
+        assert runtime.application().settings.smtp.password == "s3cret-from-block"
+    finally:
+        runtime.application().dispose()
+        monkeypatch.delenv("PPFLOW_SMTP__PASSWORD_BLOCK")
+        get_settings.cache_clear()
+        runtime.application.cache_clear()
