@@ -60,6 +60,22 @@ def _one(session: Session, row_type: type, kind: str, code: str) -> Any:
     return row
 
 
+def _versioned_update(
+    session: Session, row_type: type, label: str, entity, expected_version: int, **values
+) -> None:
+    """Optimistic locking: write only if the row still has the version that was read, and
+    bump it; otherwise someone else changed it first and nothing is written."""
+    result = session.execute(
+        update(row_type)
+        .where(row_type.code == entity.code, row_type.version == expected_version)
+        .values(version=expected_version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise ConcurrentUpdateError(f"{label} {entity.code}")
+    entity.version = expected_version + 1
+
+
 def _advisor(row: AdvisorRow, program: str | None = None) -> Advisor:
     return Advisor(
         code=row.code,
@@ -162,20 +178,16 @@ class SqlAdvisors:
 
     def save_stage(self, advisor: Advisor, expected_version: int) -> None:
         """Write the new stage only if nobody changed the advisor since it was read."""
-        result = self.session.execute(
-            update(AdvisorRow)
-            .where(AdvisorRow.code == advisor.code, AdvisorRow.version == expected_version)
-            .values(
-                stage=advisor.stage,
-                held_from=advisor.held_from,
-                stage_changed_at=advisor.stage_changed_at,
-                version=expected_version + 1,
-            )
-            .execution_options(synchronize_session=False)
+        _versioned_update(
+            self.session,
+            AdvisorRow,
+            "advisor",
+            advisor,
+            expected_version,
+            stage=advisor.stage,
+            held_from=advisor.held_from,
+            stage_changed_at=advisor.stage_changed_at,
         )
-        if result.rowcount != 1:
-            raise ConcurrentUpdateError(f"advisor {advisor.code}")
-        advisor.version = expected_version + 1
 
     def list(self, criteria: AdvisorFilter) -> list[PoolEntry]:
         load = (
@@ -454,20 +466,16 @@ class SqlTeams:
         return [self._team(r) for r in self.session.scalars(query)]
 
     def save(self, team: QITeam, expected_version: int) -> None:
-        result = self.session.execute(
-            update(TeamRow)
-            .where(TeamRow.code == team.code, TeamRow.version == expected_version)
-            .values(
-                stage=team.stage,
-                briefed_at=team.briefed_at,
-                objectives_set_at=team.objectives_set_at,
-                version=expected_version + 1,
-            )
-            .execution_options(synchronize_session=False)
+        _versioned_update(
+            self.session,
+            TeamRow,
+            "team",
+            team,
+            expected_version,
+            stage=team.stage,
+            briefed_at=team.briefed_at,
+            objectives_set_at=team.objectives_set_at,
         )
-        if result.rowcount != 1:
-            raise ConcurrentUpdateError(f"team {team.code}")
-        team.version = expected_version + 1
 
     def advisor_count(self, code: str) -> int:
         return self.session.scalar(
@@ -538,22 +546,18 @@ class SqlEngagements:
         return [self._engagement(*r) for r in self.session.execute(query)]
 
     def save(self, engagement: Engagement, expected_version: int) -> None:
-        result = self.session.execute(
-            update(EngagementRow)
-            .where(EngagementRow.code == engagement.code, EngagementRow.version == expected_version)
-            .values(
-                stage=engagement.stage,
-                start_date=engagement.start_date,
-                end_date=engagement.end_date,
-                confirmed_at=engagement.joined_at,
-                reason=engagement.reason,
-                version=expected_version + 1,
-            )
-            .execution_options(synchronize_session=False)
+        _versioned_update(
+            self.session,
+            EngagementRow,
+            "engagement",
+            engagement,
+            expected_version,
+            stage=engagement.stage,
+            start_date=engagement.start_date,
+            end_date=engagement.end_date,
+            confirmed_at=engagement.joined_at,
+            reason=engagement.reason,
         )
-        if result.rowcount != 1:
-            raise ConcurrentUpdateError(f"engagement {engagement.code}")
-        engagement.version = expected_version + 1
 
 
 class SqlTraining:
