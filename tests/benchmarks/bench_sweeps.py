@@ -1,6 +1,7 @@
 """Benchmark: the daily reminder sweep and the indicators over pools of growing size.
 
-Prints wall time and peak Python memory of each at 1k, 10k and 100k advisors, on SQLite
+Prints wall time, Python heap peak and the process's peak resident memory (measured in a
+fresh process, after start-up and imports) at 1k, 10k and 100k advisors, on SQLite
 (and on PostgreSQL when PPFLOW_TEST_DATABASE_URL is set). A script, not a test:
 
     .venv/bin/python -m tests.benchmarks.bench_sweeps [--sizes 1000 10000 100000]
@@ -9,7 +10,9 @@ Prints wall time and peak Python memory of each at 1k, 10k and 100k advisors, on
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import resource
 import tempfile
 import time
 import tracemalloc
@@ -37,18 +40,31 @@ def measure(fn):
     return result, elapsed, peak / 2**20
 
 
+def _measure_in_child(settings: Settings, now: datetime, queue) -> None:
+    """Run in a fresh process, so that its peak resident memory is the sweep's own."""
+    app = bootstrap(settings, clock=FixedClock(now))
+    report, sweep_s, sweep_mb = measure(
+        lambda: send_reminders(app.uow(), app.sweeps(), clock=app.clock)
+    )
+    after_sweep = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    _, ind_s, ind_mb = measure(
+        lambda: compute_indicators(app.indicators(), now - timedelta(days=91), now)
+    )
+    queue.put((report.total, sweep_s, sweep_mb, after_sweep, ind_s, ind_mb))
+
+
 def run(settings: Settings, size: int, now: datetime) -> tuple:
     app = bootstrap(settings, clock=FixedClock(now))
     app.upgrade()
     seed_pool(app, size, now)
-    report, sweep_s, sweep_mb = measure(
-        lambda: send_reminders(app.uow(), app.sweeps(), clock=app.clock)
-    )
-    _, ind_s, ind_mb = measure(
-        lambda: compute_indicators(app.indicators(), now - timedelta(days=91), now)
-    )
     app.dispose()
-    return report.total, sweep_s, sweep_mb, ind_s, ind_mb
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_measure_in_child, args=(settings, now, queue))
+    child.start()
+    row = queue.get(timeout=600)
+    child.join()
+    return row
 
 
 def main() -> None:
@@ -60,8 +76,8 @@ def main() -> None:
     if os.environ.get("PPFLOW_TEST_DATABASE_URL"):
         backends.append(("postgresql", os.environ["PPFLOW_TEST_DATABASE_URL"]))
     print(
-        f"{'backend':<11}{'advisors':>10}{'stalled':>9}{'sweep s':>9}{'sweep MB':>10}"
-        f"{'indic. s':>10}{'indic. MB':>10}"
+        f"{'backend':<11}{'advisors':>10}{'stalled':>9}{'sweep s':>9}{'heap MB':>9}"
+        f"{'peak RSS MB':>13}{'indic. s':>10}{'heap MB':>9}"
     )
     for backend, url in backends:
         for size in args.sizes:
@@ -88,10 +104,10 @@ def main() -> None:
                         with admin.begin() as c:
                             c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
                         admin.dispose()
-            total, sweep_s, sweep_mb, ind_s, ind_mb = row
+            total, sweep_s, sweep_mb, rss, ind_s, ind_mb = row
             print(
-                f"{backend:<11}{size:>10}{total:>9}{sweep_s:>9.3f}{sweep_mb:>10.1f}"
-                f"{ind_s:>10.3f}{ind_mb:>10.1f}",
+                f"{backend:<11}{size:>10}{total:>9}{sweep_s:>9.3f}{sweep_mb:>9.1f}"
+                f"{rss:>13.0f}{ind_s:>10.3f}{ind_mb:>9.1f}",
                 flush=True,
             )
 
