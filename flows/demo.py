@@ -52,6 +52,10 @@ COHORT = [
 SCRIPT = ["joins", "joins", "joins", "joins", "joins", "declines", "not_retained", "withdraws"]
 
 
+class DemoAlreadyRunError(RuntimeError):
+    pass
+
+
 @dataclass
 class DemoResult:
     advisors: list[str] = field(default_factory=list)
@@ -160,7 +164,7 @@ def run_demo(
     app.upgrade()
     structure = demo.seed_structure(app.uow(), app.clock)
     if structure is None:
-        raise RuntimeError("the demonstration program is already there; use --reset")
+        raise DemoAlreadyRunError("the demonstration program is already there; use --reset")
     result = DemoResult()
     with tempfile.TemporaryDirectory() as scratch:
         cohort = _write_cohort(Path(scratch), structure["provider"])

@@ -633,7 +633,7 @@ def _demo_with_flows(application: App) -> None:
     # Runs, task runs and their logs stay in Prefect's UI; the terminal shows the outcome.
     for handler in ("CONSOLE", "CONSOLE_FLOW_RUNS", "CONSOLE_TASK_RUNS"):
         os.environ.setdefault(f"PREFECT_LOGGING_HANDLERS_{handler}_LEVEL", "WARNING")
-    from ppflow_flows.demo import run_demo
+    from ppflow_flows.demo import DemoAlreadyRunError, run_demo
 
     with Progress(
         "[progress.description]{task.description}",
@@ -647,8 +647,12 @@ def _demo_with_flows(application: App) -> None:
             result = run_demo(
                 lambda done, total: progress.update(task, completed=done, total=total)
             )
-        except RuntimeError as error:
-            fail(str(error))
+        except RuntimeError:
+            console.print(
+                "the demonstration has already run on this database; "
+                "[bold]ppflow demo --reset[/] runs it again from scratch"
+            )
+            return
     stages = Table("stage", "advisors", title="Advisors at each stage")
     for stage, count in sorted(result.stages.items(), key=lambda item: -item[1]):
         stages.add_row(stage, str(count))

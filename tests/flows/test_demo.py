@@ -29,5 +29,5 @@ def test_the_demo_onboards_a_cohort_and_delivers_its_mail(flow_app, tmp_path, mo
 
         statuses = set(session.scalars(select(NotificationRow.status)))
     assert statuses == {"sent"}
-    with pytest.raises(RuntimeError, match="already there"):
+    with pytest.raises(demo.DemoAlreadyRunError, match="already there"):
         demo.run_demo()
