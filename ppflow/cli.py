@@ -647,7 +647,7 @@ def _demo_with_flows(application: App) -> None:
             result = run_demo(
                 lambda done, total: progress.update(task, completed=done, total=total)
             )
-        except RuntimeError:
+        except DemoAlreadyRunError:
             console.print(
                 "the demonstration has already run on this database; "
                 "[bold]ppflow demo --reset[/] runs it again from scratch"
