@@ -33,7 +33,7 @@ class App:
     def retention(self) -> SqlRetention:
         return SqlRetention(self.session_factory)
 
-    def upgrade(self, revision: str = "head") -> None:
+    def upgrade(self, revision: str = "heads") -> None:
         db.upgrade(self.engine, revision)
 
     def dispose(self) -> None:

@@ -89,7 +89,7 @@ def _csv(values: list[str] | None) -> tuple[str, ...]:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+def db_upgrade(revision: str = typer.Argument("heads", help="Target revision.")) -> None:
     """Create or migrate the schema up to REVISION."""
     application = get_app()
     application.upgrade(revision)

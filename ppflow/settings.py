@@ -43,6 +43,26 @@ class SmtpSettings(BaseModel):
     maildir: Path | None = None
 
 
+class PortalSettings(BaseModel):
+    """The survey portal: ``PPFLOW_PORTAL__HOST``, ``PPFLOW_PORTAL__SIGNING_KEY``..."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Signs the personal survey and withdrawal links. The default is for development only:
+    # `ppflow check` refuses it when PPFLOW_ENVIRONMENT is not "development".
+    signing_key: str = "development-only-signing-key"
+    signing_key_block: str | None = None  # or a Prefect Secret block holding it
+    link_days: int = 30
+
+
+class CompensationSettings(BaseModel):
+    """``PPFLOW_COMPENSATION__T4A_THRESHOLD`` and so on (amounts in CAD)."""
+
+    t4a_threshold: float = 500.0
+    budget_alert_ratio: float = 0.8
+    fiscal_year_start_month: int = 4
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PPFLOW_", env_nested_delimiter="__", extra="ignore"
@@ -71,6 +91,9 @@ class Settings(BaseSettings):
     # Where respondents open their personal survey links (`ppflow portal`).
     portal_url: str = "http://127.0.0.1:8000"
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    portal: PortalSettings = Field(default_factory=PortalSettings)
+    compensation: CompensationSettings = Field(default_factory=CompensationSettings)
+    environment: str = "development"  # "production" makes `ppflow check` strict
 
     @property
     def resolved_database_url(self) -> str:

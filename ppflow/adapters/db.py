@@ -48,7 +48,9 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Migrate up; by default to every head, so that branches made in parallel (each
+    from the same parent) all apply until a merge revision joins them."""
     command.upgrade(alembic_config(engine), revision)
 
 
@@ -57,10 +59,12 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The schema's revision (several, comma-separated, while branches are unmerged)."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def table_names(engine: Engine) -> set[str]:
