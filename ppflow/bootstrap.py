@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ppflow.adapters import db
+from ppflow.adapters.privacy import SqlPrivacy
 from ppflow.adapters.repositories import SqlUnitOfWork
 from ppflow.adapters.sweeps import SqlIndicators, SqlRetention, SqlSweeps
 from ppflow.services.ports import SYSTEM_CLOCK, Clock
@@ -32,6 +33,9 @@ class App:
 
     def retention(self) -> SqlRetention:
         return SqlRetention(self.session_factory)
+
+    def privacy(self) -> SqlPrivacy:
+        return SqlPrivacy(self.session_factory)
 
     def upgrade(self, revision: str = "heads") -> None:
         db.upgrade(self.engine, revision)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import sys
 from enum import StrEnum
@@ -42,6 +43,10 @@ app.add_typer(advisor_app, name="advisor")
 app.add_typer(team_app, name="team")
 app.add_typer(staff_app, name="staff")
 app.add_typer(program_app, name="program")
+incident_app = typer.Typer(
+    help="The register of confidentiality incidents (kept 5 years).", no_args_is_help=True
+)
+app.add_typer(incident_app, name="incident")
 engagement_app = typer.Typer(help="Advisors placed in QI teams.", no_args_is_help=True)
 app.add_typer(engagement_app, name="engagement")
 answer_app = typer.Typer(
@@ -292,6 +297,63 @@ def engagement_end(
     console.print(f"engagement {code}: {change.from_state} -> {change.to_state}")
 
 
+@incident_app.command("add")
+def incident_add(
+    occurred: Annotated[str, typer.Option(help="Date, YYYY-MM-DD.")],
+    circumstances: Annotated[str, typer.Option(help="What happened.")],
+    data: Annotated[str, typer.Option(help="What personal data was concerned.")],
+    people: Annotated[int, typer.Option(help="How many people are affected.")],
+    severity: Annotated[str, typer.Option(help="low, moderate or serious.")],
+    measures: Annotated[str, typer.Option(help="Measures taken.")],
+) -> None:
+    """Record a confidentiality incident."""
+    from datetime import date as date_type
+
+    from ppflow.services.privacy import RecordIncident, record_incident
+
+    try:
+        occurred_on = date_type.fromisoformat(occurred)
+    except ValueError:
+        fail(f"'{occurred}' is not a date; write YYYY-MM-DD")
+    number = run(
+        record_incident,
+        get_app().privacy(),
+        RecordIncident(occurred_on, circumstances, data, people, severity, measures, actor()),
+        get_app().clock,
+    )
+    console.print(f"recorded incident {number}")
+
+
+@incident_app.command("list")
+def incident_list() -> None:
+    """The register of confidentiality incidents."""
+    table = Table(
+        "#",
+        "occurred",
+        "severity",
+        "people",
+        "data concerned",
+        "circumstances",
+        "measures",
+        "recorded by",
+        "kept until",
+        title="Confidentiality incidents",
+    )
+    for i in get_app().privacy().incidents():
+        table.add_row(
+            str(i["id"]),
+            i["occurred_on"],
+            i["severity"],
+            str(i["people_affected"]),
+            i["data_concerned"],
+            i["circumstances"],
+            i["measures"],
+            i["recorded_by"],
+            i["keep_until"],
+        )
+    console.print(table)
+
+
 # ------------------------------------------------------------------------ advisor
 
 
@@ -456,6 +518,55 @@ def advisor_show(
 
 def _when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+@advisor_app.command("withdraw")
+def advisor_withdraw(
+    code: str,
+    reason: Annotated[str, typer.Option(help="What the person said (kept in the log).")] = "",
+) -> None:
+    """The advisor withdraws consent: open engagements end, unsent mail is cancelled, and
+    the coordinators are told."""
+    change = run(
+        advisor_service.withdraw_advisor,
+        get_app().uow(),
+        code,
+        Meta(actor=actor(), reason=reason or "withdrew consent"),
+        get_app().clock,
+    )
+    console.print(f"{code}: {change.from_state} -> {change.to_state}")
+
+
+@advisor_app.command("export")
+def advisor_export(
+    code: str,
+    out: Annotated[Path | None, typer.Option(help="Write to this file (default: stdout).")] = None,
+) -> None:
+    """Everything ppflow holds about one advisor, as JSON (the right to portability)."""
+    from ppflow.services.privacy import export_advisor
+
+    data = run(export_advisor, get_app().privacy(), code, get_app().clock)
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if out is None:
+        print(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(f"wrote {out}")
+
+
+@advisor_app.command("erase")
+def advisor_erase(
+    code: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
+) -> None:
+    """Erase an advisor's personal data on request. The code, the stages and the
+    aggregates stay, so the indicators stay right."""
+    from ppflow.services.privacy import erase_advisor
+
+    if not yes:
+        fail(f"erasing {code}'s personal data cannot be undone; add --yes to confirm")
+    cancelled = run(erase_advisor, get_app().privacy(), code, get_app().clock)
+    console.print(f"erased the personal data of {code}; {cancelled} unsent e-mail(s) cancelled")
 
 
 @advisor_app.command("history")

@@ -52,9 +52,9 @@ def modules(app, *codes: str) -> None:
         organisation.add_training_module(app.uow(), TrainingModule(code, f"Module {code}"))
 
 
-def ready_advisor(app, referrer: str) -> str:
+def ready_advisor(app, referrer: str, **overrides) -> str:
     """An advisor walked through the real use cases up to 'ready'."""
-    code = referral(app, referrer)
+    code = referral(app, referrer, **overrides)
     meta = Meta(actor="test")
     advisors.invite_advisor(app.uow(), code, meta, app.clock)
     advisors.record_invitation_answer(app.uow(), code, True, meta, app.clock)

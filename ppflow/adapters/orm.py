@@ -283,3 +283,19 @@ class DecisionRow(Base):
     answer: Mapped[dict] = mapped_column(JSON)
     actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class IncidentRow(Base):
+    """The register of confidentiality incidents (kept 5 years, as Law 25 expects)."""
+
+    __tablename__ = "confidentiality_incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    circumstances: Mapped[str] = mapped_column(Text)
+    data_concerned: Mapped[str] = mapped_column(Text)
+    people_affected: Mapped[int] = mapped_column(Integer)
+    severity: Mapped[str] = mapped_column(String(16))
+    measures: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    keep_until: Mapped[date] = mapped_column(Date)

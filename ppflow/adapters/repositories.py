@@ -666,6 +666,19 @@ class SqlNotifications:
         self.session.flush()
         return True
 
+    def cancel_pending(self, recipient_code: str, reason: str) -> int:
+        """Unsent mail to this person will not go: it is marked dead with the reason."""
+        result = self.session.execute(
+            update(NotificationRow)
+            .where(
+                NotificationRow.recipient_code == recipient_code,
+                NotificationRow.status.in_(("pending", "failed")),
+            )
+            .values(status="dead", last_error=reason)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
+
     def templates_for(self, recipient_code: str) -> set[str]:
         rows = self.session.scalars(
             select(NotificationRow.template).where(NotificationRow.recipient_code == recipient_code)

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ppflow.adapters.orm import (
     AdvisorRow,
     ConsentRow,
-    ContactRow,
     EngagementRow,
-    NotificationRow,
     ProgramTargetRow,
     SurveyRequestRow,
     TeamRow,
@@ -22,6 +20,7 @@ from ppflow.adapters.orm import (
     TransitionRow,
     UtcDateTime,
 )
+from ppflow.adapters.privacy import erase_people
 from ppflow.domain.lifecycle import ADVISOR_FINAL
 from ppflow.services.sweeps import FINAL_ROUND, Case, Found, due_round
 
@@ -166,45 +165,19 @@ class SqlSweeps:
         return due
 
 
-ERASED = "[erased]"
-
-
 class SqlRetention:
     def __init__(self, session_factory: sessionmaker[Session]):
         self.session_factory = session_factory
 
     def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
-        due = select(AdvisorRow.id).where(
-            AdvisorRow.stage == stage, AdvisorRow.stage_changed_at < before
-        )
-        codes = select(AdvisorRow.code).where(
-            AdvisorRow.stage == stage, AdvisorRow.stage_changed_at < before
-        )
+        due = (AdvisorRow.stage == stage, AdvisorRow.stage_changed_at < before)
         with self.session_factory.begin() as session:
-            people = session.execute(
-                update(ContactRow)
-                .where(ContactRow.advisor_id.in_(due), ContactRow.erased_at.is_(None))
-                .values(
-                    first_name=ERASED,
-                    last_name=ERASED,
-                    email="",
-                    phone="",
-                    context="",
-                    erased_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            mail = session.execute(
-                update(NotificationRow)
-                .where(
-                    NotificationRow.recipient_kind == "advisor",
-                    NotificationRow.recipient_code.in_(codes),
-                    NotificationRow.status.in_(("pending", "failed")),
-                )
-                .values(status="dead", last_error="recipient's personal data erased")
-                .execution_options(synchronize_session=False)
-            ).rowcount
-        return people, mail
+            return erase_people(
+                session,
+                select(AdvisorRow.id).where(*due),
+                select(AdvisorRow.code).where(*due),
+                now,
+            )
 
 
 class SqlIndicators:

@@ -22,6 +22,7 @@ from ppflow.domain.model import (
     Transition,
     new_code,
 )
+from ppflow.services.engagements import move_engagement
 from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 
@@ -443,7 +444,9 @@ def resume(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOC
 
 
 def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
-    """Consent is withdrawn: the ledger records it and the advisor moves to withdrawn."""
+    """Consent is withdrawn, in one transaction: the ledger records it, the advisor moves to
+    withdrawn, their open engagements end, their unsent mail is cancelled, and the
+    coordinators are told (by code; the reason stays in the log)."""
 
     def record_withdrawal(uow: UnitOfWork, now: datetime) -> None:
         if uow.advisors.withdraw_consents(advisor, now) == 0:
@@ -451,8 +454,33 @@ def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = S
                 advisor, Consent(PARTICIPATION, "withdrawal", now, None, withdrawn_at=now)
             )
 
+    def close_everything(
+        uow: UnitOfWork, change: StageChange, transition_id: int, now: datetime
+    ) -> None:
+        ended = Meta(meta.actor, "the advisor withdrew", None, meta.flow_run_id)
+        for engagement in uow.engagements.for_advisor(advisor):
+            if engagement.stage in ("proposed", "active"):
+                target = "cancelled" if engagement.stage == "proposed" else "ended_early"
+                move_engagement(uow, engagement, target, ended, now)
+        uow.notifications.cancel_pending(advisor, "the advisor withdrew consent")
+        for coordinator in uow.staff.list(role=StaffRole.COORDINATOR):
+            queue_notification(
+                uow,
+                template="advisor_withdrawn",
+                recipient_kind="staff",
+                recipient_code=coordinator.code,
+                context={"advisor": advisor, "stage": change.from_state},
+                idempotency_key=f"advisor_withdrawn:{advisor}:{coordinator.code}",
+                at=now,
+                transition_id=transition_id,
+            )
+
     return _run_move(
-        uow, ChangeAdvisorStage(advisor, "withdrawn", meta=meta), clock, record_withdrawal
+        uow,
+        ChangeAdvisorStage(advisor, "withdrawn", meta=meta),
+        clock,
+        record_withdrawal,
+        close_everything,
     )
 
 

@@ -112,6 +112,12 @@ _KINDS = (
         {"team": "QT-5MPX8R", "team_name": "Urgence - temps d'attente", "lead": SAMPLE_LEAD},
     ),
     NotificationKind(
+        "advisor_withdrawn",
+        "staff",
+        ("advisor", "stage"),
+        {"advisor": SAMPLE_ADVISOR, "stage": "preparing"},
+    ),
+    NotificationKind(
         "survey_request",
         "any",
         ("survey", "survey_url", "due_date"),

@@ -1,0 +1,77 @@
+"""Rights and records under Law 25: an advisor's data, out in a structured format or
+erased on request; and the register of confidentiality incidents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from ppflow.domain.errors import InvalidInputError
+from ppflow.services.ports import SYSTEM_CLOCK, Clock
+
+SEVERITIES = ("low", "moderate", "serious")
+KEEP_YEARS = 5
+
+
+class PrivacyStore(Protocol):
+    def export(self, code: str) -> dict[str, Any]: ...
+    def erase(self, code: str, now) -> int: ...
+    def add_incident(self, incident: dict[str, Any]) -> int: ...
+    def incidents(self, since: date | None = None) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class RecordIncident:
+    occurred_on: date
+    circumstances: str
+    data_concerned: str
+    people_affected: int
+    severity: str
+    measures: str
+    actor: str
+
+
+def export_advisor(store: PrivacyStore, code: str, clock: Clock = SYSTEM_CLOCK) -> dict:
+    data = store.export(code)
+    return {"format": "ppflow-advisor-export/1", "exported_at": clock.now().isoformat(), **data}
+
+
+def erase_advisor(store: PrivacyStore, code: str, clock: Clock = SYSTEM_CLOCK) -> int:
+    """Erase on request: names, addresses, phone, free-text context and survey answers go;
+    the code, the stages and the aggregates stay. Returns the unsent e-mails cancelled."""
+    return store.erase(code, clock.now())
+
+
+def record_incident(store: PrivacyStore, cmd: RecordIncident, clock: Clock = SYSTEM_CLOCK) -> int:
+    problems = []
+    if cmd.severity not in SEVERITIES:
+        problems.append(f"severity '{cmd.severity}' is not one of {', '.join(SEVERITIES)}")
+    if cmd.people_affected < 0:
+        problems.append("people affected cannot be negative")
+    for name in ("circumstances", "data_concerned", "measures"):
+        if not getattr(cmd, name).strip():
+            problems.append(f"{name.replace('_', ' ')} must be described")
+    now = clock.now()
+    if cmd.occurred_on > now.date():
+        problems.append("the incident cannot have happened in the future")
+    if problems:
+        raise InvalidInputError("; ".join(problems))
+    keep = (
+        cmd.occurred_on.replace(year=cmd.occurred_on.year + KEEP_YEARS)
+        if not (cmd.occurred_on.month == 2 and cmd.occurred_on.day == 29)
+        else date(cmd.occurred_on.year + KEEP_YEARS, 3, 1)
+    )
+    return store.add_incident(
+        {
+            "occurred_on": cmd.occurred_on,
+            "circumstances": cmd.circumstances.strip(),
+            "data_concerned": cmd.data_concerned.strip(),
+            "people_affected": cmd.people_affected,
+            "severity": cmd.severity,
+            "measures": cmd.measures.strip(),
+            "recorded_at": now,
+            "recorded_by": cmd.actor,
+            "keep_until": keep,
+        }
+    )
