@@ -666,6 +666,15 @@ class SqlNotifications:
         self.session.flush()
         return True
 
+    def link(self, idempotency_key: str, transition_id: int) -> None:
+        """Tie a message queued just before its transition to that transition."""
+        self.session.execute(
+            update(NotificationRow)
+            .where(NotificationRow.idempotency_key == idempotency_key)
+            .values(transition_id=transition_id)
+            .execution_options(synchronize_session=False)
+        )
+
     def cancel_pending(self, recipient_code: str, reason: str) -> int:
         """Unsent mail to this person will not go: it is marked dead with the reason."""
         result = self.session.execute(

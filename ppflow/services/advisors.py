@@ -300,8 +300,13 @@ def invite_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYS
             transition_id=None,
         )
 
+    def link_invitation(
+        uow: UnitOfWork, change: StageChange, transition_id: int, now: datetime
+    ) -> None:
+        uow.notifications.link(f"invitation:{advisor}", transition_id)
+
     cmd = ChangeAdvisorStage(advisor, "invited", meta=meta)
-    return _run_move(uow, cmd, clock, before_move=queue_invitation)
+    return _run_move(uow, cmd, clock, before_move=queue_invitation, after_move=link_invitation)
 
 
 def record_invitation_answer(
