@@ -163,6 +163,31 @@ _KINDS = (
             "reply": "550 5.1.1 <address>: mailbox unavailable",
         },
     ),
+    NotificationKind(
+        "budget_alert",
+        "staff",
+        ("program", "fiscal_year", "budget", "committed", "percent", "currency"),
+        {
+            "program": "PP-CHU",
+            "fiscal_year": "2026-27",
+            "budget": "10000.00",
+            "committed": "8012.50",
+            "percent": 80,
+            "currency": "CAD",
+        },
+    ),
+    NotificationKind(
+        "t4a_threshold",
+        "staff",
+        ("advisor", "year", "total", "threshold", "currency"),
+        {
+            "advisor": SAMPLE_ADVISOR,
+            "year": "2026",
+            "total": "512.50",
+            "threshold": "500.00",
+            "currency": "CAD",
+        },
+    ),
 )
 NOTIFICATIONS: dict[str, NotificationKind] = {k.name: k for k in _KINDS}
 DELIVERY_FAILED = "delivery_failed"

@@ -1,0 +1,682 @@
+"""Compensation use cases: rate tiers, hours logged (one at a time or from a CSV file),
+expenses, declined payment, program budgets, and the alerts they raise.
+
+Each use case runs in one unit of work that also has ``pay``, the compensation
+repository (``ppflow.adapters.compensation.CompensationUnitOfWork``). An alert is an
+outbox row for every coordinator, written in the same transaction as the hours that
+crossed the threshold, and keyed so that a threshold crossed once alerts once: per
+program and fiscal year for the budget, per payee and calendar year for the T4A level.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+from ppflow.domain.commands import Meta
+from ppflow.domain.compensation import (
+    EXPENSE_KINDS,
+    CompensationPolicy,
+    RateTier,
+    calendar_year_bounds,
+    check_activity,
+    declined_on,
+    fiscal_year,
+    fiscal_year_bounds,
+    fiscal_year_label,
+    money,
+    new_tier,
+    parse_hours,
+    parse_money,
+    percent,
+    rate_to_cents,
+    value_activity,
+)
+from ppflow.domain.errors import InvalidInputError, NotFoundError, PPFlowError
+from ppflow.services.notifications import InvalidRecipientError, queue_notification
+from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+from ppflow.services.referral_import import CsvFormatError, RowProblem
+
+PAYABLE_STAGES = ("active", "completed", "evaluated", "ended_early")
+BUDGET_ALERT = "budget_alert"
+T4A_ALERT = "t4a_threshold"
+CSV_REQUIRED = ("engagement", "date", "activity", "hours")
+CSV_OPTIONAL = ("note",)
+MAX_NOTE = 500
+MAX_RECEIPT = 200
+
+
+# ----------------------------------------------------------------- data and ports
+
+
+@dataclass(frozen=True)
+class EngagementPay:
+    """What compensation needs to know about an engagement."""
+
+    code: str
+    advisor: str
+    stage: str
+    start_date: date | None
+    hourly_rate: float | None
+    program: str | None
+
+
+@dataclass(frozen=True)
+class ActivityEntry:
+    engagement: str
+    day: date
+    activity: str
+    centihours: int
+    rate_cents: int
+    basis: str
+    amount_cents: int
+    declined: bool
+    note: str = ""
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Expense:
+    engagement: str
+    day: date
+    kind: str
+    amount_cents: int
+    receipt: str = ""
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PayeeTotal:
+    advisor: str
+    centihours: int
+    owed_cents: int
+    expenses_cents: int
+    entries: int
+    declined: bool  # at least one activity in the period was unpaid by the advisor's choice
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    program: str
+    fiscal_year: int
+    budget_cents: int
+    committed_cents: int
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A threshold crossed, and how many coordinators were told (newly queued)."""
+
+    kind: str  # budget_alert | t4a_threshold
+    subject: str  # program code or advisor code
+    year: str  # fiscal year label, or calendar year
+    amount_cents: int
+    limit_cents: int
+    notified: int
+    unreachable: tuple[str, ...] = ()
+
+
+class CompensationRepository(Protocol):
+    def add_tier(self, tier: RateTier, at: datetime, actor: str) -> RateTier: ...
+    def tiers(self, activity: str | None = None) -> list[RateTier]: ...
+    def engagements(self, codes: Iterable[str]) -> dict[str, EngagementPay]: ...
+    def logged_request_ids(self, request_ids: Iterable[str]) -> set[str]: ...
+    def add_activity(self, entry: ActivityEntry, at: datetime, actor: str) -> int: ...
+    def add_expense(self, expense: Expense, at: datetime, actor: str) -> int | None: ...
+    def declines(self, advisors: Iterable[str]) -> dict[str, list[date]]: ...
+    def add_decline(self, advisor: str, effective_from: date, at: datetime, actor: str) -> bool: ...
+    def waive_from(self, advisor: str, effective_from: date) -> int: ...
+    def set_budget(
+        self, program: str, year: int, amount_cents: int, at: datetime, actor: str
+    ) -> None: ...
+    def budget(self, program: str, year: int) -> int | None: ...
+    def budget_lines(self, year: int | None, start_month: int) -> list[BudgetLine]: ...
+    def committed(self, program: str, start: date, end: date) -> int: ...
+    def payee_total(self, advisor: str, start: date, end: date) -> int: ...
+    def payees(self, start: date, end: date) -> list[PayeeTotal]: ...
+    def coordinators(self) -> list[str]: ...
+
+
+class CompensationUnitOfWork(UnitOfWork, Protocol):
+    pay: CompensationRepository
+
+
+# ----------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class AddRateTier:
+    activity: str
+    kind: str  # hourly | flat
+    amount: str  # dollars, as text: "25.00"
+    effective_from: date
+    effective_to: date | None = None
+    meta: Meta = Meta()
+
+
+@dataclass(frozen=True)
+class LogHours:
+    engagement: str
+    day: date
+    activity: str
+    hours: str  # as text: "1.5"
+    note: str = ""
+    meta: Meta = Meta()
+
+
+@dataclass(frozen=True)
+class RecordExpense:
+    engagement: str
+    day: date
+    kind: str
+    amount: str  # dollars, as text
+    receipt: str = ""
+    meta: Meta = Meta()
+
+
+@dataclass(frozen=True)
+class Logged:
+    engagement: str
+    centihours: int
+    amount_cents: int
+    declined: bool
+    alerts: tuple[Alert, ...] = ()
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class ExpenseRecorded:
+    engagement: str
+    amount_cents: int
+    alerts: tuple[Alert, ...] = ()
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class PaymentDeclined:
+    advisor: str
+    effective_from: date
+    entries_waived: int
+    already_recorded: bool
+
+
+@dataclass
+class HoursImport:
+    rows: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    imported: int = 0
+    already_imported: int = 0
+    alerts: list[Alert] = field(default_factory=list)
+
+    @property
+    def bad_lines(self) -> set[int]:
+        return {p.line for p in self.problems}
+
+
+@dataclass(frozen=True)
+class Summary:
+    year: int
+    fiscal_label: str
+    payees: list[PayeeTotal]
+    budgets: list[BudgetLine]
+    t4a_threshold_cents: int
+
+
+# ------------------------------------------------------------------------- tiers
+
+
+def add_rate_tier(
+    uow: CompensationUnitOfWork, cmd: AddRateTier, clock: Clock = SYSTEM_CLOCK
+) -> RateTier:
+    tier = new_tier(cmd.activity, cmd.kind, cmd.amount, cmd.effective_from, cmd.effective_to)
+    with uow:
+        added = uow.pay.add_tier(tier, clock.now(), cmd.meta.actor)
+        uow.commit()
+    return added
+
+
+def list_rate_tiers(uow: CompensationUnitOfWork) -> list[RateTier]:
+    with uow:
+        return uow.pay.tiers()
+
+
+# ------------------------------------------------------------------------- hours
+
+
+def _payable(engagement: EngagementPay | None, code: str, day: date, today: date) -> EngagementPay:
+    if engagement is None:
+        raise NotFoundError("engagement", code)
+    if engagement.stage not in PAYABLE_STAGES:
+        raise InvalidInputError(
+            f"engagement {code} is {engagement.stage}; only an engagement that has started "
+            "can be paid"
+        )
+    if day > today:
+        raise InvalidInputError(f"date {day.isoformat()} is in the future")
+    if engagement.start_date and day < engagement.start_date:
+        raise InvalidInputError(
+            f"date {day.isoformat()} is before engagement {code} started "
+            f"({engagement.start_date.isoformat()})"
+        )
+    return engagement
+
+
+def _check_text(value: str, what: str, limit: int) -> str:
+    value = value.strip()
+    if len(value) > limit:
+        raise InvalidInputError(f"{what} is longer than {limit} characters")
+    if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
+        raise InvalidInputError(f"{what} contains control characters")
+    return value
+
+
+def value_entry(
+    cmd: LogHours,
+    engagement: EngagementPay | None,
+    tiers: list[RateTier],
+    declined_from: list[date],
+    today: date,
+    request_id: str | None = None,
+) -> ActivityEntry:
+    """Check one logged activity and value it; raises InvalidInputError saying why not."""
+    activity = check_activity(cmd.activity)
+    centihours = parse_hours(cmd.hours)
+    note = _check_text(cmd.note, "note", MAX_NOTE)
+    engagement = _payable(engagement, cmd.engagement, cmd.day, today)
+    rate = rate_to_cents(engagement.hourly_rate) if engagement.hourly_rate is not None else None
+    valuation = value_activity(
+        activity=activity,
+        day=cmd.day,
+        centihours=centihours,
+        tiers=tiers,
+        engagement_rate_cents=rate,
+        declined=declined_on(declined_from, cmd.day),
+    )
+    return ActivityEntry(
+        engagement=engagement.code,
+        day=cmd.day,
+        activity=activity,
+        centihours=centihours,
+        rate_cents=valuation.rate_cents,
+        basis=valuation.basis,
+        amount_cents=valuation.amount_cents,
+        declined=valuation.declined,
+        note=note,
+        request_id=request_id,
+    )
+
+
+def log_hours(
+    uow: CompensationUnitOfWork,
+    cmd: LogHours,
+    policy: CompensationPolicy,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Logged:
+    """Log hours for one activity of an engagement; the amount owed is valued with the
+    tier in effect on the activity's date. The same request id twice logs once."""
+    request_id = cmd.meta.request_id
+    with uow:
+        now = clock.now()
+        if request_id and uow.pay.logged_request_ids([request_id]):
+            return Logged(cmd.engagement, 0, 0, False, replayed=True)
+        engagement = uow.pay.engagements([cmd.engagement]).get(cmd.engagement)
+        declines = uow.pay.declines([engagement.advisor]) if engagement else {}
+        entry = value_entry(
+            cmd,
+            engagement,
+            uow.pay.tiers(),
+            declines.get(engagement.advisor, []) if engagement else [],
+            now.date(),
+            request_id,
+        )
+        uow.pay.add_activity(entry, now, cmd.meta.actor)
+        alerts = raise_alerts(uow, [(engagement, entry.day)], policy, now, payees=True)
+        uow.commit()
+    return Logged(entry.engagement, entry.centihours, entry.amount_cents, entry.declined, alerts)
+
+
+# ---------------------------------------------------------------------- CSV import
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise CsvFormatError(
+            f"the file is not UTF-8 (first bad byte on line {line}); "
+            "save it as 'CSV UTF-8' and try again"
+        ) from None
+
+
+def parse_hours_csv(data: bytes, meta: Meta) -> tuple[list[tuple[int, LogHours]], list[RowProblem]]:
+    """Read the rows into commands, with the problems that need no database: missing
+    fields, extra fields, a bad date, bad hours, a bad activity, a repeated row."""
+    reader = csv.DictReader(io.StringIO(_decode(data), newline=""))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in CSV_REQUIRED if c not in header]
+    if missing:
+        raise CsvFormatError(
+            f"the header (line 1) lacks the column(s) {', '.join(missing)}; "
+            f"expected {', '.join(CSV_REQUIRED)} and optionally {', '.join(CSV_OPTIONAL)}"
+        )
+    reader.fieldnames = header
+    commands: list[tuple[int, LogHours]] = []
+    problems: list[RowProblem] = []
+    seen: dict[tuple, int] = {}
+    for raw in reader:
+        line = reader.line_num
+        if None in raw:
+            problems.append(RowProblem(line, "more fields than the header has columns"))
+            continue
+        row = {k: (v or "").strip() for k, v in raw.items()}
+        if not any(row.values()):
+            continue
+        empty = [c for c in CSV_REQUIRED if not row.get(c)]
+        if empty:
+            problems.append(RowProblem(line, f"missing {', '.join(empty)}"))
+            continue
+        try:
+            day = date.fromisoformat(row["date"])
+        except ValueError:
+            problems.append(RowProblem(line, f"date '{row['date']}' is not YYYY-MM-DD"))
+            continue
+        cmd = LogHours(
+            engagement=row["engagement"].upper(),
+            day=day,
+            activity=row["activity"],
+            hours=row["hours"],
+            note=row.get("note", ""),
+            meta=meta,
+        )
+        try:
+            check_activity(cmd.activity)
+            parse_hours(cmd.hours)
+            _check_text(cmd.note, "note", MAX_NOTE)
+        except InvalidInputError as error:
+            problems.append(RowProblem(line, str(error)))
+            continue
+        key = (cmd.engagement, day, cmd.activity.strip().lower(), parse_hours(cmd.hours))
+        if key in seen:
+            problems.append(
+                RowProblem(line, f"repeats line {seen[key]} (same engagement, date, activity)")
+            )
+            continue
+        seen[key] = line
+        commands.append((line, cmd))
+    return commands, problems
+
+
+def import_hours(
+    uow: CompensationUnitOfWork,
+    data: bytes,
+    meta: Meta,
+    policy: CompensationPolicy,
+    skip_invalid: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
+    progress: Callable[[int, int], None] | None = None,
+) -> HoursImport:
+    """Import hours from CSV (``engagement,date,activity,hours[,note]``). Every row is
+    checked first, against the database too (engagement known and started, a rate for
+    the activity); if any is bad nothing is imported, unless ``skip_invalid``. Each row
+    is keyed by the file's content and its line, so importing the same file again adds
+    nothing."""
+    commands, problems = parse_hours_csv(data, meta)
+    digest = hashlib.sha256(data).hexdigest()[:20]
+    report = HoursImport(rows=len(commands) + len(problems), problems=problems)
+    with uow:
+        now = clock.now()
+        engagements = uow.pay.engagements(c.engagement for _, c in commands)
+        declines = uow.pay.declines(e.advisor for e in engagements.values())
+        tiers = uow.pay.tiers()
+        done = uow.pay.logged_request_ids(f"csv:{digest}:{line}" for line, _ in commands)
+        entries: list[ActivityEntry] = []
+        for line, cmd in commands:
+            request_id = f"csv:{digest}:{line}"
+            if request_id in done:
+                report.already_imported += 1
+                continue
+            engagement = engagements.get(cmd.engagement)
+            try:
+                entries.append(
+                    value_entry(
+                        cmd,
+                        engagement,
+                        tiers,
+                        declines.get(engagement.advisor, []) if engagement else [],
+                        now.date(),
+                        request_id,
+                    )
+                )
+            except PPFlowError as error:
+                report.problems.append(RowProblem(line, str(error)))
+        report.problems.sort(key=lambda p: p.line)
+        if report.problems and not skip_invalid:
+            return report
+        for number, entry in enumerate(entries, 1):
+            uow.pay.add_activity(entry, now, meta.actor)
+            if progress:
+                progress(number, len(entries))
+        touched = [(engagements[e.engagement], e.day) for e in entries]
+        report.alerts = list(raise_alerts(uow, touched, policy, now, payees=True))
+        uow.commit()
+        report.imported = len(entries)
+    return report
+
+
+# ----------------------------------------------------------------------- expenses
+
+
+def record_expense(
+    uow: CompensationUnitOfWork,
+    cmd: RecordExpense,
+    policy: CompensationPolicy,
+    clock: Clock = SYSTEM_CLOCK,
+) -> ExpenseRecorded:
+    """An expense to reimburse, apart from pay: it counts against the program's budget,
+    not towards the payee's T4A total, and is owed even when payment was declined."""
+    kind = cmd.kind.strip().lower()
+    if kind not in EXPENSE_KINDS:
+        raise InvalidInputError(f"expense kind '{kind}' is not one of {', '.join(EXPENSE_KINDS)}")
+    cents = parse_money(cmd.amount)
+    if cents == 0:
+        raise InvalidInputError("an expense's amount must be more than 0")
+    receipt = _check_text(cmd.receipt, "receipt note", MAX_RECEIPT)
+    with uow:
+        now = clock.now()
+        engagement = _payable(
+            uow.pay.engagements([cmd.engagement]).get(cmd.engagement),
+            cmd.engagement,
+            cmd.day,
+            now.date(),
+        )
+        expense = Expense(engagement.code, cmd.day, kind, cents, receipt, cmd.meta.request_id)
+        if uow.pay.add_expense(expense, now, cmd.meta.actor) is None:
+            return ExpenseRecorded(engagement.code, cents, replayed=True)
+        alerts = raise_alerts(uow, [(engagement, cmd.day)], policy, now, payees=False)
+        uow.commit()
+    return ExpenseRecorded(engagement.code, cents, alerts)
+
+
+# ------------------------------------------------------------------------ decline
+
+
+def decline_payment(
+    uow: CompensationUnitOfWork,
+    advisor: str,
+    effective_from: date,
+    meta: Meta,
+    clock: Clock = SYSTEM_CLOCK,
+) -> PaymentDeclined:
+    """The advisor declines payment from a date on: their activities on or after it owe
+    nothing (those already logged too); their hours still count, and expenses are still
+    reimbursed."""
+    with uow:
+        now = clock.now()
+        added = uow.pay.add_decline(advisor, effective_from, now, meta.actor)
+        waived = uow.pay.waive_from(advisor, effective_from)
+        uow.commit()
+    return PaymentDeclined(advisor, effective_from, waived, already_recorded=not added)
+
+
+# ------------------------------------------------------------------------ budgets
+
+
+def set_budget(
+    uow: CompensationUnitOfWork,
+    program: str,
+    year: int,
+    amount: str,
+    meta: Meta,
+    policy: CompensationPolicy,
+    clock: Clock = SYSTEM_CLOCK,
+) -> tuple[Alert, ...]:
+    """Set a program's budget for a fiscal year (named by the year it starts in). If the
+    spending already committed reaches the alert share, the coordinators are told now."""
+    if not 2000 <= year <= 2100:
+        raise InvalidInputError(f"fiscal year {year} is not a year between 2000 and 2100")
+    cents = parse_money(amount, "budget")
+    with uow:
+        now = clock.now()
+        uow.pay.set_budget(program, year, cents, now, meta.actor)
+        alerts = _budget_alerts(uow, {(program, year)}, policy, now)
+        uow.commit()
+    return tuple(alerts)
+
+
+def compensation_summary(
+    uow: CompensationUnitOfWork, year: int, policy: CompensationPolicy
+) -> Summary:
+    """Per payee for a calendar year (the T4A view), and per program budget for the
+    fiscal year that starts in that year."""
+    with uow:
+        start, end = calendar_year_bounds(year)
+        return Summary(
+            year=year,
+            fiscal_label=fiscal_year_label(year, policy.fiscal_year_start_month),
+            payees=uow.pay.payees(start, end),
+            budgets=uow.pay.budget_lines(year, policy.fiscal_year_start_month),
+            t4a_threshold_cents=policy.t4a_threshold_cents,
+        )
+
+
+# ------------------------------------------------------------------------- alerts
+
+
+def raise_alerts(
+    uow: CompensationUnitOfWork,
+    touched: Iterable[tuple[EngagementPay, date]],
+    policy: CompensationPolicy,
+    now: datetime,
+    payees: bool,
+) -> tuple[Alert, ...]:
+    """After amounts were added: check the budget of each program and fiscal year they
+    fall in, and (for pay, not expenses) each payee's total for the calendar year."""
+    touched = list(touched)
+    month = policy.fiscal_year_start_month
+    programs = {(e.program, fiscal_year(day, month)) for e, day in touched if e.program}
+    alerts = _budget_alerts(uow, programs, policy, now)
+    if payees:
+        for advisor, year in sorted({(e.advisor, day.year) for e, day in touched}):
+            total = uow.pay.payee_total(advisor, *calendar_year_bounds(year))
+            if not policy.t4a_due(total):
+                continue
+            context = {
+                "advisor": advisor,
+                "year": str(year),
+                "total": money(total),
+                "threshold": money(policy.t4a_threshold_cents),
+                "currency": policy.currency,
+            }
+            alerts.append(
+                _notify(
+                    uow,
+                    T4A_ALERT,
+                    advisor,
+                    str(year),
+                    total,
+                    policy.t4a_threshold_cents,
+                    context,
+                    f"{T4A_ALERT}:{advisor}:{year}",
+                    now,
+                )
+            )
+    return tuple(a for a in alerts if a.notified or a.unreachable)
+
+
+def _budget_alerts(
+    uow: CompensationUnitOfWork,
+    programs: Iterable[tuple[str, int]],
+    policy: CompensationPolicy,
+    now: datetime,
+) -> list[Alert]:
+    alerts: list[Alert] = []
+    month = policy.fiscal_year_start_month
+    for program, year in sorted(programs):
+        budget = uow.pay.budget(program, year)
+        if budget is None:
+            continue
+        committed = uow.pay.committed(program, *fiscal_year_bounds(year, month))
+        if not policy.budget_alert_due(committed, budget):
+            continue
+        label = fiscal_year_label(year, month)
+        context = {
+            "program": program,
+            "fiscal_year": label,
+            "budget": money(budget),
+            "committed": money(committed),
+            "percent": percent(committed, budget),
+            "currency": policy.currency,
+        }
+        alert = _notify(
+            uow,
+            BUDGET_ALERT,
+            program,
+            label,
+            committed,
+            budget,
+            context,
+            f"{BUDGET_ALERT}:{program}:{year}",
+            now,
+        )
+        if alert.notified or alert.unreachable:
+            alerts.append(alert)
+    return alerts
+
+
+def _notify(
+    uow: CompensationUnitOfWork,
+    kind: str,
+    subject: str,
+    year: str,
+    amount: int,
+    limit: int,
+    context: dict,
+    key: str,
+    now: datetime,
+) -> Alert:
+    """Queue the alert to every coordinator, once per coordinator and key. A coordinator
+    without a valid address is reported and skipped, so the hours are still logged (and
+    the alert is queued for them once their address is corrected and hours are added)."""
+    notified = 0
+    unreachable: list[str] = []
+    for coordinator in uow.pay.coordinators():
+        try:
+            if queue_notification(
+                uow,
+                template=kind,
+                recipient_kind="staff",
+                recipient_code=coordinator,
+                context=context,
+                idempotency_key=f"{key}:{coordinator}",
+                at=now,
+            ):
+                notified += 1
+        except InvalidRecipientError:
+            unreachable.append(coordinator)
+    return Alert(kind, subject, year, amount, limit, notified, tuple(unreachable))
