@@ -8,9 +8,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ppflow.adapters import db
+from ppflow.adapters.indicators import SqlIndicators
 from ppflow.adapters.privacy import SqlPrivacy
 from ppflow.adapters.repositories import SqlUnitOfWork
-from ppflow.adapters.sweeps import SqlIndicators, SqlRetention, SqlSweeps
+from ppflow.adapters.sweeps import SqlRetention, SqlSweeps
 from ppflow.services.ports import SYSTEM_CLOCK, Clock
 from ppflow.settings import Settings, get_settings
 

@@ -12,13 +12,9 @@ from ppflow.adapters.orm import (
     AdvisorRow,
     ConsentRow,
     EngagementRow,
-    ProgramTargetRow,
     SurveyRequestRow,
-    TeamRow,
     TrainingModuleRow,
     TrainingRecordRow,
-    TransitionRow,
-    UtcDateTime,
 )
 from ppflow.adapters.privacy import erase_people
 from ppflow.domain.lifecycle import ADVISOR_FINAL
@@ -178,102 +174,3 @@ class SqlRetention:
                 select(AdvisorRow.code).where(*due),
                 now,
             )
-
-
-class SqlIndicators:
-    def __init__(self, session_factory: sessionmaker[Session]):
-        self.session_factory = session_factory
-
-    def advisors_by_stage(self) -> dict[str, int]:
-        with self.session_factory() as session:
-            query = select(AdvisorRow.stage, func.count()).group_by(AdvisorRow.stage)
-            return {stage: n for stage, n in session.execute(query)}
-
-    def entered(self, stage: str, start: datetime, end: datetime) -> int:
-        with self.session_factory() as session:
-            return (
-                session.scalar(
-                    select(func.count())
-                    .select_from(TransitionRow)
-                    .where(
-                        TransitionRow.entity == "advisor",
-                        TransitionRow.to_state == stage,
-                        TransitionRow.at >= start,
-                        TransitionRow.at < end,
-                    )
-                )
-                or 0
-            )
-
-    def teams_with_advisors(self) -> tuple[int, int, int]:
-        active = (
-            select(EngagementRow.team_id, func.count().label("n"))
-            .where(EngagementRow.stage == "active")
-            .group_by(EngagementRow.team_id)
-            .subquery()
-        )
-        with self.session_factory() as session:
-            teams = (
-                session.scalar(
-                    select(func.count()).select_from(TeamRow).where(TeamRow.stage != "closed")
-                )
-                or 0
-            )
-            one = session.scalar(select(func.count()).select_from(active)) or 0
-            two = (
-                session.scalar(select(func.count()).select_from(active).where(active.c.n >= 2)) or 0
-            )
-        return teams, one, two
-
-    def days_to_integration(self, start: datetime, end: datetime) -> list[float]:
-        first = (
-            select(TransitionRow.code, func.min(TransitionRow.at).label("at"))
-            .where(TransitionRow.entity == "advisor", TransitionRow.to_state == "identified")
-            .group_by(TransitionRow.code)
-            .subquery()
-        )
-        joined = (
-            select(first.c.at, func.min(TransitionRow.at))
-            .join(first, first.c.code == TransitionRow.code)
-            .where(TransitionRow.entity == "advisor", TransitionRow.to_state == "active")
-            .group_by(TransitionRow.code, first.c.at)
-            .having(func.min(TransitionRow.at) >= start, func.min(TransitionRow.at) < end)
-        )
-        stamp = UtcDateTime()
-        with self.session_factory() as session:
-            dialect = session.bind.dialect
-            rows = session.execute(joined).all()
-        days = []
-        for identified, active in rows:
-            identified = stamp.process_result_value(identified, dialect)
-            active = stamp.process_result_value(active, dialect)
-            days.append((active - identified).total_seconds() / 86400)
-        return days
-
-    def feedback_scores(self, start: datetime, end: datetime) -> list[float]:
-        with self.session_factory() as session:
-            return list(
-                session.scalars(
-                    select(SurveyRequestRow.score).where(
-                        SurveyRequestRow.score.is_not(None),
-                        SurveyRequestRow.answered_at >= start,
-                        SurveyRequestRow.answered_at < end,
-                    )
-                )
-            )
-
-    def targets(self) -> dict[str, float]:
-        latest = (
-            select(ProgramTargetRow.indicator, func.max(ProgramTargetRow.version).label("v"))
-            .group_by(ProgramTargetRow.indicator)
-            .subquery()
-        )
-        with self.session_factory() as session:
-            rows = session.execute(
-                select(ProgramTargetRow.indicator, ProgramTargetRow.target).join(
-                    latest,
-                    (latest.c.indicator == ProgramTargetRow.indicator)
-                    & (latest.c.v == ProgramTargetRow.version),
-                )
-            )
-            return {indicator: target for indicator, target in rows}

@@ -1,21 +1,194 @@
 """Structural indicators for a period (seed table: "collect structural indicators on PP
-activities"), compared with the program's targets."""
+activities"), compared with the program's versioned targets.
+
+Every figure is counted by the database (see ``ppflow.adapters.indicators``); this module
+names the period, asks the queries port, and puts the figures beside their targets."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from statistics import median
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
+
+from ppflow.domain.errors import InvalidInputError
+
+# Retention horizons, in days (6 and 12 months).
+RETENTION_DAYS = {"retention_6m": 183, "retention_12m": 365}
+# Indicators where a smaller value is the better one; every other indicator aims high.
+LOWER_IS_BETTER = frozenset(
+    {"days_to_integration_median", "days_to_integration_p90", "withdrawals"}
+)
+FUNNEL_ORDER = (
+    "identified",
+    "invited",
+    "screening",
+    "recruited",
+    "preparing",
+    "ready",
+    "active",
+    "on_hold",
+    "declined",
+    "not_retained",
+    "withdrawn",
+    "alumni",
+)
+
+
+# --- the period -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open interval [start, end), named as the user wrote it."""
+
+    label: str
+    start: datetime
+    end: datetime
+
+
+_QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
+_YEAR = re.compile(r"^(\d{4})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+
+PERIOD_HELP = (
+    "a year (2026), a quarter (2026Q3), a month (2026-07), or a range of months or days "
+    "(2026-07..2026-09, 2026-07-01..2026-09-30)"
+)
+
+
+def _first_of_next_month(year: int, month: int) -> date:
+    return date(year + month // 12, month % 12 + 1, 1)
+
+
+def _bounds(part: str) -> tuple[date, date]:
+    """The first day of a period part and the day after its last day."""
+    if m := _YEAR.match(part):
+        year = int(m[1])
+        return date(year, 1, 1), date(year + 1, 1, 1)
+    if m := _QUARTER.match(part):
+        year, quarter = int(m[1]), int(m[2])
+        first = date(year, 3 * quarter - 2, 1)
+        return first, _first_of_next_month(year, 3 * quarter)
+    if m := _MONTH.match(part):
+        year, month = int(m[1]), int(m[2])
+        if not 1 <= month <= 12:
+            raise ValueError(f"month {month} does not exist")
+        return date(year, month, 1), _first_of_next_month(year, month)
+    if m := _DAY.match(part):
+        day = date(int(m[1]), int(m[2]), int(m[3]))
+        return day, day + timedelta(days=1)
+    raise ValueError("not a period")
+
+
+def parse_period(text: str, zone: tzinfo = UTC) -> Period:
+    """Read a period as managers write it; days start at midnight in ``zone``."""
+    cleaned = (text or "").strip()
+    try:
+        if ".." in cleaned:
+            first, last = (p.strip() for p in cleaned.split("..", 1))
+            start, _ = _bounds(first)
+            _, end = _bounds(last)
+        else:
+            start, end = _bounds(cleaned)
+    except ValueError as error:
+        detail = "" if str(error) == "not a period" else f" ({error})"
+        raise InvalidInputError(f"'{text}' is not a period{detail}: write {PERIOD_HELP}") from None
+    if end <= start:
+        raise InvalidInputError(f"'{text}' ends before it starts")
+
+    def moment(day: date) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+    return Period(cleaned, moment(start), moment(end))
+
+
+def quarter_of(moment: datetime) -> str:
+    return f"{moment.year}Q{(moment.month - 1) // 3 + 1}"
+
+
+# --- what the database answers ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetVersion:
+    indicator: str
+    target: float
+    period: str
+    version: int
+    changed_at: datetime | None
+    previous: float | None = None  # the value of the version before, if any
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Days from identification to integration for the advisors integrated in a period."""
+
+    count: int
+    median: float | None
+    p90: float | None
+
+
+@dataclass(frozen=True)
+class Retention:
+    cohort: int  # advisors who became active at least the horizon before the period's end
+    retained: int  # of them, those who had not left (withdrawn or alumni) by the horizon
+
+
+@dataclass(frozen=True)
+class TeamCounts:
+    active_teams: int
+    with_one: int
+    with_two: int
+    advisors_on_active_teams: int
+
+
+@dataclass(frozen=True)
+class Compensation:
+    hours: float
+    paid: float  # owed for the hours logged, in CAD, without payment advisors declined
+    expenses: float = 0.0
+
+
+@dataclass(frozen=True)
+class ItemScores:
+    """Mean answer of one item in one quarter: the database groups, we only name themes."""
+
+    quarter: str
+    item: str
+    mean: float
+    answers: int
 
 
 class IndicatorQueries(Protocol):
-    def advisors_by_stage(self) -> dict[str, int]: ...
+    def funnel_at(self, end: datetime) -> dict[str, int]: ...
     def entered(self, stage: str, start: datetime, end: datetime) -> int: ...
-    def teams_with_advisors(self) -> tuple[int, int, int]: ...
-    def days_to_integration(self, start: datetime, end: datetime) -> list[float]: ...
-    def feedback_scores(self, start: datetime, end: datetime) -> list[float]: ...
-    def targets(self) -> dict[str, float]: ...
+    def new_referrals(self, start: datetime, end: datetime) -> int: ...
+    def teams_at(self, end: datetime) -> TeamCounts: ...
+    def days_to_integration(self, start: datetime, end: datetime) -> Durations: ...
+    def retention(self, end: datetime, days: int) -> Retention: ...
+    def reasons_for_leaving(self, start: datetime, end: datetime) -> list[tuple[str, str, int]]: ...
+    def compensation(self, start: datetime, end: datetime) -> Compensation | None: ...
+    def feedback_mean(self, start: datetime, end: datetime) -> tuple[float | None, int]: ...
+    def item_scores(self, start: datetime, end: datetime) -> list[ItemScores]: ...
+    def item_themes(self) -> tuple[dict[str, str], dict[str, str]] | None: ...
+    def target_versions(self) -> list[TargetVersion]: ...
+
+
+# --- the result -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    indicator: str
+    value: float | None
+    target: float | None
+    version: int | None
+    changed_at: datetime | None
+    previous: float | None
+    period: str | None
+    met: bool | None  # None when there is no target or no value
 
 
 @dataclass
@@ -25,21 +198,140 @@ class Indicators:
     funnel: dict[str, int]
     values: dict[str, float | None] = field(default_factory=dict)
     targets: dict[str, float] = field(default_factory=dict)
+    target_versions: dict[str, TargetVersion] = field(default_factory=dict)
+    reasons_for_leaving: list[tuple[str, str, int]] = field(default_factory=list)
+    # theme -> quarter -> mean score (1 to 5), for the quarters of the trend
+    themes: dict[str, dict[str, float]] = field(default_factory=dict)
+    theme_titles: dict[str, str] = field(default_factory=dict)
+    quarters: list[str] = field(default_factory=list)
+    label: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def comparisons(self) -> list[Comparison]:
+        """Every indicator with a value, and every target, side by side."""
+        names = list(self.values) + [t for t in self.target_versions if t not in self.values]
+        rows = []
+        for name in names:
+            value = self.values.get(name)
+            target = self.target_versions.get(name)
+            met = None
+            if target is not None and value is not None:
+                met = value <= target.target if name in LOWER_IS_BETTER else value >= target.target
+            rows.append(
+                Comparison(
+                    name,
+                    value,
+                    target.target if target else None,
+                    target.version if target else None,
+                    target.changed_at if target else None,
+                    target.previous if target else None,
+                    target.period if target else None,
+                    met,
+                )
+            )
+        return rows
+
+    def funnel_in_order(self) -> list[tuple[str, int]]:
+        known = [(s, self.funnel.get(s, 0)) for s in FUNNEL_ORDER]
+        return known + sorted((s, n) for s, n in self.funnel.items() if s not in FUNNEL_ORDER)
 
 
-def compute_indicators(queries: IndicatorQueries, start: datetime, end: datetime) -> Indicators:
-    teams, with_one, with_two = queries.teams_with_advisors()
-    days = queries.days_to_integration(start, end)
-    scores = queries.feedback_scores(start, end)
-    result = Indicators(start, end, queries.advisors_by_stage(), targets=queries.targets())
-    result.values = {
-        "new_referrals": queries.entered("identified", start, end),
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def _trend_quarters(start: datetime, end: datetime) -> tuple[datetime, list[str]]:
+    """The quarters of the period, and at least the four quarters up to its end."""
+    last = end - timedelta(microseconds=1)
+    year, q = last.year, (last.month - 1) // 3 + 1
+    quarters = []
+    first = None
+    while True:
+        first = datetime(year, 3 * q - 2, 1, tzinfo=UTC)
+        quarters.append(f"{year}Q{q}")
+        if len(quarters) >= 4 and first <= start:
+            break
+        year, q = (year, q - 1) if q > 1 else (year - 1, 4)
+    return first, list(reversed(quarters))
+
+
+def item_theme(item: str, themes: dict[str, str] | None) -> str:
+    """The theme of an item: from the questionnaire when it is known, else the item id's
+    prefix (``com_role`` -> ``com``)."""
+    if themes and item in themes:
+        return themes[item]
+    return re.split(r"[_.\-]", item, maxsplit=1)[0] or item
+
+
+def compute_indicators(
+    queries: IndicatorQueries, start: datetime, end: datetime, label: str = ""
+) -> Indicators:
+    result = Indicators(start, end, queries.funnel_at(end), label=label)
+    teams = queries.teams_at(end)
+    durations = queries.days_to_integration(start, end)
+    feedback_mean, answered = queries.feedback_mean(start, end)
+    values: dict[str, float | None] = {
+        "new_referrals": queries.new_referrals(start, end),
         "advisors_integrated": queries.entered("active", start, end),
         "withdrawals": queries.entered("withdrawn", start, end),
-        "teams": teams,
-        "teams_with_advisors": with_one,
-        "teams_with_two_advisors": with_two,
-        "days_to_integration_median": round(median(days), 1) if days else None,
-        "feedback_mean": round(sum(scores) / len(scores), 2) if scores else None,
+        "teams": teams.active_teams,
+        "teams_with_advisors": teams.with_one,
+        "teams_with_two_advisors": teams.with_two,
+        "share_teams_with_advisors": _share(teams.with_one, teams.active_teams),
+        "share_teams_with_two_advisors": _share(teams.with_two, teams.active_teams),
+        "advisors_per_team": (
+            round(teams.advisors_on_active_teams / teams.active_teams, 2)
+            if teams.active_teams
+            else None
+        ),
+        "days_to_integration_median": durations.median,
+        "days_to_integration_p90": durations.p90,
     }
+    for name, days in RETENTION_DAYS.items():
+        retention = queries.retention(end, days)
+        values[name] = _share(retention.retained, retention.cohort)
+        values[f"{name}_cohort"] = retention.cohort
+    paid = queries.compensation(start, end)
+    if paid is None:
+        values["hours"] = values["compensation_paid"] = values["expenses"] = None
+        result.notes.append("Hours and compensation: not available (no compensation tables).")
+    else:
+        values["hours"] = round(paid.hours, 2)
+        values["compensation_paid"] = round(paid.paid, 2)
+        values["expenses"] = round(paid.expenses, 2)
+    values["feedback_mean"] = feedback_mean
+    values["feedback_answers"] = answered
+
+    trend_start, quarters = _trend_quarters(start, end)
+    known = queries.item_themes()
+    item_to_theme, titles = known if known else ({}, {})
+    if not known:
+        result.notes.append(
+            "Feedback themes: no questionnaire definition found; items are grouped by the "
+            "prefix of their id."
+        )
+    sums: dict[str, dict[str, list[float]]] = {}
+    for row in queries.item_scores(trend_start, end):
+        theme = item_theme(row.item, item_to_theme)
+        cell = sums.setdefault(theme, {}).setdefault(row.quarter, [0.0, 0])
+        cell[0] += row.mean * row.answers
+        cell[1] += row.answers
+    result.themes = {
+        theme: {q: round(total / n, 2) for q, (total, n) in sorted(by_quarter.items()) if n}
+        for theme, by_quarter in sorted(sums.items())
+    }
+    result.theme_titles = {theme: titles.get(theme, theme) for theme in result.themes}
+    result.quarters = quarters
+    in_period = [q for q in quarters if q >= quarter_of(start)]
+    for theme, by_quarter in sums.items():
+        cells = [by_quarter[q] for q in in_period if q in by_quarter]
+        answers = sum(n for _, n in cells)
+        values[f"feedback_{theme}"] = (
+            round(sum(total for total, _ in cells) / answers, 2) if answers else None
+        )
+
+    result.values = values
+    result.reasons_for_leaving = queries.reasons_for_leaving(start, end)
+    result.target_versions = {t.indicator: t for t in queries.target_versions()}
+    result.targets = {name: t.target for name, t in result.target_versions.items()}
     return result

@@ -1,0 +1,330 @@
+"""The structural indicators, counted by the database.
+
+The transition log is the source of truth for time: where an advisor, a team or an
+engagement stood at a moment is the number of times it entered a state before then minus
+the number of times it left it. Every query is set-based (one statement per indicator,
+grouped by the database), so the cost does not depend on Python loops over advisors; the
+indexes of migration 0004_indicators let each one read an index instead of the table.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    case,
+    distinct,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    text,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from ppflow.adapters.orm import (
+    EngagementRow,
+    ProgramTargetRow,
+    SurveyRequestRow,
+    TeamRow,
+    TransitionRow,
+    UtcDateTime,
+)
+from ppflow.services.indicators import (
+    Compensation,
+    Durations,
+    ItemScores,
+    Retention,
+    TargetVersion,
+    TeamCounts,
+)
+
+QUESTIONNAIRES = Path(__file__).resolve().parent.parent / "questionnaires"
+LEFT = ("withdrawn", "alumni")
+T = TransitionRow
+
+
+def _stamp(value: datetime):
+    return literal(value, UtcDateTime())
+
+
+def _days(dialect: str, earlier, later):
+    """Days between two timestamps, fractional, in the database."""
+    if dialect == "sqlite":
+        return func.julianday(later) - func.julianday(earlier)
+    return func.extract("epoch", later - earlier) / 86400.0
+
+
+def _net(entity: str, state: str, end: datetime):
+    """Codes of ``entity`` that were in ``state`` just before ``end``."""
+    balance = func.sum(case((T.to_state == state, 1), (T.from_state == state, -1), else_=0))
+    return (
+        select(T.code)
+        .where(
+            T.entity == entity, T.at < _stamp(end), or_(T.to_state == state, T.from_state == state)
+        )
+        .group_by(T.code)
+        .having(balance > 0)
+    )
+
+
+def _first(state: str):
+    return (
+        select(T.code, func.min(T.at).label("at"))
+        .where(T.entity == "advisor", T.to_state == state)
+        .group_by(T.code)
+    )
+
+
+def _percentiles(rows, n: int, wanted: dict[str, float]) -> dict[str, float | None]:
+    by_rank = dict(rows)
+    result = {}
+    for name, p in wanted.items():
+        position = p * (n - 1)
+        low = int(position)
+        value = by_rank[low + 1]
+        if low + 2 in by_rank:
+            value += (position - low) * (by_rank[low + 2] - value)
+        result[name] = round(value, 1)
+    return result
+
+
+class SqlIndicators:
+    def __init__(self, session_factory: sessionmaker[Session]):
+        self.session_factory = session_factory
+
+    def _dialect(self, session: Session) -> str:
+        return session.get_bind().dialect.name
+
+    def funnel_at(self, end: datetime) -> dict[str, int]:
+        entered = (
+            select(T.to_state.label("state"), func.count().label("n"))
+            .where(T.entity == "advisor", T.at < _stamp(end))
+            .group_by(T.to_state)
+        )
+        left = (
+            select(T.from_state.label("state"), (-func.count()).label("n"))
+            .where(T.entity == "advisor", T.at < _stamp(end), T.from_state.is_not(None))
+            .group_by(T.from_state)
+        )
+        moves = union_all(entered, left).subquery()
+        total = func.sum(moves.c.n)
+        query = select(moves.c.state, total).group_by(moves.c.state).having(total > 0)
+        with self.session_factory() as session:
+            return {state: int(n) for state, n in session.execute(query)}
+
+    def entered(self, stage: str, start: datetime, end: datetime) -> int:
+        query = select(func.count(distinct(T.code))).where(
+            T.entity == "advisor", T.to_state == stage, T.at >= _stamp(start), T.at < _stamp(end)
+        )
+        with self.session_factory() as session:
+            return session.scalar(query) or 0
+
+    def new_referrals(self, start: datetime, end: datetime) -> int:
+        query = select(func.count()).where(
+            T.entity == "advisor",
+            T.to_state == "identified",
+            T.from_state.is_(None),
+            T.at >= _stamp(start),
+            T.at < _stamp(end),
+        )
+        with self.session_factory() as session:
+            return session.scalar(query) or 0
+
+    def teams_at(self, end: datetime) -> TeamCounts:
+        teams = _net("team", "active", end).subquery()
+        engagements = _net("engagement", "active", end).subquery()
+        per_team = (
+            select(TeamRow.code, func.count(distinct(EngagementRow.advisor_id)).label("n"))
+            .join(EngagementRow, EngagementRow.team_id == TeamRow.id)
+            .join(engagements, engagements.c.code == EngagementRow.code)
+            .group_by(TeamRow.code)
+            .subquery()
+        )
+        n = func.coalesce(per_team.c.n, 0)
+        query = select(
+            func.count(),
+            func.coalesce(func.sum(case((n >= 1, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((n >= 2, 1), else_=0)), 0),
+            func.coalesce(func.sum(n), 0),
+        ).select_from(teams.outerjoin(per_team, per_team.c.code == teams.c.code))
+        with self.session_factory() as session:
+            total, one, two, advisors = session.execute(query).one()
+        return TeamCounts(int(total), int(one), int(two), int(advisors))
+
+    def days_to_integration(self, start: datetime, end: datetime) -> Durations:
+        """For advisors first integrated in the period: days from their first
+        identification to their first activation, ranked by the database; the median and
+        the 90th percentile interpolate between neighbouring ranks (as percentile_cont)."""
+        active = (
+            _first("active")
+            .having(func.min(T.at) >= _stamp(start), func.min(T.at) < _stamp(end))
+            .subquery()
+        )
+        identified = _first("identified").where(T.code.in_(select(active.c.code))).subquery()
+        with self.session_factory() as session:
+            dialect = self._dialect(session)
+            days = _days(dialect, identified.c.at, active.c.at).label("d")
+            durations = select(days).join(identified, identified.c.code == active.c.code).subquery()
+            ranked = select(
+                durations.c.d,
+                func.row_number().over(order_by=durations.c.d).label("rn"),
+                func.count().over().label("n"),
+            ).subquery()
+            n = type_coerce(ranked.c.n, Integer)  # so that // divides integers
+            # rank of floor(p * (n - 1)) + 1 and the next one, in integer arithmetic
+            lows = [(n - 1) // 2 + 1, (9 * (n - 1)) // 10 + 1]
+            wanted = or_(*[ranked.c.rn.in_([low, low + 1]) for low in lows])
+            rows = session.execute(select(ranked.c.rn, ranked.c.d, n).where(wanted)).all()
+        if not rows:
+            return Durations(0, None, None)
+        count = int(rows[0][2])
+        found = _percentiles([(int(r), float(d)) for r, d, _ in rows], count, {"m": 0.5, "p": 0.9})
+        return Durations(count, found["m"], found["p"])
+
+    def retention(self, end: datetime, days: int) -> Retention:
+        active = _first("active").subquery()
+        left = (
+            select(T.code, func.min(T.at).label("at"))
+            .where(T.entity == "advisor", T.to_state.in_(LEFT))
+            .group_by(T.code)
+            .subquery()
+        )
+        with self.session_factory() as session:
+            dialect = self._dialect(session)
+            stayed = or_(left.c.at.is_(None), _days(dialect, active.c.at, left.c.at) >= days)
+            query = (
+                select(func.count(), func.coalesce(func.sum(case((stayed, 1), else_=0)), 0))
+                .select_from(active.outerjoin(left, left.c.code == active.c.code))
+                .where(_days(dialect, active.c.at, _stamp(end)) >= days)
+            )
+            cohort, retained = session.execute(query).one()
+        return Retention(int(cohort), int(retained))
+
+    def reasons_for_leaving(self, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
+        reason = func.coalesce(T.reason, "")
+        query = (
+            select(T.to_state, reason, func.count())
+            .where(
+                T.entity == "advisor",
+                T.to_state.in_(LEFT),
+                T.at >= _stamp(start),
+                T.at < _stamp(end),
+            )
+            .group_by(T.to_state, reason)
+            .order_by(func.count().desc(), T.to_state, reason)
+        )
+        with self.session_factory() as session:
+            return [
+                (state, why or "no reason given", n) for state, why, n in session.execute(query)
+            ]
+
+    def compensation(self, start: datetime, end: datetime) -> Compensation | None:
+        """Hours logged and pay owed for activities dated in the period (payment an advisor
+        declined is left out; expenses are kept apart), from the compensation tables;
+        None where this installation has none."""
+        try:
+            from ppflow.adapters.orm_compensation import ActivityLogRow, ExpenseRow
+        except ImportError:
+            return None
+        first, after = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+        A, E = ActivityLogRow, ExpenseRow
+        logged = select(
+            func.coalesce(func.sum(A.centihours), 0),
+            func.coalesce(func.sum(case((A.declined.is_(False), A.amount_cents), else_=0)), 0),
+        ).where(A.activity_date >= first, A.activity_date < after)
+        expenses = select(func.coalesce(func.sum(E.amount_cents), 0)).where(
+            E.expense_date >= first, E.expense_date < after
+        )
+        with self.session_factory() as session:
+            if not inspect(session.get_bind()).has_table(A.__tablename__):
+                return None
+            centihours, cents = session.execute(logged).one()
+            expense_cents = session.scalar(expenses)
+        return Compensation(int(centihours) / 100, int(cents) / 100, int(expense_cents) / 100)
+
+    def feedback_mean(self, start: datetime, end: datetime) -> tuple[float | None, int]:
+        S = SurveyRequestRow
+        query = select(func.avg(S.score), func.count(S.score)).where(
+            S.score.is_not(None), S.answered_at >= _stamp(start), S.answered_at < _stamp(end)
+        )
+        with self.session_factory() as session:
+            mean, n = session.execute(query).one()
+        return (round(float(mean), 2) if mean is not None else None), int(n)
+
+    def item_scores(self, start: datetime, end: datetime) -> list[ItemScores]:
+        """Mean of each scale item per quarter, the JSON answers unnested by the database."""
+        with self.session_factory() as session:
+            if self._dialect(session) == "sqlite":
+                sql = """
+                    SELECT strftime('%Y', s.answered_at) || 'Q' ||
+                           ((CAST(strftime('%m', s.answered_at) AS INTEGER) + 2) / 3) AS quarter,
+                           j.key, AVG(j.value), COUNT(*)
+                    FROM survey_requests AS s, json_each(s.answers) AS j
+                    WHERE s.answered_at >= :start AND s.answered_at < :end
+                      AND s.answers IS NOT NULL AND j.type = 'integer'
+                    GROUP BY 1, 2"""
+            else:
+                sql = """
+                    SELECT to_char(s.answered_at AT TIME ZONE 'UTC', 'YYYY"Q"Q') AS quarter,
+                           j.key, AVG((j.value::text)::numeric), COUNT(*)
+                    FROM survey_requests AS s
+                    CROSS JOIN LATERAL json_each(s.answers) AS j
+                    WHERE s.answered_at >= :start AND s.answered_at < :end
+                      AND s.answers IS NOT NULL AND json_typeof(j.value) = 'number'
+                    GROUP BY 1, 2"""
+            query = text(sql).bindparams(
+                bindparam("start", start, type_=UtcDateTime()),
+                bindparam("end", end, type_=UtcDateTime()),
+            )
+            rows = session.execute(query).all()
+        return [ItemScores(q, item, float(mean), int(n)) for q, item, mean, n in rows]
+
+    def item_themes(self) -> tuple[dict[str, str], dict[str, str]] | None:
+        """Item -> theme, and theme -> English title, from the shipped questionnaires."""
+        items: dict[str, str] = {}
+        titles: dict[str, str] = {}
+        for path in sorted(QUESTIONNAIRES.glob("*.yaml")):
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError):
+                continue
+            for theme in data.get("themes") or []:
+                if isinstance(theme, dict) and "id" in theme:
+                    title = theme.get("title")
+                    titles[theme["id"]] = (
+                        title.get("en", theme["id"]) if isinstance(title, dict) else theme["id"]
+                    )
+            for item in data.get("items") or []:
+                if isinstance(item, dict) and item.get("id") and item.get("theme"):
+                    items[str(item["id"])] = str(item["theme"])
+        return (items, titles) if items else None
+
+    def target_versions(self) -> list[TargetVersion]:
+        """The latest version of each target, with its previous value. Targets are a
+        handful of rows, read whole."""
+        P = ProgramTargetRow
+        query = select(P.indicator, P.target, P.period, P.version, P.created_at).order_by(
+            P.indicator, P.version, P.id
+        )
+        with self.session_factory() as session:
+            rows = session.execute(query).all()
+        latest: dict[str, TargetVersion] = {}
+        for indicator, target, period, version, changed in rows:
+            before = latest.get(indicator)
+            latest[indicator] = TargetVersion(
+                indicator,
+                float(target),
+                period,
+                int(version),
+                changed,
+                before.target if before else None,
+            )
+        return list(latest.values())
