@@ -32,11 +32,17 @@ class FeedbackStatus:
     reminded: int
 
 
-def _survey_context(request: SurveyRequest, team_name: str, portal_url: str) -> dict:
+def _survey_context(
+    request: SurveyRequest, team_name: str, portal_url: str, now: datetime | None = None
+) -> dict:
+    """The e-mail's context; its link is signed and expires ``link_days`` after ``now``
+    (the time the e-mail is queued; the request's opening time by default)."""
+    from ppflow.services.links import configured_survey_url
+
     due = (request.opened_at + ANSWER_WITHIN).date().isoformat()
     return {
         "survey": f"{request.engagement}/{request.round}",
-        "survey_url": f"{portal_url.rstrip('/')}/s/{request.token}",
+        "survey_url": configured_survey_url(portal_url, request.token, now or request.opened_at),
         "due_date": due,
         "team_name": team_name,
     }
@@ -74,7 +80,7 @@ def open_feedback(
                     template="survey_request",
                     recipient_kind=kind,
                     recipient_code=code,
-                    context=_survey_context(request, team.name, portal_url),
+                    context=_survey_context(request, team.name, portal_url, now),
                     idempotency_key=f"survey_request:{engagement_code}:{code}:{round}",
                     at=now,
                 )
@@ -140,7 +146,7 @@ def remind_feedback(
                 template="survey_request",
                 recipient_kind=request.respondent_kind,
                 recipient_code=request.respondent,
-                context=_survey_context(request, team_name, portal_url),
+                context=_survey_context(request, team_name, portal_url, now),
                 idempotency_key=(
                     f"survey_reminder:{engagement_code}:{request.respondent}:"
                     f"{request.round}:{request.reminders + 1}"
