@@ -1,0 +1,104 @@
+"""The portal's store: survey responses with their questionnaire version and theme scores,
+in SQL Core over ``survey_requests`` (the columns come from :mod:`orm_portal`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ppflow.adapters.orm import AdvisorRow, ContactRow, EngagementRow, NotificationRow
+from ppflow.adapters.orm_portal import survey_requests
+from ppflow.adapters.repositories import SqlUnitOfWork
+from ppflow.services.portal import PendingSurvey
+
+_requests = survey_requests.c
+
+
+class SqlSurveyResponses:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def _select(self):
+        return select(
+            _requests.token,
+            EngagementRow.code,
+            _requests.respondent_kind,
+            _requests.respondent_code,
+            _requests.round,
+            _requests.questionnaire,
+            _requests.answered_at,
+            _requests.questionnaire_version,
+        ).join(EngagementRow, EngagementRow.id == _requests.engagement_id)
+
+    @staticmethod
+    def _pending(row) -> PendingSurvey:
+        return PendingSurvey(*row)
+
+    def by_token(self, token: str) -> PendingSurvey | None:
+        row = self.session.execute(self._select().where(_requests.token == token)).first()
+        return self._pending(row) if row else None
+
+    def latest(self, engagement: str, respondent: str, round: int | None) -> PendingSurvey | None:
+        query = self._select().where(
+            EngagementRow.code == engagement, _requests.respondent_code == respondent
+        )
+        if round is not None:
+            query = query.where(_requests.round == round)
+        row = self.session.execute(query.order_by(_requests.round.desc()).limit(1)).first()
+        return self._pending(row) if row else None
+
+    def record(
+        self,
+        token: str,
+        answers: dict,
+        version: int,
+        score: float | None,
+        theme_scores: dict[str, float],
+        at: datetime,
+    ) -> bool:
+        """Record once: a request already answered is left as it was (returns False)."""
+        result = self.session.execute(
+            update(survey_requests)
+            .where(_requests.token == token, _requests.answered_at.is_(None))
+            .values(
+                answers=answers,
+                score=score,
+                theme_scores=theme_scores,
+                questionnaire_version=version,
+                answered_at=at,
+            )
+        )
+        return result.rowcount == 1
+
+    def language(self, survey: PendingSurvey) -> str | None:
+        """The language the request e-mail went out in, else the advisor's own."""
+        key = f"survey_request:{survey.engagement}:{survey.respondent}:{survey.round}"
+        language = self.session.scalar(
+            select(NotificationRow.language).where(NotificationRow.idempotency_key == key)
+        )
+        if language:
+            return language
+        if survey.respondent_kind == "advisor":
+            return self.advisor_language(survey.respondent)
+        return None
+
+    def advisor_language(self, advisor: str) -> str | None:
+        return self.session.scalar(
+            select(ContactRow.language)
+            .join(AdvisorRow, AdvisorRow.id == ContactRow.advisor_id)
+            .where(AdvisorRow.code == advisor)
+        )
+
+
+class PortalUnitOfWork(SqlUnitOfWork):
+    """The application's unit of work plus ``responses``."""
+
+    def __init__(self, session_factory: sessionmaker[Session]):
+        super().__init__(session_factory)
+
+    def __enter__(self) -> PortalUnitOfWork:
+        super().__enter__()
+        self.responses = SqlSurveyResponses(self.session)
+        return self

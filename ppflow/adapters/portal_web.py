@@ -1,0 +1,190 @@
+"""The survey portal: a small Starlette app serving the bilingual questionnaire form and the
+withdrawal page behind signed personal links.
+
+    GET  /s/<signed>   the questionnaire, in the respondent's language (``?lang=`` switches)
+    POST /s/<signed>   records the response, then a thank-you page
+    GET  /w/<signed>   asks the advisor to confirm their withdrawal
+    POST /w/<signed>   withdraws them
+    GET  /health       for the reverse proxy
+
+Pages work without JavaScript, on a phone and with a keyboard alone. A forged, expired or
+used link gets a page saying so (HTTP 403, 410 or 409) and changes nothing. Logs name no
+person and no link: only the kind of refusal.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ppflow.adapters.portal_store import PortalUnitOfWork
+from ppflow.domain.errors import InvalidInputError
+from ppflow.services import links
+from ppflow.services.portal import (
+    open_survey,
+    open_withdrawal,
+    submit_response,
+    withdraw_through_link,
+)
+from ppflow.services.ports import Clock
+from ppflow.services.questionnaires import LANGUAGES, QuestionnaireLibrary
+
+log = logging.getLogger("ppflow.portal")
+MAX_BODY = 64_000
+STATUS = {"forged": 403, "expired": 410, "used": 410, "closed": 409}
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",  # the page's address is a personal link
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def template_environment(templates_dir: Path) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def create_portal(
+    session_factory,
+    clock: Clock,
+    signing_key: str,
+    templates_dir: Path,
+    library: QuestionnaireLibrary,
+) -> Starlette:
+    """Build the portal over a database (a session factory), a clock and the signing key."""
+    env = template_environment(templates_dir)
+
+    def page(name: str, language: str, status: int = 200, **context) -> HTMLResponse:
+        html = env.get_template(f"portal/{language}/{name}.html").render(lang=language, **context)
+        return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+    def chosen(request: Request, default: str) -> str:
+        asked = request.query_params.get("lang")
+        return asked if asked in LANGUAGES else default
+
+    def refused(request: Request, error: links.LinkError, language: str | None = None):
+        log.info("portal link refused: %s", error.reason)
+        language = language or chosen(request, "fr")
+        return page(
+            "link_error", language, STATUS[error.reason], reason=error.reason, path=request.url.path
+        )
+
+    async def form_data(request: Request) -> dict[str, str]:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise InvalidInputError("the form is too large")
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidInputError("the form could not be read") from None
+        return dict(pairs)
+
+    def opened(signed: str, kind: str) -> str:
+        return links.verify(signing_key, kind, signed, clock.now()).subject
+
+    # ------------------------------------------------------------------- questionnaire
+
+    def survey_page(request, form, language, status=200, values=None, error=None):
+        return page(
+            "form",
+            language,
+            status,
+            q=form.questionnaire,
+            sections=form.questionnaire.sections(),
+            values=values or {},
+            error=error,
+            path=request.url.path,
+        )
+
+    async def survey(request: Request) -> Response:
+        signed = request.path_params["signed"]
+        try:
+            token = opened(signed, links.SURVEY)
+            form = open_survey(PortalUnitOfWork(session_factory), library, token)
+        except links.LinkError as error:
+            return refused(request, error)
+        language = chosen(request, form.language)
+        if request.method == "GET":
+            return survey_page(request, form, language)
+        try:
+            values = await form_data(request)
+        except InvalidInputError as error:
+            return survey_page(request, form, language, 400, error=str(error))
+        language = values.pop("lang", language)
+        language = language if language in LANGUAGES else form.language
+        try:
+            submit_response(PortalUnitOfWork(session_factory), library, token, values, clock)
+        except links.LinkError as error:
+            return refused(request, error, language)
+        except InvalidInputError as error:
+            return survey_page(request, form, language, 400, values=values, error=str(error))
+        log.info("portal response recorded for %s", form.questionnaire.name)
+        return page("thanks", language, q=form.questionnaire)
+
+    # ---------------------------------------------------------------------- withdrawal
+
+    async def withdrawal(request: Request) -> Response:
+        signed = request.path_params["signed"]
+        try:
+            advisor = opened(signed, links.WITHDRAWAL)
+            found = open_withdrawal(PortalUnitOfWork(session_factory), advisor)
+        except links.LinkError as error:
+            return refused(request, error)
+        language = chosen(request, found.language)
+        if request.method == "GET":
+            return page("withdraw", language, path=request.url.path)
+        try:
+            values = await form_data(request)
+        except InvalidInputError:
+            values = {}
+        language = values.get("lang", language)
+        language = language if language in LANGUAGES else found.language
+        if values.get("confirm") != "yes":
+            return page("withdraw", language, 400, path=request.url.path)
+        try:
+            withdraw_through_link(PortalUnitOfWork(session_factory), advisor, clock)
+        except links.LinkError as error:
+            return refused(request, error, language)
+        log.info("portal withdrawal recorded")
+        return page("withdrawn", language)
+
+    async def health(_request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(
+        routes=[
+            Route("/s/{signed}", survey, methods=["GET", "POST"]),
+            Route("/w/{signed}", withdrawal, methods=["GET", "POST"]),
+            Route("/health", health),
+        ]
+    )
+
+
+def portal_for(app) -> Starlette:
+    """The portal for a bootstrapped :class:`ppflow.bootstrap.App`."""
+    from ppflow.services.questionnaires import library_for
+
+    return create_portal(
+        app.session_factory,
+        app.clock,
+        app.settings.portal.signing_key,
+        app.settings.templates_dir,
+        library_for(app.settings.data_dir),
+    )

@@ -1,0 +1,319 @@
+"""Use cases of the survey portal and of the coordinator's response entry: open a survey,
+record a response with its questionnaire version and scores, import responses from CSV,
+and withdraw an advisor through their personal link.
+
+Nothing waits on a survey yet: submitting records the response, and a flow that needs it
+reads it from the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from ppflow.domain.commands import Meta
+from ppflow.domain.errors import (
+    DuplicateError,
+    IllegalTransitionError,
+    InvalidInputError,
+    NotFoundError,
+)
+from ppflow.services import advisors
+from ppflow.services.links import LinkError
+from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+from ppflow.services.questionnaires import (
+    LANGUAGES,
+    Questionnaire,
+    QuestionnaireLibrary,
+    Scores,
+    clean_answers,
+    score,
+)
+
+DEFAULT_LANGUAGE = "fr"
+WITHDRAWN = "withdrawn"
+CSV_MAX_BYTES = 5_000_000
+
+
+@dataclass(frozen=True)
+class PendingSurvey:
+    token: str
+    engagement: str
+    respondent_kind: str
+    respondent: str
+    round: int
+    questionnaire: str
+    answered_at: datetime | None
+    version: int | None
+
+
+class ResponseStore(Protocol):
+    def by_token(self, token: str) -> PendingSurvey | None: ...
+    def latest(
+        self, engagement: str, respondent: str, round: int | None
+    ) -> PendingSurvey | None: ...
+    def record(
+        self,
+        token: str,
+        answers: dict,
+        version: int,
+        score: float | None,
+        theme_scores: dict[str, float],
+        at: datetime,
+    ) -> bool: ...
+    def language(self, survey: PendingSurvey) -> str | None: ...
+    def advisor_language(self, advisor: str) -> str | None: ...
+
+
+class PortalUnitOfWork(UnitOfWork, Protocol):
+    responses: ResponseStore
+
+
+@dataclass(frozen=True)
+class SurveyForm:
+    survey: PendingSurvey
+    questionnaire: Questionnaire
+    language: str
+
+
+@dataclass(frozen=True)
+class RecordedResponse:
+    engagement: str
+    respondent: str
+    questionnaire: str
+    version: int
+    scores: Scores
+
+
+def _language(value: str | None) -> str:
+    return value if value in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def open_survey(uow: PortalUnitOfWork, library: QuestionnaireLibrary, token: str) -> SurveyForm:
+    """What a survey link opens. An unknown token is treated as a forged link, an
+    answered one as a used link."""
+    with uow:
+        survey = uow.responses.by_token(token)
+        if survey is None:
+            raise LinkError("forged")
+        if survey.answered_at is not None:
+            raise LinkError("used")
+        language = _language(uow.responses.language(survey))
+    return SurveyForm(survey, library.get(survey.questionnaire), language)
+
+
+def _record(
+    uow: PortalUnitOfWork,
+    library: QuestionnaireLibrary,
+    survey: PendingSurvey,
+    raw: Mapping[str, object],
+    now: datetime,
+) -> RecordedResponse | None:
+    """Inside an open unit of work: validate and record; None if already answered."""
+    questionnaire = library.get(survey.questionnaire)
+    answers = clean_answers(questionnaire, raw)
+    scores = score(questionnaire, answers)
+    if not uow.responses.record(
+        survey.token, answers, questionnaire.version, scores.overall, scores.by_theme, now
+    ):
+        return None
+    return RecordedResponse(
+        survey.engagement, survey.respondent, questionnaire.name, questionnaire.version, scores
+    )
+
+
+def submit_response(
+    uow: PortalUnitOfWork,
+    library: QuestionnaireLibrary,
+    token: str,
+    raw: Mapping[str, object],
+    clock: Clock = SYSTEM_CLOCK,
+) -> RecordedResponse:
+    """Record what a respondent submitted through their link, once."""
+    with uow:
+        survey = uow.responses.by_token(token)
+        if survey is None:
+            raise LinkError("forged")
+        if survey.answered_at is not None:
+            raise LinkError("used")
+        recorded = _record(uow, library, survey, raw, clock.now())
+        if recorded is None:
+            raise LinkError("used")  # answered at the same moment through another tab
+        uow.commit()
+    return recorded
+
+
+def record_response(
+    uow: PortalUnitOfWork,
+    library: QuestionnaireLibrary,
+    engagement: str,
+    respondent: str,
+    raw: Mapping[str, object],
+    clock: Clock = SYSTEM_CLOCK,
+    round: int | None = None,
+) -> RecordedResponse:
+    """A coordinator enters one response (a paper form, a phone call)."""
+    with uow:
+        survey = _find(uow, engagement, respondent, round)
+        recorded = _record(uow, library, survey, raw, clock.now())
+        if recorded is None:
+            raise DuplicateError(_answered(survey))
+        uow.commit()
+    return recorded
+
+
+def _find(uow: PortalUnitOfWork, engagement: str, respondent: str, round: int | None):
+    survey = uow.responses.latest(engagement, respondent, round)
+    if survey is None:
+        which = f" round {round}" if round is not None else ""
+        raise NotFoundError(f"questionnaire{which} for {respondent} on engagement", engagement)
+    if survey.answered_at is not None:
+        raise DuplicateError(_answered(survey))
+    return survey
+
+
+def _answered(survey: PendingSurvey) -> str:
+    return (
+        f"{survey.respondent} already answered round {survey.round} of engagement "
+        f"{survey.engagement}; the first response stands"
+    )
+
+
+# ------------------------------------------------------------------------------ CSV import
+
+
+@dataclass
+class ImportReport:
+    imported: list[RecordedResponse] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
+    skipped: int = 0
+
+
+class CsvFormatError(InvalidInputError):
+    pass
+
+
+def read_responses_csv(data: bytes) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a response CSV with their line numbers. Columns: ``engagement``,
+    ``respondent``, optionally ``round``, then one column per item id."""
+    if len(data) > CSV_MAX_BYTES:
+        raise CsvFormatError(f"the file is over {CSV_MAX_BYTES // 1_000_000} MB")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise CsvFormatError(
+            f"the file is not UTF-8 (byte {error.start}); save it as UTF-8 CSV"
+        ) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in ("engagement", "respondent") if c not in header]
+    if missing:
+        raise CsvFormatError(f"the header lacks {', '.join(missing)}")
+    if len(set(header)) != len(header):
+        raise CsvFormatError("a column appears twice in the header")
+    reader.fieldnames = header
+    rows = []
+    try:
+        for row in reader:
+            if None in row:
+                rows.append((reader.line_num, {"__extra__": "x"}))
+                continue
+            rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
+    except csv.Error as error:
+        raise CsvFormatError(f"line {reader.line_num}: {error}") from None
+    return rows
+
+
+def import_responses(
+    uow: PortalUnitOfWork,
+    library: QuestionnaireLibrary,
+    rows: Iterable[tuple[int, Mapping[str, str]]],
+    clock: Clock = SYSTEM_CLOCK,
+    skip_invalid: bool = False,
+) -> ImportReport:
+    """Check every row first; import nothing if one is bad, unless ``skip_invalid``, in
+    which case the good rows go in and the bad ones are reported. One transaction."""
+    report = ImportReport()
+    now = clock.now()
+    with uow:
+        planned: list[tuple[PendingSurvey, dict]] = []
+        seen: set[str] = set()
+        for line, row in rows:
+            try:
+                if "__extra__" in row:
+                    raise InvalidInputError("more cells than the header has columns")
+                engagement, respondent = row.get("engagement", ""), row.get("respondent", "")
+                if not engagement or not respondent:
+                    raise InvalidInputError("engagement and respondent are required")
+                round_text = row.get("round", "")
+                if round_text and not round_text.isdigit():
+                    raise InvalidInputError("round is a whole number")
+                survey = _find(uow, engagement, respondent, int(round_text) if round_text else None)
+                if survey.token in seen:
+                    raise DuplicateError(f"{respondent} on {engagement} appears twice in the file")
+                questionnaire = library.get(survey.questionnaire)
+                known = {i.id for i in questionnaire.items}
+                extra = [
+                    k
+                    for k, v in row.items()
+                    if k not in ("engagement", "respondent", "round") and k not in known and v
+                ]
+                if extra:
+                    raise InvalidInputError(
+                        f"{', '.join(sorted(extra))} not in {questionnaire.name} "
+                        f"v{questionnaire.version}"
+                    )
+                answers = {k: v for k, v in row.items() if k in known}
+                clean_answers(questionnaire, answers)
+                seen.add(survey.token)
+                planned.append((survey, answers))
+            except (InvalidInputError, NotFoundError, DuplicateError) as error:
+                report.errors.append((line, str(error)))
+        if report.errors and not skip_invalid:
+            return report
+        report.skipped = len(report.errors)
+        for survey, answers in planned:
+            recorded = _record(uow, library, survey, answers, now)
+            if recorded is None:  # answered meanwhile by another coordinator
+                raise DuplicateError(_answered(survey))
+            report.imported.append(recorded)
+        uow.commit()
+    return report
+
+
+# ------------------------------------------------------------------------------ withdrawal
+
+
+@dataclass(frozen=True)
+class WithdrawalPage:
+    advisor: str
+    language: str
+
+
+def open_withdrawal(uow: PortalUnitOfWork, advisor: str) -> WithdrawalPage:
+    """What a withdrawal link opens; a withdrawn advisor's link has been used."""
+    with uow:
+        if not uow.advisors.exists(advisor):
+            raise LinkError("forged")
+        if uow.advisors.get(advisor).stage == WITHDRAWN:
+            raise LinkError("used")
+        language = _language(uow.responses.advisor_language(advisor))
+    return WithdrawalPage(advisor, language)
+
+
+def withdraw_through_link(
+    uow: PortalUnitOfWork, advisor: str, clock: Clock = SYSTEM_CLOCK
+) -> WithdrawalPage:
+    """The advisor confirmed: withdraw them. A second confirmation changes nothing."""
+    page = open_withdrawal(uow, advisor)
+    try:
+        advisors.withdraw_advisor(
+            uow, advisor, Meta(actor="portal", reason="withdrew through the link"), clock
+        )
+    except IllegalTransitionError:
+        raise LinkError("closed") from None  # alumni, declined...: nothing to withdraw from
+    return page
