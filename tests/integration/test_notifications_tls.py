@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import random
 import ssl
 
@@ -163,3 +164,17 @@ def test_a_wrong_password_sends_nothing_and_keeps_every_row_for_later(sqlite_app
     assert entry.status == "pending"
     assert "535" in entry.last_error
     assert "not-the-password" not in entry.last_error
+
+
+def test_no_password_or_address_reaches_the_logs(sqlite_app, secure_server, caplog):
+    mode, port, handler, cert_file = secure_server
+    configure(sqlite_app, mode, port, cert_file, "hunter2-not-the-password")
+    referrer = factories.staff(sqlite_app, "provider")
+    factories.referral(sqlite_app, referrer, email="private.person@example.org")
+    with caplog.at_level(logging.DEBUG):
+        dispatch(sqlite_app)
+        configure(sqlite_app, mode, port, cert_file, PASSWORD)
+        assert dispatch(sqlite_app).sent == 0  # retried later, per the backoff
+    assert caplog.records, "the dispatcher logs its passes"
+    for secret in ("hunter2-not-the-password", PASSWORD, "private.person@example.org"):
+        assert secret not in caplog.text
