@@ -258,6 +258,8 @@ class SurveyRequestRow(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     answers: Mapped[dict | None] = mapped_column(JSON)
     score: Mapped[float | None] = mapped_column(Float)
+    questionnaire_version: Mapped[int | None] = mapped_column(Integer)  # migration 0004_portal
+    theme_scores: Mapped[dict | None] = mapped_column(JSON)
 
 
 class EvaluationRow(Base):

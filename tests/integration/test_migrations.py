@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import inspect
 
 from ppflow.adapters import db
-from ppflow.adapters.orm import Base
+from ppflow.adapters.schema import metadata
 from tests import factories
 from tests.conftest import make_app
 
-EXPECTED = set(Base.metadata.tables)
+EXPECTED = set(metadata.tables)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -32,7 +32,7 @@ def test_migrations_build_the_whole_schema_from_empty(empty_app):
 def test_the_migrated_schema_matches_the_models_column_for_column(empty_app):
     empty_app.upgrade()
     inspector = inspect(empty_app.engine)
-    for name, table in Base.metadata.tables.items():
+    for name, table in metadata.tables.items():
         columns = {c["name"] for c in inspector.get_columns(name)}
         assert columns == set(table.columns.keys()), name
 
