@@ -330,8 +330,8 @@ def score(questionnaire: Questionnaire, answers: Mapping[str, int | str]) -> Sco
             by_theme.setdefault(item.theme, []).append(value)
     every = [v for values in by_theme.values() for v in values]
     return Scores(
-        overall=round(mean(every), 2) if every else None,
-        by_theme={theme: round(mean(values), 2) for theme, values in by_theme.items()},
+        overall=round(float(mean(every)), 2) if every else None,
+        by_theme={theme: round(float(mean(values)), 2) for theme, values in by_theme.items()},
     )
 
 

@@ -1,0 +1,75 @@
+"""Shared set-up for the portal tests: an active engagement with its questionnaires open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ppflow.adapters.orm import NotificationRow
+from ppflow.adapters.orm_portal import survey_requests
+from ppflow.adapters.portal_web import portal_for
+from ppflow.domain.commands import Meta
+from ppflow.services import advisors, feedback, integration
+from tests import factories
+
+
+@dataclass
+class Opened:
+    engagement: str
+    advisor: str
+    lead: str
+
+
+def open_engagement(app, language: str = "fr") -> Opened:
+    factories.modules(app, "PP-101")
+    lead = factories.staff(app, role="front_line_manager")
+    team = factories.team(app, lead)
+    code = factories.referral(app, factories.staff(app), language=language)
+    meta = Meta(actor="test")
+    advisors.invite_advisor(app.uow(), code, meta, app.clock)
+    advisors.record_invitation_answer(app.uow(), code, True, meta, app.clock)
+    advisors.record_screening_outcome(app.uow(), code, True, meta, clock=app.clock)
+    advisors.enrol_required_modules(app.uow(), code, meta, app.clock)
+    advisors.complete_module(app.uow(), code, "PP-101", meta, app.clock)
+    integration.brief_team(app.uow(), team, Meta("t"), app.clock)
+    engagement_code = integration.confirm_match(
+        app.uow(), team, code, Meta("t"), clock=app.clock
+    ).engagement
+    feedback.open_feedback(
+        app.uow(), engagement_code, Meta("t"), clock=app.clock, portal_url=app.settings.portal_url
+    )
+    return Opened(engagement_code, code, lead)
+
+
+def token_of(app, respondent: str) -> str:
+    with app.engine.connect() as connection:
+        return connection.scalar(
+            select(survey_requests.c.token).where(survey_requests.c.respondent_code == respondent)
+        )
+
+
+def mailed_link(app, respondent: str) -> str:
+    """The survey link in the e-mail queued for this respondent (path only)."""
+    with app.session_factory() as session:
+        context = session.scalar(
+            select(NotificationRow.context).where(
+                NotificationRow.template == "survey_request",
+                NotificationRow.recipient_code == respondent,
+            )
+        )
+    url = context["survey_url"]
+    return url[url.index("/s/") :]
+
+
+def response_row(app, respondent: str):
+    with app.engine.connect() as connection:
+        return connection.execute(
+            select(survey_requests).where(survey_requests.c.respondent_code == respondent)
+        ).one()
+
+
+def client_for(app):
+    from starlette.testclient import TestClient
+
+    return TestClient(portal_for(app))
