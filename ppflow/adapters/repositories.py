@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,7 +48,7 @@ from ppflow.domain.model import (
     TrainingRecord,
     Transition,
 )
-from ppflow.services.ports import AdvisorFilter, PoolEntry
+from ppflow.services.ports import AdvisorFilter, BatchAdvisor, PoolEntry
 
 OPEN_ENGAGEMENT_STAGES = ("proposed", "active")
 
@@ -188,6 +188,49 @@ class SqlAdvisors:
             held_from=advisor.held_from,
             stage_changed_at=advisor.stage_changed_at,
         )
+
+    def for_batch(self, codes: Iterable[str]) -> list[BatchAdvisor]:
+        """Stage, version and contact facts of many advisors, a few queries in all."""
+        found: list[BatchAdvisor] = []
+        codes = list(codes)
+        for start in range(0, len(codes), 500):
+            query = (
+                select(
+                    AdvisorRow.id,
+                    AdvisorRow.code,
+                    AdvisorRow.stage,
+                    AdvisorRow.version,
+                    ContactRow.language,
+                    ContactRow.email,
+                )
+                .join(ContactRow, ContactRow.advisor_id == AdvisorRow.id)
+                .where(AdvisorRow.code.in_(codes[start : start + 500]))
+            )
+            found += [BatchAdvisor(*row) for row in self.session.execute(query)]
+        return found
+
+    def save_stages(self, moves: list[tuple[BatchAdvisor, str]], at: datetime) -> None:
+        """Move many advisors at once under the optimistic lock: if any of them changed
+        since it was read, nothing is written."""
+        if not moves:
+            return
+        table = AdvisorRow.__table__  # Core executemany: one statement, many rows
+        result = self.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_v"))
+            .values(
+                stage=bindparam("b_stage"),
+                version=bindparam("b_v") + 1,
+                stage_changed_at=bindparam("b_at"),
+            )
+            .execution_options(synchronize_session=False),
+            [
+                {"b_id": a.id, "b_v": a.version, "b_stage": target, "b_at": at}
+                for a, target in moves
+            ],
+        )
+        if result.rowcount != len(moves):
+            raise ConcurrentUpdateError(f"{len(moves) - result.rowcount} of {len(moves)} advisors")
 
     def list(self, criteria: AdvisorFilter) -> list[PoolEntry]:
         load = (
@@ -613,6 +656,16 @@ class SqlTransitions:
         self.session.flush()
         return row.id
 
+    def add_many(self, transitions: list[Transition]) -> list[int]:
+        """Append many transitions in one statement; their ids, in order."""
+        if not transitions:
+            return []
+        rows = self.session.execute(
+            insert(TransitionRow).returning(TransitionRow.id, sort_by_parameter_order=True),
+            [vars(t) for t in transitions],
+        )
+        return [row[0] for row in rows]
+
     def by_request_id(self, request_id: str) -> Transition | None:
         row = self.session.scalar(
             select(TransitionRow).where(TransitionRow.request_id == request_id)
@@ -687,6 +740,27 @@ class SqlNotifications:
             .execution_options(synchronize_session=False)
         )
         return result.rowcount
+
+    def queue_many(self, rows: list[dict[str, Any]], at: datetime) -> int:
+        """Queue many messages in one statement, skipping idempotency keys already queued."""
+        keys = [r["idempotency_key"] for r in rows]
+        existing = set()
+        for start in range(0, len(keys), 500):
+            existing |= set(
+                self.session.scalars(
+                    select(NotificationRow.idempotency_key).where(
+                        NotificationRow.idempotency_key.in_(keys[start : start + 500])
+                    )
+                )
+            )
+        fresh = [
+            r | {"status": "pending", "next_attempt_at": at}
+            for r in rows
+            if r["idempotency_key"] not in existing
+        ]
+        if fresh:
+            self.session.execute(insert(NotificationRow), fresh)
+        return len(fresh)
 
     def templates_for(self, recipient_code: str) -> set[str]:
         rows = self.session.scalars(

@@ -309,6 +309,79 @@ def invite_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYS
     return _run_move(uow, cmd, clock, before_move=queue_invitation, after_move=link_invitation)
 
 
+@dataclass
+class BatchResult:
+    moved: list[str]
+    refused: list[tuple[str, str]]  # (code, why)
+
+
+def invite_advisors(
+    uow: UnitOfWork, codes: list[str], meta: Meta, clock: Clock = SYSTEM_CLOCK
+) -> BatchResult:
+    """The batch path (a cohort, a sweep): invite many identified advisors in one
+    transaction with a handful of statements. Each move is checked against the table; an
+    advisor who cannot move is reported, not half-moved."""
+    from ppflow.services.notifications import valid_address
+
+    with uow:
+        now = clock.now()
+        found = {a.code: a for a in uow.advisors.for_batch(codes)}
+        moves, refused = [], []
+        for code in codes:
+            advisor = found.get(code)
+            if advisor is None:
+                refused.append((code, f"no advisor '{code}'"))
+                continue
+            if not valid_address(advisor.email):
+                refused.append((code, "no valid e-mail address for the invitation"))
+                continue
+            try:
+                lifecycle.ADVISOR.check(
+                    advisor.stage,
+                    "invited",
+                    lifecycle.AdvisorFacts(invitation_queued=True),
+                    label=f"advisor {code}",
+                )
+            except PPFlowError as error:
+                refused.append((code, str(error)))
+                continue
+            moves.append((advisor, "invited"))
+        uow.advisors.save_stages(moves, now)
+        ids = uow.transitions.add_many(
+            [
+                Transition(
+                    "advisor",
+                    a.code,
+                    a.stage,
+                    "invited",
+                    now,
+                    meta.actor,
+                    meta.reason,
+                    f"{meta.request_id}:{a.code}" if meta.request_id else None,
+                    meta.flow_run_id,
+                )
+                for a, _ in moves
+            ]
+        )
+        uow.notifications.queue_many(
+            [
+                {
+                    "template": "invitation",
+                    "recipient_kind": "advisor",
+                    "recipient_code": a.code,
+                    "language": a.language,
+                    "context": {"advisor": a.code},
+                    "idempotency_key": f"invitation:{a.code}",
+                    "transition_id": transition_id,
+                }
+                for (a, _), transition_id in zip(moves, ids, strict=True)
+            ],
+            now,
+        )
+        uow.commit()
+    return BatchResult([a.code for a, _ in moves], refused)
+
+
 def record_invitation_answer(
     uow: UnitOfWork, advisor: str, accepted: bool, meta: Meta, clock: Clock = SYSTEM_CLOCK
 ) -> StageChange:
