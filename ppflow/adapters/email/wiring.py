@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ppflow.adapters.email.rendering import JinjaRenderer, make_environment
 from ppflow.adapters.email.sending import SmtpMailer
 from ppflow.adapters.outbox import SqlDirectory, SqlOutbox
+from ppflow.services.links import withdrawal_link
 from ppflow.services.notifications import (
     DispatchPolicy,
     DispatchPorts,
@@ -26,8 +27,24 @@ def maildir_path(settings: Settings) -> Path:
     return settings.smtp.maildir or settings.data_dir / "maildir"
 
 
-def make_renderer(settings: Settings) -> JinjaRenderer:
-    return JinjaRenderer(make_environment(settings.templates_dir))
+class WithdrawalLinks:
+    """Gives every e-mail to an advisor their personal, signed withdrawal link (the footer
+    shows it), made when the message is rendered so that it is fresh when it is sent."""
+
+    def __init__(self, inner: JinjaRenderer, settings: Settings):
+        self.inner = inner
+        self.settings = settings
+
+    def render(self, template: str, language: str, context):
+        recipient = context.get("recipient")
+        if getattr(recipient, "kind", None) == "advisor" and "withdrawal_url" not in context:
+            url = withdrawal_link(self.settings, recipient.code)
+            context = {**context, "withdrawal_url": url}
+        return self.inner.render(template, language, context)
+
+
+def make_renderer(settings: Settings) -> WithdrawalLinks:
+    return WithdrawalLinks(JinjaRenderer(make_environment(settings.templates_dir)), settings)
 
 
 def dispatch_policy(settings: Settings) -> DispatchPolicy:
