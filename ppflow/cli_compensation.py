@@ -123,8 +123,10 @@ def register(app: typer.Typer, get_app: Callable[[], App]) -> None:
             str | None, typer.Option("--to", help="Last day, inclusive (default: open).")
         ] = None,
     ) -> None:
-        """Add a rate tier for an activity from a date. A later tier for the same activity
-        supersedes an open-ended earlier one from its first day."""
+        """Add a rate tier for an activity from a date.
+
+        A later tier for the same activity supersedes an open-ended earlier one from its
+        first day."""
         first = _day(start, today())
         last = _day(end, first) if end else None
         tier = call(
@@ -193,8 +195,10 @@ def register(app: typer.Typer, get_app: Callable[[], App]) -> None:
         path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="UTF-8 CSV file.")],
         skip_invalid: Annotated[bool, typer.Option(help="Import the good rows anyway.")] = False,
     ) -> None:
-        """Import hours from CSV: engagement,date,activity,hours[,note]. Every row is
-        checked first; if any row is bad nothing is imported, unless --skip-invalid."""
+        """Import hours from a CSV file: engagement,date,activity,hours[,note].
+
+        Every row is checked first; if any row is bad nothing is imported, unless
+        --skip-invalid is given. Importing the same file again adds nothing."""
         try:
             report = call(
                 pay.import_hours,
@@ -268,8 +272,10 @@ def register(app: typer.Typer, get_app: Callable[[], App]) -> None:
             str | None, typer.Option("--from", help="From this day (default: today).")
         ] = None,
     ) -> None:
-        """Record that an advisor declines payment: nothing is owed for their activities
-        from that day on (hours still count; expenses are still reimbursed)."""
+        """Record that an advisor declines payment from a day on.
+
+        Nothing is owed for their activities from that day, those already logged
+        included; their hours still count, and expenses are still reimbursed."""
         result = call(
             pay.decline_payment,
             uow(),
@@ -307,8 +313,10 @@ def register(app: typer.Typer, get_app: Callable[[], App]) -> None:
             int | None, typer.Option(help="Calendar year (default: this year).")
         ] = None,
     ) -> None:
-        """Per payee for a calendar year (with the T4A level), and per program budget for
-        the fiscal year that starts in it."""
+        """Totals per payee for a year, and each program's budget.
+
+        Payees are totalled by calendar year (the T4A view); budgets are shown for the
+        fiscal year that starts in that year."""
         rules = policy()
         result = call(pay.compensation_summary, uow(), year or today().year, rules)
         payees = Table(
