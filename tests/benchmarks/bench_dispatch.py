@@ -166,37 +166,38 @@ async def bare_loop(messages: list, port: int, connections: int) -> None:
     await asyncio.gather(*(worker() for _ in range(connections)))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=5000)
-    parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--advisors", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-
+def measure(
+    messages: int = 5000,
+    connections: int = 4,
+    advisors_count: int = 200,
+    rounds: int = 5,
+    log=print,
+) -> dict:
+    """Run the rounds; returns the median rates, the median ratio and the prebuilt
+    messages (sender, recipient, bytes), which other peers may send in their turn."""
     with tempfile.TemporaryDirectory(prefix="ppflow-bench-") as tmp:
         tmp = Path(tmp)
         clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
         warmup = Sink(tmp / "warmup")
         smtp = SmtpSettings(
-            port=warmup.port, concurrency=args.connections, sender="partenariat@hopital.example"
+            port=warmup.port, concurrency=connections, sender="partenariat@hopital.example"
         )
         settings = Settings(database_url=f"sqlite:///{tmp / 'bench.db'}", data_dir=tmp, smtp=smtp)
         app = bootstrap(settings, clock=clock)
         app.upgrade()
-        print(f"seeding {args.messages} notifications for {args.advisors} advisors ...")
-        seed(app, args.messages, args.advisors)
+        log(f"seeding {messages} notifications for {advisors_count} advisors ...")
+        seed(app, messages, advisors_count)
         warmup.stop()
-        messages = prebuilt_messages(app)
-        assert len(messages) == args.messages
+        prebuilt = prebuilt_messages(app)
+        assert len(prebuilt) == messages
 
         bare_rates, rates = [], []
-        for round_number in range(1, args.rounds + 1):
+        for round_number in range(1, rounds + 1):
             # the two take turns, each on a fresh sink, so that a busy moment of the
             # machine does not fall on one side only
             bare_sink = Sink(tmp / f"bare-{round_number}")
             started = time.perf_counter()
-            asyncio.run(bare_loop(messages, bare_sink.port, args.connections))
+            asyncio.run(bare_loop(prebuilt, bare_sink.port, connections))
             bare_seconds = time.perf_counter() - started
             bare_count = bare_sink.count()
             bare_sink.stop()
@@ -211,21 +212,41 @@ def main() -> None:
             seconds = time.perf_counter() - started
             count = sink.count()
             sink.stop()
-            if count != args.messages or bare_count != args.messages or report.sent != count:
+            if count != messages or bare_count != messages or report.sent != count:
                 raise SystemExit("a sink did not receive every message exactly once")
             bare_rates.append(bare_count / bare_seconds)
             rates.append(count / seconds)
-            print(
+            log(
                 f"round {round_number}: bare {bare_rates[-1]:.0f} msg/s, "
                 f"dispatcher {rates[-1]:.0f} msg/s, ratio {rates[-1] / bare_rates[-1]:.2f}"
             )
         app.dispose()
 
     ratios = [r / b for r, b in zip(rates, bare_rates, strict=True)]
-    ratio = statistics.median(ratios)
+    return {
+        "messages": messages,
+        "connections": connections,
+        "rounds": rounds,
+        "bare_rate": statistics.median(bare_rates),
+        "rate": statistics.median(rates),
+        "rates": rates,
+        "ratio": statistics.median(ratios),
+        "prebuilt": prebuilt,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--advisors", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    result = measure(args.messages, args.connections, args.advisors, args.rounds)
+    ratio = result["ratio"]
     print(f"messages: {args.messages}, connections: {args.connections}, rounds: {args.rounds}")
-    print(f"bare aiosmtplib loop: {statistics.median(bare_rates):.0f} msg/s (median)")
-    print(f"ppflow dispatcher:    {statistics.median(rates):.0f} msg/s (median)")
+    print(f"bare aiosmtplib loop: {result['bare_rate']:.0f} msg/s (median)")
+    print(f"ppflow dispatcher:    {result['rate']:.0f} msg/s (median)")
     verdict = "met" if ratio >= 0.8 else "NOT met"
     print(f"ratio dispatcher / bare: {ratio:.2f} (median of the rounds; target >= 0.8: {verdict})")
 
