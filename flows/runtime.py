@@ -18,13 +18,17 @@ from ppflow.domain.commands import Meta
 
 @cache
 def application() -> App:
-    """The ppflow application for this worker process, from settings read once. An SMTP
-    password kept in a Prefect Secret block (PPFLOW_SMTP__PASSWORD_BLOCK) is read here,
-    so that it is never in a file or an environment of its own."""
+    """The ppflow application for this worker process, from settings read once. Secrets
+    kept in Prefect Secret blocks (PPFLOW_SMTP__PASSWORD_BLOCK for the SMTP password,
+    PPFLOW_PORTAL__SIGNING_KEY_BLOCK for the link-signing key) are read here, so that they
+    are never in a file."""
     app = bootstrap()
     smtp = app.settings.smtp
     if smtp.password_block and not smtp.password:
         smtp.password = Secret.load(smtp.password_block).get()
+    portal = app.settings.portal
+    if portal.signing_key_block:  # the key that signs survey and withdrawal links
+        portal.signing_key = Secret.load(portal.signing_key_block).get()
     return app
 
 
