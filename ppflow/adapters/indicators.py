@@ -9,10 +9,9 @@ indexes of migration 0004_indicators let each one read an index instead of the t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import yaml
 from sqlalchemy import (
     Integer,
     bindparam,
@@ -27,9 +26,10 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from ppflow.adapters.orm import (
+    AdvisorRow,
     EngagementRow,
     ProgramTargetRow,
     SurveyRequestRow,
@@ -62,17 +62,34 @@ def _days(dialect: str, earlier, later):
     return func.extract("epoch", later - earlier) / 86400.0
 
 
-def _net(entity: str, state: str, end: datetime):
-    """Codes of ``entity`` that were in ``state`` just before ``end``."""
-    balance = func.sum(case((T.to_state == state, 1), (T.from_state == state, -1), else_=0))
-    return (
-        select(T.code)
-        .where(
-            T.entity == entity, T.at < _stamp(end), or_(T.to_state == state, T.from_state == state)
+def _active_at(row, entity: str, end: datetime):
+    """Ids of the teams or engagements (``row``) that were active just before ``end``:
+    those active now that did not become active since ``end``, and those that left
+    ``active`` since ``end`` having entered it before. Both lifecycles enter ``active``
+    once. Like the funnel, this reads the log after ``end`` only."""
+
+    def moved(state_column, since: bool):
+        t = aliased(TransitionRow)
+        when = t.at >= _stamp(end) if since else t.at < _stamp(end)
+        return (
+            select(t.id)
+            .where(t.entity == entity, state_column(t) == "active", t.code == row.code, when)
+            .exists()
         )
-        .group_by(T.code)
-        .having(balance > 0)
+
+    still = select(row.id).where(row.stage == "active", ~moved(lambda t: t.to_state, True))
+    since = aliased(TransitionRow)
+    was = (
+        select(row.id)
+        .join(since, since.code == row.code)
+        .where(
+            since.entity == entity,
+            since.from_state == "active",
+            since.at >= _stamp(end),
+            moved(lambda t: t.to_state, False),
+        )
     )
+    return union_all(still, was)
 
 
 def _first(state: str):
@@ -104,17 +121,21 @@ class SqlIndicators:
         return session.get_bind().dialect.name
 
     def funnel_at(self, end: datetime) -> dict[str, int]:
-        entered = (
-            select(T.to_state.label("state"), func.count().label("n"))
-            .where(T.entity == "advisor", T.at < _stamp(end))
-            .group_by(T.to_state)
+        """Advisors at each stage just before ``end``: today's stages, rewound through
+        the transitions logged since (each entry undone, each exit given back). The
+        advisor row and its transition are written in one transaction, so the two agree;
+        rewinding reads only the log after ``end``, which the index on ``at`` bounds."""
+        now = select(AdvisorRow.stage.label("state"), func.count().label("n")).group_by(
+            AdvisorRow.stage
         )
-        left = (
-            select(T.from_state.label("state"), (-func.count()).label("n"))
-            .where(T.entity == "advisor", T.at < _stamp(end), T.from_state.is_not(None))
-            .group_by(T.from_state)
+        # one row per move, grouped outside: the range on ``at`` picks the index
+        undo = select(T.to_state.label("state"), literal(-1).label("n")).where(
+            T.entity == "advisor", T.at >= _stamp(end)
         )
-        moves = union_all(entered, left).subquery()
+        give_back = select(T.from_state.label("state"), literal(1).label("n")).where(
+            T.entity == "advisor", T.at >= _stamp(end), T.from_state.is_not(None)
+        )
+        moves = union_all(now, undo, give_back).subquery()
         total = func.sum(moves.c.n)
         query = select(moves.c.state, total).group_by(moves.c.state).having(total > 0)
         with self.session_factory() as session:
@@ -139,13 +160,15 @@ class SqlIndicators:
             return session.scalar(query) or 0
 
     def teams_at(self, end: datetime) -> TeamCounts:
-        teams = _net("team", "active", end).subquery()
-        engagements = _net("engagement", "active", end).subquery()
+        teams = _active_at(TeamRow, "team", end).subquery()
+        engagements = _active_at(EngagementRow, "engagement", end).subquery()
         per_team = (
-            select(TeamRow.code, func.count(distinct(EngagementRow.advisor_id)).label("n"))
-            .join(EngagementRow, EngagementRow.team_id == TeamRow.id)
-            .join(engagements, engagements.c.code == EngagementRow.code)
-            .group_by(TeamRow.code)
+            select(
+                EngagementRow.team_id.label("team_id"),
+                func.count(distinct(EngagementRow.advisor_id)).label("n"),
+            )
+            .join(engagements, engagements.c.id == EngagementRow.id)
+            .group_by(EngagementRow.team_id)
             .subquery()
         )
         n = func.coalesce(per_team.c.n, 0)
@@ -154,7 +177,7 @@ class SqlIndicators:
             func.coalesce(func.sum(case((n >= 1, 1), else_=0)), 0),
             func.coalesce(func.sum(case((n >= 2, 1), else_=0)), 0),
             func.coalesce(func.sum(n), 0),
-        ).select_from(teams.outerjoin(per_team, per_team.c.code == teams.c.code))
+        ).select_from(teams.outerjoin(per_team, per_team.c.team_id == teams.c.id))
         with self.session_factory() as session:
             total, one, two, advisors = session.execute(query).one()
         return TeamCounts(int(total), int(one), int(two), int(advisors))
@@ -190,21 +213,17 @@ class SqlIndicators:
         return Durations(count, found["m"], found["p"])
 
     def retention(self, end: datetime, days: int) -> Retention:
-        active = _first("active").subquery()
-        left = (
-            select(T.code, func.min(T.at).label("at"))
-            .where(T.entity == "advisor", T.to_state.in_(LEFT))
-            .group_by(T.code)
-            .subquery()
-        )
+        """Advisors first active at least ``days`` before ``end``, and of them those who
+        had not left (withdrawn or alumni, both final) ``days`` after becoming active."""
+        active = _first("active").having(func.min(T.at) <= _stamp(end - timedelta(days=days)))
+        active = active.subquery()
+        left = union_all(*[_first(state) for state in LEFT]).subquery()
         with self.session_factory() as session:
             dialect = self._dialect(session)
             stayed = or_(left.c.at.is_(None), _days(dialect, active.c.at, left.c.at) >= days)
-            query = (
-                select(func.count(), func.coalesce(func.sum(case((stayed, 1), else_=0)), 0))
-                .select_from(active.outerjoin(left, left.c.code == active.c.code))
-                .where(_days(dialect, active.c.at, _stamp(end)) >= days)
-            )
+            query = select(
+                func.count(), func.coalesce(func.sum(case((stayed, 1), else_=0)), 0)
+            ).select_from(active.outerjoin(left, left.c.code == active.c.code))
             cohort, retained = session.execute(query).one()
         return Retention(int(cohort), int(retained))
 
@@ -289,6 +308,8 @@ class SqlIndicators:
 
     def item_themes(self) -> tuple[dict[str, str], dict[str, str]] | None:
         """Item -> theme, and theme -> English title, from the shipped questionnaires."""
+        import yaml  # only here: the CLI's start-up stays short
+
         items: dict[str, str] = {}
         titles: dict[str, str] = {}
         for path in sorted(QUESTIONNAIRES.glob("*.yaml")):

@@ -242,7 +242,7 @@ def _share(part: int, whole: int) -> float | None:
 
 def _trend_quarters(start: datetime, end: datetime) -> tuple[datetime, list[str]]:
     """The quarters of the period, and at least the four quarters up to its end."""
-    last = end - timedelta(microseconds=1)
+    last = end - timedelta(days=1)  # the period's last day, in any time zone
     year, q = last.year, (last.month - 1) // 3 + 1
     quarters = []
     first = None
