@@ -67,47 +67,64 @@ def run(settings: Settings, size: int, now: datetime) -> tuple:
     return row
 
 
+def _settings(scratch: Path, url: str | None, schema: str | None) -> Settings:
+    if url is None:
+        return Settings(database_url=f"sqlite:///{scratch / 'b.db'}", data_dir=scratch)
+    return Settings(database_url=url, database_schema=schema, data_dir=scratch)
+
+
+def measure_size(backend: str, url: str | None, size: int, now: datetime) -> dict:
+    """One size on one backend (url None: SQLite), on a fresh database."""
+    with tempfile.TemporaryDirectory() as scratch:
+        if url is None:
+            row = run(_settings(Path(scratch), None, None), size, now)
+        else:
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+            with admin.begin() as c:
+                c.execute(text(f'CREATE SCHEMA "{schema}"'))
+            try:
+                row = run(_settings(Path(scratch), url, schema), size, now)
+            finally:
+                with admin.begin() as c:
+                    c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+    total, sweep_s, sweep_mb, rss, ind_s, ind_mb = row
+    return {
+        "backend": backend,
+        "advisors": size,
+        "stalled": total,
+        "sweep_s": sweep_s,
+        "sweep_heap_mb": sweep_mb,
+        "peak_rss_mb": rss,
+        "indicators_s": ind_s,
+        "indicators_heap_mb": ind_mb,
+    }
+
+
+def backends() -> list[tuple[str, str | None]]:
+    found = [("sqlite", None)]
+    if os.environ.get("PPFLOW_TEST_DATABASE_URL"):
+        found.append(("postgresql", os.environ["PPFLOW_TEST_DATABASE_URL"]))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     args = parser.parse_args()
     now = datetime.now(UTC)
-    backends = [("sqlite", None)]
-    if os.environ.get("PPFLOW_TEST_DATABASE_URL"):
-        backends.append(("postgresql", os.environ["PPFLOW_TEST_DATABASE_URL"]))
     print(
         f"{'backend':<11}{'advisors':>10}{'stalled':>9}{'sweep s':>9}{'heap MB':>9}"
         f"{'peak RSS MB':>13}{'indic. s':>10}{'heap MB':>9}"
     )
-    for backend, url in backends:
+    for backend, url in backends():
         for size in args.sizes:
-            with tempfile.TemporaryDirectory() as scratch:
-                if url is None:
-                    settings = Settings(
-                        database_url=f"sqlite:///{Path(scratch) / 'b.db'}", data_dir=Path(scratch)
-                    )
-                    row = run(settings, size, now)
-                else:
-                    schema = f"bench_{uuid.uuid4().hex[:8]}"
-                    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-                    with admin.begin() as c:
-                        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-                    try:
-                        row = run(
-                            Settings(
-                                database_url=url, database_schema=schema, data_dir=Path(scratch)
-                            ),
-                            size,
-                            now,
-                        )
-                    finally:
-                        with admin.begin() as c:
-                            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                        admin.dispose()
-            total, sweep_s, sweep_mb, rss, ind_s, ind_mb = row
+            r = measure_size(backend, url, size, now)
             print(
-                f"{backend:<11}{size:>10}{total:>9}{sweep_s:>9.3f}{sweep_mb:>9.1f}"
-                f"{rss:>13.0f}{ind_s:>10.3f}{ind_mb:>9.1f}",
+                f"{backend:<11}{size:>10}{r['stalled']:>9}{r['sweep_s']:>9.3f}"
+                f"{r['sweep_heap_mb']:>9.1f}{r['peak_rss_mb']:>13.0f}{r['indicators_s']:>10.3f}"
+                f"{r['indicators_heap_mb']:>9.1f}",
                 flush=True,
             )
 
