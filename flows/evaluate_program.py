@@ -1,37 +1,83 @@
-"""evaluate-program: the structural indicators for a period, against the program's
-targets (quarterly, and on demand)."""
+"""evaluate-program: the structural indicators for a period against the program's
+targets (quarterly, and on demand), published as Prefect artifacts (a table and a
+markdown summary), with the HTML report and the CSV export written to
+``<data_dir>/reports``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from prefect import flow
-from prefect.artifacts import create_markdown_artifact
-
-from ppflow_flows import tasks
+from ppflow_flows.runtime import application
+from ppflow_flows.tasks import DB
 
 
 def _cell(value) -> str:
-    return "-" if value is None else f"{value:g}"
+    if value is None:
+        return "-"
+    return f"{value:g}" if isinstance(value, float | int) else str(value)
 
 
-@flow(name="evaluate-program", flow_run_name="program/{period_days}d")
-def evaluate_program(period_days: int = 91, end: str | None = None) -> dict:
-    finish = datetime.fromisoformat(end) if end else datetime.now(UTC)
-    start = finish - timedelta(days=period_days)
-    result = tasks.indicators(start.isoformat(), finish.isoformat())
-    funnel = "\n".join(f"| {stage} | {n} |" for stage, n in sorted(result["funnel"].items()))
-    rows = "\n".join(
-        f"| {name} | {_cell(value)} | {_cell(result['targets'].get(name))} |"
-        for name, value in result["values"].items()
+@task(**DB)
+def program_indicators(period: str | None) -> dict:
+    """Compute the indicators for the period and write the report; plain values back."""
+    from zoneinfo import ZoneInfo
+
+    from ppflow.adapters.report import label, write_report
+    from ppflow.services.indicators import compute_indicators, parse_period, previous_quarter
+
+    app = application()
+    zone = ZoneInfo(app.settings.timezone)
+    chosen = parse_period(period or previous_quarter(app.clock.now().astimezone(zone).date()), zone)
+    result = compute_indicators(app.indicators(), chosen.start, chosen.end, chosen.label)
+    page, table = write_report(
+        result, app.settings.data_dir / "reports", app.settings.templates_dir, app.clock.now()
     )
+    rows = [
+        {
+            "indicator": label(c.indicator),
+            "value": _cell(c.value),
+            "target": _cell(c.target),
+            "target version": "" if c.version is None else f"v{c.version}",
+            "status": {True: "met", False: "not met", None: ""}[c.met],
+        }
+        for c in result.comparisons()
+    ]
+    return {
+        "period": chosen.label,
+        "rows": rows,
+        "funnel": dict(result.funnel_in_order()),
+        "notes": result.notes,
+        "values": result.values,
+        "targets": result.targets,
+        "html": str(page),
+        "csv": str(table),
+    }
+
+
+@flow(name="evaluate-program", flow_run_name="program/{period}")
+def evaluate_program(period: str | None = None) -> dict:
+    """``period`` as the CLI takes it (2026Q3, 2026, 2026-07..2026-09); by default the
+    quarter that has just ended."""
+    result = program_indicators(period)
+    key = "program-indicators"
+    create_table_artifact(
+        key=key,
+        table=result["rows"],
+        description=f"Structural indicators {result['period']}, against targets",
+    )
+    met = sum(1 for r in result["rows"] if r["status"] == "met")
+    unmet = [r["indicator"] for r in result["rows"] if r["status"] == "not met"]
+    funnel = "\n".join(f"| {stage} | {n} |" for stage, n in result["funnel"].items())
+    notes = "".join(f"\n> {note}\n" for note in result["notes"])
     create_markdown_artifact(
-        key="program-indicators",
-        description="Structural indicators of the partnership program",
+        key=f"{key}-summary",
+        description=f"Program evaluation {result['period']}",
         markdown=(
-            f"# Indicators {start:%Y-%m-%d} to {finish:%Y-%m-%d}\n\n"
-            f"| indicator | value | target |\n|---|---|---|\n{rows}\n\n"
-            f"## Advisors at each stage\n\n| stage | advisors |\n|---|---|\n{funnel}\n"
+            f"# Program indicators {result['period']}\n\n"
+            f"{met} targets met; not met: {', '.join(unmet) or 'none'}.\n{notes}\n"
+            f"## Advisors at each stage\n\n| stage | advisors |\n|---|---|\n{funnel}\n\n"
+            f"HTML report: `{result['html']}`  \nCSV export: `{result['csv']}`\n"
         ),
     )
     return result

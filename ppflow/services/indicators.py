@@ -335,3 +335,9 @@ def compute_indicators(
     result.target_versions = {t.indicator: t for t in queries.target_versions()}
     result.targets = {name: t.target for name, t in result.target_versions.items()}
     return result
+
+
+def previous_quarter(today: date) -> str:
+    """The last full quarter before ``today`` (what a quarterly schedule reports on)."""
+    quarter = (today.month - 1) // 3 + 1
+    return f"{today.year}Q{quarter - 1}" if quarter > 1 else f"{today.year - 1}Q4"

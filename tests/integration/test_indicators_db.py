@@ -1,0 +1,157 @@
+"""Each indicator against a small fixture worked out by hand, on SQLite and PostgreSQL.
+
+Day 0: two teams are briefed (active), a third is still forming; three advisors are
+walked to ready. Day 10: A joins team 1. Day 30: B joins team 1; D is referred.
+Day 40: A answers the questionnaire. Day 100: B withdraws ("moved away").
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import insert, select, update
+
+from ppflow.adapters.orm import EngagementRow, ProgramTargetRow
+from ppflow.domain.commands import AddProgram, Meta, TargetSpec
+from ppflow.services import advisors, feedback, integration, organisation
+from ppflow.services.indicators import compute_indicators
+from tests import factories
+
+META = Meta("test")
+
+
+def _fixture(app):
+    t0 = app.clock.now()
+    factories.modules(app, "PP-101")
+    organisation.add_program(
+        app.uow(),
+        AddProgram(
+            "PP-I",
+            "Program",
+            "Quality",
+            (),
+            (
+                TargetSpec("days_to_integration_median", 15, "2026"),
+                TargetSpec("feedback_communication", 4, "2026"),
+            ),
+        ),
+    )
+    lead = factories.staff(app, role="front_line_manager")
+    one, two = factories.team(app, lead), factories.team(app, lead)
+    factories.team(app, lead)  # forming: not counted among active teams
+    for team in (one, two):
+        integration.brief_team(app.uow(), team, META, app.clock)
+    provider = factories.staff(app)
+    a, b, c = (factories.ready_advisor(app, provider) for _ in range(3))
+    app.clock.moment = t0 + timedelta(days=10)
+    joined_a = integration.confirm_match(app.uow(), one, a, META, clock=app.clock)
+    app.clock.moment = t0 + timedelta(days=30)
+    integration.confirm_match(app.uow(), one, b, META, clock=app.clock)
+    factories.referral(app, provider)
+    app.clock.moment = t0 + timedelta(days=40)
+    feedback.open_feedback(app.uow(), joined_a.engagement, META, clock=app.clock)
+    answers = {"com_information": 4, "com_role": 2, "views_invited": 5, "open_improve": "-"}
+    feedback.record_feedback(app.uow(), joined_a.engagement, a, answers, clock=app.clock)
+    app.clock.moment = t0 + timedelta(days=100)
+    advisors.withdraw_advisor(app.uow(), b, Meta("test", reason="moved away"), app.clock)
+    with app.engine.begin() as connection:  # the target is revised: version 2
+        connection.execute(
+            insert(ProgramTargetRow),
+            [
+                {
+                    "program_id": 1,
+                    "indicator": "days_to_integration_median",
+                    "target": 25,
+                    "period": "2026",
+                    "version": 2,
+                }
+            ],
+        )
+    return t0, joined_a.engagement, (a, b, c)
+
+
+def test_each_indicator_matches_the_fixture_worked_out_by_hand(any_app):
+    app = any_app
+    t0, _, _ = _fixture(app)
+    first = compute_indicators(app.indicators(), t0, t0 + timedelta(days=31))
+    values = first.values
+    # the funnel at day 31, rewound from today's stages (B has since withdrawn)
+    assert first.funnel == {"active": 2, "ready": 1, "identified": 1}
+    assert values["new_referrals"] == 4
+    assert values["advisors_integrated"] == 2
+    # 10 and 30 days: median 20, 90th percentile 10 + 0.9 * 20 = 28
+    assert values["days_to_integration_median"] == 20.0
+    assert values["days_to_integration_p90"] == 28.0
+    assert (values["teams"], values["teams_with_advisors"], values["teams_with_two_advisors"]) == (
+        2,
+        1,
+        1,
+    )
+    assert values["share_teams_with_advisors"] == 0.5
+    assert values["advisors_per_team"] == 1.0
+    # the target was revised from 15 to 25; 20 days is within the new one
+    target = first.target_versions["days_to_integration_median"]
+    assert (target.target, target.version, target.previous) == (25.0, 2, 15.0)
+    comparisons = {c.indicator: c for c in first.comparisons()}
+    assert comparisons["days_to_integration_median"].met is True
+
+    later = compute_indicators(app.indicators(), t0 + timedelta(days=31), t0 + timedelta(days=400))
+    assert later.funnel == {"active": 1, "ready": 1, "identified": 1, "withdrawn": 1}
+    assert later.values["withdrawals"] == 1
+    assert later.reasons_for_leaving == [("withdrawn", "moved away", 1)]
+    assert later.values["teams_with_advisors"] == 1
+    assert later.values["teams_with_two_advisors"] == 0
+    # A (active day 10) stayed; B (active day 30) left 70 days later
+    assert (later.values["retention_6m_cohort"], later.values["retention_6m"]) == (2, 0.5)
+    assert (later.values["retention_12m_cohort"], later.values["retention_12m"]) == (2, 0.5)
+    # A's answers: communication (4 + 2) / 2 = 3, sharing views 5; the open answer is ignored
+    assert later.values["feedback_communication"] == 3.0
+    assert later.values["feedback_sharing_views"] == 5.0
+    assert later.values["feedback_mean"] == 3.67
+    assert {c.indicator: c.met for c in later.comparisons()}["feedback_communication"] is False
+    quarter = f"{(t0 + timedelta(days=40)).year}Q{((t0 + timedelta(days=40)).month - 1) // 3 + 1}"
+    assert later.themes["communication"] == {quarter: 3.0}
+    assert quarter in later.quarters
+
+
+def test_retention_waits_until_advisors_have_been_active_long_enough(any_app):
+    app = any_app
+    t0, _, _ = _fixture(app)
+    early = compute_indicators(app.indicators(), t0, t0 + timedelta(days=150))
+    assert early.values["retention_6m_cohort"] == 0
+    assert early.values["retention_6m"] is None
+
+
+def test_hours_and_pay_come_from_the_compensation_tables(any_app):
+    from ppflow.adapters.orm_compensation import ActivityLogRow
+
+    app = any_app
+    t0, engagement, _ = _fixture(app)
+    with app.engine.begin() as connection:
+        engagement_id = connection.scalar(
+            select(EngagementRow.id).where(EngagementRow.code == engagement)
+        )
+        day = t0.date() + timedelta(days=12)
+        logs = [(day, 150, 3750, False), (day, 100, 2500, True), (date(2020, 1, 1), 900, 1, False)]
+        connection.execute(
+            insert(ActivityLogRow),
+            [
+                {
+                    "engagement_id": engagement_id,
+                    "activity_date": when,
+                    "activity": "meeting",
+                    "centihours": hours,
+                    "rate_cents": 2500,
+                    "basis": "hourly",
+                    "amount_cents": cents,
+                    "declined": declined,
+                    "recorded_at": t0,
+                    "actor": "test",
+                }
+                for when, hours, cents, declined in logs
+            ],
+        )
+        connection.execute(update(EngagementRow).values(hourly_rate=25))
+    result = compute_indicators(app.indicators(), t0, t0 + timedelta(days=31))
+    assert result.values["hours"] == 2.5  # both logs in the period, declined pay included
+    assert result.values["compensation_paid"] == 37.5  # the declined payment is left out
