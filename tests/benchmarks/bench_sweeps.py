@@ -40,13 +40,26 @@ def measure(fn):
     return result, elapsed, peak / 2**20
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the process image since its
+    exec; ru_maxrss would also count the parent's memory at the fork, which a spawned
+    child inherits on Linux."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _measure_in_child(settings: Settings, now: datetime, queue) -> None:
     """Run in a fresh process, so that its peak resident memory is the sweep's own."""
     app = bootstrap(settings, clock=FixedClock(now))
     report, sweep_s, sweep_mb = measure(
         lambda: send_reminders(app.uow(), app.sweeps(), clock=app.clock)
     )
-    after_sweep = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    after_sweep = peak_rss_mb()
     _, ind_s, ind_mb = measure(
         lambda: compute_indicators(app.indicators(), now - timedelta(days=91), now)
     )
