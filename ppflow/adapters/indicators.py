@@ -282,13 +282,19 @@ class SqlIndicators:
         """Mean of each scale item per quarter, the JSON answers unnested by the database."""
         with self.session_factory() as session:
             if self._dialect(session) == "sqlite":
+                # the quarter once per questionnaire (not per answer), from the stored
+                # UTC text 'YYYY-MM-DD HH:MM:SS'
                 sql = """
-                    SELECT strftime('%Y', s.answered_at) || 'Q' ||
-                           ((CAST(strftime('%m', s.answered_at) AS INTEGER) + 2) / 3) AS quarter,
-                           j.key, AVG(j.value), COUNT(*)
-                    FROM survey_requests AS s, json_each(s.answers) AS j
-                    WHERE s.answered_at >= :start AND s.answered_at < :end
-                      AND s.answers IS NOT NULL AND j.type = 'integer'
+                    WITH s AS MATERIALIZED (
+                        SELECT substr(answered_at, 1, 4) || 'Q' ||
+                               ((CAST(substr(answered_at, 6, 2) AS INTEGER) + 2) / 3) AS quarter,
+                               answers
+                        FROM survey_requests
+                        WHERE answered_at >= :start AND answered_at < :end
+                          AND answers IS NOT NULL)
+                    SELECT s.quarter, j.key, AVG(j.value), COUNT(*)
+                    FROM s, json_each(s.answers) AS j
+                    WHERE j.type = 'integer'
                     GROUP BY 1, 2"""
             else:
                 sql = """

@@ -53,6 +53,8 @@ ITEMS = (
     "compensation_fair",
 )
 PATH = ("identified", "invited", "screening", "recruited", "preparing", "ready", "active")
+# Pauses (on hold and back) at some stages: every advisor invited, every 2nd ready.
+PAUSES = {"invited": 1, "ready": 2, "preparing": 3}
 # Where each advisor stops, by advisor number modulo 10.
 STOPS = {0: 1, 1: 2, 2: "declined", 3: 5, 4: 6}
 
@@ -127,7 +129,7 @@ def seed(app, advisors: int) -> dict:
                 if at >= NOW and previous is not None:
                     break
                 s.add(TransitionRow, _move("advisor", code, previous, state, at))
-                if state == "invited" and n % 4 == 0:  # a pause, then back to where it was
+                if state in PAUSES and n % PAUSES[state] == 0:  # on hold, then back
                     s.add(TransitionRow, _move("advisor", code, state, "on_hold", at))
                     s.add(TransitionRow, _move("advisor", code, "on_hold", state, at))
                 previous = state
