@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from ppflow import cli_compensation, cli_mail, cli_portal
+from ppflow import cli_compensation, cli_mail, cli_portal, cli_report
 from ppflow.bootstrap import App, bootstrap
 from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, Meta, RegisterReferral, TargetSpec
 from ppflow.domain.errors import PPFlowError
@@ -782,6 +782,7 @@ def _demo_with_flows(application: App) -> None:
 cli_mail.register(app, get_app)
 cli_portal.register(app, get_app)
 cli_compensation.register(app, get_app)
+cli_report.register(app, get_app)
 
 
 def main() -> None:  # pragma: no cover

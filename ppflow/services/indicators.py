@@ -331,10 +331,29 @@ def compute_indicators(
         )
 
     result.values = values
-    result.reasons_for_leaving = queries.reasons_for_leaving(start, end)
+    result.reasons_for_leaving = aggregate_reasons(queries.reasons_for_leaving(start, end))
     result.target_versions = {t.indicator: t for t in queries.target_versions()}
     result.targets = {name: t.target for name, t in result.target_versions.items()}
     return result
+
+
+REASON_MIN_COUNT = 3
+OTHER_REASONS = "other reasons (each given fewer than 3 times)"
+
+
+def aggregate_reasons(rows: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    """Reasons are free text typed by coordinators and can say something about a person;
+    a report shows a reason only when at least three people left for it, and counts the
+    rest together."""
+    kept: list[tuple[str, str, int]] = []
+    others: dict[str, int] = {}
+    for state, reason, n in rows:
+        if n >= REASON_MIN_COUNT:
+            kept.append((state, reason, n))
+        else:
+            others[state] = others.get(state, 0) + n
+    kept += [(state, OTHER_REASONS, n) for state, n in sorted(others.items())]
+    return kept
 
 
 def previous_quarter(today: date) -> str:

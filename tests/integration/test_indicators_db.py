@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 from ppflow.adapters.orm import EngagementRow, ProgramTargetRow
 from ppflow.domain.commands import AddProgram, Meta, TargetSpec
 from ppflow.services import advisors, feedback, integration, organisation
-from ppflow.services.indicators import compute_indicators
+from ppflow.services.indicators import OTHER_REASONS, aggregate_reasons, compute_indicators
 from tests import factories
 
 META = Meta("test")
@@ -98,7 +98,8 @@ def test_each_indicator_matches_the_fixture_worked_out_by_hand(any_app):
     later = compute_indicators(app.indicators(), t0 + timedelta(days=31), t0 + timedelta(days=400))
     assert later.funnel == {"active": 1, "ready": 1, "identified": 1, "withdrawn": 1}
     assert later.values["withdrawals"] == 1
-    assert later.reasons_for_leaving == [("withdrawn", "moved away", 1)]
+    # one person gave this reason: the report counts it with the others, never alone
+    assert later.reasons_for_leaving == [("withdrawn", OTHER_REASONS, 1)]
     assert later.values["teams_with_advisors"] == 1
     assert later.values["teams_with_two_advisors"] == 0
     # A (active day 10) stayed; B (active day 30) left 70 days later
@@ -155,3 +156,17 @@ def test_hours_and_pay_come_from_the_compensation_tables(any_app):
     result = compute_indicators(app.indicators(), t0, t0 + timedelta(days=31))
     assert result.values["hours"] == 2.5  # both logs in the period, declined pay included
     assert result.values["compensation_paid"] == 37.5  # the declined payment is left out
+
+
+def test_a_reason_for_leaving_shows_only_when_three_people_gave_it():
+    rows = [
+        ("withdrawn", "moved away", 3),
+        ("withdrawn", "cancer came back", 1),
+        ("alumni", "end of term", 4),
+        ("withdrawn", "too busy", 2),
+    ]
+    assert aggregate_reasons(rows) == [
+        ("withdrawn", "moved away", 3),
+        ("alumni", "end of term", 4),
+        ("withdrawn", OTHER_REASONS, 3),
+    ]
