@@ -18,16 +18,18 @@ from ppflow.domain.commands import Meta
 
 @cache
 def application() -> App:
-    """The ppflow application for this worker process, from settings read once. Secrets
-    kept in Prefect Secret blocks (PPFLOW_SMTP__PASSWORD_BLOCK for the SMTP password,
-    PPFLOW_PORTAL__SIGNING_KEY_BLOCK for the link-signing key) are read here, so that they
-    are never in a file."""
-    app = bootstrap()
-    smtp = app.settings.smtp
+    """The ppflow application for this worker process, from settings read once."""
+    return with_secrets(bootstrap())
+
+
+def with_secrets(app: App) -> App:
+    """Secrets kept in Prefect Secret blocks are read into the settings here, so that they
+    are never in a file: the SMTP password (PPFLOW_SMTP__PASSWORD_BLOCK) and the key that
+    signs survey and withdrawal links (PPFLOW_PORTAL__SIGNING_KEY_BLOCK)."""
+    smtp, portal = app.settings.smtp, app.settings.portal
     if smtp.password_block and not smtp.password:
         smtp.password = Secret.load(smtp.password_block).get()
-    portal = app.settings.portal
-    if portal.signing_key_block:  # the key that signs survey and withdrawal links
+    if portal.signing_key_block:
         portal.signing_key = Secret.load(portal.signing_key_block).get()
     return app
 

@@ -31,6 +31,8 @@ def flow_app(prefect_server, tmp_path_factory):
     path = tmp_path_factory.mktemp("flows") / "ppflow.db"
     os.environ["PPFLOW_DATABASE_URL"] = f"sqlite:///{path}"
     os.environ["PPFLOW_DECISION_POLL_SECONDS"] = "1"
+    # no waiting run may outlive a broken test by more than a few minutes
+    os.environ["PPFLOW_DECISION_TIMEOUT_HOURS"] = "0.05"
     get_settings.cache_clear()
     runtime.application.cache_clear()
     app = runtime.application()

@@ -14,7 +14,11 @@ from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_API_URL
 from sqlalchemy import func, select
 
+from ppflow.adapters.email.maildir import read_maildir
+from ppflow.adapters.email.sink import MailSink
+from ppflow.adapters.email.wiring import dispatch_pending
 from ppflow.adapters.orm import NotificationRow
+from ppflow.bootstrap import App
 from ppflow.services import advisors
 from tests import factories
 from tests.flows.conftest import flow_runs, in_thread, wait_until_paused
@@ -22,7 +26,7 @@ from tests.flows.conftest import flow_runs, in_thread, wait_until_paused
 pytestmark = pytest.mark.prefect
 
 
-def test_a_killed_run_is_rerun_without_duplicating_anything(flow_app):
+def test_a_killed_run_is_rerun_without_duplicating_anything(flow_app, tmp_path):
     from ppflow_flows.recruit_advisor import recruit_advisor
 
     code = factories.referral(flow_app, factories.staff(flow_app))
@@ -78,3 +82,25 @@ def test_a_killed_run_is_rerun_without_duplicating_anything(flow_app):
             ).all()
         )
     assert per_template == {"invitation": 1, "welcome": 1}
+    # what the killed run queued goes out once, when the outbox is dispatched
+    port = _free_port()
+    smtp = flow_app.settings.smtp.model_copy(update={"host": "127.0.0.1", "port": port})
+    mail_app = App(
+        flow_app.settings.model_copy(update={"smtp": smtp}),
+        flow_app.engine,
+        flow_app.session_factory,
+        flow_app.clock,
+    )
+    with MailSink(tmp_path / "maildir", port=port) as sink:
+        dispatch_pending(mail_app)
+        dispatch_pending(mail_app)
+    sent = [m for m in read_maildir(sink.maildir) if m.header("X-Ppflow-Recipient") == code]
+    assert sorted(m.header("X-Ppflow-Template") for m in sent) == ["invitation", "welcome"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

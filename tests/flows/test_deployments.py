@@ -33,11 +33,19 @@ SCHEDULES = {
 
 @pytest.fixture(scope="module")
 def served(flow_app):
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
-           "PPFLOW_DATABASE_URL": str(flow_app.engine.url),
-           "PREFECT_RUNNER_POLL_FREQUENCY": "1", "PPFLOW_TIMEZONE": "America/Montreal"}
-    process = subprocess.Popen([sys.executable, "-m", "ppflow.cli", "serve"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "PPFLOW_DATABASE_URL": str(flow_app.engine.url),
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "PPFLOW_TIMEZONE": "America/Montreal",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ppflow.cli", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -67,9 +75,7 @@ def test_every_scheduled_deployment_has_its_schedule_and_timezone(served):
     assert all(deployments[name].schedules == [] for name in lifecycle)
 
 
-def test_a_coordinator_triggers_recruitment_by_name_and_the_runner_completes_it(
-    served, flow_app
-):
+def test_a_coordinator_triggers_recruitment_by_name_and_the_runner_completes_it(served, flow_app):
     code = factories.referral(flow_app, factories.staff(flow_app))
     started = runner.invoke(cli.app, ["run", "recruit", code])
     assert started.exit_code == 0, started.output
@@ -91,20 +97,23 @@ def test_a_coordinator_triggers_recruitment_by_name_and_the_runner_completes_it(
     assert queries.get_advisor(flow_app.uow(), code).advisor.stage == "recruited"
 
 
-def test_the_smtp_password_can_come_from_a_prefect_secret_block(flow_app, monkeypatch):
+def test_smtp_password_and_signing_key_can_come_from_prefect_secret_blocks(flow_app):
     from prefect.blocks.system import Secret
 
-    from ppflow.settings import get_settings
-    from ppflow_flows import runtime
+    from ppflow.bootstrap import bootstrap
+    from ppflow.settings import Settings
+    from ppflow_flows.runtime import with_secrets
 
     Secret(value="s3cret-from-block").save("ppflow-smtp-password", overwrite=True)
-    monkeypatch.setenv("PPFLOW_SMTP__PASSWORD_BLOCK", "ppflow-smtp-password")
-    get_settings.cache_clear()
-    runtime.application.cache_clear()
+    Secret(value="k" * 40).save("ppflow-signing-key", overwrite=True)
+    settings = Settings(
+        database_url=str(flow_app.engine.url),
+        smtp={"password_block": "ppflow-smtp-password"},
+        portal={"signing_key_block": "ppflow-signing-key"},
+    )
+    app = with_secrets(bootstrap(settings))
     try:
-        assert runtime.application().settings.smtp.password == "s3cret-from-block"
+        assert app.settings.smtp.password == "s3cret-from-block"
+        assert app.settings.portal.signing_key == "k" * 40
     finally:
-        runtime.application().dispose()
-        monkeypatch.delenv("PPFLOW_SMTP__PASSWORD_BLOCK")
-        get_settings.cache_clear()
-        runtime.application.cache_clear()
+        app.dispose()

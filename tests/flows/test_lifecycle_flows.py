@@ -157,8 +157,9 @@ def test_a_retried_step_in_the_same_run_changes_nothing_twice(flow_app):
 
 def test_a_wait_that_runs_out_ends_the_run_in_a_named_state(flow_app, monkeypatch):
     from ppflow_flows.recruit_advisor import recruit_advisor
+    from ppflow_flows.runtime import application
 
-    monkeypatch.setattr(flow_app.settings, "decision_timeout_hours", 3 / 3600)
+    monkeypatch.setattr(application().settings, "decision_timeout_hours", 3 / 3600)
     code = factories.referral(flow_app, factories.staff(flow_app))
     state = recruit_advisor(code, return_state=True)
     assert state.is_failed() and state.name == "Expired"

@@ -15,8 +15,16 @@ from tests.flows.test_lifecycle_flows import answer
 
 pytestmark = pytest.mark.prefect
 
-SECRETS = ("Zephyrine", "Quixotebloom", "zq.private@example.org", "514-555-0199",
-           "rarecondition", "Hortensia", "Blathersby", "hb.private@example.org")
+SECRETS = (
+    "Zephyrine",
+    "Quixotebloom",
+    "zq.private@example.org",
+    "514-555-0199",
+    "rarecondition",
+    "Hortensia",
+    "Blathersby",
+    "hb.private@example.org",
+)
 
 
 def everything_prefect_stored() -> str:
@@ -73,8 +81,13 @@ def test_no_name_email_phone_or_health_detail_reaches_prefect(flow_app, tmp_path
         time.sleep(1)
         stored = everything_prefect_stored()
     # the scan really covers this advisor's runs, logs, artifacts and events...
-    for proof in (f"recruit/{code}", f"onboard/{code}", f"ppflow.advisor.{code}",
-                  "Recruitment of", "Pausing flow"):
+    for proof in (
+        f"recruit/{code}",
+        f"onboard/{code}",
+        f"ppflow.advisor.{code}",
+        "Recruitment of",
+        "Pausing flow",
+    ):
         assert proof in stored, proof
     # ...and none of the person's data is there
     lowered = stored.lower()

@@ -40,9 +40,7 @@ def test_identify_advisors_registers_a_csv_and_reports_refused_lines(flow_app, t
     assert identify_advisors(str(path), "batch-a") == []  # all or nothing by default
     codes = identify_advisors(str(path), "batch-b", skip_invalid=True)
     assert len(codes) == 2
-    assert {queries.get_advisor(flow_app.uow(), c).advisor.stage for c in codes} == {
-        "identified"
-    }
+    assert {queries.get_advisor(flow_app.uow(), c).advisor.stage for c in codes} == {"identified"}
     report = artifact("identify-batch-b").data
     assert "lines 3" in report and all(code in report for code in codes)
     assert "not-an-address" not in report
@@ -77,8 +75,9 @@ def test_feedback_then_evaluation_moves_the_engagement_to_evaluated(flow_app):
     team = factories.team(flow_app, lead)
     code = factories.ready_advisor(flow_app, factories.staff(flow_app))
     integration.brief_team(flow_app.uow(), team, Meta("test"), flow_app.clock)
-    engagement = integration.confirm_match(flow_app.uow(), team, code, Meta("test"),
-                                           clock=flow_app.clock).engagement
+    engagement = integration.confirm_match(
+        flow_app.uow(), team, code, Meta("test"), clock=flow_app.clock
+    ).engagement
     status = collect_feedback(engagement)
     assert (status["opened"], status["answered"]) == (2, 0)
     assert collect_feedback(engagement)["opened"] == 2  # re-run opens nothing new
