@@ -131,11 +131,14 @@ class SqlAdvisors:
         )
 
     def get(self, code: str) -> Advisor:
-        row = self._row(code)
-        program = None
-        if row.program_id is not None:
-            program = self.session.get(ProgramRow, row.program_id).code
-        return _advisor(row, program)
+        found = self.session.execute(
+            select(AdvisorRow, ProgramRow.code)
+            .outerjoin(ProgramRow, ProgramRow.id == AdvisorRow.program_id)
+            .where(AdvisorRow.code == code)
+        ).first()
+        if found is None:
+            raise NotFoundError("advisor", code)
+        return _advisor(*found)
 
     def exists(self, code: str) -> bool:
         return self.session.scalar(select(AdvisorRow.id).where(AdvisorRow.code == code)) is not None

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TypeVar
 
 from ppflow.domain import lifecycle
@@ -56,30 +57,75 @@ def normalise_phone(phone: str) -> str:
     return digits
 
 
+class _Facts:
+    """The facts about one advisor that a move's guards read, each looked up in the
+    database only when a guard asks for it: putting an advisor on hold needs a reason, not
+    their training record. Reads like :class:`lifecycle.AdvisorFacts`."""
+
+    def __init__(self, uow: UnitOfWork, advisor: Advisor, cmd: ChangeAdvisorStage, now: datetime):
+        self._uow, self._advisor, self._now = uow, advisor, now
+        self.said_yes = cmd.said_yes
+        self.said_no_or_no_answer = cmd.said_no_or_no_answer
+        self.available = cmd.available
+        self.leaving = cmd.leaving
+        self.held_from = advisor.held_from
+        self.reason = cmd.meta.reason
+
+    @cached_property
+    def _consents(self) -> list[Consent]:
+        return self._uow.advisors.consents(self._advisor.code)
+
+    @cached_property
+    def _valid_purposes(self) -> set[str]:
+        return {c.purpose for c in self._consents if c.valid_at(self._now)}
+
+    @cached_property
+    def _training(self) -> tuple[set[str], dict]:
+        required = {m.code for m in self._uow.training.list(required_only=True)}
+        return required, {r.module: r for r in self._uow.advisors.training(self._advisor.code)}
+
+    @cached_property
+    def _active_engagement(self) -> bool:
+        engagements = self._uow.engagements.for_advisor(self._advisor.code)
+        return any(e.stage == "active" for e in engagements)
+
+    @property
+    def invitation_queued(self) -> bool:
+        return "invitation" in self._uow.notifications.templates_for(self._advisor.code)
+
+    @property
+    def consent_recorded(self) -> bool:
+        return PARTICIPATION in self._valid_purposes
+
+    @property
+    def confidentiality_signed(self) -> bool:
+        return CONFIDENTIALITY in self._valid_purposes
+
+    @property
+    def consent_withdrawn(self) -> bool:
+        return any(c.withdrawn_at is not None for c in self._consents)
+
+    @property
+    def modules_enrolled(self) -> bool:
+        required, records = self._training
+        return required <= records.keys()
+
+    @property
+    def modules_complete(self) -> bool:
+        required, records = self._training
+        return all(m in records and records[m].completed_at is not None for m in required)
+
+    @property
+    def engagement_started(self) -> bool:
+        return self._active_engagement
+
+    @property
+    def no_active_engagement(self) -> bool:
+        return not self._active_engagement
+
+
 def _facts(uow: UnitOfWork, advisor: Advisor, cmd: ChangeAdvisorStage, now: datetime):
-    consents = uow.advisors.consents(advisor.code)
-    valid = {c.purpose for c in consents if c.valid_at(now)}
-    required = {m.code for m in uow.training.list(required_only=True)}
-    records = {r.module: r for r in uow.advisors.training(advisor.code)}
-    engagements = uow.engagements.for_advisor(advisor.code)
-    return lifecycle.AdvisorFacts(
-        invitation_queued="invitation" in uow.notifications.templates_for(advisor.code),
-        said_yes=cmd.said_yes,
-        said_no_or_no_answer=cmd.said_no_or_no_answer,
-        consent_recorded=PARTICIPATION in valid,
-        confidentiality_signed=CONFIDENTIALITY in valid,
-        modules_enrolled=required <= records.keys(),
-        modules_complete=all(
-            records.get(m) is not None and records[m].completed_at is not None for m in required
-        ),
-        engagement_started=any(e.stage == "active" for e in engagements),
-        no_active_engagement=not any(e.stage == "active" for e in engagements),
-        available=cmd.available,
-        leaving=cmd.leaving,
-        consent_withdrawn=any(c.withdrawn_at is not None for c in consents),
-        held_from=advisor.held_from,
-        reason=cmd.meta.reason,
-    )
+    return _Facts(uow, advisor, cmd, now)
 
 
 def move_advisor(
@@ -514,11 +560,15 @@ def put_on_hold(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM
 
 
 def resume(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
-    with uow:
+    """Back from hold, to the stage held before; one transaction."""
+
+    def work(uow: UnitOfWork, now: datetime) -> StageChange:
         held_from = uow.advisors.get(advisor).held_from
-    if held_from is None:
-        raise InvalidInputError(f"advisor {advisor} is not on hold")
-    return _run_move(uow, ChangeAdvisorStage(advisor, held_from, meta=meta), clock)
+        if held_from is None:
+            raise InvalidInputError(f"advisor {advisor} is not on hold")
+        return move_advisor(uow, ChangeAdvisorStage(advisor, held_from, meta=meta), now)[0]
+
+    return run_once(uow, meta, clock, work)
 
 
 def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
