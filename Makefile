@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test serve lint lock clean
+.PHONY: demo test serve bench lint lock clean
 PREFECT_PORT ?= 4200
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
@@ -24,6 +24,9 @@ serve: $(STAMP)  ## Prefect server and UI, the mail sink and every deployment; C
 	until $(BIN)/python -c 'import sys, urllib.request as r; r.urlopen(sys.argv[1], timeout=2)' \
 		http://127.0.0.1:$(PREFECT_PORT)/api/health 2>/dev/null; do sleep 1; done; \
 	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(BIN)/ppflow serve
+
+bench: $(STAMP)  ## every benchmark beside its floor; table and plot in tests/benchmarks/results/
+	$(BIN)/python -m tests.benchmarks.bench_all $(BENCH_ARGS)
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ppflow needs Python 3.11 or newer"'
