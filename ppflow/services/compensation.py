@@ -40,7 +40,7 @@ from ppflow.domain.compensation import (
 from ppflow.domain.errors import InvalidInputError, NotFoundError, PPFlowError
 from ppflow.services.notifications import InvalidRecipientError, queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
-from ppflow.services.referral_import import CsvFormatError, RowProblem
+from ppflow.services.referral_import import CsvFormatError, RowProblem, decode_csv
 
 PAYABLE_STAGES = ("active", "completed", "evaluated", "ended_early")
 BUDGET_ALERT = "budget_alert"
@@ -343,21 +343,10 @@ def log_hours(
 # ---------------------------------------------------------------------- CSV import
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise CsvFormatError(
-            f"the file is not UTF-8 (first bad byte on line {line}); "
-            "save it as 'CSV UTF-8' and try again"
-        ) from None
-
-
 def parse_hours_csv(data: bytes, meta: Meta) -> tuple[list[tuple[int, LogHours]], list[RowProblem]]:
     """Read the rows into commands, with the problems that need no database: missing
     fields, extra fields, a bad date, bad hours, a bad activity, a repeated row."""
-    reader = csv.DictReader(io.StringIO(_decode(data), newline=""))
+    reader = csv.DictReader(io.StringIO(decode_csv(data), newline=""))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in CSV_REQUIRED if c not in header]
     if missing:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 
 from ppflow.domain.errors import InvalidInputError
+from ppflow.domain.lifecycle import ADVISOR_STATES
 
 # Retention horizons, in days (6 and 12 months).
 RETENTION_DAYS = {"retention_6m": 183, "retention_12m": 365}
@@ -19,20 +20,7 @@ RETENTION_DAYS = {"retention_6m": 183, "retention_12m": 365}
 LOWER_IS_BETTER = frozenset(
     {"days_to_integration_median", "days_to_integration_p90", "withdrawals"}
 )
-FUNNEL_ORDER = (
-    "identified",
-    "invited",
-    "screening",
-    "recruited",
-    "preparing",
-    "ready",
-    "active",
-    "on_hold",
-    "declined",
-    "not_retained",
-    "withdrawn",
-    "alumni",
-)
+FUNNEL_ORDER = ADVISOR_STATES
 
 
 # --- the period -------------------------------------------------------------------------

@@ -56,7 +56,8 @@ def _bad_controls(value: str, multiline: bool) -> bool:
     return any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value)
 
 
-def _decode(data: bytes) -> str:
+def decode_csv(data: bytes) -> str:
+    """A CSV file's text; anything but UTF-8 is refused with the line of the first bad byte."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -71,7 +72,7 @@ def parse_referrals(
     data: bytes, meta: Meta, source: str = "csv"
 ) -> tuple[list[tuple[int, RegisterReferral]], list[RowProblem]]:
     """Read the rows into commands, with the problems that need no database."""
-    text = _decode(data)
+    text = decode_csv(data)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
