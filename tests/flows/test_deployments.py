@@ -31,35 +31,59 @@ SCHEDULES = {
 }
 
 
-@pytest.fixture(scope="module")
-def served(flow_app):
-    env = {
-        **os.environ,
-        "PREFECT_API_URL": PREFECT_API_URL.value(),
-        "PPFLOW_DATABASE_URL": str(flow_app.engine.url),
-        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-        "PPFLOW_TIMEZONE": "America/Montreal",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ppflow.cli", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+class Runner:
+    """`ppflow serve` in a process of its own, which a test may stop and start again."""
+
+    def __init__(self, flow_app):
+        self.env = {
+            **os.environ,
+            "PREFECT_API_URL": PREFECT_API_URL.value(),
+            "PPFLOW_DATABASE_URL": str(flow_app.engine.url),
+            "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+            "PPFLOW_TIMEZONE": "America/Montreal",
+        }
+        self.process = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ppflow.cli", "serve"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 90
         while True:
             with get_client(sync_client=True) as client:
                 names = {d.name for d in client.read_deployments()}
             if {d["name"] for d in load_deployments()} <= names:
-                break
-            assert process.poll() is None, "ppflow serve exited"
+                return
+            assert self.process.poll() is None, "ppflow serve exited"
             assert time.monotonic() < deadline, "deployments never registered"
             time.sleep(1)
-        yield process
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(flow_app):
+    runner_process = Runner(flow_app)
+    runner_process.start()
+    try:
+        yield runner_process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        runner_process.stop()
+
+
+def wait_until_final(name: str, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        [run] = flow_runs(name)
+        if run.state.is_final():
+            return run
+        time.sleep(1)
+    raise AssertionError(f"{name} did not finish in {timeout}s")
 
 
 def test_every_scheduled_deployment_has_its_schedule_and_timezone(served):
@@ -87,14 +111,22 @@ def test_a_coordinator_triggers_recruitment_by_name_and_the_runner_completes_it(
     assert queries.get_advisor(flow_app.uow(), code).advisor.stage == "invited"
     answered = runner.invoke(cli.app, ["answer", "screening", code, "--outcome", "retained"])
     assert answered.exit_code == 0, answered.output
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        [run] = flow_runs(f"recruit/{code}")
-        if run.state.is_final():
-            break
-        time.sleep(1)
+    run = wait_until_final(f"recruit/{code}")
     assert run.state.is_completed(), run.state
     assert queries.get_advisor(flow_app.uow(), code).advisor.stage == "recruited"
+
+
+def test_a_suspended_run_survives_a_restart_of_the_runner(served, flow_app):
+    code = factories.referral(flow_app, factories.staff(flow_app))
+    assert runner.invoke(cli.app, ["run", "recruit", code]).exit_code == 0
+    wait_until_paused(f"recruit/{code}", "screening", timeout=120)
+    served.stop()  # the machine reboots while the run waits for a person
+    served.start()
+    answered = runner.invoke(cli.app, ["answer", "screening", code, "--outcome", "declined"])
+    assert answered.exit_code == 0, answered.output
+    run = wait_until_final(f"recruit/{code}")
+    assert run.state.is_completed(), run.state
+    assert queries.get_advisor(flow_app.uow(), code).advisor.stage == "declined"
 
 
 def test_smtp_password_and_signing_key_can_come_from_prefect_secret_blocks(flow_app):
