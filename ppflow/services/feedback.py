@@ -13,8 +13,9 @@ from ppflow.domain import lifecycle
 from ppflow.domain.commands import Meta
 from ppflow.domain.errors import InvalidInputError, NotFoundError
 from ppflow.domain.evaluation import EvaluationInput, evaluate, overall
-from ppflow.domain.model import Evaluation, SurveyRequest, Transition
+from ppflow.domain.model import Evaluation, SurveyRequest
 from ppflow.services.advisors import StageChange, run_once
+from ppflow.services.engagements import move_engagement
 from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 
@@ -188,12 +189,6 @@ def evaluate_engagement(
                 existing.notes,
                 replayed=True,
             )
-        lifecycle.ENGAGEMENT.check(
-            engagement.stage,
-            "evaluated",
-            lifecycle.EngagementFacts(evaluation_recorded=True),
-            label=f"engagement {engagement_code}",
-        )
         team = uow.teams.get(engagement.team)
         on_team = {
             e.advisor
@@ -221,21 +216,13 @@ def evaluate_engagement(
         rows = [asdict(c) for c in criteria]
         score = overall(criteria)
         uow.evaluations.add(Evaluation(engagement_code, rows, score, notes, now, meta.actor))
-        version = engagement.version
-        engagement.stage = "evaluated"
-        uow.engagements.save(engagement, expected_version=version)
-        uow.transitions.add(
-            Transition(
-                "engagement",
-                engagement_code,
-                "completed",
-                "evaluated",
-                now,
-                meta.actor,
-                meta.reason,
-                meta.request_id,
-                meta.flow_run_id,
-            )
+        move_engagement(
+            uow,
+            engagement,
+            "evaluated",
+            meta,
+            now,
+            lifecycle.EngagementFacts(evaluation_recorded=True),
         )
         return EvaluationReport(
             engagement_code, engagement.advisor, engagement.team, score, tuple(rows), notes

@@ -13,6 +13,7 @@ from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.matching import Match, rank
 from ppflow.domain.model import Engagement, QITeam, Transition, new_code
 from ppflow.services.advisors import StageChange, move_advisor, run_once
+from ppflow.services.engagements import move_engagement
 from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, AdvisorFilter, Clock, UnitOfWork
 
@@ -255,17 +256,8 @@ def end_engagement(
     def work(uow: UnitOfWork, now: datetime) -> StageChange:
         engagement = uow.engagements.get(engagement_code)
         target = "ended_early" if early else "completed"
-        lifecycle.ENGAGEMENT.check(
-            engagement.stage,
-            target,
-            lifecycle.EngagementFacts(reason=meta.reason),
-            label=f"engagement {engagement.code}",
-        )
-        before, version = engagement.stage, engagement.version
-        engagement.stage, engagement.end_date = target, now.date()
-        engagement.reason = meta.reason
-        uow.engagements.save(engagement, expected_version=version)
-        transition_id = _log(uow, "engagement", engagement.code, before, target, now, meta)
+        before = engagement.stage
+        transition_id = move_engagement(uow, engagement, target, meta, now)
         advisor = uow.advisors.get(engagement.advisor)
         still_active = [e for e in uow.engagements.for_advisor(advisor.code) if e.stage == "active"]
         if advisor.stage == "active" and not still_active:
