@@ -447,6 +447,15 @@ def _consent(cmd: RecordConsent, now: datetime) -> Consent:
     return Consent(cmd.purpose, cmd.wording_version, now, expires)
 
 
+def _record_consents(uow: UnitOfWork, advisor: str, wording_version: str, now: datetime) -> None:
+    """Retained after screening: the participation consent and the confidentiality
+    agreement go into the ledger."""
+    for purpose in (PARTICIPATION, CONFIDENTIALITY):
+        uow.advisors.add_consent(
+            advisor, _consent(RecordConsent(advisor, purpose, wording_version), now)
+        )
+
+
 def record_screening_outcome(
     uow: UnitOfWork,
     advisor: str,
@@ -461,10 +470,7 @@ def record_screening_outcome(
         return _run_move(uow, ChangeAdvisorStage(advisor, "not_retained", meta=meta), clock)
 
     def record_consents(uow: UnitOfWork, now: datetime) -> None:
-        for purpose in (PARTICIPATION, CONFIDENTIALITY):
-            uow.advisors.add_consent(
-                advisor, _consent(RecordConsent(advisor, purpose, wording_version), now)
-            )
+        _record_consents(uow, advisor, wording_version, now)
 
     def welcome(uow: UnitOfWork, change: StageChange, transition_id: int, now: datetime):
         _queue_welcome(uow, advisor, transition_id, now)
@@ -500,9 +506,7 @@ def apply_screening_outcome(
             )
         if outcome == "not_retained":
             return move_advisor(uow, ChangeAdvisorStage(advisor, "not_retained", meta=meta), now)[0]
-        for purpose in (PARTICIPATION, CONFIDENTIALITY):
-            consent = _consent(RecordConsent(advisor, purpose, wording_version), now)
-            uow.advisors.add_consent(advisor, consent)
+        _record_consents(uow, advisor, wording_version, now)
         change, transition_id = move_advisor(
             uow, ChangeAdvisorStage(advisor, "recruited", meta=meta), now
         )

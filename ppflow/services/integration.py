@@ -15,6 +15,7 @@ from ppflow.domain.model import Engagement, QITeam, Transition, new_code
 from ppflow.services.advisors import StageChange, move_advisor, run_once
 from ppflow.services.engagements import move_engagement
 from ppflow.services.notifications import queue_notification
+from ppflow.services.organisation import move_team
 from ppflow.services.ports import SYSTEM_CLOCK, AdvisorFilter, Clock, UnitOfWork
 
 
@@ -82,13 +83,8 @@ def brief_team(
             return StageChange(team.code, team.stage, team.stage, now, replayed=True)
         if team.lead is None:
             raise InvalidInputError(f"team {team.code} has no lead to receive the briefing")
-        version = team.version
         team.briefed_at = now
-        facts = lifecycle.TeamFacts(briefed=True)
-        lifecycle.TEAM.check(team.stage, "active", facts, label=f"team {team.code}")
-        team.stage = "active"
-        uow.teams.save(team, expected_version=version)
-        transition_id = _log(uow, "team", team.code, "forming", "active", now, meta)
+        transition_id = move_team(uow, team, "active", meta, now, lifecycle.TeamFacts(briefed=True))
         _queue(
             uow,
             "team_briefing",

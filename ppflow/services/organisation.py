@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ppflow.domain import lifecycle
-from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, ChangeTeamStage
+from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, ChangeTeamStage, Meta
 from ppflow.domain.errors import DuplicateError, InvalidInputError
 from ppflow.domain.model import (
     LANGUAGES,
@@ -106,6 +108,35 @@ def add_team(uow: UnitOfWork, cmd: AddTeam, clock: Clock = SYSTEM_CLOCK) -> QITe
     return team
 
 
+def move_team(
+    uow: UnitOfWork,
+    team: QITeam,
+    target: str,
+    meta: Meta,
+    now: datetime,
+    facts: lifecycle.TeamFacts,
+) -> int:
+    """Check a team's move against its table, save it under the optimistic lock (with
+    whatever else changed on the team), and log it. Returns the Transition row's id."""
+    lifecycle.TEAM.check(team.stage, target, facts, label=f"team {team.code}")
+    before, version = team.stage, team.version
+    team.stage = target
+    uow.teams.save(team, expected_version=version)
+    return uow.transitions.add(
+        Transition(
+            "team",
+            team.code,
+            before,
+            target,
+            now,
+            meta.actor,
+            meta.reason,
+            meta.request_id,
+            meta.flow_run_id,
+        )
+    )
+
+
 def change_team_stage(
     uow: UnitOfWork, cmd: ChangeTeamStage, clock: Clock = SYSTEM_CLOCK
 ) -> StageChange:
@@ -115,25 +146,10 @@ def change_team_stage(
             briefed=team.briefed_at is not None,
             no_active_engagement=uow.teams.advisor_count(team.code) == 0,
         )
-        lifecycle.TEAM.check(team.stage, cmd.target, facts, label=f"team {team.code}")
-        now = clock.now()
-        before, version = team.stage, team.version
-        team.stage = cmd.target
-        uow.teams.save(team, expected_version=version)
-        transition = Transition(
-            "team",
-            team.code,
-            before,
-            cmd.target,
-            now,
-            cmd.meta.actor,
-            cmd.meta.reason,
-            cmd.meta.request_id,
-            cmd.meta.flow_run_id,
-        )
-        uow.transitions.add(transition)
+        now, before = clock.now(), team.stage
+        move_team(uow, team, cmd.target, cmd.meta, now, facts)
         uow.commit()
-    return StageChange.of(transition)
+    return StageChange(team.code, before, cmd.target, now)
 
 
 def add_training_module(uow: UnitOfWork, module: TrainingModule) -> TrainingModule:
