@@ -4,7 +4,7 @@ of an engagement. Each writes its changes, transitions and notifications in one 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from ppflow.domain import lifecycle
@@ -31,22 +31,9 @@ class Integration:
     replayed: bool = False
 
 
-def _log(
-    uow: UnitOfWork,
-    entity: str,
-    code: str,
-    before: str | None,
-    after: str,
-    now: datetime,
-    meta: Meta,
-    request_suffix: str = "",
-) -> int:
-    request_id = f"{meta.request_id}{request_suffix}" if meta.request_id else None
-    return uow.transitions.add(
-        Transition(
-            entity, code, before, after, now, meta.actor, meta.reason, request_id, meta.flow_run_id
-        )
-    )
+def _suffixed(meta: Meta, suffix: str) -> Meta:
+    """The same request under its own key, for a second transition one use case writes."""
+    return replace(meta, request_id=f"{meta.request_id}{suffix}" if meta.request_id else None)
 
 
 def _queue(
@@ -168,17 +155,25 @@ def confirm_match(
             joined_at=now,
         )
         uow.engagements.add(engagement)
-        _log(uow, "engagement", engagement.code, None, "proposed", now, meta, ":proposed")
+        proposed = _suffixed(meta, ":proposed")
+        uow.transitions.add(
+            Transition(
+                "engagement",
+                engagement.code,
+                None,
+                "proposed",
+                now,
+                meta.actor,
+                meta.reason,
+                proposed.request_id,
+                meta.flow_run_id,
+            )
+        )
         facts = lifecycle.EngagementFacts(
             confirmed=True,
             consent_valid=any(c.purpose == "participation" and c.valid_at(now) for c in consents),
         )
-        lifecycle.ENGAGEMENT.check(
-            "proposed", "active", facts, label=f"engagement {engagement.code}"
-        )
-        engagement.stage = "active"
-        uow.engagements.save(engagement, expected_version=engagement.version)
-        _log(uow, "engagement", engagement.code, "proposed", "active", now, meta, ":active")
+        move_engagement(uow, engagement, "active", _suffixed(meta, ":active"), now, facts)
         change, transition_id = move_advisor(
             uow, ChangeAdvisorStage(advisor_code, "active", meta=meta), now
         )
