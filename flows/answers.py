@@ -1,64 +1,79 @@
 """Answering a waiting flow from outside the Prefect UI (``ppflow answer``): find the run
-that waits, validate the answer with the same form the UI shows, store it (first answer
-wins), and resume the run."""
+that waits, check the answer against the form that run shows and against the current
+state, store it (the first answer wins), and resume the run. A refused answer leaves the
+run waiting and says why."""
 
 from __future__ import annotations
 
-from prefect import get_client
-from prefect.client.schemas.filters import (
-    FlowRunFilter,
-    FlowRunFilterName,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
-)
-from prefect.client.schemas.objects import StateType
-from prefect.flow_runs import resume_flow_run
-from pydantic import ValidationError
+import json
 
-from ppflow.domain.errors import InvalidInputError, NotFoundError
-from ppflow.services.decisions import record_decision
-from ppflow_flows.decisions import QUESTIONS
-from ppflow_flows.runtime import application
+from prefect.client.schemas.responses import SetStateStatus
+from prefect.utilities.schema_tools import validate
+
+from ppflow.domain.errors import InvalidInputError, NotFoundError, PPFlowError
+from ppflow.services.decisions import latest_decision, record_decision
+from ppflow_flows.decisions import check_state
+from ppflow_flows.runtime import application, client, paused_runs
 
 RUN_NAMES = {"screening": "recruit/{}", "training": "prepare/{}", "match": "integrate/{}"}
+
+
+class NoRunWaitingError(PPFlowError):
+    pass
 
 
 def waiting_run(question: str, subject: str, flow_run_id: str | None = None):
     """The paused (or suspended) run that asks ``question`` about ``subject`` (the newest,
     or the one named by ``flow_run_id`` when several wait on the same team)."""
     name = RUN_NAMES[question].format(subject)
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                name=FlowRunFilterName(any_=[name]),
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
-            ),
-        )
     runs = [
         r
-        for r in runs
+        for r in paused_runs([name])
         if (r.state.state_details.pause_key or "").startswith(question)
         and (flow_run_id is None or str(r.id) == flow_run_id)
     ]
-    if not runs:
-        raise NotFoundError(f"run waiting for a {question} answer", name)
-    return max(runs, key=lambda r: r.expected_start_time or r.created)
+    if runs:
+        return max(runs, key=lambda r: r.expected_start_time or r.created)
+    earlier = latest_decision(application().uow(), subject, question)
+    if earlier is not None:
+        raise NoRunWaitingError(
+            f"no run of {name} waits for a {question} answer now: it was answered by "
+            f"{earlier.actor} at {earlier.at:%Y-%m-%d %H:%M} UTC"
+        )
+    raise NotFoundError(f"run waiting for a {question} answer", name)
+
+
+def form_problems(run, values: dict) -> list[str]:
+    """What does not fit the form this run shows in the Prefect UI (its stored schema)."""
+    keyset = run.state.state_details.run_input_keyset or {}
+    if "schema" not in keyset:
+        return []
+    schema = json.loads(client().read_flow_run_input(run.id, keyset["schema"]))
+    problems = []
+    for error in validate(values, schema, raise_on_error=False):
+        where = ".".join(str(p) for p in error.path) or "answer"
+        problems.append(f"{where}: {error.message}")
+    return problems
 
 
 def answer(
     question: str, subject: str, values: dict, actor: str, flow_run_id: str | None = None
 ) -> str:
-    """Validate, store and deliver one answer; returns the resumed flow run id."""
-    form = QUESTIONS[question]
-    try:
-        validated = form(**values)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in error.errors()
-        )
-        raise InvalidInputError(f"invalid {question} answer: {problems}") from None
+    """Check, store and deliver one answer; returns the resumed flow run id. Raises
+    InvalidInputError, saying why, when the answer does not fit: the run still waits."""
     run = waiting_run(question, subject, flow_run_id)
-    payload = validated.model_dump()
+    payload = {**values, "answered_by": actor}
+    problems = form_problems(run, payload)
+    if not problems:
+        try:
+            check_state(question, subject, payload)
+        except PPFlowError as error:
+            problems.append(str(error))
+    if problems:
+        raise InvalidInputError(
+            f"the {question} answer for {subject} was not sent: {'; '.join(problems)}. "
+            f"{run.name} still waits."
+        )
     app = application()
     record_decision(
         app.uow(),
@@ -69,5 +84,8 @@ def answer(
         actor,
         app.clock,
     )
-    resume_flow_run(run.id, run_input=payload)
+    response = client().resume_flow_run(run.id, run_input=payload)
+    if response.status != SetStateStatus.ACCEPT:
+        reason = getattr(response.details, "reason", None) or response.status.value
+        raise InvalidInputError(f"{run.name} was not resumed: {reason}")
     return str(run.id)

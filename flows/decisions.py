@@ -1,83 +1,328 @@
-"""The questions flows ask people, as Prefect RunInput forms, and how a flow waits.
+"""The questions flows ask people, and how a flow waits for the answer.
+
+Each wait builds its form for that run: it names the advisor or team, offers the real
+choices (outcomes, the required modules still to complete, the proposed advisors with
+their scores) and asks only for what applies. Prefect's server refuses an answer that does
+not fit the form, on every path (the UI, ``ppflow answer``, the API). When the run reads an
+answer it checks it again against the current state; one that no longer fits is logged with
+the reason and the run waits again, under a new key. It never fails the run.
 
 A run started by a deployment is *suspended*: it holds no process while it waits, and it
 survives restarts of the server and the worker. A run started directly (scripts, tests,
-the demo) is *paused* and its process polls. Either way the answer can come from the form
-in the Prefect UI or from ``ppflow answer``."""
+the demo) is *paused* and its process polls (``PPFLOW_DECISION_POLL_SECONDS``)."""
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from typing import Any
 
-from prefect import get_client
-from prefect.context import FlowRunContext
-from prefect.exceptions import FlowPauseTimeout
+from prefect.exceptions import FlowPauseTimeout, PrefectHTTPStatusError
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
+from prefect.input.run_input import keyset_from_base_key
 from prefect.states import Failed
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, create_model
 
-from ppflow_flows.runtime import application
+from ppflow.domain.errors import PPFlowError
+from ppflow.services import decisions, integration
+from ppflow_flows.runtime import application, client, current_flow_run, deployed, logger
+
+UI_ACTOR = "prefect-ui"
+PRIVACY_NOTE = "Codes only here: no names, contact details or health details."
 
 
-class ScreeningOutcome(RunInput):
-    """The coordinator's decision after the screening conversation."""
+@dataclass
+class Question:
+    """One question about one subject (an advisor or a team), for one run."""
 
-    outcome: Literal["retained", "not_retained", "declined"] = Field(
-        description="retained: consent and confidentiality agreement signed; "
-        "not_retained: a reason is required; declined: the person said no"
+    name: str  # screening, training or match: the first part of the pause key
+    subject: str
+    description: str  # markdown shown above the form in the Prefect UI
+    fields: dict[str, Any] = field(default_factory=dict)  # pydantic field definitions
+    key: str = ""  # pause key of the first attempt; the name when empty
+
+    def pause_keys(self):
+        """The pause key of each attempt: the first, then one more for each refusal."""
+        base = self.key or self.name
+        yield base
+        attempt = 2
+        while True:
+            yield f"{base}-{attempt}"
+            attempt += 1
+
+    def form(self) -> type[RunInput]:
+        model = create_model(
+            f"{self.name.title()}Answer",
+            __base__=RunInput,
+            __doc__=f"The {self.name} answer about {self.subject}.",
+            answered_by=(
+                str,
+                Field(
+                    default="",
+                    title="Answered by",
+                    description="Your name or initials: you are recorded as the person "
+                    "who decided. `ppflow answer` fills it in.",
+                ),
+            ),
+            **self.fields,
+        )
+        return model.with_initial_data(description=self.description)
+
+
+@dataclass(frozen=True)
+class Answer:
+    key: str  # the pause key it was given under (screening, screening-2, ...)
+    values: dict
+    actor: str
+
+
+# ----------------------------------------------------------------- the three questions
+
+
+def _choices(name: str, values: dict[str, str]) -> type[Enum]:
+    """An enumeration whose members the UI lists; values are the codes the API takes."""
+    return Enum(name, {code: code for code in values})
+
+
+def screening(advisor: str, stage: str) -> Question:
+    outcomes = decisions.SCREENING_OUTCOMES
+    lines = "\n".join(f"- `{code}`: {label}" for code, label in outcomes.items())
+    return Question(
+        "screening",
+        advisor,
+        f"## Screening outcome for advisor {advisor}\n\n"
+        f"The advisor is at `{stage}`. Choose the outcome of the screening conversation:\n\n"
+        f"{lines}\n\n{PRIVACY_NOTE}",
+        {
+            "outcome": (
+                _choices("Outcome", outcomes),
+                Field(title="Outcome", description="; ".join(outcomes.values())),
+            ),
+            "reason": (
+                str,
+                Field(
+                    default="",
+                    title="Reason (required when not retained)",
+                    description=PRIVACY_NOTE,
+                    max_length=500,
+                ),
+            ),
+            "consent_wording_version": (
+                str,
+                Field(default="v1", title="Consent form version (when retained)"),
+            ),
+        },
     )
-    reason: str = Field(default="", description="Why (required when not retained)")
-    consent_wording_version: str = Field(default="v1", description="Consent form version")
-
-    @model_validator(mode="after")
-    def _reason_when_not_retained(self):
-        if self.outcome == "not_retained" and not self.reason.strip():
-            raise ValueError("a reason is required when the person is not retained")
-        return self
 
 
-class TrainingCompletion(RunInput):
-    modules: list[str] = Field(description="Codes of the modules the advisor has completed")
+def training(advisor: str, round: int = 1) -> Question:
+    left = decisions.modules_to_complete(application().uow(), advisor)
+    lines = "\n".join(f"- `{m.code}`: {m.title}" for m in left) or "- none"
+    codes = {m.code: m.title for m in left} or {"-": "none"}
+    return Question(
+        "training",
+        advisor,
+        f"## Training completed by advisor {advisor}\n\n"
+        f"Required modules still to complete:\n\n{lines}\n\n"
+        "Tick those the advisor has completed; the advisor is ready once all are done.",
+        key=f"training-{round}",
+        fields={
+            "modules": (
+                list[_choices("Module", codes)],
+                Field(
+                    title="Modules completed",
+                    description=", ".join(f"{c}: {t}" for c, t in codes.items()),
+                    min_length=1,
+                ),
+            )
+        },
+    )
 
 
-class MatchConfirmation(RunInput):
-    advisor: str = Field(description="Code of the advisor to place, e.g. PA-7K3M9Q")
-    confirm: bool = Field(default=True, description="False turns every proposal down")
-    role: str = Field(default="member")
-    hourly_rate: float | None = Field(default=None, description="CAD per hour, if paid")
+class MatchDecision(StrEnum):
+    place = "place"
+    turn_down = "turn_down"
 
 
-QUESTIONS: dict[str, type[RunInput]] = {
-    "screening": ScreeningOutcome,
-    "training": TrainingCompletion,
-    "match": MatchConfirmation,
-}
+def match(team: str, proposals: list[dict]) -> Question:
+    lines = "\n".join(
+        f"- `{p['advisor']}`: score {p['score']} ({'; '.join(p['reasons'])})" for p in proposals
+    )
+    codes = {p["advisor"]: str(p["score"]) for p in proposals}
+    return Question(
+        "match",
+        team,
+        f"## Advisor to place in QI team {team}\n\n"
+        f"Proposed advisors, best first:\n\n{lines}\n\n"
+        "Choose one to place, or turn every proposal down.",
+        {
+            "decision": (
+                MatchDecision,
+                Field(
+                    default=MatchDecision.place,
+                    title="Decision",
+                    description="place: the chosen advisor joins the team; "
+                    "turn_down: no advisor joins now",
+                ),
+            ),
+            "advisor": (
+                _choices("Proposed", codes),
+                Field(
+                    default=next(iter(codes)),
+                    title="Advisor to place",
+                    description=", ".join(
+                        f"{p['advisor']} (score {p['score']})" for p in proposals
+                    ),
+                ),
+            ),
+            "role": (str, Field(default="member", title="Role in the team", max_length=40)),
+            "hourly_rate": (
+                float,
+                Field(
+                    default=0,
+                    ge=0,
+                    le=500,
+                    title="Hourly rate ($ CAD)",
+                    description="Leave at 0 to pay by the program's rate tiers",
+                ),
+            ),
+        },
+    )
 
 
-def wait_for(question: str, key: str | None = None):
-    """Wait for a person's answer to ``question``; returns the validated form."""
+# ------------------------------------------------------------------------- checking
+
+
+def check_state(question: str, subject: str, values: dict) -> None:
+    """Whether an answer fits the current state; raises PPFlowError saying why not."""
+    uow = application().uow
+    if question == "screening":
+        decisions.check_screening(uow(), subject, values["outcome"], values.get("reason", ""))
+    elif question == "training":
+        decisions.check_training(uow(), subject, list(values["modules"]))
+    elif question == "match" and values.get("decision", "place") == "place":
+        integration.check_match(uow(), subject, values["advisor"])
+
+
+def plain(error: ValidationError) -> str:
+    """Pydantic's errors, said plainly: 'field: message; ...'."""
+    parts = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "answer"
+        message = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def problem_with(question: Question, values: dict) -> str | None:
+    """Why an answer cannot be used now, or None when it can."""
+    try:
+        parsed = question.form().model_validate(values)
+    except ValidationError as error:
+        return plain(error)
+    checked = parsed.model_dump(mode="json", exclude={"answered_by"})
+    try:
+        check_state(question.name, question.subject, checked)
+    except PPFlowError as error:
+        return str(error)
+    return None
+
+
+# -------------------------------------------------------------------------- waiting
+
+
+def _state_name() -> str:
+    return "suspended" if deployed() else "paused"
+
+
+def _input(key: str) -> str | None:
+    run = current_flow_run()
+    try:
+        return client().read_flow_run_input(run.id, key)
+    except PrefectHTTPStatusError as error:
+        if error.response.status_code == 404:
+            return None
+        raise
+
+
+REJECTED = "ppflow-rejected-"
+
+
+def _rejected_keys() -> set[str]:
+    """The pause keys whose answers this run refused, in any earlier execution."""
+    run = current_flow_run()
+    found = client().filter_flow_run_input(run.id, REJECTED, 1000, set())
+    return {i.key.removeprefix(REJECTED) for i in found}
+
+
+def ask(question: Question) -> Answer | None:
+    """Wait until a person gives an answer that fits; None if nobody answers in time."""
     settings = application().settings
     timeout = int(settings.decision_timeout_hours * 3600)
-    form = QUESTIONS[question]
-    context = FlowRunContext.get()
-    flow_run = context.flow_run if context else None
-    if flow_run is not None and flow_run.deployment_id and flow_run.parent_task_run_id is None:
-        return suspend_flow_run(wait_for_input=form, timeout=timeout, key=key or question)
-    try:
-        return pause_flow_run(
-            wait_for_input=form,
-            timeout=timeout,
-            poll_interval=settings.decision_poll_seconds,
-            key=key or question,
-        )
-    except FlowPauseTimeout:
-        # Prefect refuses any move out of a timed-out pause except to a failure; the run
-        # is failed here under the name a manager can filter on.
-        with get_client(sync_client=True) as client:
-            client.set_flow_run_state(
-                flow_run.id,
-                Failed(name="Expired", message=f"no {question} decision in time"),
+    log = logger()
+    run = current_flow_run()
+    refused = _rejected_keys()
+    for key in question.pause_keys():
+        # A suspended run starts again from the top when resumed: answers it refused in an
+        # earlier execution are skipped, so a refused answer never comes back to life.
+        if key in refused:
+            continue
+        log.info("%s waits for the %s answer about %s", run.name, question.name, question.subject)
+        form = question.form()
+        try:
+            if deployed():
+                suspend_flow_run(wait_for_input=form, timeout=timeout, key=key)
+            else:
+                pause_flow_run(
+                    wait_for_input=form,
+                    timeout=timeout,
+                    poll_interval=settings.decision_poll_seconds,
+                    key=key,
+                )
+        except ValidationError:
+            pass  # read below as sent, and explained
+        except FlowPauseTimeout:
+            # Prefect refuses any move out of a timed-out pause except to a failure; the run
+            # is failed here under the name a manager can filter on.
+            client().set_flow_run_state(
+                run.id,
+                Failed(name="Expired", message=f"no {question.name} decision in time"),
                 force=True,
             )
-        return None
+            return None
+        sent = _input(keyset_from_base_key(f"{_state_name()}-{key}")["response"])
+        values = json.loads(sent) if sent else {}
+        problem = problem_with(question, values)
+        if problem is None:
+            actor = str(values.get("answered_by") or "").strip() or UI_ACTOR
+            log.info(
+                "%s: the %s answer about %s was given by %s",
+                run.name,
+                question.name,
+                question.subject,
+                actor,
+            )
+            return Answer(key, values, actor)
+        log.warning(
+            "%s: the %s answer about %s was refused (%s); waiting for another",
+            run.name,
+            question.name,
+            question.subject,
+            problem,
+        )
+        client().create_flow_run_input(run.id, REJECTED + key, json.dumps(problem))
+
+
+def accepted(answer: Answer, question: Question) -> dict:
+    """The answer's values as the form reads them (enums as their codes)."""
+    return question.form().model_validate(answer.values).model_dump(mode="json")
+
+
+QUESTIONS: dict[str, Callable[..., Question]] = {
+    "screening": screening,
+    "training": training,
+    "match": match,
+}

@@ -18,11 +18,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prefect import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState
-from prefect.client.schemas.filters import FlowRunFilterStateType as StateTypes
-from prefect.client.schemas.objects import StateType
-
 from ppflow.adapters.email.sink import MailSink
 from ppflow.adapters.email.wiring import dispatch_pending, maildir_path
 from ppflow.bootstrap import App
@@ -32,7 +27,7 @@ from ppflow.services.ports import AdvisorFilter
 from ppflow_flows.answers import answer
 from ppflow_flows.identify_advisors import identify_advisors
 from ppflow_flows.onboard_advisor import onboard_advisor
-from ppflow_flows.runtime import application
+from ppflow_flows.runtime import application, paused_runs
 
 COORDINATOR = "demo:coordinator"
 PARALLEL = 3  # onboardings at once: enough to overlap the waits, gentle on a local server
@@ -96,15 +91,6 @@ def _write_cohort(directory: Path, referrer: str) -> Path:
     return path
 
 
-def _paused_runs():
-    with get_client(sync_client=True) as client:
-        return client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(type=StateTypes(any_=[StateType.PAUSED]))
-            )
-        )
-
-
 class Coordinator:
     """Answers what the runs wait on, following the cohort's script."""
 
@@ -114,7 +100,7 @@ class Coordinator:
 
     def answer_waiting(self) -> int:
         done = 0
-        for run in _paused_runs():
+        for run in paused_runs():
             key = run.state.state_details.pause_key or ""
             if (str(run.id), key) in self.answered:
                 continue
@@ -145,7 +131,7 @@ class Coordinator:
                 answer(
                     "match",
                     subject,
-                    {"advisor": candidate, "confirm": True, "hourly_rate": 25.0},
+                    {"decision": "place", "advisor": candidate, "hourly_rate": 25.0},
                     COORDINATOR,
                     str(run.id),
                 )

@@ -6,15 +6,18 @@ from __future__ import annotations
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from ppflow_flows import tasks
+from ppflow_flows import decisions, tasks
 from ppflow_flows.brief_team import brief_team
-from ppflow_flows.decisions import wait_for
-from ppflow_flows.recruit_advisor import expired
-from ppflow_flows.runtime import publish, tag_run
+from ppflow_flows.recruit_advisor import decided, duplicate, expired
+from ppflow_flows.runtime import earlier_run_in_progress, logger, publish, tag_run
 
 
 @flow(name="integrate-advisor", flow_run_name="integrate/{team}")
 def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
+    advisor = advisor or None  # a trigger passes "" for "any ready advisor"
+    first = earlier_run_in_progress(team=team, advisor=advisor)
+    if first:
+        return duplicate(f"integrate/{team}", first)
     start = tasks.describe_team(team)
     tag_run(
         "stage:integrate", f"team:{team}", f"program:{start['program']}" if start["program"] else ""
@@ -23,7 +26,8 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
         brief_team(team)
     proposals = tasks.propose(team, limit)
     if advisor and advisor not in [p["advisor"] for p in proposals]:
-        proposals = [p for p in tasks.propose(team, 1000) if p["advisor"] == advisor] or proposals
+        wanted = [p for p in tasks.propose(team, 1000) if p["advisor"] == advisor]
+        proposals = wanted + proposals[: max(0, limit - 1)] if wanted else proposals
     create_table_artifact(
         key=f"matches-{team}".lower(),
         table=[
@@ -33,19 +37,36 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
         description=f"Advisors proposed for team {team}",
     )
     if not proposals:
+        logger().info("integrate/%s: no ready advisor to propose", team)
         publish(f"integrate-{team}", f"Integration into {team}", ["- no ready advisor"])
         return None
-    answer = wait_for("match")
+    logger().info(
+        "integrate/%s: proposed %s", team, ", ".join(p["advisor"] for p in proposals)
+    )
+    question = decisions.match(team, proposals)
+    answer = decisions.ask(question)
     if answer is None:
         return expired(team, start["stage"])
-    tasks.record_answer("match", team, answer.model_dump())
-    if not answer.confirm:
-        publish(f"integrate-{team}", f"Integration into {team}", ["- proposals turned down"])
+    values = decisions.accepted(answer, question)
+    tasks.record_answer(answer.key, team, answer.values, answer.actor)
+    if values["decision"] != "place":
+        logger().info("integrate/%s: proposals turned down by %s", team, answer.actor)
+        publish(
+            f"integrate-{team}",
+            f"Integration into {team}",
+            ["- proposals turned down", *decided(answer)],
+        )
         return None
-    result = tasks.confirm(team, answer.advisor, answer.role, answer.hourly_rate)
+    result = tasks.confirm(
+        team, values["advisor"], values["role"], values["hourly_rate"] or None, answer.actor
+    )
+    logger().info(
+        "integrate/%s: %s joins as engagement %s", team, result["advisor"], result["engagement"]
+    )
     lines = [
         f"- engagement `{result['engagement']}`: `{result['advisor']}` joins `{team}`",
         f"- advisor now `{result['advisor_stage']}`",
+        *decided(answer),
     ]
     lines += [f"- warning: {w}" for w in result["warnings"]]
     publish(f"integrate-{team}", f"Integration into {team}", lines)

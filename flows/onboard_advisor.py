@@ -1,5 +1,11 @@
-"""onboard-advisor: identify -> recruit -> prepare -> integrate for one advisor. Re-run,
-it resumes from the advisor's current state."""
+"""onboard-advisor: recruit -> prepare -> integrate for one advisor, from wherever the
+advisor stands.
+
+Deployed, it is a chain, not a nest: this run starts the deployment of the advisor's
+current stage and ends. Each stage is then a top-level run whose waits are suspensions
+(no process held), and when a stage ends its event starts the next stage's deployment
+through the triggers of ``deployments/prefect.yaml`` (automations in the Prefect UI).
+Run in-process (tests, the demo), it calls the stages one after the other and pauses."""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from ppflow_flows import tasks
 from ppflow_flows.integrate_advisor import integrate_advisor
 from ppflow_flows.prepare_advisor import prepare_advisor
 from ppflow_flows.recruit_advisor import recruit_advisor
-from ppflow_flows.runtime import publish, tag_run
+from ppflow_flows.runtime import deployed, logger, publish, tag_run
 
 RECRUITING = ("identified", "invited", "screening")
 PREPARING = ("recruited", "preparing")
@@ -24,10 +30,12 @@ def onboard_advisor(advisor: str, team: str | None = None):
         f"team:{team}" if team else "",
     )
     stage = start["stage"]
+    if deployed():
+        return start_chain(advisor, team, stage)
     if stage in RECRUITING:
-        stage = recruit_advisor(advisor)
+        stage = recruit_advisor(advisor, team)
     if stage in PREPARING:
-        stage = prepare_advisor(advisor)
+        stage = prepare_advisor(advisor, team)
     if stage == "ready" and team:
         integrate_advisor(team, advisor=advisor)
         stage = tasks.describe_advisor(advisor)["stage"]
@@ -35,5 +43,30 @@ def onboard_advisor(advisor: str, team: str | None = None):
         f"onboard-{advisor}",
         f"Onboarding of {advisor}",
         [f"- started at `{start['stage']}`", f"- now `{stage}`"],
+    )
+    return stage
+
+
+def start_chain(advisor: str, team: str | None, stage: str) -> str:
+    from ppflow_flows.serving import trigger
+
+    if stage in RECRUITING:
+        short, code, extra = "recruit", advisor, {"team": team}
+    elif stage in PREPARING:
+        short, code, extra = "prepare", advisor, {"team": team}
+    elif stage == "ready" and team:
+        short, code, extra = "integrate", team, {"advisor": advisor}
+    else:
+        logger().info("onboard/%s: at %s, no stage to start", advisor, stage)
+        return stage
+    run_id, name = trigger(short, code, extra)
+    logger().info("onboard/%s: at %s, started %s (flow run %s)", advisor, stage, name, run_id)
+    publish(
+        f"onboard-{advisor}",
+        f"Onboarding of {advisor}",
+        [
+            f"- at `{stage}`: started `{name}`",
+            "- the next stages start by themselves when each one ends (automations)",
+        ],
     )
     return stage

@@ -4,32 +4,45 @@ from __future__ import annotations
 
 from prefect import flow
 
-from ppflow_flows import tasks
-from ppflow_flows.decisions import wait_for
-from ppflow_flows.recruit_advisor import expired
-from ppflow_flows.runtime import publish, tag_run
+from ppflow_flows import decisions, tasks
+from ppflow_flows.recruit_advisor import decided, duplicate, expired
+from ppflow_flows.runtime import earlier_run_in_progress, logger, publish, tag_run
 
 MAX_ROUNDS = 12  # completions can be reported module by module
 
 
 @flow(name="prepare-advisor", flow_run_name="prepare/{advisor}")
-def prepare_advisor(advisor: str):
+def prepare_advisor(advisor: str, team: str | None = None):
+    first = earlier_run_in_progress(advisor=advisor)
+    if first:
+        return duplicate(f"prepare/{advisor}", first)
+    team = team or None  # a trigger passes "" when the onboarding aims at no team
     start = tasks.describe_advisor(advisor)
     tag_run("stage:prepare", f"program:{start['program']}" if start["program"] else "")
     stage = start["stage"]
     if stage == "recruited":
         stage = tasks.enrol(advisor)["to"]
-    round = 0
+        logger().info("prepare/%s: required modules enrolled", advisor)
+    round, answers = 0, []
     while stage == "preparing" and round < MAX_ROUNDS:
         round += 1
-        answer = wait_for("training", key=f"training-{round}")
+        question = decisions.training(advisor, round)
+        answer = decisions.ask(question)
         if answer is None:
             return expired(advisor, stage)
-        tasks.record_answer(f"training-{round}", advisor, answer.model_dump())
-        stage = tasks.complete_modules(advisor, answer.modules, round)
+        answers.append(answer)
+        modules = decisions.accepted(answer, question)["modules"]
+        tasks.record_answer(answer.key, advisor, answer.values, answer.actor)
+        stage = tasks.complete_modules(advisor, modules, round, answer.actor, team)
+        logger().info("prepare/%s: %d module(s) completed, now %s", advisor, len(modules), stage)
     publish(
         f"prepare-{advisor}",
         f"Preparation of {advisor}",
-        [f"- started at `{start['stage']}`", f"- completion reports: {round}", f"- now `{stage}`"],
+        [
+            f"- started at `{start['stage']}`",
+            f"- completion reports: {round}",
+            f"- now `{stage}`",
+            *[line for a in answers for line in decided(a)],
+        ],
     )
     return stage

@@ -3,38 +3,67 @@
 from __future__ import annotations
 
 from prefect import flow
-from prefect.states import Failed
+from prefect.states import Completed, Failed
 
-from ppflow_flows import tasks
-from ppflow_flows.decisions import wait_for
-from ppflow_flows.runtime import publish, tag_run
+from ppflow_flows import decisions, tasks
+from ppflow_flows.runtime import earlier_run_in_progress, logger, publish, tag_run
 
 WAITING = ("invited", "screening")
 
 
 @flow(name="recruit-advisor", flow_run_name="recruit/{advisor}")
-def recruit_advisor(advisor: str):
+def recruit_advisor(advisor: str, team: str | None = None):
+    """``team``, when given, is the QI team this onboarding aims at: it travels with the
+    chain to the integration stage."""
+    first = earlier_run_in_progress(advisor=advisor)
+    if first:
+        return duplicate(f"recruit/{advisor}", first)
     start = tasks.describe_advisor(advisor)
     tag_run("stage:recruit", f"program:{start['program']}" if start["program"] else "")
     stage = start["stage"]
     if stage == "identified":
-        stage = tasks.invite(advisor)["to"]
+        stage = tasks.invite(advisor, team)["to"]
+        logger().info("recruit/%s: invitation queued", advisor)
+    answer = None
     if stage in WAITING:
-        answer = wait_for("screening")
+        question = decisions.screening(advisor, stage)
+        answer = decisions.ask(question)
         if answer is None:
             return expired(advisor, stage)
-        tasks.record_answer("screening", advisor, answer.model_dump())
+        values = decisions.accepted(answer, question)
+        tasks.record_answer(answer.key, advisor, answer.values, answer.actor)
         stage = tasks.describe_advisor(advisor)["stage"]
         if stage in WAITING:  # not if the person withdrew or was put on hold meanwhile
             stage = tasks.record_screening(
-                advisor, answer.outcome, answer.reason, answer.consent_wording_version
+                advisor,
+                values["outcome"],
+                values["reason"],
+                values["consent_wording_version"],
+                answer.actor,
+                team,
             )["to"]
+        logger().info("recruit/%s: now %s", advisor, stage)
     publish(
         f"recruit-{advisor}",
         f"Recruitment of {advisor}",
-        [f"- started at `{start['stage']}`", f"- now `{stage}`"],
+        [f"- started at `{start['stage']}`", f"- now `{stage}`", *decided(answer)],
     )
     return stage
+
+
+def decided(answer: decisions.Answer | None) -> list[str]:
+    """Artifact lines: the decision, its reason and who gave it."""
+    if answer is None:
+        return []
+    shown = {k: v for k, v in answer.values.items() if k != "answered_by" and v not in ("", None)}
+    lines = [f"- decision: {', '.join(f'{k} `{v}`' for k, v in shown.items())}"]
+    return [*lines, f"- decided by: {answer.actor}"]
+
+
+def duplicate(name: str, first: str):
+    """A second run of a stage for the same subject stops here: the first does the work."""
+    logger().info("%s is already in progress in flow run %s; this run does nothing", name, first)
+    return Completed(name="Duplicate", message=f"{name} already runs as flow run {first}")
 
 
 def expired(subject: str, stage: str):

@@ -4,13 +4,25 @@ on the orchestration side that talks to Prefect's client."""
 
 from __future__ import annotations
 
+import atexit
+import logging
+import threading
 from functools import cache
 
-from prefect import get_client
+from prefect import get_client, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.blocks.system import Secret
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterName,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.events import emit_event
+from prefect.exceptions import MissingContextError
+from prefect.settings import PREFECT_API_URL
 
 from ppflow.bootstrap import App, bootstrap
 from ppflow.domain.commands import Meta
@@ -34,6 +46,94 @@ def with_secrets(app: App) -> App:
     return app
 
 
+_clients: dict[str, object] = {}
+_clients_lock = threading.Lock()
+
+
+def client():
+    """One synchronous Prefect client per process and API address, opened on first use.
+    Each new client costs a round trip (and, on a server with CSRF protection off, a refused
+    token request), so ppflow's own calls share this one."""
+    url = PREFECT_API_URL.value() or "ephemeral"
+    with _clients_lock:
+        found = _clients.get(url)
+        if found is None:
+            found = get_client(sync_client=True)
+            found.__enter__()
+            _clients[url] = found
+            atexit.register(found.__exit__, None, None, None)
+        return found
+
+
+def logger() -> logging.Logger:
+    """The run's logger (its lines show in the Prefect UI), or the module's outside a run.
+    Log codes and stages only, never personal data."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("ppflow")
+
+
+def current_flow_run():
+    context = FlowRunContext.get()
+    return context.flow_run if context else None
+
+
+def deployed() -> bool:
+    """Whether this run is a top-level run of a deployment: its waits suspend (no process
+    held) and the next stage is started by a deployment trigger, not called in-process."""
+    run = current_flow_run()
+    return bool(run and run.deployment_id and run.parent_task_run_id is None)
+
+
+ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED]
+
+
+def earlier_run_in_progress(**subject: object) -> str | None:
+    """For a deployed stage run: the id of another unfinished run of the same deployment,
+    for the same subject (the parameters given, e.g. ``advisor=...``), that was created
+    first, if any. A duplicated event or a second click then starts a run that stops at
+    once, and the work is done once."""
+    run = current_flow_run()
+    if not deployed():
+        return None
+    others = client().read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            name=FlowRunFilterName(any_=[run.name]),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE)),
+        )
+    )
+    mine = (run.created, str(run.id))
+    first = [
+        o
+        for o in others
+        if o.id != run.id
+        and o.deployment_id == run.deployment_id
+        and all((o.parameters or {}).get(k) == v for k, v in subject.items())
+        and (o.created, str(o.id)) < mine
+    ]
+    return str(min(first, key=lambda o: (o.created, str(o.id))).id) if first else None
+
+
+PAGE = 200  # the most runs Prefect's API returns at once
+
+
+def paused_runs(names: list[str] | None = None) -> list:
+    """Every run paused or suspended on a person's answer (optionally only those with one
+    of ``names``), however many: Prefect's API returns at most 200 at once, so this pages."""
+    wanted = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
+        name=FlowRunFilterName(any_=names) if names else None,
+    )
+    found, offset = [], 0
+    while True:
+        page = client().read_flow_runs(flow_run_filter=wanted, limit=PAGE, offset=offset)
+        found += page
+        if len(page) < PAGE:
+            return found
+        offset += PAGE
+
+
 def current_flow_run_id() -> str | None:
     context = FlowRunContext.get()
     if context and context.flow_run:
@@ -49,27 +149,64 @@ def current_flow_name() -> str:
     return context.flow.name if context and context.flow else "ppflow"
 
 
-def meta(step: str, reason: str | None = None, keyed: bool = True) -> Meta:
+def meta(
+    step: str, reason: str | None = None, keyed: bool = True, actor: str | None = None
+) -> Meta:
     """Meta for a change made by a flow. The request id is derived from the flow run and
-    the step, so a Prefect retry or a resumed run never applies the same step twice."""
+    the step, so a Prefect retry or a resumed run never applies the same step twice. The
+    actor is the person whose answer caused the change, else the flow itself."""
     run = current_flow_run_id()
     request_id = f"{run}:{step}" if run and keyed else None
     return Meta(
-        actor=f"flow:{current_flow_name()}", reason=reason, request_id=request_id, flow_run_id=run
+        actor=actor or f"flow:{current_flow_name()}",
+        reason=reason,
+        request_id=request_id,
+        flow_run_id=run,
     )
 
 
+CHAIN_ROLE = "onboarding"  # related resource that marks an event as part of a deployed chain
+
+
 def announce(
-    entity: str, code: str, from_state: str | None, to_state: str, replayed: bool = False
+    entity: str,
+    code: str,
+    from_state: str | None,
+    to_state: str,
+    replayed: bool = False,
+    team: str | None = None,
 ) -> None:
     """Emit a Prefect event for one state transition (codes only), so automations can
-    react. A replayed change was announced the first time and is not announced again."""
+    react. A replayed change was announced the first time and is not announced again.
+
+    An event from a deployed stage run carries a related resource in the role
+    ``onboarding``: the deployment triggers of ``deployments/prefect.yaml`` match on it, so
+    the next stage starts only for a chain, never for a run made in-process. ``team`` is
+    the QI team the onboarding aims at, passed on from stage to stage."""
     if replayed or from_state == to_state:
         return
+    related = []
+    if deployed():
+        related.append(
+            {
+                "prefect.resource.id": f"ppflow.onboarding.{code}",
+                "prefect.resource.role": CHAIN_ROLE,
+                "prefect.resource.name": code,
+            }
+        )
+        if team:
+            related.append(
+                {
+                    "prefect.resource.id": f"ppflow.team.{team}",
+                    "prefect.resource.role": "team",
+                    "prefect.resource.name": team,
+                }
+            )
     emit_event(
         event=f"ppflow.{entity}.{to_state}",
         resource={"prefect.resource.id": f"ppflow.{entity}.{code}", "prefect.resource.name": code},
-        payload={"from": from_state, "to": to_state},
+        related=related,
+        payload={"from": from_state, "to": to_state, "team": team or ""},
     )
 
 
@@ -79,8 +216,7 @@ def tag_run(*tags: str) -> None:
     if not context or not context.flow_run:
         return
     wanted = sorted(set(context.flow_run.tags or []) | {t for t in tags if t})
-    with get_client(sync_client=True) as client:
-        client.update_flow_run(context.flow_run.id, tags=wanted)
+    client().update_flow_run(context.flow_run.id, tags=wanted)
 
 
 def publish(key: str, title: str, lines: list[str]) -> None:

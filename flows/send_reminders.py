@@ -5,26 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect import flow, get_client
-from prefect.client.schemas.filters import (
-    FlowRunFilter,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
-)
-from prefect.client.schemas.objects import StateType
+from prefect import flow
 
 from ppflow_flows import tasks
-from ppflow_flows.runtime import publish
+from ppflow_flows.runtime import paused_runs, publish
 
 
 def waiting_decisions() -> list[dict]:
     """Runs paused or suspended on a person's answer: their subject code and age."""
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
-            )
-        )
+    runs = paused_runs()
     now = datetime.now(UTC)
     found = []
     for run in runs:

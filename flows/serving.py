@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from prefect import serve
 from prefect.deployments import run_deployment
+from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 
 from ppflow.settings import PROJECT_ROOT
@@ -47,9 +48,19 @@ def load_flow(entrypoint: str):
     return getattr(module, name)
 
 
+def triggers(spec: dict[str, Any]) -> list[DeploymentEventTrigger]:
+    """The deployment triggers a ``prefect.yaml`` entry declares (``type: event``)."""
+    found = []
+    for trigger_spec in spec.get("triggers") or []:
+        fields = {k: v for k, v in trigger_spec.items() if k != "type"}
+        found.append(DeploymentEventTrigger(**fields))
+    return found
+
+
 def runner_deployments(timezone: str | None = None, path: Path = PREFECT_FILE) -> list:
-    """The deployments of ``prefect.yaml`` for a single-process runner; ``timezone``
-    replaces the file's (PPFLOW_TIMEZONE)."""
+    """The deployments of ``prefect.yaml`` for a single-process runner, with their
+    schedules, triggers and concurrency limits; ``timezone`` replaces the file's
+    (PPFLOW_TIMEZONE)."""
     built = []
     for spec in load_deployments(path):
         schedules = [
@@ -62,6 +73,8 @@ def runner_deployments(timezone: str | None = None, path: Path = PREFECT_FILE) -
                 tags=spec.get("tags") or [],
                 parameters=spec.get("parameters") or {},
                 schedules=schedules,
+                triggers=triggers(spec),
+                concurrency_limit=spec.get("concurrency_limit"),
             )
         )
     return built
@@ -86,7 +99,13 @@ def trigger(stage: str, code: str | None, parameters: dict[str, Any]) -> tuple[s
         if isinstance(template, str)
         else None
     )
+    # as_subflow=False: a stage started from another run is a top-level run, so its waits
+    # can suspend instead of holding a process.
     run = run_deployment(
-        f"{deployment}/{deployment}", parameters=values, timeout=0, flow_run_name=name
+        f"{deployment}/{deployment}",
+        parameters=values,
+        timeout=0,
+        flow_run_name=name,
+        as_subflow=False,
     )
     return str(run.id), run.name

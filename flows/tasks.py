@@ -28,8 +28,8 @@ DB = dict(
 )
 
 
-def _change(entity: str, change) -> dict:
-    announce(entity, change.code, change.from_state, change.to_state, change.replayed)
+def _change(entity: str, change, team: str | None = None) -> dict:
+    announce(entity, change.code, change.from_state, change.to_state, change.replayed, team)
     return {
         "code": change.code,
         "from": change.from_state,
@@ -74,29 +74,43 @@ def register_referrals(csv_path: str, skip_invalid: bool) -> dict:
 
 
 @task(**DB)
-def invite(advisor: str) -> dict:
+def invite(advisor: str, team: str | None = None) -> dict:
     app = application()
     return _change(
-        "advisor", advisors.invite_advisor(app.uow(), advisor, meta("invite"), app.clock)
+        "advisor", advisors.invite_advisor(app.uow(), advisor, meta("invite"), app.clock), team
     )
 
 
 @task(**DB)
-def record_answer(question: str, subject: str, answer: dict) -> None:
+def record_answer(key: str, subject: str, answer: dict, actor: str) -> None:
+    """Store the answer the run accepted, under its pause key, with who gave it. The same
+    answer stored by ``ppflow answer`` beforehand is accepted again."""
     app = application()
-    m = meta(question, keyed=False)
+    m = meta(key, keyed=False)
     decisions.record_decision(
-        app.uow(), m.flow_run_id or "local", question, subject, answer, m.actor, app.clock
+        app.uow(), m.flow_run_id or "local", key, subject, answer, actor, app.clock
     )
 
 
 @task(**DB)
-def record_screening(advisor: str, outcome: str, reason: str, wording_version: str) -> dict:
+def record_screening(
+    advisor: str,
+    outcome: str,
+    reason: str,
+    wording_version: str,
+    actor: str | None = None,
+    team: str | None = None,
+) -> dict:
     app = application()
     change = advisors.apply_screening_outcome(
-        app.uow(), advisor, outcome, meta("screening", reason or None), wording_version, app.clock
+        app.uow(),
+        advisor,
+        outcome,
+        meta("screening", reason or None, actor=actor),
+        wording_version,
+        app.clock,
     )
-    return _change("advisor", change)
+    return _change("advisor", change, team)
 
 
 @task(**DB)
@@ -108,15 +122,17 @@ def enrol(advisor: str) -> dict:
 
 
 @task(**DB)
-def complete_modules(advisor: str, modules: list[str], round: int) -> str:
+def complete_modules(
+    advisor: str, modules: list[str], round: int, actor: str | None = None, team: str | None = None
+) -> str:
     """Record completed modules; returns the advisor's stage afterwards."""
     app = application()
     for module in modules:
         change = advisors.complete_module(
-            app.uow(), advisor, module, meta(f"training-{round}-{module}"), app.clock
+            app.uow(), advisor, module, meta(f"training-{round}-{module}", actor=actor), app.clock
         )
         if change is not None:
-            _change("advisor", change)
+            _change("advisor", change, team)
     return queries.get_advisor(app.uow(), advisor).advisor.stage
 
 
@@ -133,10 +149,18 @@ def propose(team: str, limit: int) -> list[dict]:
 
 
 @task(**DB)
-def confirm(team: str, advisor: str, role: str, hourly_rate: float | None) -> dict:
+def confirm(
+    team: str, advisor: str, role: str, hourly_rate: float | None, actor: str | None = None
+) -> dict:
     app = application()
     result = integration.confirm_match(
-        app.uow(), team, advisor, meta("confirm"), role, hourly_rate=hourly_rate, clock=app.clock
+        app.uow(),
+        team,
+        advisor,
+        meta("confirm", actor=actor),
+        role,
+        hourly_rate=hourly_rate,
+        clock=app.clock,
     )
     if not result.replayed:
         announce("engagement", result.engagement, None, "active")

@@ -644,16 +644,15 @@ def answer_match(
     advisor: Annotated[str, typer.Option(help="Advisor to place.")] = "",
     reject: Annotated[bool, typer.Option(help="Turn every proposal down.")] = False,
     role: Annotated[str, typer.Option(help="Role in the team.")] = "member",
-    rate: Annotated[float | None, typer.Option(help="Hourly rate, CAD.")] = None,
+    rate: Annotated[
+        float, typer.Option(help="Hourly rate in dollars; 0 pays by the program's rate tiers.")
+    ] = 0,
 ) -> None:
     """Confirm (or turn down) the match that integrate-advisor proposed."""
     if not advisor and not reject:
         fail("name the --advisor to place, or --reject the proposals")
-    _answer(
-        "match",
-        team,
-        {"advisor": advisor or "-", "confirm": not reject, "role": role, "hourly_rate": rate},
-    )
+    values = {"decision": "turn_down"} if reject else {"decision": "place", "advisor": advisor}
+    _answer("match", team, {**values, "role": role, "hourly_rate": rate})
 
 
 # ------------------------------------------------------------------ deployments

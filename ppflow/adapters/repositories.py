@@ -897,6 +897,20 @@ class SqlDecisions:
             return None
         return Decision(row.flow_run_id, row.question, row.subject, row.answer, row.actor, row.at)
 
+    def latest(self, subject: str, question: str) -> Decision | None:
+        row = self.session.scalar(
+            select(DecisionRow)
+            .where(
+                DecisionRow.subject == subject,
+                (DecisionRow.question == question) | DecisionRow.question.like(f"{question}-%"),
+            )
+            .order_by(DecisionRow.at.desc())
+            .limit(1)
+        )
+        if row is None:
+            return None
+        return Decision(row.flow_run_id, row.question, row.subject, row.answer, row.actor, row.at)
+
     def add(self, decision: Decision) -> None:
         self.session.add(
             DecisionRow(

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ppflow.domain.errors import PPFlowError
-from ppflow.domain.model import Decision
+from ppflow.domain.errors import InvalidInputError, PPFlowError
+from ppflow.domain.model import Decision, TrainingModule
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 
 
@@ -50,3 +50,63 @@ def record_decision(
     if existing.answer == decision.answer:
         return existing
     raise DecisionTakenError(existing)
+
+
+def latest_decision(uow: UnitOfWork, subject: str, question: str) -> Decision | None:
+    """The newest answer to ``question`` (any of its rounds) about ``subject``."""
+    with uow:
+        return uow.decisions.latest(subject, question)
+
+
+# ------------------------------------------------- what a question offers, and its checks
+# Each check looks at the current state and raises InvalidInputError saying what does not
+# fit. ``ppflow answer`` calls it before it resumes a run; the run calls it again when it
+# reads the answer, because the state may have changed in between.
+
+SCREENING_OUTCOMES = {
+    "retained": "Retained: consent and confidentiality agreement signed",
+    "not_retained": "Not retained: give the reason",
+    "declined": "Declined: the person said no",
+}
+SCREENING_STAGES = ("invited", "screening")
+
+
+def check_screening(uow: UnitOfWork, advisor: str, outcome: str, reason: str) -> None:
+    if outcome not in SCREENING_OUTCOMES:
+        raise InvalidInputError(
+            f"'{outcome}' is not a screening outcome; choose one of "
+            + ", ".join(SCREENING_OUTCOMES)
+        )
+    if outcome == "not_retained" and not reason.strip():
+        raise InvalidInputError("a reason is required when the person is not retained")
+    with uow:
+        stage = uow.advisors.get(advisor).stage
+    if stage not in SCREENING_STAGES:
+        raise InvalidInputError(
+            f"advisor {advisor} is '{stage}': the screening question no longer applies"
+        )
+
+
+def modules_to_complete(uow: UnitOfWork, advisor: str) -> list[TrainingModule]:
+    """The required modules ``advisor`` has not completed yet, in catalogue order."""
+    with uow:
+        done = {r.module for r in uow.advisors.training(advisor) if r.completed_at}
+        return [m for m in uow.training.list(required_only=True) if m.code not in done]
+
+
+def check_training(uow: UnitOfWork, advisor: str, modules: list[str]) -> None:
+    if not modules:
+        raise InvalidInputError("name at least one completed module")
+    with uow:
+        stage = uow.advisors.get(advisor).stage
+        known = {m.code for m in uow.training.list()}
+    if stage != "preparing":
+        raise InvalidInputError(
+            f"advisor {advisor} is '{stage}': the training question no longer applies"
+        )
+    unknown = [m for m in modules if m not in known]
+    if unknown:
+        left = ", ".join(m.code for m in modules_to_complete(uow, advisor)) or "none"
+        raise InvalidInputError(
+            f"unknown module(s) {', '.join(unknown)}; required modules still to complete: {left}"
+        )

@@ -116,6 +116,42 @@ def participation_warnings(team: QITeam, advisors_on_team: int, joined_at: datet
     return warnings
 
 
+def _check_placement(
+    uow: UnitOfWork, team_code: str, advisor_code: str
+) -> tuple[QITeam, int]:
+    """The team can take this advisor now, or an :class:`InvalidInputError` says why.
+    Returns the team and how many advisors it has now."""
+    team = uow.teams.get(team_code)
+    if team.stage != "active":
+        raise InvalidInputError(
+            f"team {team.code} is {team.stage}; brief it before its first advisor joins"
+            if team.stage == "forming"
+            else f"team {team.code} is closed"
+        )
+    current = [e for e in uow.engagements.for_team(team_code) if e.stage == "active"]
+    if any(e.advisor == advisor_code for e in current):
+        raise InvalidInputError(f"advisor {advisor_code} is already on team {team_code}")
+    if len(current) >= team.advisor_seats:
+        raise InvalidInputError(
+            f"team {team.code} has no free advisor seat ({team.advisor_seats} taken)"
+        )
+    return team, len(current)
+
+
+def check_match(uow: UnitOfWork, team_code: str, advisor_code: str) -> None:
+    """Whether confirming ``advisor_code`` for ``team_code`` would succeed now: the advisor
+    exists and is ready, and the team is active with a free seat. Raises
+    :class:`InvalidInputError` (or :class:`NotFoundError`) naming what does not fit."""
+    with uow:
+        advisor = uow.advisors.get(advisor_code)
+        if advisor.stage != "ready":
+            raise InvalidInputError(
+                f"advisor {advisor_code} is '{advisor.stage}', not 'ready': "
+                "only a ready advisor can join a team"
+            )
+        _check_placement(uow, team_code, advisor_code)
+
+
 def confirm_match(
     uow: UnitOfWork,
     team_code: str,
@@ -130,20 +166,7 @@ def confirm_match(
     active, advisor and team lead are introduced, and the team's rules are checked."""
 
     def work(uow: UnitOfWork, now: datetime) -> Integration:
-        team = uow.teams.get(team_code)
-        if team.stage != "active":
-            raise InvalidInputError(
-                f"team {team.code} is {team.stage}; brief it before its first advisor joins"
-                if team.stage == "forming"
-                else f"team {team.code} is closed"
-            )
-        current = [e for e in uow.engagements.for_team(team_code) if e.stage == "active"]
-        if any(e.advisor == advisor_code for e in current):
-            raise InvalidInputError(f"advisor {advisor_code} is already on team {team_code}")
-        if len(current) >= team.advisor_seats:
-            raise InvalidInputError(
-                f"team {team.code} has no free advisor seat ({team.advisor_seats} taken)"
-            )
+        team, on_team = _check_placement(uow, team_code, advisor_code)
         consents = uow.advisors.consents(advisor_code)
         engagement = Engagement(
             code=new_code("EN"),
@@ -205,7 +228,7 @@ def confirm_match(
                 now,
                 transition_id,
             )
-        warnings = participation_warnings(team, len(current) + 1, now)
+        warnings = participation_warnings(team, on_team + 1, now)
         return Integration(
             engagement.code, advisor_code, team.code, change.to_state, tuple(warnings)
         )

@@ -3,8 +3,12 @@ from the CLI or through Prefect's API."""
 
 from __future__ import annotations
 
+import getpass
+
 import pytest
+from prefect import get_client
 from prefect.flow_runs import resume_flow_run
+from prefect.states import Cancelled
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -46,7 +50,9 @@ def test_recruit_waits_for_screening_and_the_cli_answer_resumes_it(flow_app):
     history = transitions(flow_app, code)
     assert [t.to_state for t in history] == ["identified", "invited", "screening", "recruited"]
     assert {t.flow_run_id for t in history[1:]} == {str(paused.id)}
-    assert all(t.actor == "flow:recruit-advisor" for t in history[1:])
+    # the flow sent the invitation; the coordinator who answered decided the rest
+    assert history[1].actor == "flow:recruit-advisor"
+    assert {t.actor for t in history[2:]} == {f"cli:{getpass.getuser()}"}
     [run] = flow_runs(f"recruit/{code}")
     assert run.state.is_completed() and "stage:recruit" in run.tags
 
@@ -61,7 +67,7 @@ def test_a_second_answer_to_the_same_question_gets_a_clear_message(flow_app):
     assert running.result(timeout=60) == "declined"
     late = runner.invoke(cli.app, ["answer", "screening", code, "--outcome", "retained"])
     assert late.exit_code == 1
-    assert "no run waiting for a screening answer" in late.output
+    assert f"answered by cli:{getpass.getuser()} at " in late.output
 
 
 def test_not_retained_needs_a_reason_and_is_resumed_through_the_prefect_api(flow_app):
@@ -76,7 +82,9 @@ def test_not_retained_needs_a_reason_and_is_resumed_through_the_prefect_api(flow
         paused.id, run_input={"outcome": "not_retained", "reason": "availability too limited"}
     )
     assert running.result(timeout=60) == "not_retained"
-    assert transitions(flow_app, code)[-1].reason == "availability too limited"
+    last = transitions(flow_app, code)[-1]
+    assert last.reason == "availability too limited"
+    assert last.actor == "prefect-ui"  # answered in Prefect without a name
 
 
 def test_an_advisor_who_withdraws_while_a_flow_waits_stays_withdrawn(flow_app):
@@ -86,9 +94,18 @@ def test_an_advisor_who_withdraws_while_a_flow_waits_stays_withdrawn(flow_app):
     running = in_thread(recruit_advisor, code)
     wait_until_paused(f"recruit/{code}", "screening")
     advisors.withdraw_advisor(flow_app.uow(), code, Meta("cli:c", "moving away"), flow_app.clock)
-    answer("screening", code, "--outcome", "retained")
-    assert running.result(timeout=60) == "withdrawn"
+    late = runner.invoke(cli.app, ["answer", "screening", code, "--outcome", "retained"])
+    assert late.exit_code == 1
+    assert "is 'withdrawn': the screening question no longer applies" in late.output
+    assert flow_runs(f"recruit/{code}")[0].state.is_paused()  # nothing was sent
     assert [t.to_state for t in transitions(flow_app, code)][-1] == "withdrawn"
+    # an answer that reaches the run anyway (the API) is refused there too: it waits again
+    resume_flow_run(wait_until_paused(f"recruit/{code}").id, run_input={"outcome": "retained"})
+    again = wait_until_paused(f"recruit/{code}", "screening-2")
+    assert stage(flow_app, code) == "withdrawn"
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(again.id, Cancelled(), force=True)
+    assert not running.done()  # the refused answer did not fail the run
 
 
 def test_onboarding_runs_every_stage_and_resumes_from_the_current_state(flow_app):
