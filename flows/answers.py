@@ -11,7 +11,7 @@ from prefect.client.schemas.responses import SetStateStatus
 from prefect.utilities.schema_tools import validate
 
 from ppflow.domain.errors import InvalidInputError, NotFoundError, PPFlowError
-from ppflow.services.decisions import latest_decision, record_decision
+from ppflow.services.decisions import QuestionClosedError, latest_decision, record_decision
 from ppflow_flows.decisions import check_state
 from ppflow_flows.runtime import application, client, paused_runs
 
@@ -51,8 +51,14 @@ def form_problems(run, values: dict) -> list[str]:
     schema = json.loads(client().read_flow_run_input(run.id, keyset["schema"]))
     problems = []
     for error in validate(values, schema, raise_on_error=False):
-        where = ".".join(str(p) for p in error.path) or "answer"
-        problems.append(f"{where}: {error.message}")
+        where = ".".join(str(p) for p in error.path if not isinstance(p, int)) or "answer"
+        if error.validator == "enum":
+            offered = ", ".join(map(str, error.validator_value))
+            problems.append(f"{where}: {error.instance} is not one of those offered ({offered})")
+        elif error.validator in ("pattern", "required") and "reason" in (where + error.message):
+            problems.append("a reason is required when the person is not retained")
+        else:
+            problems.append(f"{where}: {error.message}")
     return problems
 
 
@@ -63,12 +69,17 @@ def answer(
     InvalidInputError, saying why, when the answer does not fit: the run still waits."""
     run = waiting_run(question, subject, flow_run_id)
     payload = {**values, "answered_by": actor}
-    problems = form_problems(run, payload)
-    if not problems:
-        try:
-            check_state(question, subject, payload)
-        except PPFlowError as error:
-            problems.append(str(error))
+    problems = []
+    try:
+        check_state(question, subject, payload)
+    except QuestionClosedError as closed:
+        # nothing to decide any more: the run is resumed so that it ends, and it applies
+        # nothing (it finds the question closed too)
+        _resume(run, payload)
+        raise QuestionClosedError(f"{closed}; {run.name} was ended") from None
+    except PPFlowError as error:
+        problems.append(str(error))
+    problems = problems or form_problems(run, payload)
     if problems:
         raise InvalidInputError(
             f"the {question} answer for {subject} was not sent: {'; '.join(problems)}. "
@@ -84,8 +95,12 @@ def answer(
         actor,
         app.clock,
     )
+    _resume(run, payload)
+    return str(run.id)
+
+
+def _resume(run, payload: dict) -> None:
     response = client().resume_flow_run(run.id, run_input=payload)
     if response.status != SetStateStatus.ACCEPT:
         reason = getattr(response.details, "reason", None) or response.status.value
         raise InvalidInputError(f"{run.name} was not resumed: {reason}")
-    return str(run.id)

@@ -28,10 +28,19 @@ from pydantic import Field, ValidationError, create_model
 
 from ppflow.domain.errors import PPFlowError
 from ppflow.services import decisions, integration
+from ppflow.services.decisions import QuestionClosedError
 from ppflow_flows.runtime import application, client, current_flow_run, deployed, logger
 
 UI_ACTOR = "prefect-ui"
 PRIVACY_NOTE = "Codes only here: no names, contact details or health details."
+
+
+# What a JSON schema can say of the screening answer beyond its fields: a reason when not
+# retained. Prefect's server checks it before it resumes the run.
+REASON_WHEN_NOT_RETAINED = {
+    "if": {"properties": {"outcome": {"const": "not_retained"}}, "required": ["outcome"]},
+    "then": {"required": ["reason"], "properties": {"reason": {"pattern": "\\S"}}},
+}
 
 
 @dataclass
@@ -43,6 +52,7 @@ class Question:
     description: str  # markdown shown above the form in the Prefect UI
     fields: dict[str, Any] = field(default_factory=dict)  # pydantic field definitions
     key: str = ""  # pause key of the first attempt; the name when empty
+    rules: dict[str, Any] | None = None  # JSON schema rules across fields
 
     def pause_keys(self):
         """The pause key of each attempt: the first, then one more for each refusal."""
@@ -54,9 +64,16 @@ class Question:
             attempt += 1
 
     def form(self) -> type[RunInput]:
+        base = RunInput
+        if self.rules:
+            base = type(
+                "RuledInput",
+                (RunInput,),
+                {"model_config": {**RunInput.model_config, "json_schema_extra": self.rules}},
+            )
         model = create_model(
             f"{self.name.title()}Answer",
-            __base__=RunInput,
+            __base__=base,
             __doc__=f"The {self.name} answer about {self.subject}.",
             answered_by=(
                 str,
@@ -77,6 +94,7 @@ class Answer:
     key: str  # the pause key it was given under (screening, screening-2, ...)
     values: dict
     actor: str
+    closed: str | None = None  # why the question no longer applies; then nothing is applied
 
 
 # ----------------------------------------------------------------- the three questions
@@ -115,6 +133,7 @@ def screening(advisor: str, stage: str) -> Question:
                 Field(default="v1", title="Consent form version (when retained)"),
             ),
         },
+        rules=REASON_WHEN_NOT_RETAINED,
     )
 
 
@@ -218,7 +237,8 @@ def plain(error: ValidationError) -> str:
 
 
 def problem_with(question: Question, values: dict) -> str | None:
-    """Why an answer cannot be used now, or None when it can."""
+    """Why an answer cannot be used now, or None when it can. Raises
+    QuestionClosedError when no answer could be used any more."""
     try:
         parsed = question.form().model_validate(values)
     except ValidationError as error:
@@ -226,6 +246,8 @@ def problem_with(question: Question, values: dict) -> str | None:
     checked = parsed.model_dump(mode="json", exclude={"answered_by"})
     try:
         check_state(question.name, question.subject, checked)
+    except QuestionClosedError:
+        raise
     except PPFlowError as error:
         return str(error)
     return None
@@ -295,9 +317,13 @@ def ask(question: Question) -> Answer | None:
             return None
         sent = _input(keyset_from_base_key(f"{_state_name()}-{key}")["response"])
         values = json.loads(sent) if sent else {}
-        problem = problem_with(question, values)
+        actor = str(values.get("answered_by") or "").strip() or UI_ACTOR
+        try:
+            problem = problem_with(question, values)
+        except QuestionClosedError as closed:
+            log.info("%s: %s; the run ends without applying the answer", run.name, closed)
+            return Answer(key, values, actor, closed=str(closed))
         if problem is None:
-            actor = str(values.get("answered_by") or "").strip() or UI_ACTOR
             log.info(
                 "%s: the %s answer about %s was given by %s",
                 run.name,

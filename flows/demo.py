@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ppflow.adapters.email.wiring import dispatch_pending, maildir_path
 from ppflow.bootstrap import App
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors, demo, queries
+from ppflow.services.decisions import QuestionClosedError
 from ppflow.services.ports import AdvisorFilter
 from ppflow_flows.answers import answer
 from ppflow_flows.identify_advisors import identify_advisors
@@ -125,7 +127,9 @@ class Coordinator:
                         Meta(COORDINATOR, "personal reasons"),
                         self.app.clock,
                     )
-                answer("training", subject, {"modules": self.modules}, COORDINATOR, str(run.id))
+                # after a withdrawal the answer closes the run without a decision
+                with suppress(QuestionClosedError):
+                    answer("training", subject, {"modules": self.modules}, COORDINATOR, str(run.id))
             elif stage == "integrate":
                 candidate = run.parameters.get("advisor")
                 answer(
@@ -147,6 +151,8 @@ def run_demo(
 ) -> DemoResult:
     started = time.monotonic()
     app = application()
+    # The demo's runs wait in this process (paused, not suspended): look often.
+    app.settings.decision_poll_seconds = min(app.settings.decision_poll_seconds, 0.3)
     app.upgrade()
     structure = demo.seed_structure(app.uow(), app.clock)
     if structure is None:

@@ -40,13 +40,14 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
         logger().info("integrate/%s: no ready advisor to propose", team)
         publish(f"integrate-{team}", f"Integration into {team}", ["- no ready advisor"])
         return None
-    logger().info(
-        "integrate/%s: proposed %s", team, ", ".join(p["advisor"] for p in proposals)
-    )
+    logger().info("integrate/%s: proposed %s", team, ", ".join(p["advisor"] for p in proposals))
     question = decisions.match(team, proposals)
     answer = decisions.ask(question)
     if answer is None:
         return expired(team, start["stage"])
+    if answer.closed:
+        publish(f"integrate-{team}", f"Integration into {team}", decided(answer))
+        return None
     values = decisions.accepted(answer, question)
     tasks.record_answer(answer.key, team, answer.values, answer.actor)
     if values["decision"] != "place":

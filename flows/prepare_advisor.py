@@ -31,6 +31,9 @@ def prepare_advisor(advisor: str, team: str | None = None):
         if answer is None:
             return expired(advisor, stage)
         answers.append(answer)
+        if answer.closed:
+            stage = tasks.describe_advisor(advisor)["stage"]
+            break
         modules = decisions.accepted(answer, question)["modules"]
         tasks.record_answer(answer.key, advisor, answer.values, answer.actor)
         stage = tasks.complete_modules(advisor, modules, round, answer.actor, team)

@@ -30,10 +30,10 @@ def recruit_advisor(advisor: str, team: str | None = None):
         answer = decisions.ask(question)
         if answer is None:
             return expired(advisor, stage)
-        values = decisions.accepted(answer, question)
-        tasks.record_answer(answer.key, advisor, answer.values, answer.actor)
         stage = tasks.describe_advisor(advisor)["stage"]
-        if stage in WAITING:  # not if the person withdrew or was put on hold meanwhile
+        if not answer.closed and stage in WAITING:  # not if the person withdrew meanwhile
+            values = decisions.accepted(answer, question)
+            tasks.record_answer(answer.key, advisor, answer.values, answer.actor)
             stage = tasks.record_screening(
                 advisor,
                 values["outcome"],
@@ -55,6 +55,8 @@ def decided(answer: decisions.Answer | None) -> list[str]:
     """Artifact lines: the decision, its reason and who gave it."""
     if answer is None:
         return []
+    if answer.closed:
+        return [f"- no decision applied: {answer.closed}"]
     shown = {k: v for k, v in answer.values.items() if k != "answered_by" and v not in ("", None)}
     lines = [f"- decision: {', '.join(f'{k} `{v}`' for k, v in shown.items())}"]
     return [*lines, f"- decided by: {answer.actor}"]

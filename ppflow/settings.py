@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     actor: str | None = None
     # How long a flow waits for a person's decision, and how often a paused run looks.
     decision_timeout_hours: float = 24 * 28
-    decision_poll_seconds: float = 10
+    decision_poll_seconds: float = 1
     # Days a case may wait at a stage before the daily digest lists it (send-reminders).
     service_levels: dict[str, int] = Field(default_factory=dict)
     # Days personal data is kept once an advisor reaches a final state (apply-retention).

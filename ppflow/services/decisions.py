@@ -63,6 +63,12 @@ def latest_decision(uow: UnitOfWork, subject: str, question: str) -> Decision | 
 # fit. ``ppflow answer`` calls it before it resumes a run; the run calls it again when it
 # reads the answer, because the state may have changed in between.
 
+
+class QuestionClosedError(InvalidInputError):
+    """The subject has moved on (withdrawn, put on hold, decided elsewhere): the question
+    no longer applies, whatever the answer. The run that asked it can end."""
+
+
 SCREENING_OUTCOMES = {
     "retained": "Retained: consent and confidentiality agreement signed",
     "not_retained": "Not retained: give the reason",
@@ -82,7 +88,7 @@ def check_screening(uow: UnitOfWork, advisor: str, outcome: str, reason: str) ->
     with uow:
         stage = uow.advisors.get(advisor).stage
     if stage not in SCREENING_STAGES:
-        raise InvalidInputError(
+        raise QuestionClosedError(
             f"advisor {advisor} is '{stage}': the screening question no longer applies"
         )
 
@@ -101,7 +107,7 @@ def check_training(uow: UnitOfWork, advisor: str, modules: list[str]) -> None:
         stage = uow.advisors.get(advisor).stage
         known = {m.code for m in uow.training.list()}
     if stage != "preparing":
-        raise InvalidInputError(
+        raise QuestionClosedError(
             f"advisor {advisor} is '{stage}': the training question no longer applies"
         )
     unknown = [m for m in modules if m not in known]

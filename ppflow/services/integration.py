@@ -116,9 +116,7 @@ def participation_warnings(team: QITeam, advisors_on_team: int, joined_at: datet
     return warnings
 
 
-def _check_placement(
-    uow: UnitOfWork, team_code: str, advisor_code: str
-) -> tuple[QITeam, int]:
+def _check_placement(uow: UnitOfWork, team_code: str, advisor_code: str) -> tuple[QITeam, int]:
     """The team can take this advisor now, or an :class:`InvalidInputError` says why.
     Returns the team and how many advisors it has now."""
     team = uow.teams.get(team_code)

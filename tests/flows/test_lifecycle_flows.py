@@ -6,9 +6,7 @@ from __future__ import annotations
 import getpass
 
 import pytest
-from prefect import get_client
 from prefect.flow_runs import resume_flow_run
-from prefect.states import Cancelled
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -97,15 +95,9 @@ def test_an_advisor_who_withdraws_while_a_flow_waits_stays_withdrawn(flow_app):
     late = runner.invoke(cli.app, ["answer", "screening", code, "--outcome", "retained"])
     assert late.exit_code == 1
     assert "is 'withdrawn': the screening question no longer applies" in late.output
-    assert flow_runs(f"recruit/{code}")[0].state.is_paused()  # nothing was sent
+    assert f"recruit/{code} was ended" in late.output
+    assert running.result(timeout=60) == "withdrawn"  # the run ended, applying nothing
     assert [t.to_state for t in transitions(flow_app, code)][-1] == "withdrawn"
-    # an answer that reaches the run anyway (the API) is refused there too: it waits again
-    resume_flow_run(wait_until_paused(f"recruit/{code}").id, run_input={"outcome": "retained"})
-    again = wait_until_paused(f"recruit/{code}", "screening-2")
-    assert stage(flow_app, code) == "withdrawn"
-    with get_client(sync_client=True) as client:
-        client.set_flow_run_state(again.id, Cancelled(), force=True)
-    assert not running.done()  # the refused answer did not fail the run
 
 
 def test_onboarding_runs_every_stage_and_resumes_from_the_current_state(flow_app):
