@@ -12,7 +12,7 @@ from prefect.utilities.schema_tools import validate
 
 from ppflow.domain.errors import InvalidInputError, NotFoundError, PPFlowError
 from ppflow.services.decisions import QuestionClosedError, latest_decision, record_decision
-from ppflow_flows.decisions import check_state
+from ppflow_flows.decisions import check_state, wake
 from ppflow_flows.runtime import application, client, paused_runs
 
 RUN_NAMES = {"screening": "recruit/{}", "training": "prepare/{}", "match": "integrate/{}"}
@@ -104,3 +104,4 @@ def _resume(run, payload: dict) -> None:
     if response.status != SetStateStatus.ACCEPT:
         reason = getattr(response.details, "reason", None) or response.status.value
         raise InvalidInputError(f"{run.name} was not resumed: {reason}")
+    wake(run.id)  # a run waiting in this process goes on at once

@@ -14,16 +14,19 @@ the demo) is *paused* and its process polls (``PPFLOW_DECISION_POLL_SECONDS``)."
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
 
 from prefect.exceptions import FlowPauseTimeout, PrefectHTTPStatusError
-from prefect.flow_runs import pause_flow_run, suspend_flow_run
-from prefect.input import RunInput
+from prefect.flow_runs import suspend_flow_run
+from prefect.input import RunInput, keyset_from_paused_state
 from prefect.input.run_input import keyset_from_base_key
-from prefect.states import Failed
+from prefect.states import Failed, Paused
+from prefect.utilities.engine import propose_state_sync
 from pydantic import Field, ValidationError, create_model
 
 from ppflow.domain.errors import PPFlowError
@@ -254,6 +257,60 @@ def problem_with(question: Question, values: dict) -> str | None:
 
 
 # -------------------------------------------------------------------------- waiting
+# In-process waits (the demo, tests) are woken at once when the answer is given from the
+# same process, and otherwise look at the server every PPFLOW_DECISION_POLL_SECONDS. Code
+# that plays the coordinator in-process (the demo) can be told when a run starts waiting,
+# instead of asking the server again and again.
+
+_wakers: dict[str, threading.Event] = {}
+_wakers_lock = threading.Lock()
+_listeners: list[Callable[[Any, str], None]] = []
+
+
+def wake(flow_run_id: str) -> None:
+    """An answer was delivered to ``flow_run_id``: a pause of this process stops waiting."""
+    with _wakers_lock:
+        event = _wakers.get(str(flow_run_id))
+    if event is not None:
+        event.set()
+
+
+def on_wait(listener: Callable[[Any, str], None]) -> Callable[[], None]:
+    """Call ``listener(flow_run, pause_key)`` whenever a run of this process starts
+    waiting; returns the function that stops it."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener)
+
+
+def _pause_here(form: type[RunInput], timeout: int, poll: float, key: str) -> None:
+    """Pause the current run (in-process) until it is resumed, like Prefect's
+    ``pause_flow_run``, but woken as soon as this process delivers the answer."""
+    run = current_flow_run()
+    proposed = Paused(timeout_seconds=timeout, reschedule=False, pause_key=key)
+    keyset = keyset_from_paused_state(proposed)
+    proposed.state_details.run_input_keyset = keyset
+    woken = threading.Event()
+    with _wakers_lock:
+        _wakers[str(run.id)] = woken
+    try:
+        state = propose_state_sync(client(), proposed, flow_run_id=run.id)
+        if state.is_running():
+            return  # answered in an earlier execution
+        if not state.is_paused():
+            raise RuntimeError(f"{run.name} cannot wait: it is {state.type.value}")
+        form.save(keyset, flow_run_id=run.id)
+        for listener in list(_listeners):
+            listener(run, key)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            woken.wait(poll)
+            woken.clear()
+            if client().read_flow_run(run.id).state.is_running():
+                return
+        raise FlowPauseTimeout("no answer in time")
+    finally:
+        with _wakers_lock:
+            _wakers.pop(str(run.id), None)
 
 
 def _state_name() -> str:
@@ -298,12 +355,7 @@ def ask(question: Question) -> Answer | None:
             if deployed():
                 suspend_flow_run(wait_for_input=form, timeout=timeout, key=key)
             else:
-                pause_flow_run(
-                    wait_for_input=form,
-                    timeout=timeout,
-                    poll_interval=settings.decision_poll_seconds,
-                    key=key,
-                )
+                _pause_here(form, timeout, settings.decision_poll_seconds, key)
         except ValidationError:
             pass  # read below as sent, and explained
         except FlowPauseTimeout:

@@ -9,9 +9,9 @@ to the mail sink."""
 from __future__ import annotations
 
 import csv
+import queue
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -27,9 +27,10 @@ from ppflow.services import advisors, demo, queries
 from ppflow.services.decisions import QuestionClosedError
 from ppflow.services.ports import AdvisorFilter
 from ppflow_flows.answers import answer
+from ppflow_flows.decisions import on_wait
 from ppflow_flows.identify_advisors import identify_advisors
 from ppflow_flows.onboard_advisor import onboard_advisor
-from ppflow_flows.runtime import application, paused_runs
+from ppflow_flows.runtime import application, client, in_process, in_thread
 
 COORDINATOR = "demo:coordinator"
 PARALLEL = 3  # onboardings at once: enough to overlap the waits, gentle on a local server
@@ -60,6 +61,9 @@ class DemoResult:
     sent: int = 0
     maildir: Path | None = None
     elapsed: float = 0.0
+    server_seconds: float = 0.0  # starting Prefect's local server, when none was running
+    onboarding_seconds: float = 0.0
+    api_url: str = ""
 
 
 def _free_port() -> int:
@@ -99,11 +103,22 @@ class Coordinator:
     def __init__(self, app: App, plan: dict[str, str], modules: list[str]):
         self.app, self.plan, self.modules = app, plan, modules
         self.answered: set[tuple[str, str]] = set()
+        # runs of this process that started waiting: told by the runs themselves, so the
+        # coordinator does not have to ask Prefect's server over and over
+        self.waiting: queue.Queue = queue.Queue()
 
-    def answer_waiting(self) -> int:
+    def notice(self, run, key: str) -> None:
+        self.waiting.put((run, key))
+
+    def answer_waiting(self, wait: float) -> int:
         done = 0
-        for run in paused_runs():
-            key = run.state.state_details.pause_key or ""
+        try:
+            found = [self.waiting.get(timeout=wait)]
+        except queue.Empty:
+            return 0
+        while not self.waiting.empty():
+            found.append(self.waiting.get_nowait())
+        for run, key in found:
             if (str(run.id), key) in self.answered:
                 continue
             stage, _, subject = run.name.partition("/")
@@ -151,43 +166,21 @@ def run_demo(
 ) -> DemoResult:
     started = time.monotonic()
     app = application()
-    # The demo's runs wait in this process (paused, not suspended): look often.
-    app.settings.decision_poll_seconds = min(app.settings.decision_poll_seconds, 0.3)
+    # The demo's runs wait in this process (paused, not suspended) and are woken by its
+    # answers: they need not look at the server often.
+    app.settings.decision_poll_seconds = max(app.settings.decision_poll_seconds, 1)
     app.upgrade()
     structure = demo.seed_structure(app.uow(), app.clock)
     if structure is None:
         raise DemoAlreadyRunError("the demonstration program is already there; use --reset")
     result = DemoResult()
-    with tempfile.TemporaryDirectory() as scratch:
-        cohort = _write_cohort(Path(scratch), structure["provider"])
-        result.advisors = identify_advisors(str(cohort), "demo-cohort")
-    plan = dict(zip(result.advisors, SCRIPT, strict=True))
-    joining = [code for code, what in plan.items() if what == "joins"]
-    teams = {
-        code: structure["team1"] if n < 2 else structure["team2"] for n, code in enumerate(joining)
-    }
-    modules = [m.code for m in demo.MODULES if m.required]
-    coordinator = Coordinator(app, plan, modules)
-
-    # Each onboarding waits on people several times: run them side by side, as a worker
-    # pool would, while the coordinator answers.
-    waiting = list(result.advisors)
-    runs: list[Future] = []
-    deadline = time.monotonic() + timeout
-    while waiting or not all(r.done() for r in runs):
-        while waiting and sum(not r.done() for r in runs) < PARALLEL:
-            code = waiting.pop(0)
-            runs.append(_in_thread(onboard_advisor, code, teams.get(code)))
-        if time.monotonic() > deadline:
-            raise TimeoutError("the demonstration did not finish in time")
-        coordinator.answer_waiting()
-        if progress:
-            progress(sum(r.done() for r in runs), len(result.advisors))
-        time.sleep(0.5)
-    for run in runs:
-        run.result()  # surface a failed onboarding
-    if progress:
-        progress(len(runs), len(runs))
+    prefect_started = time.monotonic()
+    result.api_url = client().api_url  # starts Prefect's local server when none is set
+    result.server_seconds = time.monotonic() - prefect_started
+    with in_process():
+        onboarding = time.monotonic()
+        _onboard_cohort(app, structure, result, progress, timeout)
+        result.onboarding_seconds = time.monotonic() - onboarding
 
     with app.uow() as uow:
         for code in result.advisors:
@@ -209,17 +202,38 @@ def run_demo(
     return result
 
 
-def _in_thread(fn, *args) -> Future:
-    future: Future = Future()
+def _onboard_cohort(app: App, structure: dict, result: DemoResult, progress, timeout) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        cohort = _write_cohort(Path(scratch), structure["provider"])
+        result.advisors = identify_advisors(str(cohort), "demo-cohort")
+    plan = dict(zip(result.advisors, SCRIPT, strict=True))
+    joining = [code for code, what in plan.items() if what == "joins"]
+    teams = {
+        code: structure["team1"] if n < 2 else structure["team2"] for n, code in enumerate(joining)
+    }
+    modules = [m.code for m in demo.MODULES if m.required]
+    coordinator = Coordinator(app, plan, modules)
+    stop_listening = on_wait(coordinator.notice)
 
-    def target() -> None:
-        try:
-            future.set_result(fn(*args))
-        except BaseException as error:  # noqa: BLE001 - re-raised by the caller
-            future.set_exception(error)
-
-    threading.Thread(target=target, daemon=True).start()
-    return future
+    # Each onboarding waits on people several times: run them side by side, as a worker
+    # pool would, while the coordinator answers.
+    waiting = list(result.advisors)
+    runs: list[Future] = []
+    deadline = time.monotonic() + timeout
+    while waiting or not all(r.done() for r in runs):
+        while waiting and sum(not r.done() for r in runs) < PARALLEL:
+            code = waiting.pop(0)
+            runs.append(in_thread(onboard_advisor, code, teams.get(code)))
+        if time.monotonic() > deadline:
+            raise TimeoutError("the demonstration did not finish in time")
+        coordinator.answer_waiting(wait=0.2)
+        if progress:
+            progress(sum(r.done() for r in runs), len(result.advisors))
+    stop_listening()
+    for run in runs:
+        run.result()  # surface a failed onboarding
+    if progress:
+        progress(len(runs), len(runs))
 
 
 def pool(app: App):

@@ -5,8 +5,10 @@ on the orchestration side that talks to Prefect's client."""
 from __future__ import annotations
 
 import atexit
+import contextvars
 import logging
 import threading
+from concurrent.futures import Future
 from functools import cache
 
 from prefect import get_client, get_run_logger
@@ -22,7 +24,11 @@ from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.events import emit_event
 from prefect.exceptions import MissingContextError
-from prefect.settings import PREFECT_API_URL
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    temporary_settings,
+)
 
 from ppflow.bootstrap import App, bootstrap
 from ppflow.domain.commands import Meta
@@ -63,6 +69,29 @@ def client():
             _clients[url] = found
             atexit.register(found.__exit__, None, None, None)
         return found
+
+
+def in_process():
+    """Settings for runs that wait in this process (the demo, tests, benchmarks): no flow
+    run heartbeat. A heartbeat tells the server that a deployed run's process is alive;
+    in-process it only costs, since its thread is joined in steps of one second at the
+    end of every flow run (about 1 s of each run)."""
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+
+
+def in_thread(fn, *args, **kwargs) -> Future:
+    """Run ``fn`` in a thread that sees this thread's Prefect settings and context."""
+    future: Future = Future()
+    context = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            future.set_result(context.run(fn, *args, **kwargs))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller
+            future.set_exception(error)
+
+    threading.Thread(target=target, daemon=True).start()
+    return future
 
 
 def logger() -> logging.Logger:

@@ -5,17 +5,24 @@ reads it to serve the same deployments from one process."""
 from __future__ import annotations
 
 import importlib
+import logging
+import os
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from prefect import serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig
 from prefect.deployments import run_deployment
 from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
+from prefect.settings import PREFECT_RUNNER_POLL_FREQUENCY, temporary_settings
 
 from ppflow.settings import PROJECT_ROOT
 
+logger = logging.getLogger("ppflow.serve")
 PREFECT_FILE = PROJECT_ROOT / "deployments" / "prefect.yaml"
 
 # `ppflow run STAGE CODE`: the deployment and the parameter the code goes in
@@ -57,6 +64,13 @@ def triggers(spec: dict[str, Any]) -> list[DeploymentEventTrigger]:
     return found
 
 
+def concurrency(spec: dict[str, Any]) -> int | ConcurrencyLimitConfig | None:
+    """A deployment's concurrency limit: a number, or a limit with its collision strategy
+    (CANCEL_NEW for the schedules, so that a slow run never lets the next ones pile up)."""
+    limit = spec.get("concurrency_limit")
+    return ConcurrencyLimitConfig(**limit) if isinstance(limit, dict) else limit
+
+
 def runner_deployments(timezone: str | None = None, path: Path = PREFECT_FILE) -> list:
     """The deployments of ``prefect.yaml`` for a single-process runner, with their
     schedules, triggers and concurrency limits; ``timezone`` replaces the file's
@@ -74,14 +88,29 @@ def runner_deployments(timezone: str | None = None, path: Path = PREFECT_FILE) -
                 parameters=spec.get("parameters") or {},
                 schedules=schedules,
                 triggers=triggers(spec),
-                concurrency_limit=spec.get("concurrency_limit"),
+                concurrency_limit=concurrency(spec),
             )
         )
     return built
 
 
 def serve_all(timezone: str | None = None, limit: int | None = None) -> None:
-    serve(*runner_deployments(timezone), limit=limit)
+    """Serve every deployment from this process. The runner looks for runs to start every
+    2 s (PREFECT_RUNNER_POLL_FREQUENCY, 10 s by Prefect's default), so a coordinator's
+    answer or a triggered stage starts within seconds."""
+    updates = {}
+    if "PREFECT_RUNNER_POLL_FREQUENCY" not in os.environ:
+        updates[PREFECT_RUNNER_POLL_FREQUENCY] = 2
+    with temporary_settings(updates=updates):
+        while True:
+            try:
+                serve(*runner_deployments(timezone), limit=limit)
+                return
+            except httpx.TransportError as error:
+                # the Prefect server is not there (yet, or restarting): try again shortly
+                # rather than leave the office without a runner
+                logger.warning("Prefect server unreachable (%s); retrying in 5 s", error)
+                time.sleep(5)
 
 
 def trigger(stage: str, code: str | None, parameters: dict[str, Any]) -> tuple[str, str]:

@@ -767,14 +767,28 @@ def _demo_with_flows(application: App) -> None:
     for stage, count in sorted(result.stages.items(), key=lambda item: -item[1]):
         stages.add_row(stage, str(count))
     console.print(stages)
+    if result.server_seconds > 1:
+        console.print(f"Prefect's local server started in {result.server_seconds:.0f} s")
     console.print(
-        f"onboarded a cohort of {len(result.advisors)} in {result.elapsed:.0f} s; "
+        f"onboarded a cohort of {len(result.advisors)} in {result.onboarding_seconds:.1f} s; "
         f"{result.sent} e-mail(s) delivered to the mail sink at {result.maildir}"
     )
     console.print("read them: [bold]ppflow mail list[/] and [bold]ppflow mail show N[/]")
-    console.print(
-        "see the runs, events and artifacts: [bold]prefect server start[/], then "
-        "open http://127.0.0.1:4200/runs"
+    console.print(f"see the runs, events and artifacts: {_ui_address(result.api_url)}")
+
+
+def _ui_address(api_url: str) -> str:
+    """Where a person can look at the demo's runs. With PREFECT_API_URL set, its server's
+    UI; otherwise the runs are in Prefect's local database, which a server started later
+    shows."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME
+
+    if PREFECT_API_URL.value():
+        return api_url.removesuffix("/").removesuffix("/api") + "/runs"
+    return (
+        f"they are in Prefect's database under {PREFECT_HOME.value()}; "
+        "[bold]prefect server start[/] (or [bold]make serve[/]), then open "
+        "http://127.0.0.1:4200/runs"
     )
 
 

@@ -1,0 +1,367 @@
+"""ppflow served the way the README tells an organization to run it (``make serve``): a
+Prefect server, the mail sink and ``ppflow serve``, each a process of its own. Nothing is
+triggered by hand except what a coordinator does: the scheduler makes the runs, triggers
+chain the stages, and waits are suspensions that survive restarts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterName,
+    FlowRunFilter,
+    FlowRunFilterDeploymentId,
+)
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from sqlalchemy import func, select
+
+from ppflow.adapters.orm import NotificationRow, TransitionRow
+from ppflow.bootstrap import bootstrap
+from ppflow.domain.commands import Meta
+from ppflow.services import advisors, queries
+from ppflow.settings import Settings
+from tests import factories
+
+pytestmark = pytest.mark.prefect
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def until(what: str, check, timeout: float, every: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {timeout:.0f} s")
+        time.sleep(every)
+
+
+class Office:
+    """A partnership office's machine: the three processes of ``make serve``."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        self.maildir = root / "maildir"
+        self.env = {
+            **os.environ,
+            "PREFECT_HOME": str(root / "prefect"),
+            "PREFECT_API_URL": self.url,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PPFLOW_DATABASE_URL": f"sqlite:///{root}/ppflow.db",
+            "PPFLOW_DATA_DIR": str(root / "data"),
+            "PPFLOW_SMTP__PORT": str(free_port()),
+            "PPFLOW_SMTP__MAILDIR": str(self.maildir),
+            "PPFLOW_TIMEZONE": "America/Montreal",
+        }
+        for name in ("PREFECT_PROFILES_PATH", "PPFLOW_DECISION_POLL_SECONDS"):
+            self.env.pop(name, None)
+        self.app = bootstrap(Settings(database_url=self.env["PPFLOW_DATABASE_URL"]))
+        self.app.upgrade()
+        factories.modules(self.app, "PP-101", "CONF-1")
+        self.server = self.sink = self.runner = None
+
+    # ------------------------------------------------------------------ processes
+    def _start(self, *command: str) -> subprocess.Popen:
+        log = (self.root / f"{command[0]}-{command[1]}.log").open("ab")
+        return subprocess.Popen(
+            [str(BIN / command[0]), *command[1:]],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def start_server(self) -> None:
+        self.server = self._start(
+            "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)
+        )
+        until("the Prefect server answers", self._healthy, 120)
+
+    def _healthy(self) -> bool:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    def start_runner(self) -> None:
+        self.runner = self._start("ppflow", "serve")
+        # a runner that stops pauses its deployments; a runner that starts resumes them
+        until(
+            "every deployment is served",
+            lambda: (
+                len(served := self.deployments()) >= 13
+                and not any(d.paused for d in served.values())
+            ),
+            120,
+        )
+
+    def start(self) -> None:
+        self.start_server()
+        self.sink = self._start("ppflow", "mail-sink")
+        self.start_runner()
+
+    @staticmethod
+    def stop(process: subprocess.Popen, how=signal.SIGTERM) -> float:
+        """Stop a process as a service manager or Ctrl-C would; returns the seconds it took."""
+        started = time.monotonic()
+        process.send_signal(how)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return float("inf")
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        for process in (self.runner, self.sink, self.server):
+            if process and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.app.dispose()
+
+    # ------------------------------------------------------------------- reading
+    def client(self):
+        with temporary_settings({PREFECT_API_URL: self.url}):
+            return get_client(sync_client=True)
+
+    def deployments(self) -> dict:
+        with self.client() as client:
+            return {d.name: d for d in client.read_deployments()}
+
+    def runs(self, deployment: str) -> list:
+        with self.client() as client:
+            [found] = client.read_deployments(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
+            )
+            return client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    deployment_id=FlowRunFilterDeploymentId(any_=[found.id])
+                )
+            )
+
+    def runs_named(self, deployment: str, name: str) -> list:
+        return [r for r in self.runs(deployment) if r.name == name]
+
+    def suspended(self, deployment: str, name: str, key: str, timeout: float = 150):
+        def check():
+            for run in self.runs_named(deployment, name):
+                details = run.state.state_details if run.state else None
+                if run.state.name == "Suspended" and details.pause_key == key:
+                    return run
+            return None
+
+        return until(f"{name} suspended at {key}", check, timeout)
+
+    def completed(self, deployment: str, name: str, timeout: float = 150) -> list:
+        return until(
+            f"{name} completed",
+            lambda: [r for r in self.runs_named(deployment, name) if r.state.is_completed()],
+            timeout,
+        )
+
+    def flow_run_processes(self) -> set[str]:
+        """Flow run ids of the processes the runner has started and that are alive."""
+        alive = set()
+        for child in _descendants(self.runner.pid):
+            try:
+                environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            for entry in environ:
+                if entry.startswith(b"PREFECT__FLOW_RUN_ID="):
+                    alive.add(entry.split(b"=", 1)[1].decode())
+        return alive
+
+    def ppflow(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN / "ppflow"), *args], env=self.env, capture_output=True, text=True, timeout=120
+        )
+
+    def mails(self) -> list[bytes]:
+        new = self.maildir / "new"
+        return [p.read_bytes() for p in new.iterdir()] if new.exists() else []
+
+    def stage(self, code: str) -> str:
+        return queries.get_advisor(self.app.uow(), code).advisor.stage
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                found.append(child)
+                todo.append(child)
+    return found
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory):
+    office = Office(tmp_path_factory.mktemp("office"))
+    # mail queued before the office opens: an invitation waiting in the outbox
+    queued = factories.referral(office.app, factories.staff(office.app))
+    advisors.invite_advisor(office.app.uow(), queued, Meta("cli:coordinator"), office.app.clock)
+    office.queued = queued
+    office.start()
+    try:
+        yield office
+    finally:
+        office.close()
+
+
+def test_the_scheduler_runs_dispatch_and_pending_mail_reaches_the_sink(office):
+    runs = until(
+        "the scheduler made a dispatch-notifications run that completed",
+        lambda: [r for r in office.runs("dispatch-notifications") if r.state.is_completed()],
+        timeout=180,
+    )
+    assert all(r.auto_scheduled for r in runs)  # made by the scheduler, not by hand
+    with office.app.session_factory() as session:
+        queued = session.scalar(select(func.count()).select_from(NotificationRow))
+    mails = until(
+        "every queued e-mail reached the mail sink",
+        lambda: len(office.mails()) == queued and office.mails(),
+        timeout=60,
+    )
+    assert queued >= 1 and any(b"Subject:" in m for m in mails)
+    with office.app.session_factory() as session:
+        statuses = set(session.scalars(select(NotificationRow.status)).all())
+    assert statuses == {"sent"}
+    # a slow run never lets the next ones pile up: one at a time, a new one is cancelled
+    for name in ("dispatch-notifications", "send-reminders", "apply-retention"):
+        deployment = office.deployments()[name]
+        assert deployment.global_concurrency_limit.limit == 1, name
+        assert deployment.concurrency_options.collision_strategy == "CANCEL_NEW", name
+
+
+def test_an_advisor_is_onboarded_through_the_deployments_with_only_answers(office):
+    app = office.app
+    lead = factories.staff(app, role="front_line_manager")
+    team = factories.team(app, lead, tags=("cancer",))
+    code = factories.referral(app, factories.staff(app), tags=("cancer",))
+
+    started = office.ppflow("run", "onboard", code, "-p", f"team={team}")
+    assert started.returncode == 0, started.stderr
+    steps = [
+        (
+            "recruit-advisor",
+            f"recruit/{code}",
+            "screening",
+            ("screening", code, "--outcome", "retained"),
+        ),
+        (
+            "prepare-advisor",
+            f"prepare/{code}",
+            "training-1",
+            ("training", code, "--module", "PP-101,CONF-1"),
+        ),
+        ("integrate-advisor", f"integrate/{team}", "match", ("match", team, "--advisor", code)),
+    ]
+    for deployment, name, key, answer in steps:
+        waiting = office.suspended(deployment, name, key)
+        assert waiting.parent_task_run_id is None  # a top-level run of its deployment
+        # no process is alive for this advisor while the run waits for a person
+        until(
+            f"the process of {name} has ended",
+            lambda: str(waiting.id) not in office.flow_run_processes(),  # noqa: B023
+            timeout=15,
+            every=0.5,
+        )
+        given = office.ppflow("answer", *answer)
+        assert given.returncode == 0, given.stderr
+        office.completed(deployment, name)
+
+    until("the advisor is active", lambda: office.stage(code) == "active", 60)
+    # the chain: prepare and integrate were started by the deployment triggers
+    for deployment, name, *_ in steps[1:]:
+        [run] = office.runs_named(deployment, name)
+        assert run.created_by is not None and run.created_by.type == "AUTOMATION", run.created_by
+    history = advisors.advisor_history(app.uow(), code)
+    assert [t.to_state for t in history] == [
+        "identified",
+        "invited",
+        "screening",
+        "recruited",
+        "preparing",
+        "ready",
+        "active",
+    ]
+    decided = {t.to_state: t.actor for t in history}
+    assert decided["recruited"].startswith("cli:") and decided["active"].startswith("cli:")
+
+
+def test_a_suspended_run_survives_restarts_of_the_runner_and_of_the_server(office):
+    code = factories.referral(office.app, factories.staff(office.app))
+    assert office.ppflow("run", "recruit", code).returncode == 0
+    waiting = office.suspended("recruit-advisor", f"recruit/{code}", "screening")
+
+    took = office.stop(office.runner)  # the service manager restarts ppflow serve
+    [run] = office.runs_named("recruit-advisor", f"recruit/{code}")
+    assert run.state.name == "Suspended", run.state  # stopping did not cancel it
+    assert took <= 5, f"ppflow serve took {took:.1f} s to stop"
+    office.start_runner()
+    office.stop(office.server)  # and the Prefect server restarts too
+    office.start_server()
+    [run] = office.runs_named("recruit-advisor", f"recruit/{code}")
+    assert run.id == waiting.id and run.state.name == "Suspended", run.state
+
+    given = office.ppflow("answer", "screening", code, "--outcome", "declined")
+    assert given.returncode == 0, given.stderr
+    office.completed("recruit-advisor", f"recruit/{code}")
+    assert office.stage(code) == "declined"
+
+
+def test_a_stage_started_twice_changes_state_and_sends_mail_once(office):
+    code = factories.referral(office.app, factories.staff(office.app))
+    for _ in range(2):  # a coordinator's double click, or a duplicated event
+        assert office.ppflow("run", "recruit", code).returncode == 0
+    office.suspended("recruit-advisor", f"recruit/{code}", "screening")
+    until(
+        "the second run stopped as a duplicate",
+        lambda: any(
+            r.state.name == "Duplicate"
+            for r in office.runs_named("recruit-advisor", f"recruit/{code}")
+        ),
+        timeout=120,
+    )
+    with office.app.session_factory() as session:
+        invited = session.scalar(
+            select(func.count())
+            .select_from(TransitionRow)
+            .where(TransitionRow.code == code, TransitionRow.to_state == "invited")
+        )
+        invitations = session.scalar(
+            select(func.count())
+            .select_from(NotificationRow)
+            .where(NotificationRow.recipient_code == code, NotificationRow.template == "invitation")
+        )
+    assert (invited, invitations) == (1, 1)
+    assert office.ppflow("answer", "screening", code, "--outcome", "declined").returncode == 0
+    office.completed("recruit-advisor", f"recruit/{code}")
