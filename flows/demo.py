@@ -33,7 +33,7 @@ from ppflow_flows.onboard_advisor import onboard_advisor
 from ppflow_flows.runtime import application, client, in_process, in_thread
 
 COORDINATOR = "demo:coordinator"
-PARALLEL = 3  # onboardings at once: enough to overlap the waits, gentle on a local server
+PARALLEL = 2  # onboardings at once: enough to overlap the waits, gentle on a local server
 
 # Fictional people; example.org addresses deliver nowhere but the local sink.
 COHORT = [

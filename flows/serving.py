@@ -4,19 +4,21 @@ reads it to serve the same deployments from one process."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
-from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig
 from prefect.deployments import run_deployment
 from prefect.events import DeploymentEventTrigger
+from prefect.runner import Runner
 from prefect.schedules import Cron
 from prefect.settings import PREFECT_RUNNER_POLL_FREQUENCY, temporary_settings
 
@@ -94,17 +96,51 @@ def runner_deployments(timezone: str | None = None, path: Path = PREFECT_FILE) -
     return built
 
 
+STOP_SECONDS = 3  # a stop asked for (SIGTERM, Ctrl-C) ends the process within this
+
+
+def _stop_within(seconds: float) -> None:
+    """Exit the process ``seconds`` from now, whatever is still winding down. Waiting runs
+    are not affected: a suspended run holds no process, and its state is on the server."""
+
+    def leave() -> None:
+        logger.warning("still stopping after %s s: leaving now", seconds)
+        os._exit(0)
+
+    timer = threading.Timer(seconds, leave)
+    timer.daemon = True
+    timer.start()
+
+
+class OfficeRunner(Runner):
+    """Prefect's runner, with a stop that never takes more than STOP_SECONDS."""
+
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        _stop_within(STOP_SECONDS)
+        super().handle_sigterm(*args, **kwargs)
+
+
 def serve_all(timezone: str | None = None, limit: int | None = None) -> None:
     """Serve every deployment from this process. The runner looks for runs to start every
     2 s (PREFECT_RUNNER_POLL_FREQUENCY, 10 s by Prefect's default), so a coordinator's
-    answer or a triggered stage starts within seconds."""
+    answer or a triggered stage starts within seconds. SIGTERM or Ctrl-C stops it within
+    STOP_SECONDS; runs waiting for a person stay suspended."""
     updates = {}
     if "PREFECT_RUNNER_POLL_FREQUENCY" not in os.environ:
         updates[PREFECT_RUNNER_POLL_FREQUENCY] = 2
     with temporary_settings(updates=updates):
         while True:
             try:
-                serve(*runner_deployments(timezone), limit=limit)
+                runner = OfficeRunner(limit=limit)
+                deployments = runner_deployments(timezone)
+                for deployment in deployments:
+                    runner.add_deployment(deployment)
+                print(f"ppflow serves {len(deployments)} deployments; Ctrl-C stops", flush=True)
+                asyncio.run(runner.start())
+                return
+            except KeyboardInterrupt:
+                _stop_within(STOP_SECONDS)
+                logger.warning("interrupted: stopping")
                 return
             except httpx.TransportError as error:
                 # the Prefect server is not there (yet, or restarting): try again shortly

@@ -27,24 +27,33 @@ SECRETS = (
 )
 
 
-def everything_prefect_stored() -> str:
-    with get_client(sync_client=True) as client:
-        parts = [r.model_dump_json() for r in client.read_flow_runs(limit=200)]
-        parts += [r.model_dump_json() for r in client.read_task_runs(limit=200)]
-        offset = 0
-        while True:
-            logs = client.read_logs(LogFilter(), limit=200, offset=offset)
-            parts += [log.model_dump_json() for log in logs]
-            if len(logs) < 200:
-                break
-            offset += 200
-        parts += [a.model_dump_json() for a in client.read_artifacts(limit=200)]
-        page = client.read_events(limit=50)
-        events = list(page.events)
-        while page.next_page:
-            page = client.read_events_page(page.next_page)
-            events += page.events
-        parts += [e.model_dump_json() for e in events]
+def everything_prefect_stored(client=None) -> str:
+    """Every run, task run, log, artifact, event, form and answer (run inputs),
+    deployment and automation Prefect holds, as text."""
+    if client is None:
+        with get_client(sync_client=True) as client:
+            return everything_prefect_stored(client)
+    runs = client.read_flow_runs(limit=200)
+    parts = [r.model_dump_json() for r in runs]
+    parts += [r.model_dump_json() for r in client.read_task_runs(limit=200)]
+    for run in runs:
+        parts += [i.model_dump_json() for i in client.filter_flow_run_input(run.id, "", 500, set())]
+    offset = 0
+    while True:
+        logs = client.read_logs(LogFilter(), limit=200, offset=offset)
+        parts += [log.model_dump_json() for log in logs]
+        if len(logs) < 200:
+            break
+        offset += 200
+    parts += [a.model_dump_json() for a in client.read_artifacts(limit=200)]
+    parts += [d.model_dump_json() for d in client.read_deployments()]
+    parts += [a.model_dump_json() for a in client.read_automations()]
+    page = client.read_events(limit=50)
+    events = list(page.events)
+    while page.next_page:
+        page = client.read_events_page(page.next_page)
+        events += page.events
+    parts += [e.model_dump_json() for e in events]
     return "\n".join(parts)
 
 
@@ -86,7 +95,8 @@ def test_no_name_email_phone_or_health_detail_reaches_prefect(flow_app, tmp_path
         f"onboard/{code}",
         f"ppflow.advisor.{code}",
         "Recruitment of",
-        "Pausing flow",
+        "waits for the screening answer",
+        "Screening outcome for advisor",  # the form the UI shows
     ):
         assert proof in stored, proof
     # ...and none of the person's data is there

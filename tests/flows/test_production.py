@@ -22,7 +22,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterDeploymentId,
 )
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from ppflow.adapters.orm import NotificationRow, TransitionRow
 from ppflow.bootstrap import bootstrap
@@ -261,6 +261,29 @@ def test_the_scheduler_runs_dispatch_and_pending_mail_reaches_the_sink(office):
         assert deployment.concurrency_options.collision_strategy == "CANCEL_NEW", name
 
 
+SCHEDULES = {
+    "dispatch-notifications": "* * * * *",
+    "send-reminders": "0 7 * * *",
+    "open-due-surveys": "30 7 * * *",
+    "evaluate-program": "0 6 1 1,4,7,10 *",
+    "apply-retention": "0 3 1 * *",
+}
+
+
+def test_every_deployment_is_served_with_its_schedule_and_the_chain_as_automations(office):
+    deployments = office.deployments()
+    for name, cron in SCHEDULES.items():
+        [schedule] = deployments[name].schedules
+        assert (schedule.schedule.cron, schedule.schedule.timezone) == (cron, "America/Montreal")
+    with office.client() as client:
+        automations = {a.name: a for a in client.read_automations()}
+    assert {
+        "onboarding: recruited, then prepare-advisor",
+        "onboarding: ready, then integrate-advisor",
+    } <= set(automations)
+    assert all(a.enabled for a in automations.values())
+
+
 def test_an_advisor_is_onboarded_through_the_deployments_with_only_answers(office):
     app = office.app
     lead = factories.staff(app, role="front_line_manager")
@@ -365,3 +388,19 @@ def test_a_stage_started_twice_changes_state_and_sends_mail_once(office):
     assert (invited, invitations) == (1, 1)
     assert office.ppflow("answer", "screening", code, "--outcome", "declined").returncode == 0
     office.completed("recruit-advisor", f"recruit/{code}")
+
+
+def test_nothing_personal_reaches_the_served_prefect(office):
+    """After every test above: runs, forms, answers, logs, events, deployments and
+    automations on the office's Prefect server carry codes only."""
+    from tests.flows.test_no_personal_data_in_prefect import everything_prefect_stored
+
+    with office.app.session_factory() as session:
+        people = session.execute(text("SELECT first_name, last_name, email FROM contacts")).all()
+    assert people
+    with office.client() as client:
+        stored = everything_prefect_stored(client).lower()
+    assert "onboarding: recruited, then prepare-advisor" in stored  # the scan sees triggers
+    assert "advisor to place in qi team" in stored  # and the forms
+    leaked = {value for person in people for value in person if value and value.lower() in stored}
+    assert leaked == set(), f"personal data reached Prefect: {sorted(leaked)}"
