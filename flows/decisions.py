@@ -174,6 +174,7 @@ def match(team: str, proposals: list[dict]) -> Question:
         f"- `{p['advisor']}`: score {p['score']} ({'; '.join(p['reasons'])})" for p in proposals
     )
     codes = {p["advisor"]: str(p["score"]) for p in proposals}
+    proposed = _choices("Proposed", codes)
     return Question(
         "match",
         team,
@@ -191,9 +192,9 @@ def match(team: str, proposals: list[dict]) -> Question:
                 ),
             ),
             "advisor": (
-                _choices("Proposed", codes),
+                proposed,
                 Field(
-                    default=next(iter(codes)),
+                    default=proposed(next(iter(codes))),
                     title="Advisor to place",
                     description=", ".join(
                         f"{p['advisor']} (score {p['score']})" for p in proposals

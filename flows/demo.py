@@ -72,6 +72,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _email(n: int, first: str, last: str) -> str:
+    return f"{first.lower()}.{last.lower()}.cohort{n}@example.org".replace("é", "e")
+
+
 def _write_cohort(directory: Path, referrer: str) -> Path:
     path = directory / "demo-cohort.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -90,7 +94,7 @@ def _write_cohort(directory: Path, referrer: str) -> Path:
             ]
         )
         for n, (first, last, lang, spoken, tags, hours) in enumerate(COHORT):
-            email = f"{first.lower()}.{last.lower()}.{n}@example.org".replace("é", "e")
+            email = _email(n, first, last)
             writer.writerow(
                 [first, last, email, lang, spoken, tags, hours, referrer, demo.DEMO_PROGRAM]
             )
@@ -170,9 +174,10 @@ def run_demo(
     # answers: they need not look at the server often.
     app.settings.decision_poll_seconds = max(app.settings.decision_poll_seconds, 1)
     app.upgrade()
-    structure = demo.seed_structure(app.uow(), app.clock)
-    if structure is None:
-        raise DemoAlreadyRunError("the demonstration program is already there; use --reset")
+    structure = demo.seed_structure(app.uow(), app.clock) or demo.existing_structure(app.uow())
+    with app.uow() as uow:  # the cohort onboarded once already: start afresh with --reset
+        if uow.advisors.find_by_email_or_phone([_email(0, *COHORT[0][:2])], []):
+            raise DemoAlreadyRunError("the demonstration cohort is already there; use --reset")
     result = DemoResult()
     prefect_started = time.monotonic()
     result.api_url = client().api_url  # starts Prefect's local server when none is set

@@ -4,12 +4,17 @@ coordinator's confirmation, then start the engagement."""
 from __future__ import annotations
 
 from prefect import flow
-from prefect.artifacts import create_table_artifact
 
 from ppflow_flows import decisions, tasks
 from ppflow_flows.brief_team import brief_team
 from ppflow_flows.recruit_advisor import decided, duplicate, expired
-from ppflow_flows.runtime import earlier_run_in_progress, logger, publish, tag_run
+from ppflow_flows.runtime import (
+    earlier_run_in_progress,
+    logger,
+    publish,
+    publish_table,
+    tag_run,
+)
 
 
 @flow(name="integrate-advisor", flow_run_name="integrate/{team}")
@@ -28,13 +33,13 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
     if advisor and advisor not in [p["advisor"] for p in proposals]:
         wanted = [p for p in tasks.propose(team, 1000) if p["advisor"] == advisor]
         proposals = wanted + proposals[: max(0, limit - 1)] if wanted else proposals
-    create_table_artifact(
-        key=f"matches-{team}".lower(),
-        table=[
+    publish_table(
+        f"matches-{team}",
+        [
             {"advisor": p["advisor"], "score": p["score"], "why": "; ".join(p["reasons"])}
             for p in proposals
         ],
-        description=f"Advisors proposed for team {team}",
+        f"Advisors proposed for team {team}",
     )
     if not proposals:
         logger().info("integrate/%s: no ready advisor to propose", team)

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import atexit
 import contextvars
+import json
 import logging
 import threading
 from concurrent.futures import Future
 from functools import cache
 
 from prefect import get_client, get_run_logger
-from prefect.artifacts import create_markdown_artifact
 from prefect.blocks.system import Secret
+from prefect.client.schemas.actions import ArtifactCreate as ArtifactRequest
 from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterName,
@@ -248,7 +249,25 @@ def tag_run(*tags: str) -> None:
     client().update_flow_run(context.flow_run.id, tags=wanted)
 
 
+def _artifact(kind: str, key: str, data: str, description: str) -> None:
+    """An artifact of the current run, through the process's one client."""
+    context = FlowRunContext.get()
+    client().create_artifact(
+        artifact=ArtifactRequest(
+            type=kind,
+            key=key.lower().replace("_", "-"),
+            description=description,
+            flow_run_id=context.flow_run.id if context and context.flow_run else None,
+            data=data,
+        )
+    )
+
+
 def publish(key: str, title: str, lines: list[str]) -> None:
     """A markdown artifact saying what the run changed. Keys are lower-case codes."""
-    body = "\n".join([f"# {title}", "", *lines])
-    create_markdown_artifact(markdown=body, key=key.lower().replace("_", "-"), description=title)
+    _artifact("markdown", key, "\n".join([f"# {title}", "", *lines]), title)
+
+
+def publish_table(key: str, rows: list[dict], description: str) -> None:
+    """A table artifact (one dict per row), e.g. the matches proposed for a team."""
+    _artifact("table", key, json.dumps(rows), description)

@@ -106,6 +106,23 @@ def seed_structure(uow: UnitOfWork, clock: Clock) -> dict[str, str] | None:
     return staff
 
 
+def existing_structure(uow: UnitOfWork) -> dict[str, str] | None:
+    """The codes :func:`seed_structure` returned, read back from a database where the
+    demonstration program is already seeded (``ppflow demo --seed-only``), or None."""
+    with uow:
+        if not any(p.code == DEMO_PROGRAM for p in uow.programs.list()):
+            return None
+        staff: dict[str, str] = {}
+        for _, email, role, _ in STAFF:
+            member = uow.staff.by_email(email)
+            if member is not None:
+                staff[role if role not in staff else role + "2"] = member.code
+        teams = {t.name: t.code for t in uow.teams.list() if t.program == DEMO_PROGRAM}
+    staff["team1"] = teams.get("Parcours oncologie", "")
+    staff["team2"] = teams.get("Urgence santé mentale", "")
+    return staff
+
+
 def seed(uow: UnitOfWork, clock: Clock) -> bool:
     """Seed the demonstration program and walk a pool of advisors through the use cases
     directly (no Prefect). Returns False when it is already there."""

@@ -70,3 +70,27 @@ def test_the_reminder_sweep_costs_the_same_task_runs_for_10_and_10000_advisors(o
     assert reports[10_000]["total"] > 10 * reports[10]["total"]
     stalled = reports[10_000]["cases"]
     assert stalled["identified"] > 0 and stalled["invited"] > 0 and stalled["preparing"] > 0
+
+
+def test_reminders_see_every_waiting_run_beyond_one_page_of_the_api(flow_app):
+    """Prefect's API returns at most 200 runs at once; a coordinator's digest must still
+    list every decision that waits."""
+    from prefect import flow
+    from prefect.states import Paused
+
+    from ppflow_flows.send_reminders import waiting_decisions
+
+    @flow(name="waits-for-a-decision")
+    def waiting():
+        return None
+
+    marker = datetime.now(UTC).strftime("%H%M%S%f")
+    with get_client(sync_client=True) as client:
+        for n in range(205):
+            client.create_flow_run(
+                waiting,
+                name=f"recruit/PA-P{marker}{n:03d}",
+                state=Paused(pause_key="screening"),
+            )
+    found = {d["advisor"] for d in waiting_decisions() if d["advisor"].startswith(f"PA-P{marker}")}
+    assert len(found) == 205
