@@ -33,7 +33,7 @@ from ppflow_flows.onboard_advisor import onboard_advisor
 from ppflow_flows.runtime import application, client, in_process, in_thread
 
 COORDINATOR = "demo:coordinator"
-PARALLEL = 2  # onboardings at once: enough to overlap the waits, gentle on a local server
+PARALLEL = 1  # onboardings at once: Prefect's local SQLite answers "database is locked" to more
 
 # Fictional people; example.org addresses deliver nowhere but the local sink.
 COHORT = [

@@ -38,14 +38,16 @@ def _change(entity: str, change, team: str | None = None) -> dict:
     }
 
 
-@task(**DB)
+# Reads are plain calls, not tasks: they change nothing, so there is nothing to retry or to
+# record, and a task run would cost a round of events for each.
+
+
 def describe_advisor(advisor: str) -> dict:
     app = application()
     detail = queries.get_advisor(app.uow(), advisor)
     return {"code": advisor, "stage": detail.advisor.stage, "program": detail.advisor.program}
 
 
-@task(**DB)
 def describe_team(team: str) -> dict:
     summary = queries.get_team(application().uow(), team)
     return {
@@ -81,10 +83,10 @@ def invite(advisor: str, team: str | None = None) -> dict:
     )
 
 
-@task(**DB)
 def record_answer(key: str, subject: str, answer: dict, actor: str) -> None:
     """Store the answer the run accepted, under its pause key, with who gave it. The same
-    answer stored by ``ppflow answer`` beforehand is accepted again."""
+    answer stored by ``ppflow answer`` beforehand is accepted again, so a plain call is
+    enough: repeated, it changes nothing."""
     app = application()
     m = meta(key, keyed=False)
     decisions.record_decision(
@@ -142,7 +144,6 @@ def brief(team: str) -> dict:
     return _change("team", integration.brief_team(app.uow(), team, meta("brief"), app.clock))
 
 
-@task(**DB)
 def propose(team: str, limit: int) -> list[dict]:
     matches = integration.propose_matches(application().uow(), team, limit)
     return [{"advisor": m.advisor, "score": m.score, "reasons": list(m.reasons)} for m in matches]

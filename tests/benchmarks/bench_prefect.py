@@ -132,12 +132,13 @@ class ClientRetries:
     """The Prefect client's retries, read from its log (it logs each at DEBUG: only this
     filter sees those records): after a 503, which Prefect's SQLite server answers when its
     database is locked by a concurrent write, or after an exception. Each is kept with the
-    thread that made the call and the seconds the client slept before trying again."""
+    thread that made the call (its id and name) and the seconds the client slept before
+    trying again."""
 
     PATTERN = re.compile(r"Another attempt will be made in ([0-9.]+)s")
 
     def __init__(self) -> None:
-        self.seen: list[tuple[int, float, bool]] = []  # (thread, seconds slept, 503)
+        self.seen: list[tuple[int, str, float, bool]] = []  # thread, its name, slept, 503
         self.lock = threading.Lock()
         self.logger = logging.getLogger("prefect.client")
 
@@ -146,7 +147,7 @@ class ClientRetries:
         if found:
             locked = "retryable status code 503" in record.getMessage()
             with self.lock:
-                self.seen.append((record.thread, float(found.group(1)), locked))
+                self.seen.append((record.thread, record.threadName, float(found.group(1)), locked))
         return record.levelno >= self.level
 
     def __enter__(self) -> ClientRetries:
@@ -188,10 +189,10 @@ class Coordinator:
 
 
 def _timed(fn, *args):
-    """Called in the run's thread: its result, its wall time and the thread."""
+    """Called in the run's thread: its result and its wall time."""
     started = time.perf_counter()
     result = fn(*args)
-    return result, time.perf_counter() - started, threading.get_ident()
+    return result, time.perf_counter() - started
 
 
 @task(name="empty", cache_policy=NO_CACHE)
@@ -314,23 +315,31 @@ def _measured(coordinator: Coordinator, retries: ClientRetries, fn, *args, respo
     """Run ``fn(*args)`` in a thread that sees this thread's settings (inside in_process()
     when ``quiet``, else Prefect's defaults) while this thread answers its waits. Returns
     its result, its wall time and the client's retries meanwhile: 503s, and the seconds
-    slept before retrying by the run's thread (its flows and tasks, outside the pauses),
-    by this thread (the answers, made while the run is Paused) and by others (Prefect's
-    background workers, which the run does not wait for)."""
+    slept before retrying by this thread (the answers, made while the run is Paused), by
+    Prefect's background queue services (threads named ``...WorkerThread``: logs and
+    events, which the run does not wait for), and by the run (its own thread, and the
+    threads it waits on: Prefect creates a subflow's parent task run on its event-loop
+    thread)."""
     from ppflow_flows.runtime import in_process, in_thread
 
     first = len(retries.seen)
     with in_process() if quiet else nullcontext():
-        result, wall, run = coordinator.serve(in_thread(_timed, fn, *args), respond)
-    seen = retries.seen[first:]
+        result, wall = coordinator.serve(in_thread(_timed, fn, *args), respond)
     here = threading.get_ident()
+    sleeps = {"run_sleeps": 0.0, "answer_sleeps": 0.0, "other_sleeps": 0.0}
+    seen = retries.seen[first:]
+    for thread, name, slept, _ in seen:
+        if thread == here:
+            sleeps["answer_sleeps"] += slept
+        elif name.endswith("WorkerThread"):
+            sleeps["other_sleeps"] += slept
+        else:
+            sleeps["run_sleeps"] += slept
     return result, {
         "wall": wall,
-        "locked": sum(locked for _, _, locked in seen),
+        "locked": sum(locked for *_, locked in seen),
         "retries": len(seen),
-        "run_sleeps": sum(s for thread, s, _ in seen if thread == run),
-        "answer_sleeps": sum(s for thread, s, _ in seen if thread == here),
-        "other_sleeps": sum(s for thread, s, _ in seen if thread not in (run, here)),
+        **sleeps,
     }
 
 
@@ -422,7 +431,7 @@ def measure_lifecycle(rounds: int = 3, log=print) -> dict:
                         f"{what} wall {r['wall']:.2f} s, Paused {r['paused']:.2f} s, "
                         f"503 retries {r['locked']} (slept {r['run_sleeps']:.1f} s in the run, "
                         f"{r['answer_sleeps']:.1f} s answering, {r['other_sleeps']:.1f} s in "
-                        f"other threads), working {_working(r):.2f} s"
+                        f"background workers), working {_working(r):.2f} s"
                         for what, r in (("lifecycle", life), ("floor", floor), ("heartbeat", beat))
                     )
                 )
