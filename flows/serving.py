@@ -113,11 +113,30 @@ def _stop_within(seconds: float) -> None:
 
 
 class OfficeRunner(Runner):
-    """Prefect's runner, with a stop that never takes more than STOP_SECONDS."""
+    """Prefect's runner, with a stop that never takes more than STOP_SECONDS and never
+    cancels a run that waits for a person.
+
+    When a run suspends, its process still takes a second or two to exit, and Prefect's
+    runner, stopped in that gap, cancels every run whose process it still tracks: the
+    waiting run would end Cancelled ("Runner is shutting down"). Here a run whose state on
+    the server is paused (suspended) or final is left alone; only runs that really run are
+    cancelled. This reads the runner's process manager, a private part of Prefect, which
+    is why Prefect is pinned below 3.10."""
 
     def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
         _stop_within(STOP_SECONDS)
         super().handle_sigterm(*args, **kwargs)
+
+    async def cancel_all(self) -> None:
+        manager = self._cancellation_manager
+        for flow_run_id in manager._process_manager.flow_run_ids():
+            try:
+                run = await self._client.read_flow_run(flow_run_id)
+                if run.state and (run.state.is_paused() or run.state.is_final()):
+                    continue  # it waits on the server; its process is only exiting
+                await manager.cancel(run, state_msg="Runner is shutting down.")
+            except Exception:  # noqa: BLE001 - one run's trouble must not block the stop
+                logger.exception("could not stop flow run %s", flow_run_id)
 
 
 def serve_all(timezone: str | None = None, limit: int | None = None) -> None:

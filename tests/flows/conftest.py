@@ -79,3 +79,23 @@ def wait_until_paused(name: str, pause_key: str | None = None, timeout: float = 
                 return run
         time.sleep(0.3)
     raise AssertionError(f"no paused run named {name} after {timeout}s")
+
+
+def invitations_recorded(app, code: str) -> tuple[int, int]:
+    """How many times ``code`` was moved to invited, and how many invitations were queued."""
+    from sqlalchemy import func, select
+
+    from ppflow.adapters.orm import NotificationRow, TransitionRow
+
+    with app.session_factory() as session:
+        invited = session.scalar(
+            select(func.count())
+            .select_from(TransitionRow)
+            .where(TransitionRow.code == code, TransitionRow.to_state == "invited")
+        )
+        invitations = session.scalar(
+            select(func.count())
+            .select_from(NotificationRow)
+            .where(NotificationRow.recipient_code == code, NotificationRow.template == "invitation")
+        )
+    return invited, invitations

@@ -7,15 +7,13 @@ import getpass
 
 import pytest
 from prefect.flow_runs import resume_flow_run
-from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from ppflow import cli
-from ppflow.adapters.orm import NotificationRow, TransitionRow
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors, queries
 from tests import factories
-from tests.flows.conftest import flow_runs, in_thread, wait_until_paused
+from tests.flows.conftest import flow_runs, in_thread, invitations_recorded, wait_until_paused
 
 pytestmark = pytest.mark.prefect
 runner = CliRunner()
@@ -150,18 +148,7 @@ def test_a_retried_step_in_the_same_run_changes_nothing_twice(flow_app):
     first, second = probe(code)
     assert first["to"] == second["to"] == "invited"
     assert second["replayed"] and not first["replayed"]
-    with flow_app.session_factory() as session:
-        invited = session.scalar(
-            select(func.count())
-            .select_from(TransitionRow)
-            .where(TransitionRow.code == code, TransitionRow.to_state == "invited")
-        )
-        mails = session.scalar(
-            select(func.count())
-            .select_from(NotificationRow)
-            .where(NotificationRow.recipient_code == code, NotificationRow.template == "invitation")
-        )
-    assert (invited, mails) == (1, 1)
+    assert invitations_recorded(flow_app, code) == (1, 1)
 
 
 def test_a_wait_that_runs_out_ends_the_run_in_a_named_state(flow_app, monkeypatch):
