@@ -743,6 +743,10 @@ def _demo_with_flows(application: App) -> None:
     # Runs, task runs and their logs stay in Prefect's UI; the terminal shows the outcome.
     for handler in ("CONSOLE", "CONSOLE_FLOW_RUNS", "CONSOLE_TASK_RUNS"):
         os.environ.setdefault(f"PREFECT_LOGGING_HANDLERS_{handler}_LEVEL", "WARNING")
+    # Prefect's local server logs each "database is locked" of its SQLite file with a full
+    # traceback, although its client retries the request and nothing is lost; the demo's
+    # terminal is for the coordinator, so only the server's critical errors show there.
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     from ppflow_flows.demo import DemoAlreadyRunError, run_demo
 
     with Progress(
