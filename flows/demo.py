@@ -231,7 +231,7 @@ def _onboard_cohort(app: App, structure: dict, result: DemoResult, progress, tim
             runs.append(in_thread(onboard_advisor, code, teams.get(code)))
         if time.monotonic() > deadline:
             raise TimeoutError("the demonstration did not finish in time")
-        coordinator.answer_waiting(wait=0.2)
+        coordinator.answer_waiting(wait=0.05)
         if progress:
             progress(sum(r.done() for r in runs), len(result.advisors))
     stop_listening()
