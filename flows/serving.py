@@ -8,6 +8,7 @@ import asyncio
 import importlib
 import logging
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -147,6 +148,13 @@ def serve_all(timezone: str | None = None, limit: int | None = None) -> None:
     updates = {}
     if "PREFECT_RUNNER_POLL_FREQUENCY" not in os.environ:
         updates[PREFECT_RUNNER_POLL_FREQUENCY] = 2
+    def interrupted(signum, frame) -> None:
+        # Ctrl-C: Prefect's runner would pause every deployment through the API, which
+        # hangs when the Prefect server is stopping at the same time (make serve)
+        _stop_within(STOP_SECONDS)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
     with temporary_settings(updates=updates):
         while True:
             try:
