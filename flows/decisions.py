@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
+from functools import cached_property
 from typing import Any
 
 from prefect.exceptions import FlowPauseTimeout, PrefectHTTPStatusError
@@ -66,7 +67,10 @@ class Question:
             yield f"{base}-{attempt}"
             attempt += 1
 
+    @cached_property
     def form(self) -> type[RunInput]:
+        """The form for this question, built once: the schema the UI shows and the model
+        every answer is read with."""
         base = RunInput
         if self.rules:
             base = type(
@@ -244,7 +248,7 @@ def problem_with(question: Question, values: dict) -> str | None:
     """Why an answer cannot be used now, or None when it can. Raises
     QuestionClosedError when no answer could be used any more."""
     try:
-        parsed = question.form().model_validate(values)
+        parsed = question.form.model_validate(values)
     except ValidationError as error:
         return plain(error)
     checked = parsed.model_dump(mode="json", exclude={"answered_by"})
@@ -351,7 +355,7 @@ def ask(question: Question) -> Answer | None:
         if key in refused:
             continue
         log.info("%s waits for the %s answer about %s", run.name, question.name, question.subject)
-        form = question.form()
+        form = question.form
         try:
             if deployed():
                 suspend_flow_run(wait_for_input=form, timeout=timeout, key=key)
@@ -397,11 +401,4 @@ def ask(question: Question) -> Answer | None:
 
 def accepted(answer: Answer, question: Question) -> dict:
     """The answer's values as the form reads them (enums as their codes)."""
-    return question.form().model_validate(answer.values).model_dump(mode="json")
-
-
-QUESTIONS: dict[str, Callable[..., Question]] = {
-    "screening": screening,
-    "training": training,
-    "match": match,
-}
+    return question.form.model_validate(answer.values).model_dump(mode="json")

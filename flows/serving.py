@@ -148,6 +148,7 @@ def serve_all(timezone: str | None = None, limit: int | None = None) -> None:
     updates = {}
     if "PREFECT_RUNNER_POLL_FREQUENCY" not in os.environ:
         updates[PREFECT_RUNNER_POLL_FREQUENCY] = 2
+
     def interrupted(signum, frame) -> None:
         # Ctrl-C: Prefect's runner would pause every deployment through the API, which
         # hangs when the Prefect server is stopping at the same time (make serve)
@@ -165,8 +166,7 @@ def serve_all(timezone: str | None = None, limit: int | None = None) -> None:
                 print(f"ppflow serves {len(deployments)} deployments; Ctrl-C stops", flush=True)
                 asyncio.run(runner.start())
                 return
-            except KeyboardInterrupt:
-                _stop_within(STOP_SECONDS)
+            except KeyboardInterrupt:  # the handler above has started the stop's timer
                 logger.warning("interrupted: stopping")
                 return
             except httpx.TransportError as error:

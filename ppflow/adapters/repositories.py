@@ -893,9 +893,7 @@ class SqlDecisions:
                 DecisionRow.flow_run_id == flow_run_id, DecisionRow.question == question
             )
         )
-        if row is None:
-            return None
-        return Decision(row.flow_run_id, row.question, row.subject, row.answer, row.actor, row.at)
+        return self._decision(row)
 
     def latest(self, subject: str, question: str) -> Decision | None:
         row = self.session.scalar(
@@ -907,6 +905,10 @@ class SqlDecisions:
             .order_by(DecisionRow.at.desc())
             .limit(1)
         )
+        return self._decision(row)
+
+    @staticmethod
+    def _decision(row: DecisionRow | None) -> Decision | None:
         if row is None:
             return None
         return Decision(row.flow_run_id, row.question, row.subject, row.answer, row.actor, row.at)

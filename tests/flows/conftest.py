@@ -4,7 +4,6 @@ flows that run against it (each test makes its own advisors and teams)."""
 from __future__ import annotations
 
 import os
-import threading
 import time
 from concurrent.futures import Future
 
@@ -45,18 +44,15 @@ def flow_app(prefect_server, tmp_path_factory):
     del os.environ["PPFLOW_DATABASE_URL"]
 
 
+# The stages an advisor passes through, in order, from referral to a place in a QI team.
+ONBOARDED = ["identified", "invited", "screening", "recruited", "preparing", "ready", "active"]
+
+
 def in_thread(fn, *args, **kwargs) -> Future:
     """Run a flow the way a worker would, while the test plays the coordinator."""
-    future: Future = Future()
+    from ppflow_flows.runtime import in_thread as run_in_thread
 
-    def target():
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as error:  # noqa: BLE001 - handed to the test
-            future.set_exception(error)
-
-    threading.Thread(target=target, daemon=True).start()
-    return future
+    return run_in_thread(fn, *args, **kwargs)
 
 
 def flow_runs(name: str):

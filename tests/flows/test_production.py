@@ -30,7 +30,7 @@ from ppflow.domain.commands import Meta
 from ppflow.services import advisors, queries
 from ppflow.settings import Settings
 from tests import factories
-from tests.flows.conftest import invitations_recorded
+from tests.flows.conftest import ONBOARDED, invitations_recorded
 
 pytestmark = pytest.mark.prefect
 BIN = Path(sys.executable).parent
@@ -330,15 +330,7 @@ def test_an_advisor_is_onboarded_through_the_deployments_with_only_answers(offic
         [run] = office.runs_named(deployment, name)
         assert run.created_by is not None and run.created_by.type == "AUTOMATION", run.created_by
     history = advisors.advisor_history(app.uow(), code)
-    assert [t.to_state for t in history] == [
-        "identified",
-        "invited",
-        "screening",
-        "recruited",
-        "preparing",
-        "ready",
-        "active",
-    ]
+    assert [t.to_state for t in history] == ONBOARDED
     decided = {t.to_state: t.actor for t in history}
     assert decided["recruited"].startswith("cli:") and decided["active"].startswith("cli:")
 
