@@ -22,7 +22,7 @@ from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, Meta, Register
 from ppflow.domain.errors import PPFlowError
 from ppflow.domain.model import ParticipationRules, StaffRole
 from ppflow.services import advisors as advisor_service
-from ppflow.services import organisation, queries
+from ppflow.services import organization, queries
 from ppflow.services.ports import AdvisorFilter
 from ppflow.services.referral_import import CsvFormatError, import_referrals
 
@@ -135,7 +135,7 @@ def staff_add(
 ) -> None:
     """Add a coordinator, manager or provider."""
     member = run(
-        organisation.add_staff, get_app().uow(), AddStaff(name, email, role.value, department)
+        organization.add_staff, get_app().uow(), AddStaff(name, email, role.value, department)
     )
     console.print(f"added staff member [bold]{member.code}[/] ({member.role})")
 
@@ -177,7 +177,7 @@ def program_add(
     """Record the program, the department in charge and its responsible managers."""
     targets = tuple(_target(t) for t in target or [])
     program = run(
-        organisation.add_program,
+        organization.add_program,
         get_app().uow(),
         AddProgram(code, name, department, _csv(manager), targets),
     )
@@ -215,7 +215,7 @@ def team_add(
     """Add a QI team with its participation rules."""
     rules = ParticipationRules(min_advisors, True, meeting_times, meeting_format)
     cmd = AddTeam(name, program, lead, seats, rules, _csv(language), _csv(tag), Meta(actor=actor()))
-    team = run(organisation.add_team, get_app().uow(), cmd, get_app().clock)
+    team = run(organization.add_team, get_app().uow(), cmd, get_app().clock)
     console.print(f"added QI team [bold]{team.code}[/] ({team.stage})")
 
 

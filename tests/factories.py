@@ -6,7 +6,7 @@ import itertools
 
 from ppflow.domain.commands import AddStaff, Meta, RegisterReferral
 from ppflow.domain.model import TrainingModule
-from ppflow.services import advisors, organisation
+from ppflow.services import advisors, organization
 
 _numbers = itertools.count(1)
 
@@ -14,7 +14,7 @@ _numbers = itertools.count(1)
 def staff(app, role="provider", email=None) -> str:
     n = next(_numbers)
     cmd = AddStaff(f"Staff {n}", email or f"staff{n}@example.org", role, "Quality")
-    return organisation.add_staff(app.uow(), cmd).code
+    return organization.add_staff(app.uow(), cmd).code
 
 
 def referral(app, referrer: str, request_id: str | None = None, **overrides) -> str:
@@ -44,12 +44,12 @@ def team(app, lead: str, tags=("cancer",), languages=("fr",), seats: int = 2) ->
         focus_tags=tags,
         meta=Meta("test"),
     )
-    return organisation.add_team(app.uow(), cmd, app.clock).code
+    return organization.add_team(app.uow(), cmd, app.clock).code
 
 
 def modules(app, *codes: str) -> None:
     for code in codes:
-        organisation.add_training_module(app.uow(), TrainingModule(code, f"Module {code}"))
+        organization.add_training_module(app.uow(), TrainingModule(code, f"Module {code}"))
 
 
 def ready_advisor(app, referrer: str, **overrides) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, Meta, RegisterReferral, TargetSpec
 from ppflow.domain.model import ParticipationRules, TrainingModule
 from ppflow.services import advisors as a
-from ppflow.services import organisation as o
+from ppflow.services import organization as o
 from ppflow.services.ports import Clock, UnitOfWork
 
 DEMO_PROGRAM = "PP-DEMO"

@@ -15,7 +15,7 @@ from ppflow.domain.model import Engagement, QITeam, Transition, new_code
 from ppflow.services.advisors import StageChange, move_advisor, run_once
 from ppflow.services.engagements import move_engagement
 from ppflow.services.notifications import queue_notification
-from ppflow.services.organisation import move_team
+from ppflow.services.organization import move_team
 from ppflow.services.ports import SYSTEM_CLOCK, AdvisorFilter, Clock, UnitOfWork
 
 

@@ -39,7 +39,7 @@ from ppflow.adapters.orm import NotificationRow  # noqa: E402
 from ppflow.adapters.outbox import SqlOutbox  # noqa: E402
 from ppflow.bootstrap import bootstrap  # noqa: E402
 from ppflow.domain.commands import AddStaff, RegisterReferral  # noqa: E402
-from ppflow.services import advisors, organisation  # noqa: E402
+from ppflow.services import advisors, organization  # noqa: E402
 from ppflow.services.notifications import (  # noqa: E402
     DispatchPolicy,
     prepare_emails,
@@ -93,10 +93,10 @@ class Sink:
 
 
 def seed(app, messages: int, advisors_count: int) -> None:
-    organisation.add_staff(
+    organization.add_staff(
         app.uow(), AddStaff("Coordination", "coord@hopital.example", "coordinator")
     )
-    referrer = organisation.add_staff(
+    referrer = organization.add_staff(
         app.uow(), AddStaff("Référente", "ref@hopital.example", "provider")
     ).code
     codes = []

@@ -23,7 +23,7 @@ from ppflow.domain.commands import AddProgram, AddTeam, Meta
 from ppflow.domain.compensation import CompensationPolicy
 from ppflow.domain.errors import InvalidInputError, NotFoundError
 from ppflow.services import compensation as pay
-from ppflow.services import integration, organisation
+from ppflow.services import integration, organization
 from ppflow.services.referral_import import CsvFormatError
 from tests import factories
 from tests.conftest import make_app
@@ -39,7 +39,7 @@ class World:
         self.app = app
         self.program = program
         factories.modules(app, "PP-101")
-        organisation.add_program(app.uow(), AddProgram(program, "Partenaires", "Bureau"))
+        organization.add_program(app.uow(), AddProgram(program, "Partenaires", "Bureau"))
         self.coordinators = [factories.staff(app, role="coordinator") for _ in range(2)]
         self.referrer = factories.staff(app)
         self.teams: list[str] = []
@@ -50,7 +50,7 @@ class World:
     def engagement(self, rate: float | None = 25.0, program: str | None = "") -> tuple[str, str]:
         """A new team in the program (or none) with one engaged advisor: (engagement, advisor)."""
         lead = factories.staff(self.app, role="front_line_manager")
-        team = organisation.add_team(
+        team = organization.add_team(
             self.app.uow(),
             AddTeam(
                 f"Team {len(self.teams)}",

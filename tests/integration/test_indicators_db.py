@@ -13,7 +13,7 @@ from sqlalchemy import insert, select, update
 
 from ppflow.adapters.orm import EngagementRow, ProgramTargetRow
 from ppflow.domain.commands import AddProgram, Meta, TargetSpec
-from ppflow.services import advisors, feedback, integration, organisation
+from ppflow.services import advisors, feedback, integration, organization
 from ppflow.services.indicators import OTHER_REASONS, aggregate_reasons, compute_indicators
 from tests import factories
 
@@ -23,7 +23,7 @@ META = Meta("test")
 def _fixture(app):
     t0 = app.clock.now()
     factories.modules(app, "PP-101")
-    organisation.add_program(
+    organization.add_program(
         app.uow(),
         AddProgram(
             "PP-I",

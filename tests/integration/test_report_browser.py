@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from ppflow import cli_report
 from ppflow.domain.commands import AddProgram, Meta, TargetSpec
-from ppflow.services import feedback, integration, organisation
+from ppflow.services import feedback, integration, organization
 from tests import factories
 
 CHROMIUM = shutil.which("chromium") or (
@@ -35,7 +35,7 @@ def _program(app) -> None:
     """Two advisors integrated 8 and 12 days after identification, in one team; the
     first answers the questionnaire (communication 4.5)."""
     factories.modules(app, "PP-101")
-    organisation.add_program(
+    organization.add_program(
         app.uow(),
         AddProgram(
             "PP-R", "Program", "Quality", (), (TargetSpec("days_to_integration_median", 9, "2026"),)

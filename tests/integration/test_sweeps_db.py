@@ -128,12 +128,12 @@ def test_retention_erases_personal_data_but_keeps_the_history(any_app):
 
 def test_indicators_count_the_funnel_and_compare_with_targets(any_app):
     from ppflow.domain.commands import AddProgram, TargetSpec
-    from ppflow.services import organisation
+    from ppflow.services import organization
 
     app = any_app
     start = app.clock.now()
     factories.modules(app, "PP-101")
-    organisation.add_program(
+    organization.add_program(
         app.uow(),
         AddProgram(
             "PP-X", "Program", "Quality", (), (TargetSpec("teams_with_two_advisors", 3, "2026"),)
