@@ -1,4 +1,4 @@
-"""Serving and triggering ppflow's deployments. ``deployments/prefect.yaml`` is the one
+"""Serving and triggering ppflow's deployments. ``prefect.yaml`` (beside this module) is the one
 description of them: ``prefect deploy`` reads it for work pools, and ``ppflow serve``
 reads it to serve the same deployments from one process."""
 
@@ -23,10 +23,10 @@ from prefect.runner import Runner
 from prefect.schedules import Cron
 from prefect.settings import PREFECT_RUNNER_POLL_FREQUENCY, temporary_settings
 
-from ppflow.settings import PROJECT_ROOT
+from ppflow import resources
 
 logger = logging.getLogger("ppflow.serve")
-PREFECT_FILE = PROJECT_ROOT / "deployments" / "prefect.yaml"
+PREFECT_FILE = resources.prefect_file()
 
 # `ppflow run STAGE CODE`: the deployment and the parameter the code goes in
 SHORT_NAMES = {

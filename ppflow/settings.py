@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from ppflow import resources
 
 
 def _default_data_dir() -> Path:
@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None
     database_schema: str | None = None  # PostgreSQL only: keep ppflow's tables in this schema
-    templates_dir: Path = PROJECT_ROOT / "templates"
+    # The shipped templates unless PPFLOW_TEMPLATES_DIR names an organization's own copy.
+    templates_dir: Path = Field(default_factory=resources.templates_dir)
     timezone: str = "America/Montreal"
     actor: str | None = None
     # How long a flow waits for a person's decision, and how often a paused run looks.

@@ -17,14 +17,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from ppflow import resources
 from ppflow.adapters.orm import TransitionRow
 from ppflow.bootstrap import bootstrap
-from ppflow.settings import PROJECT_ROOT, Settings
+from ppflow.settings import Settings
 from tests import factories
 from tests.conftest import NO_POSTGRES, POSTGRES_URL
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect]
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[2]
 RUNS = 6
 
 
@@ -46,7 +48,7 @@ def cli(*args: str, env: dict, timeout: float = 180) -> str:
     done = subprocess.run(
         [str(BIN / "prefect"), *args],
         env=env,
-        cwd=PROJECT_ROOT,
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -129,7 +131,7 @@ def postgres_everything(tmp_path):
 def test_two_workers_share_one_pool_and_run_each_flow_run_once(postgres_everything):
     env, app, processes, tmp_path = postgres_everything
     cli("work-pool", "create", "ppflow-pool", "--type", "process", env=env)
-    cli("--no-prompt", "deploy", "--prefect-file", "deployments/prefect.yaml", "--all", env=env)
+    cli("--no-prompt", "deploy", "--prefect-file", str(resources.prefect_file()), "--all", env=env)
     logs = []
     for name in ("worker-a", "worker-b"):
         log = tmp_path / f"{name}.log"
@@ -148,7 +150,7 @@ def test_two_workers_share_one_pool_and_run_each_flow_run_once(postgres_everythi
                     "2",
                 ],
                 env=env,
-                cwd=PROJECT_ROOT,
+                cwd=REPO,
                 stdout=log.open("w"),
                 stderr=subprocess.STDOUT,
             )
