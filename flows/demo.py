@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ppflow.adapters.email.sink import MailSink
-from ppflow.adapters.email.wiring import dispatch_pending, maildir_path
 from ppflow.bootstrap import App
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors, demo, queries
@@ -191,7 +190,7 @@ def run_demo(
         for code in result.advisors:
             stage = uow.advisors.get(code).stage
             result.stages[stage] = result.stages.get(stage, 0) + 1
-    result.maildir = maildir_path(app.settings)
+    result.maildir = app.maildir
     port = _free_port()
     smtp = app.settings.smtp.model_copy(update={"host": "127.0.0.1", "port": port})
     mail_app = App(
@@ -199,7 +198,7 @@ def run_demo(
     )
     with MailSink(result.maildir, port=port):
         while True:
-            report = dispatch_pending(mail_app)
+            report = mail_app.dispatch_pending()
             result.sent += report.sent
             if not report.claimed:
                 break

@@ -13,7 +13,6 @@ from concurrent.futures import Future
 from functools import cache
 
 from prefect import get_client, get_run_logger
-from prefect.blocks.system import Secret
 from prefect.client.schemas.actions import ArtifactCreate as ArtifactRequest
 from prefect.client.schemas.filters import (
     FlowRunFilter,
@@ -38,19 +37,7 @@ from ppflow.domain.commands import Meta
 @cache
 def application() -> App:
     """The ppflow application for this worker process, from settings read once."""
-    return with_secrets(bootstrap())
-
-
-def with_secrets(app: App) -> App:
-    """Secrets kept in Prefect Secret blocks are read into the settings here, so that they
-    are never in a file: the SMTP password (PPFLOW_SMTP__PASSWORD_BLOCK) and the key that
-    signs survey and withdrawal links (PPFLOW_PORTAL__SIGNING_KEY_BLOCK)."""
-    smtp, portal = app.settings.smtp, app.settings.portal
-    if smtp.password_block and not smtp.password:
-        smtp.password = Secret.load(smtp.password_block).get()
-    if portal.signing_key_block:
-        portal.signing_key = Secret.load(portal.signing_key_block).get()
-    return app
+    return bootstrap().read_secrets()
 
 
 _clients: dict[str, object] = {}

@@ -203,9 +203,8 @@ def evaluate(engagement: str, notes: str) -> dict:
 
 @task(**DB)
 def dispatch_outbox(max_rows: int | None = None) -> dict:
-    from ppflow.adapters.email.wiring import dispatch_pending
 
-    report = dispatch_pending(application(), max_rows)
+    report = application().dispatch_pending(max_rows)
     return {
         "claimed": report.claimed,
         "sent": report.sent,

@@ -1,8 +1,16 @@
-"""The one place where concrete adapters are built and wired, from settings read once."""
+"""The one place where concrete adapters are built and wired, from settings read once.
+
+The CLI, the survey portal and the flows ask the :class:`App` for what they need (a unit of
+work, the dispatcher's ports, the portal, the questionnaires) and never build an adapter
+themselves. Secrets kept in Prefect Secret blocks are read here too, once, by
+:meth:`App.read_secrets`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,10 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from ppflow.adapters import db
 from ppflow.adapters.indicators import SqlIndicators
 from ppflow.adapters.privacy import SqlPrivacy
-from ppflow.adapters.repositories import SqlUnitOfWork
 from ppflow.adapters.sweeps import SqlRetention, SqlSweeps
+from ppflow.adapters.unit_of_work import SqlUnitOfWork
 from ppflow.services.ports import SYSTEM_CLOCK, Clock
 from ppflow.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from ppflow.services.notifications import DispatchPolicy, DispatchPorts, DispatchReport
+    from ppflow.services.questionnaires import QuestionnaireLibrary
 
 
 @dataclass
@@ -22,6 +36,9 @@ class App:
     engine: Engine
     session_factory: sessionmaker[Session]
     clock: Clock = field(default=SYSTEM_CLOCK)
+    _secrets_read: bool = field(default=False, repr=False)
+
+    # ------------------------------------------------------------------- database
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.session_factory)
@@ -38,11 +55,102 @@ class App:
     def privacy(self) -> SqlPrivacy:
         return SqlPrivacy(self.session_factory)
 
-    def upgrade(self, revision: str = "heads") -> None:
+    def upgrade(self, revision: str = "head") -> None:
         db.upgrade(self.engine, revision)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    # -------------------------------------------------------------------- secrets
+
+    def read_secrets(self) -> App:
+        """Read the secrets kept in Prefect Secret blocks into the settings, once: the SMTP
+        password (``PPFLOW_SMTP__PASSWORD_BLOCK``) and the key that signs survey and
+        withdrawal links (``PPFLOW_PORTAL__SIGNING_KEY_BLOCK``). Prefect is imported only
+        when a block is named, so the portal and the CLI never need it otherwise."""
+        if self._secrets_read:
+            return self
+        smtp, portal = self.settings.smtp, self.settings.portal
+        if (smtp.password_block and not smtp.password) or portal.signing_key_block:
+            from prefect.blocks.system import Secret
+
+            if smtp.password_block and not smtp.password:
+                smtp.password = Secret.load(smtp.password_block).get()
+            if portal.signing_key_block:
+                portal.signing_key = Secret.load(portal.signing_key_block).get()
+        self._secrets_read = True
+        return self
+
+    # ---------------------------------------------------------------------- e-mail
+
+    @property
+    def maildir(self) -> Path:
+        """Where ``ppflow mail-sink`` keeps the messages it receives."""
+        return self.settings.smtp.maildir or self.settings.data_dir / "maildir"
+
+    def renderer(self):
+        """Renders every notification from the templates; an advisor's e-mail gets their
+        personal, signed withdrawal link when it is rendered, so that it is fresh."""
+        from ppflow.adapters.email.rendering import JinjaRenderer, WithdrawalLinks
+
+        self.read_secrets()
+        inner = JinjaRenderer.from_directory(self.settings.templates_dir)
+        return WithdrawalLinks(inner, self.settings)
+
+    def mail_ports(self) -> DispatchPorts:
+        from ppflow.adapters.email.sending import SmtpMailer
+        from ppflow.adapters.outbox import SqlDirectory, SqlOutbox
+        from ppflow.services.notifications import DispatchPorts
+
+        smtp = self.read_secrets().settings.smtp
+        return DispatchPorts(
+            outbox=SqlOutbox(self.session_factory),
+            directory=SqlDirectory(self.session_factory),
+            renderer=self.renderer(),
+            mailer=lambda: SmtpMailer(smtp),
+            sender=smtp.sender,
+        )
+
+    def dispatch_policy(self) -> DispatchPolicy:
+        from ppflow.services.notifications import DispatchPolicy
+
+        smtp = self.settings.smtp
+        return DispatchPolicy(
+            batch_size=smtp.batch_size,
+            lease_seconds=smtp.lease_seconds,
+            max_attempts=smtp.max_attempts,
+            retry_base_seconds=smtp.retry_base_seconds,
+            retry_max_seconds=smtp.retry_max_seconds,
+            default_language=smtp.default_language,
+        )
+
+    def dispatch_pending(self, max_rows: int | None = None) -> DispatchReport:
+        """One dispatcher pass with this app's settings and clock (CLI and scheduled flow)."""
+        from ppflow.services.notifications import dispatch_once
+
+        return dispatch_once(
+            self.mail_ports(), clock=self.clock, policy=self.dispatch_policy(), max_rows=max_rows
+        )
+
+    # ---------------------------------------------------------------------- portal
+
+    def questionnaires(self) -> QuestionnaireLibrary:
+        from ppflow.services.questionnaires import library_for
+
+        return library_for(self.settings.data_dir)
+
+    def portal(self) -> Starlette:
+        """The survey portal's web application over this app's database."""
+        from ppflow.adapters.portal_web import create_portal
+
+        self.read_secrets()
+        return create_portal(
+            self.uow,
+            self.clock,
+            self.settings.portal.signing_key,
+            self.settings.templates_dir,
+            self.questionnaires(),
+        )
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:

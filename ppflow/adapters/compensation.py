@@ -22,7 +22,6 @@ from ppflow.adapters.orm_compensation import (
     ProgramBudgetRow,
     RateTierRow,
 )
-from ppflow.adapters.repositories import SqlUnitOfWork
 from ppflow.domain.compensation import RateTier, fiscal_year_bounds
 from ppflow.domain.errors import DuplicateError, NotFoundError
 from ppflow.services.compensation import (
@@ -33,7 +32,7 @@ from ppflow.services.compensation import (
     PayeeTotal,
 )
 
-__all__ = ["CompensationUnitOfWork", "PaidSummary", "SqlCompensation", "SqlCompensationReport"]
+__all__ = ["PaidSummary", "SqlCompensation", "SqlCompensationReport"]
 
 
 def _tier(row: RateTierRow) -> RateTier:
@@ -357,16 +356,6 @@ class SqlCompensation:
             start, end = fiscal_year_bounds(fiscal, start_month)
             lines.append(BudgetLine(program, fiscal, amount, self.committed(program, start, end)))
         return lines
-
-
-class CompensationUnitOfWork(SqlUnitOfWork):
-    """The project's unit of work, plus ``pay``: the compensation repository on the same
-    session, so that hours, expenses and the alerts they raise commit together."""
-
-    def __enter__(self) -> CompensationUnitOfWork:
-        super().__enter__()
-        self.pay = SqlCompensation(self.session)
-        return self
 
 
 # ------------------------------------------------------------------- indicators

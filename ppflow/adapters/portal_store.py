@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ppflow.adapters.orm import AdvisorRow, ContactRow, EngagementRow, NotificationRow
 from ppflow.adapters.orm_portal import survey_requests
-from ppflow.adapters.repositories import SqlUnitOfWork
 from ppflow.services.portal import PendingSurvey
 
 _requests = survey_requests.c
@@ -90,15 +89,3 @@ class SqlSurveyResponses:
             .join(AdvisorRow, AdvisorRow.id == ContactRow.advisor_id)
             .where(AdvisorRow.code == advisor)
         )
-
-
-class PortalUnitOfWork(SqlUnitOfWork):
-    """The application's unit of work plus ``responses``."""
-
-    def __init__(self, session_factory: sessionmaker[Session]):
-        super().__init__(session_factory)
-
-    def __enter__(self) -> PortalUnitOfWork:
-        super().__enter__()
-        self.responses = SqlSurveyResponses(self.session)
-        return self

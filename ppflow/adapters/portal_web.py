@@ -15,16 +15,17 @@ person and no link: only the kind of refusal.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ppflow.adapters.portal_store import PortalUnitOfWork
 from ppflow.domain.errors import InvalidInputError
 from ppflow.services import links
 from ppflow.services.portal import (
@@ -33,7 +34,7 @@ from ppflow.services.portal import (
     submit_response,
     withdraw_through_link,
 )
-from ppflow.services.ports import Clock
+from ppflow.services.ports import Clock, UnitOfWork
 from ppflow.services.questionnaires import LANGUAGES, QuestionnaireLibrary
 
 log = logging.getLogger("ppflow.portal")
@@ -62,13 +63,15 @@ def template_environment(templates_dir: Path) -> Environment:
 
 
 def create_portal(
-    session_factory,
+    uow: Callable[[], UnitOfWork],
     clock: Clock,
     signing_key: str,
     templates_dir: Path,
     library: QuestionnaireLibrary,
 ) -> Starlette:
-    """Build the portal over a database (a session factory), a clock and the signing key."""
+    """Build the portal over a database (``uow`` gives a new unit of work), a clock and the
+    signing key. Every use case runs in a worker thread: the database calls are synchronous,
+    and the event loop keeps serving other requests meanwhile."""
     env = template_environment(templates_dir)
 
     def page(name: str, language: str, status: int = 200, **context) -> HTMLResponse:
@@ -117,7 +120,7 @@ def create_portal(
         signed = request.path_params["signed"]
         try:
             token = opened(signed, links.SURVEY)
-            form = open_survey(PortalUnitOfWork(session_factory), library, token)
+            form = await run_in_threadpool(open_survey, uow(), library, token)
         except links.LinkError as error:
             return refused(request, error)
         language = chosen(request, form.language)
@@ -130,7 +133,7 @@ def create_portal(
         language = values.pop("lang", language)
         language = language if language in LANGUAGES else form.language
         try:
-            submit_response(PortalUnitOfWork(session_factory), library, token, values, clock)
+            await run_in_threadpool(submit_response, uow(), library, token, values, clock)
         except links.LinkError as error:
             return refused(request, error, language)
         except InvalidInputError as error:
@@ -144,7 +147,7 @@ def create_portal(
         signed = request.path_params["signed"]
         try:
             advisor = opened(signed, links.WITHDRAWAL)
-            found = open_withdrawal(PortalUnitOfWork(session_factory), advisor)
+            found = await run_in_threadpool(open_withdrawal, uow(), advisor)
         except links.LinkError as error:
             return refused(request, error)
         language = chosen(request, found.language)
@@ -159,7 +162,7 @@ def create_portal(
         if values.get("confirm") != "yes":
             return page("withdraw", language, 400, path=request.url.path)
         try:
-            withdraw_through_link(PortalUnitOfWork(session_factory), advisor, clock)
+            await run_in_threadpool(withdraw_through_link, uow(), advisor, clock)
         except links.LinkError as error:
             return refused(request, error, language)
         log.info("portal withdrawal recorded")
@@ -174,17 +177,4 @@ def create_portal(
             Route("/w/{signed}", withdrawal, methods=["GET", "POST"]),
             Route("/health", health),
         ]
-    )
-
-
-def portal_for(app) -> Starlette:
-    """The portal for a bootstrapped :class:`ppflow.bootstrap.App`."""
-    from ppflow.services.questionnaires import library_for
-
-    return create_portal(
-        app.session_factory,
-        app.clock,
-        app.settings.portal.signing_key,
-        app.settings.templates_dir,
-        library_for(app.settings.data_dir),
     )

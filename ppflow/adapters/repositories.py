@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ppflow.adapters.orm import (
     AdvisorRow,
@@ -925,42 +924,3 @@ class SqlDecisions:
             )
         )
         self.session.flush()
-
-
-class SqlUnitOfWork:
-    """One database transaction. Leaving the block without ``commit()`` rolls back."""
-
-    def __init__(self, session_factory: sessionmaker[Session]):
-        self.session_factory = session_factory
-        self.session: Session | None = None
-
-    def __enter__(self) -> SqlUnitOfWork:
-        self.session = self.session_factory()
-        self.advisors = SqlAdvisors(self.session)
-        self.staff = SqlStaff(self.session)
-        self.programs = SqlPrograms(self.session)
-        self.teams = SqlTeams(self.session)
-        self.engagements = SqlEngagements(self.session)
-        self.training = SqlTraining(self.session)
-        self.transitions = SqlTransitions(self.session)
-        self.notifications = SqlNotifications(self.session)
-        self.surveys = SqlSurveys(self.session)
-        self.evaluations = SqlEvaluations(self.session)
-        self.decisions = SqlDecisions(self.session)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
-
-    def commit(self) -> None:
-        try:
-            self.session.commit()
-        except IntegrityError:
-            self.session.rollback()
-            raise
-
-    def rollback(self) -> None:
-        self.session.rollback()

@@ -2,7 +2,7 @@
 expenses, declined payment, program budgets, and the alerts they raise.
 
 Each use case runs in one unit of work that also has ``pay``, the compensation
-repository (``ppflow.adapters.compensation.CompensationUnitOfWork``). An alert is an
+repository (``uow.pay``). An alert is an
 outbox row for every coordinator, written in the same transaction as the hours that
 crossed the threshold, and keyed so that a threshold crossed once alerts once: per
 program and fiscal year for the budget, per payee and calendar year for the T4A level.
@@ -16,7 +16,6 @@ import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
 
 from ppflow.domain.commands import Meta
 from ppflow.domain.compensation import (
@@ -121,31 +120,6 @@ class Alert:
     unreachable: tuple[str, ...] = ()
 
 
-class CompensationRepository(Protocol):
-    def add_tier(self, tier: RateTier, at: datetime, actor: str) -> RateTier: ...
-    def tiers(self, activity: str | None = None) -> list[RateTier]: ...
-    def engagements(self, codes: Iterable[str]) -> dict[str, EngagementPay]: ...
-    def logged_request_ids(self, request_ids: Iterable[str]) -> set[str]: ...
-    def add_activity(self, entry: ActivityEntry, at: datetime, actor: str) -> int: ...
-    def add_expense(self, expense: Expense, at: datetime, actor: str) -> int | None: ...
-    def declines(self, advisors: Iterable[str]) -> dict[str, list[date]]: ...
-    def add_decline(self, advisor: str, effective_from: date, at: datetime, actor: str) -> bool: ...
-    def waive_from(self, advisor: str, effective_from: date) -> int: ...
-    def set_budget(
-        self, program: str, year: int, amount_cents: int, at: datetime, actor: str
-    ) -> None: ...
-    def budget(self, program: str, year: int) -> int | None: ...
-    def budget_lines(self, year: int | None, start_month: int) -> list[BudgetLine]: ...
-    def committed(self, program: str, start: date, end: date) -> int: ...
-    def payee_total(self, advisor: str, start: date, end: date) -> int: ...
-    def payees(self, start: date, end: date) -> list[PayeeTotal]: ...
-    def coordinators(self) -> list[str]: ...
-
-
-class CompensationUnitOfWork(UnitOfWork, Protocol):
-    pay: CompensationRepository
-
-
 # ----------------------------------------------------------------------- commands
 
 
@@ -231,7 +205,7 @@ class Summary:
 
 
 def add_rate_tier(
-    uow: CompensationUnitOfWork, cmd: AddRateTier, clock: Clock = SYSTEM_CLOCK
+    uow: UnitOfWork, cmd: AddRateTier, clock: Clock = SYSTEM_CLOCK
 ) -> RateTier:
     tier = new_tier(cmd.activity, cmd.kind, cmd.amount, cmd.effective_from, cmd.effective_to)
     with uow:
@@ -240,7 +214,7 @@ def add_rate_tier(
     return added
 
 
-def list_rate_tiers(uow: CompensationUnitOfWork) -> list[RateTier]:
+def list_rate_tiers(uow: UnitOfWork) -> list[RateTier]:
     with uow:
         return uow.pay.tiers()
 
@@ -312,7 +286,7 @@ def value_entry(
 
 
 def log_hours(
-    uow: CompensationUnitOfWork,
+    uow: UnitOfWork,
     cmd: LogHours,
     policy: CompensationPolicy,
     clock: Clock = SYSTEM_CLOCK,
@@ -402,7 +376,7 @@ def parse_hours_csv(data: bytes, meta: Meta) -> tuple[list[tuple[int, LogHours]]
 
 
 def import_hours(
-    uow: CompensationUnitOfWork,
+    uow: UnitOfWork,
     data: bytes,
     meta: Meta,
     policy: CompensationPolicy,
@@ -462,7 +436,7 @@ def import_hours(
 
 
 def record_expense(
-    uow: CompensationUnitOfWork,
+    uow: UnitOfWork,
     cmd: RecordExpense,
     policy: CompensationPolicy,
     clock: Clock = SYSTEM_CLOCK,
@@ -496,7 +470,7 @@ def record_expense(
 
 
 def decline_payment(
-    uow: CompensationUnitOfWork,
+    uow: UnitOfWork,
     advisor: str,
     effective_from: date,
     meta: Meta,
@@ -517,7 +491,7 @@ def decline_payment(
 
 
 def set_budget(
-    uow: CompensationUnitOfWork,
+    uow: UnitOfWork,
     program: str,
     year: int,
     amount: str,
@@ -539,7 +513,7 @@ def set_budget(
 
 
 def compensation_summary(
-    uow: CompensationUnitOfWork, year: int, policy: CompensationPolicy
+    uow: UnitOfWork, year: int, policy: CompensationPolicy
 ) -> Summary:
     """Per payee for a calendar year (the T4A view), and per program budget for the
     fiscal year that starts in that year."""
@@ -558,7 +532,7 @@ def compensation_summary(
 
 
 def raise_alerts(
-    uow: CompensationUnitOfWork,
+    uow: UnitOfWork,
     touched: Iterable[tuple[EngagementPay, date]],
     policy: CompensationPolicy,
     now: datetime,
@@ -599,7 +573,7 @@ def raise_alerts(
 
 
 def _budget_alerts(
-    uow: CompensationUnitOfWork,
+    uow: UnitOfWork,
     programs: Iterable[tuple[str, int]],
     policy: CompensationPolicy,
     now: datetime,
@@ -639,7 +613,7 @@ def _budget_alerts(
 
 
 def _notify(
-    uow: CompensationUnitOfWork,
+    uow: UnitOfWork,
     kind: str,
     subject: str,
     year: str,

@@ -16,7 +16,8 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+
+from ppflow.services.ports import HasPortal
 
 SURVEY = "s"
 WITHDRAWAL = "w"
@@ -29,18 +30,6 @@ class LinkError(Exception):
     def __init__(self, reason: str):
         self.reason = reason
         super().__init__(f"the link is {reason}")
-
-
-class PortalKeys(Protocol):
-    """What signing needs from ``settings.portal``."""
-
-    signing_key: str
-    link_days: int
-
-
-class HasPortal(Protocol):
-    portal: PortalKeys
-    portal_url: str
 
 
 @dataclass(frozen=True)

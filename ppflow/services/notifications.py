@@ -5,7 +5,7 @@ A notification row holds codes and plain values only. The recipient's name and a
 are looked up when the message is rendered, so a person whose data was erased gets no mail.
 
 The dispatcher works through small ports (outbox, directory, renderer, mailer) so that it
-does not know about SQL, Jinja or SMTP; ``ppflow.adapters.email.wiring`` builds the real
+does not know about SQL, Jinja or SMTP; ``ppflow.bootstrap`` builds the real
 ones. Both ``ppflow mail dispatch`` and the scheduled flow call :func:`dispatch_once`.
 """
 
@@ -17,14 +17,14 @@ import json
 import random
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.model import CODE_ALPHABET, LANGUAGES
-from ppflow.services.ports import Clock, UnitOfWork
+from ppflow.services.ports import Clock, Directory, Mailer, Outbox, Renderer, UnitOfWork
 
 ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
 PERSON_CODE = re.compile(rf"^(PA|ST)-[{CODE_ALPHABET}]{{6}}$")
@@ -374,33 +374,11 @@ class NewNotification:
     idempotency_key: str
 
 
-class Outbox(Protocol):
-    def claim(
-        self, now: datetime, limit: int, lease_until: datetime, token: str
-    ) -> list[OutboxEntry]: ...
-    def settle(
-        self,
-        token: str,
-        now: datetime,
-        outcomes: Sequence[Outcome],
-        notices: Sequence[NewNotification] = (),
-    ) -> int: ...
-
-
-class Directory(Protocol):
-    def people(self, advisors: Iterable[str], staff: Iterable[str]) -> dict[str, Person]: ...
-    def coordinators(self) -> list[Person]: ...
-
-
 @dataclass(frozen=True)
 class RenderedEmail:
     subject: str
     text: str
     html: str
-
-
-class Renderer(Protocol):
-    def render(self, template: str, language: str, context: Mapping[str, Any]) -> RenderedEmail: ...
 
 
 @dataclass(frozen=True)
@@ -421,19 +399,6 @@ class Delivery:
     ok: bool
     permanent: bool = False
     reply: str | None = None
-
-
-class Mailer(Protocol):
-    """Sends mail for one dispatcher pass, used as an async context manager so that its
-    connections are opened once and reused for the whole pass."""
-
-    async def __aenter__(self) -> Mailer: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-    async def stream(
-        self, source: asyncio.Queue[OutgoingEmail | None], deliver: Callable[[Delivery], None]
-    ) -> None:
-        """Send each message put on ``source`` until ``None`` comes, and report each
-        outcome to ``deliver`` as soon as it is known."""
 
 
 @dataclass

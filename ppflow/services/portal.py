@@ -13,7 +13,6 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from ppflow.domain.commands import Meta
 from ppflow.domain.errors import (
@@ -51,28 +50,6 @@ class PendingSurvey:
     version: int | None
 
 
-class ResponseStore(Protocol):
-    def by_token(self, token: str) -> PendingSurvey | None: ...
-    def latest(
-        self, engagement: str, respondent: str, round: int | None
-    ) -> PendingSurvey | None: ...
-    def record(
-        self,
-        token: str,
-        answers: dict,
-        version: int,
-        score: float | None,
-        theme_scores: dict[str, float],
-        at: datetime,
-    ) -> bool: ...
-    def language(self, survey: PendingSurvey) -> str | None: ...
-    def advisor_language(self, advisor: str) -> str | None: ...
-
-
-class PortalUnitOfWork(UnitOfWork, Protocol):
-    responses: ResponseStore
-
-
 @dataclass(frozen=True)
 class SurveyForm:
     survey: PendingSurvey
@@ -93,7 +70,7 @@ def _language(value: str | None) -> str:
     return value if value in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def open_survey(uow: PortalUnitOfWork, library: QuestionnaireLibrary, token: str) -> SurveyForm:
+def open_survey(uow: UnitOfWork, library: QuestionnaireLibrary, token: str) -> SurveyForm:
     """What a survey link opens. An unknown token is treated as a forged link, an
     answered one as a used link."""
     with uow:
@@ -107,7 +84,7 @@ def open_survey(uow: PortalUnitOfWork, library: QuestionnaireLibrary, token: str
 
 
 def _record(
-    uow: PortalUnitOfWork,
+    uow: UnitOfWork,
     library: QuestionnaireLibrary,
     survey: PendingSurvey,
     raw: Mapping[str, object],
@@ -127,7 +104,7 @@ def _record(
 
 
 def submit_response(
-    uow: PortalUnitOfWork,
+    uow: UnitOfWork,
     library: QuestionnaireLibrary,
     token: str,
     raw: Mapping[str, object],
@@ -148,7 +125,7 @@ def submit_response(
 
 
 def record_response(
-    uow: PortalUnitOfWork,
+    uow: UnitOfWork,
     library: QuestionnaireLibrary,
     engagement: str,
     respondent: str,
@@ -166,7 +143,7 @@ def record_response(
     return recorded
 
 
-def _find(uow: PortalUnitOfWork, engagement: str, respondent: str, round: int | None):
+def _find(uow: UnitOfWork, engagement: str, respondent: str, round: int | None):
     survey = uow.responses.latest(engagement, respondent, round)
     if survey is None:
         which = f" round {round}" if round is not None else ""
@@ -229,7 +206,7 @@ def read_responses_csv(data: bytes) -> list[tuple[int, dict[str, str]]]:
 
 
 def import_responses(
-    uow: PortalUnitOfWork,
+    uow: UnitOfWork,
     library: QuestionnaireLibrary,
     rows: Iterable[tuple[int, Mapping[str, str]]],
     clock: Clock = SYSTEM_CLOCK,
@@ -294,7 +271,7 @@ class WithdrawalPage:
     language: str
 
 
-def open_withdrawal(uow: PortalUnitOfWork, advisor: str) -> WithdrawalPage:
+def open_withdrawal(uow: UnitOfWork, advisor: str) -> WithdrawalPage:
     """What a withdrawal link opens; a withdrawn advisor's link has been used."""
     with uow:
         if not uow.advisors.exists(advisor):
@@ -306,7 +283,7 @@ def open_withdrawal(uow: PortalUnitOfWork, advisor: str) -> WithdrawalPage:
 
 
 def withdraw_through_link(
-    uow: PortalUnitOfWork, advisor: str, clock: Clock = SYSTEM_CLOCK
+    uow: UnitOfWork, advisor: str, clock: Clock = SYSTEM_CLOCK
 ) -> WithdrawalPage:
     """The advisor confirmed: withdraw them. A second confirmation changes nothing."""
     page = open_withdrawal(uow, advisor)

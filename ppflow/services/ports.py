@@ -1,11 +1,15 @@
-"""Ports: what the service layer needs from the outside world, as small protocols."""
+"""Ports: everything the service layer needs from the outside world, as small protocols,
+in this one module. The values they carry are defined beside the use cases that read them
+(imported here for type checking only, so that no service module imports another at run
+time through this one)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ppflow.domain.model import (
     Advisor,
@@ -22,6 +26,35 @@ from ppflow.domain.model import (
     TrainingRecord,
     Transition,
 )
+
+if TYPE_CHECKING:
+    from ppflow.domain.compensation import RateTier
+    from ppflow.services.compensation import (
+        ActivityEntry,
+        BudgetLine,
+        EngagementPay,
+        Expense,
+        PayeeTotal,
+    )
+    from ppflow.services.indicators import (
+        Compensation,
+        Durations,
+        ItemScores,
+        Retention,
+        TargetVersion,
+        TeamCounts,
+    )
+    from ppflow.services.notifications import (
+        Delivery,
+        NewNotification,
+        OutboxEntry,
+        Outcome,
+        OutgoingEmail,
+        Person,
+        RenderedEmail,
+    )
+    from ppflow.services.portal import PendingSurvey
+    from ppflow.services.sweeps import Found
 
 
 class Clock(Protocol):
@@ -170,6 +203,51 @@ class DecisionRepository(Protocol):
     def add(self, decision: Decision) -> None: ...
 
 
+# ------------------------------------------------------------------------ compensation
+
+
+class CompensationRepository(Protocol):
+    def add_tier(self, tier: RateTier, at: datetime, actor: str) -> RateTier: ...
+    def tiers(self, activity: str | None = None) -> list[RateTier]: ...
+    def engagements(self, codes: Iterable[str]) -> dict[str, EngagementPay]: ...
+    def logged_request_ids(self, request_ids: Iterable[str]) -> set[str]: ...
+    def add_activity(self, entry: ActivityEntry, at: datetime, actor: str) -> int: ...
+    def add_expense(self, expense: Expense, at: datetime, actor: str) -> int | None: ...
+    def declines(self, advisors: Iterable[str]) -> dict[str, list[date]]: ...
+    def add_decline(self, advisor: str, effective_from: date, at: datetime, actor: str) -> bool: ...
+    def waive_from(self, advisor: str, effective_from: date) -> int: ...
+    def set_budget(
+        self, program: str, year: int, amount_cents: int, at: datetime, actor: str
+    ) -> None: ...
+    def budget(self, program: str, year: int) -> int | None: ...
+    def budget_lines(self, year: int | None, start_month: int) -> list[BudgetLine]: ...
+    def committed(self, program: str, start: date, end: date) -> int: ...
+    def payee_total(self, advisor: str, start: date, end: date) -> int: ...
+    def payees(self, start: date, end: date) -> list[PayeeTotal]: ...
+    def coordinators(self) -> list[str]: ...
+
+
+# ----------------------------------------------------------------------- survey portal
+
+
+class ResponseStore(Protocol):
+    def by_token(self, token: str) -> PendingSurvey | None: ...
+    def latest(
+        self, engagement: str, respondent: str, round: int | None
+    ) -> PendingSurvey | None: ...
+    def record(
+        self,
+        token: str,
+        answers: dict,
+        version: int,
+        score: float | None,
+        theme_scores: dict[str, float],
+        at: datetime,
+    ) -> bool: ...
+    def language(self, survey: PendingSurvey) -> str | None: ...
+    def advisor_language(self, advisor: str) -> str | None: ...
+
+
 class UnitOfWork(Protocol):
     advisors: AdvisorRepository
     staff: StaffRepository
@@ -182,6 +260,8 @@ class UnitOfWork(Protocol):
     surveys: SurveyRepository
     evaluations: EvaluationRepository
     decisions: DecisionRepository
+    pay: CompensationRepository
+    responses: ResponseStore
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -190,3 +270,95 @@ class UnitOfWork(Protocol):
 
 
 SYSTEM_CLOCK = SystemClock()
+
+
+# -------------------------------- read models and stores built beside the unit of work
+
+
+class SweepQueries(Protocol):
+    def stalled(self, stage: str, before: datetime, now: datetime, limit: int) -> Found: ...
+    def unanswered_surveys(self, before: datetime, now: datetime, limit: int) -> Found: ...
+    def expiring_consents(self, now: datetime, until: datetime, limit: int) -> Found: ...
+    def overdue_training(self, before: datetime, now: datetime, limit: int) -> Found: ...
+    def due_survey_rounds(self, now: datetime) -> list[tuple[str, int]]: ...
+
+
+class IndicatorQueries(Protocol):
+    def funnel_at(self, end: datetime) -> dict[str, int]: ...
+    def entered(self, stage: str, start: datetime, end: datetime) -> int: ...
+    def new_referrals(self, start: datetime, end: datetime) -> int: ...
+    def teams_at(self, end: datetime) -> TeamCounts: ...
+    def days_to_integration(self, start: datetime, end: datetime) -> Durations: ...
+    def retention(self, end: datetime, days: int) -> Retention: ...
+    def reasons_for_leaving(self, start: datetime, end: datetime) -> list[tuple[str, str, int]]: ...
+    def compensation(self, start: datetime, end: datetime) -> Compensation | None: ...
+    def feedback_mean(self, start: datetime, end: datetime) -> tuple[float | None, int]: ...
+    def item_scores(self, start: datetime, end: datetime) -> list[ItemScores]: ...
+    def item_themes(self) -> tuple[dict[str, str], dict[str, str]] | None: ...
+    def target_versions(self) -> list[TargetVersion]: ...
+
+
+class RetentionStore(Protocol):
+    def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
+        """Erase contacts of advisors in ``stage`` since before ``before``; returns
+        (people erased, pending notifications cancelled)."""
+
+
+class PrivacyStore(Protocol):
+    def export(self, code: str) -> dict[str, Any]: ...
+    def erase(self, code: str, now) -> int: ...
+    def add_incident(self, incident: dict[str, Any]) -> int: ...
+    def incidents(self, since: date | None = None) -> list[dict[str, Any]]: ...
+
+
+# ----------------------------------------------------------------------- notifications
+
+
+class Outbox(Protocol):
+    def claim(
+        self, now: datetime, limit: int, lease_until: datetime, token: str
+    ) -> list[OutboxEntry]: ...
+    def settle(
+        self,
+        token: str,
+        now: datetime,
+        outcomes: Sequence[Outcome],
+        notices: Sequence[NewNotification] = (),
+    ) -> int: ...
+
+
+class Directory(Protocol):
+    def people(self, advisors: Iterable[str], staff: Iterable[str]) -> dict[str, Person]: ...
+    def coordinators(self) -> list[Person]: ...
+
+
+class Renderer(Protocol):
+    def render(self, template: str, language: str, context: Mapping[str, Any]) -> RenderedEmail: ...
+
+
+class Mailer(Protocol):
+    """Sends mail for one dispatcher pass, used as an async context manager so that its
+    connections are opened once and reused for the whole pass."""
+
+    async def __aenter__(self) -> Mailer: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    async def stream(
+        self, source: asyncio.Queue[OutgoingEmail | None], deliver: Callable[[Delivery], None]
+    ) -> None:
+        """Send each message put on ``source`` until ``None`` comes, and report each
+        outcome to ``deliver`` as soon as it is known."""
+
+
+# ------------------------------------------------------------------------ signed links
+
+
+class PortalKeys(Protocol):
+    """What signing needs from ``settings.portal``."""
+
+    signing_key: str
+    link_days: int
+
+
+class HasPortal(Protocol):
+    portal: PortalKeys
+    portal_url: str

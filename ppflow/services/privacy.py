@@ -5,20 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
 
 from ppflow.domain.errors import InvalidInputError
-from ppflow.services.ports import SYSTEM_CLOCK, Clock
+from ppflow.services.ports import SYSTEM_CLOCK, Clock, PrivacyStore
 
 SEVERITIES = ("low", "moderate", "serious")
 KEEP_YEARS = 5
-
-
-class PrivacyStore(Protocol):
-    def export(self, code: str) -> dict[str, Any]: ...
-    def erase(self, code: str, now) -> int: ...
-    def add_incident(self, incident: dict[str, Any]) -> int: ...
-    def incidents(self, since: date | None = None) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)

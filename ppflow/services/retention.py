@@ -5,17 +5,10 @@ so the indicators stay right. Unsent mail to an erased person is cancelled."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import timedelta
 
 from ppflow.domain.lifecycle import ADVISOR_FINAL
-from ppflow.services.ports import SYSTEM_CLOCK, Clock
-
-
-class RetentionStore(Protocol):
-    def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
-        """Erase contacts of advisors in ``stage`` since before ``before``; returns
-        (people erased, pending notifications cancelled)."""
+from ppflow.services.ports import SYSTEM_CLOCK, Clock, RetentionStore
 
 
 @dataclass

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from ppflow.domain.commands import Meta
 from ppflow.domain.model import StaffRole
 from ppflow.services.feedback import DEFAULT_PORTAL_URL, open_feedback
 from ppflow.services.notifications import queue_notification
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+from ppflow.services.ports import SYSTEM_CLOCK, Clock, SweepQueries, UnitOfWork
 
 # Days a case may stay at a stage before it counts as stalled (configurable).
 DEFAULT_SERVICE_LEVELS = {
@@ -40,14 +39,6 @@ class Case:
 class Found:
     total: int
     first: list[Case]
-
-
-class SweepQueries(Protocol):
-    def stalled(self, stage: str, before: datetime, now: datetime, limit: int) -> Found: ...
-    def unanswered_surveys(self, before: datetime, now: datetime, limit: int) -> Found: ...
-    def expiring_consents(self, now: datetime, until: datetime, limit: int) -> Found: ...
-    def overdue_training(self, before: datetime, now: datetime, limit: int) -> Found: ...
-    def due_survey_rounds(self, now: datetime) -> list[tuple[str, int]]: ...
 
 
 @dataclass

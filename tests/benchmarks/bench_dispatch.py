@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 
 from ppflow.adapters.email.maildir import count_messages  # noqa: E402
 from ppflow.adapters.email.sending import build_message  # noqa: E402
-from ppflow.adapters.email.wiring import dispatch_pending, mail_ports  # noqa: E402
 from ppflow.adapters.orm import NotificationRow  # noqa: E402
 from ppflow.adapters.outbox import SqlOutbox  # noqa: E402
 from ppflow.bootstrap import bootstrap  # noqa: E402
@@ -110,7 +109,7 @@ def seed(app, messages: int, advisors_count: int) -> None:
         )
         codes.append(advisors.register_referral(app.uow(), cmd, app.clock).code)
     # the referrals queued acknowledgements and notices: send those out of the way first
-    dispatch_pending(app)
+    app.dispatch_pending()
     with app.uow() as uow:
         for n in range(messages):
             template, extra = TEMPLATES[n % len(TEMPLATES)]
@@ -131,7 +130,7 @@ def prebuilt_messages(app) -> list:
     """The same messages, rendered and built before the clock starts, for the bare loop."""
     outbox = SqlOutbox(app.session_factory)  # read only: nothing is claimed
     entries = outbox.list(status="pending", limit=10**9)
-    _, emails = prepare_emails(entries, mail_ports(app), DispatchPolicy())
+    _, emails = prepare_emails(entries, app.mail_ports(), DispatchPolicy())
     sender = app.settings.smtp.sender
     return [(sender, e.to_address, build_message(e, sender)) for e in emails]
 
@@ -208,7 +207,7 @@ def measure(
             )
             requeue(app)
             started = time.perf_counter()
-            report = dispatch_pending(app)
+            report = app.dispatch_pending()
             seconds = time.perf_counter() - started
             count = sink.count()
             sink.stop()

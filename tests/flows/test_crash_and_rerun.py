@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 
 from ppflow.adapters.email.maildir import read_maildir
 from ppflow.adapters.email.sink import MailSink
-from ppflow.adapters.email.wiring import dispatch_pending
 from ppflow.adapters.orm import NotificationRow
 from ppflow.bootstrap import App
 from ppflow.services import advisors
@@ -92,8 +91,8 @@ def test_a_killed_run_is_rerun_without_duplicating_anything(flow_app, tmp_path):
         flow_app.clock,
     )
     with MailSink(tmp_path / "maildir", port=port) as sink:
-        dispatch_pending(mail_app)
-        dispatch_pending(mail_app)
+        mail_app.dispatch_pending()
+        mail_app.dispatch_pending()
     sent = [m for m in read_maildir(sink.maildir) if m.header("X-Ppflow-Recipient") == code]
     assert sorted(m.header("X-Ppflow-Template") for m in sent) == ["invitation", "welcome"]
 

@@ -14,7 +14,6 @@ def test_smtp_password_and_signing_key_can_come_from_prefect_secret_blocks(flow_
 
     from ppflow.bootstrap import bootstrap
     from ppflow.settings import Settings
-    from ppflow_flows.runtime import with_secrets
 
     Secret(value="s3cret-from-block").save("ppflow-smtp-password", overwrite=True)
     Secret(value="k" * 40).save("ppflow-signing-key", overwrite=True)
@@ -23,7 +22,7 @@ def test_smtp_password_and_signing_key_can_come_from_prefect_secret_blocks(flow_
         smtp={"password_block": "ppflow-smtp-password"},
         portal={"signing_key_block": "ppflow-signing-key"},
     )
-    app = with_secrets(bootstrap(settings))
+    app = bootstrap(settings).read_secrets()
     try:
         assert app.settings.smtp.password == "s3cret-from-block"
         assert app.settings.portal.signing_key == "k" * 40

@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from ppflow.adapters.orm import NotificationRow
 from ppflow.adapters.orm_portal import survey_requests
-from ppflow.adapters.portal_web import portal_for
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors, feedback, integration
 from tests import factories
@@ -72,4 +71,4 @@ def response_row(app, respondent: str):
 def client_for(app):
     from starlette.testclient import TestClient
 
-    return TestClient(portal_for(app))
+    return TestClient(app.portal())

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from ppflow.adapters import db
-from ppflow.adapters.compensation import CompensationUnitOfWork, SqlCompensationReport
+from ppflow.adapters.compensation import SqlCompensationReport
 from ppflow.adapters.orm import NotificationRow, StaffRow
 from ppflow.adapters.orm_compensation import (
     ActivityLogRow,
@@ -44,8 +44,8 @@ class World:
         self.referrer = factories.staff(app)
         self.teams: list[str] = []
 
-    def uow(self) -> CompensationUnitOfWork:
-        return CompensationUnitOfWork(self.app.session_factory)
+    def uow(self):
+        return self.app.uow()
 
     def engagement(self, rate: float | None = 25.0, program: str | None = "") -> tuple[str, str]:
         """A new team in the program (or none) with one engaged advisor: (engagement, advisor)."""

@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from ppflow.adapters.email.wiring import dispatch_pending
 from ppflow.adapters.orm import AdvisorRow
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors
@@ -95,7 +94,7 @@ def test_html_in_a_name_is_escaped_in_the_invitation(mail_app, smtp_server):
     )
     [code] = import_referrals(mail_app.uow(), data, Meta("fuzz")).imported
     advisors.invite_advisor(mail_app.uow(), code, Meta("fuzz"), mail_app.clock)
-    dispatch_pending(mail_app)
+    mail_app.dispatch_pending()
     [invitation] = [
         m for m in smtp_server.messages() if m.header("X-Ppflow-Template") == "invitation"
     ]

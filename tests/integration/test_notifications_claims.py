@@ -12,7 +12,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from ppflow.adapters.email.wiring import dispatch_policy, mail_ports
 from ppflow.adapters.orm import NotificationRow
 from ppflow.adapters.outbox import SqlOutbox
 from ppflow.services.notifications import DispatchPolicy, dispatch_once, queue_notification
@@ -67,10 +66,10 @@ def test_dispatchers_claiming_at_once_never_get_the_same_row(any_app):
 def test_dispatch_passes_at_once_deliver_each_message_exactly_once(any_app, smtp_server):
     any_app.settings = any_app.settings.model_copy(update={"smtp": smtp_server.settings()})
     queue_digests(any_app, 90)
-    policy = DispatchPolicy(**{**vars(dispatch_policy(any_app.settings)), "batch_size": 8})
+    policy = DispatchPolicy(**{**vars(any_app.dispatch_policy()), "batch_size": 8})
 
     def one_pass(seed: int):
-        ports = mail_ports(any_app)
+        ports = any_app.mail_ports()
         return dispatch_once(ports, clock=any_app.clock, policy=policy, rng=random.Random(seed))
 
     with ThreadPoolExecutor(3) as pool:

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ppflow.adapters.email.wiring import dispatch_policy, mail_ports
 from ppflow.adapters.outbox import SqlOutbox
 from ppflow.services.notifications import dispatch_once
 from tests import factories
@@ -129,9 +128,9 @@ def configure(app, mode, port, cert_file, password):
 
 def dispatch(app):
     return dispatch_once(
-        mail_ports(app),
+        app.mail_ports(),
         clock=app.clock,
-        policy=dispatch_policy(app.settings),
+        policy=app.dispatch_policy(),
         rng=random.Random(1),
     )
 

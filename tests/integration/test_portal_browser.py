@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ppflow.adapters.portal_web import portal_for
 from tests.integration.conftest import free_port
 from tests.integration.portal_helpers import mailed_link, open_engagement, response_row
 
@@ -33,7 +32,7 @@ def portal_server(sqlite_app):
 
     port = free_port()
     config = uvicorn.Config(
-        portal_for(sqlite_app), host="127.0.0.1", port=port, log_level="warning", access_log=False
+        sqlite_app.portal(), host="127.0.0.1", port=port, log_level="warning", access_log=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

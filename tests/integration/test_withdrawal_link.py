@@ -7,9 +7,7 @@ import re
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from ppflow.adapters.email.wiring import dispatch_pending
 from ppflow.adapters.orm import NotificationRow
-from ppflow.adapters.portal_web import portal_for
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors, queries
 from tests import factories
@@ -20,7 +18,7 @@ def test_an_advisor_withdraws_with_the_link_in_their_invitation(mail_app, smtp_s
     factories.staff(app, role="coordinator")
     code = factories.referral(app, factories.staff(app), language="en")
     advisors.invite_advisor(app.uow(), code, Meta("t"), app.clock)
-    dispatch_pending(app)
+    app.dispatch_pending()
     [invitation] = [
         m for m in smtp_server.messages() if m.header("X-Ppflow-Template") == "invitation"
     ]
@@ -31,7 +29,7 @@ def test_an_advisor_withdraws_with_the_link_in_their_invitation(mail_app, smtp_s
     ]
     assert staff_mail and "/w/" not in staff_mail[0].text  # only advisors get one
 
-    portal = TestClient(portal_for(app))
+    portal = TestClient(app.portal())
     path = "/" + link.split("/", 3)[3]
     page = portal.get(path)
     assert page.status_code == 200 and "withdraw" in page.text.lower()

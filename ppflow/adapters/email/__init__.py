@@ -1,4 +1,4 @@
 """E-mail: Jinja2 rendering, aiosmtplib sending, the aiosmtpd mail sink and its Maildir.
 
-Nothing is built at import; :mod:`ppflow.adapters.email.wiring` builds what a caller needs.
+Nothing is built at import; :mod:`ppflow.bootstrap` builds what a caller needs.
 """

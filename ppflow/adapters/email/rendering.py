@@ -30,6 +30,7 @@ from jinja2 import (
 )
 
 from ppflow.domain.model import LANGUAGES
+from ppflow.services.links import withdrawal_link
 from ppflow.services.notifications import (
     NOTIFICATIONS,
     Person,
@@ -37,13 +38,14 @@ from ppflow.services.notifications import (
     sample_people,
     template_context,
 )
+from ppflow.services.ports import HasPortal
 
 ROOT = "email"
 PARTS = {"subject": ".subject.txt", "text": ".txt", "html": ".html"}
 
 
 def make_environment(templates_dir: Path) -> Environment:
-    """Build the Jinja2 environment (called by the wiring, never at import)."""
+    """Build the Jinja2 environment (called by the bootstrap, never at import)."""
     return Environment(
         loader=FileSystemLoader(str(templates_dir)),
         autoescape=select_autoescape(enabled_extensions=("html",), default=False),
@@ -64,6 +66,10 @@ class JinjaRenderer:
         self.environment = environment
         self._parts: dict[tuple[str, str], tuple[Template, Template, Template]] = {}
 
+    @classmethod
+    def from_directory(cls, templates_dir: Path) -> JinjaRenderer:
+        return cls(make_environment(templates_dir))
+
     def _templates(self, template: str, language: str) -> tuple[Template, Template, Template]:
         found = self._parts.get((template, language))
         if found is None:
@@ -79,6 +85,22 @@ class JinjaRenderer:
         return RenderedEmail(
             subject=subject, text=text_template.render(values), html=html_template.render(values)
         )
+
+
+class WithdrawalLinks:
+    """Gives every e-mail to an advisor their personal, signed withdrawal link (the footer
+    shows it), made when the message is rendered so that it is fresh when it is sent."""
+
+    def __init__(self, inner: JinjaRenderer, settings: HasPortal):
+        self.inner = inner
+        self.settings = settings
+
+    def render(self, template: str, language: str, context: Mapping[str, Any]) -> RenderedEmail:
+        recipient = context.get("recipient")
+        if getattr(recipient, "kind", None) == "advisor" and "withdrawal_url" not in context:
+            url = withdrawal_link(self.settings, recipient.code)
+            context = {**context, "withdrawal_url": url}
+        return self.inner.render(template, language, context)
 
 
 # ----------------------------------------------------------------- templates check
