@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -202,9 +203,20 @@ class TrainingRecordRow(Base):
 
 
 class TransitionRow(Base):
-    """Append-only log of every change of state."""
+    """Append-only log of every change of state (on PostgreSQL a trigger of the migration
+    refuses UPDATE and DELETE).
+
+    The structural indicators read the log by state (first entry into a state per code,
+    entries into and exits from a state) and by time (moves in a period, moves since a
+    moment); each of the three composite indexes covers its queries, so they read the
+    index and never the table."""
 
     __tablename__ = "transitions"
+    __table_args__ = (
+        Index("ix_transitions_entity_to_state_code", "entity", "to_state", "code", "at"),
+        Index("ix_transitions_entity_from_state_code", "entity", "from_state", "code", "at"),
+        Index("ix_transitions_entity_at", "entity", "at", "to_state", "from_state", "code"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     entity: Mapped[str] = mapped_column(String(16))
     code: Mapped[str] = mapped_column(String(16), index=True)
@@ -258,8 +270,8 @@ class SurveyRequestRow(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     answers: Mapped[dict | None] = mapped_column(JSON)
     score: Mapped[float | None] = mapped_column(Float)
-    questionnaire_version: Mapped[int | None] = mapped_column(Integer)  # migration 0004_portal
-    theme_scores: Mapped[dict | None] = mapped_column(JSON)
+    questionnaire_version: Mapped[int | None] = mapped_column(Integer)  # that was answered
+    theme_scores: Mapped[dict | None] = mapped_column(JSON)  # per theme of the questionnaire
 
 
 class EvaluationRow(Base):

@@ -1,6 +1,6 @@
 """Tables of compensation: rate tiers, hours logged, expenses, declined payment and
 program budgets. Money is in integer cents and hours in hundredths of an hour, so sums
-are exact on SQLite and PostgreSQL alike. Created by migration 0004_compensation."""
+are exact on SQLite and PostgreSQL alike. Created by the initial migration, like every table."""
 
 from __future__ import annotations
 

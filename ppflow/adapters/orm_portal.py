@@ -1,21 +1,12 @@
-"""Columns the survey portal adds to ``survey_requests`` (migration 0004_portal): the
-questionnaire version a response answered, and its scores per theme.
+"""The ``survey_requests`` table as SQL Core sees it, for the survey portal's store.
 
-They are declared here, on the existing mapped class, so that ``orm.py`` stays as it is;
-importing this module (``migrations/env.py`` and the portal's store do) registers them
-on ``Base.metadata``. Adding a column to a mapped class after the fact is supported by
-SQLAlchemy's declarative base.
+Its columns, the questionnaire version and per-theme scores of a response included, are
+declared on :class:`ppflow.adapters.orm.SurveyRequestRow`; this name only spares the
+portal's modules from reaching through the mapped class.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Integer
-from sqlalchemy.orm import mapped_column
-
 from ppflow.adapters.orm import SurveyRequestRow
-
-if "questionnaire_version" not in SurveyRequestRow.__table__.c:
-    SurveyRequestRow.questionnaire_version = mapped_column(Integer, nullable=True)
-    SurveyRequestRow.theme_scores = mapped_column(JSON, nullable=True)
 
 survey_requests = SurveyRequestRow.__table__
