@@ -48,9 +48,9 @@ def alembic_config(engine: Engine):
     return config
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
-    """Migrate up; by default to every head, so that branches made in parallel (each
-    from the same parent) all apply until a merge revision joins them."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate up; by default to the head. The history is linear (one head, no merge
+    revisions), so Alembic refuses "head" if a second head ever appears."""
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
@@ -63,12 +63,11 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The schema's revision (several, comma-separated, while branches are unmerged)."""
+    """The schema's revision, or None before the first migration."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        heads = MigrationContext.configure(connection).get_current_heads()
-    return ",".join(sorted(heads)) or None
+        return MigrationContext.configure(connection).get_current_revision()
 
 
 def table_names(engine: Engine) -> set[str]:
