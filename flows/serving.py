@@ -51,11 +51,10 @@ def load_deployments(path: Path = PREFECT_FILE) -> list[dict[str, Any]]:
 
 
 def load_flow(entrypoint: str):
-    """``flows/recruit_advisor.py:recruit_advisor`` -> the flow object, imported through
-    the installed package name ``ppflow_flows``."""
-    path, name = entrypoint.split(":")
-    module = importlib.import_module("ppflow_flows." + Path(path).stem)
-    return getattr(module, name)
+    """``ppflow_flows.recruit_advisor.recruit_advisor`` -> the flow object. Entrypoints are
+    module paths into the installed package, as ``prefect deploy`` and workers import them."""
+    module, name = entrypoint.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
 
 
 def triggers(spec: dict[str, Any]) -> list[DeploymentEventTrigger]:

@@ -13,6 +13,7 @@ always directories on disk; a zipped install is reported by :func:`problems`.
 
 from __future__ import annotations
 
+import sys
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -82,3 +83,31 @@ def problems(templates: Path | None = None) -> list[str]:
         if not path.exists() or not present(path):
             found.append(f"{label}: nothing usable at {path}")
     return found
+
+
+def main(argv: list[str]) -> int:
+    """``python -m ppflow.resources [templates|prefect.yaml|questionnaires|migrations]``:
+    print where the shipped files are (for ``prefect deploy --prefect-file``), or, with no
+    argument, every location and the problems found (exit status 1 if any)."""
+    where = {
+        "templates": templates_dir,
+        "prefect.yaml": prefect_file,
+        "questionnaires": questionnaires_dir,
+        "migrations": migrations_dir,
+    }
+    if argv:
+        if len(argv) != 1 or argv[0] not in where:
+            print(f"usage: python -m ppflow.resources [{'|'.join(where)}]", file=sys.stderr)
+            return 2
+        print(where[argv[0]]())
+        return 0
+    for label, locate in where.items():
+        print(f"{label}: {locate()}")
+    found = problems()
+    for problem in found:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
