@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test serve bench lint lock clean
+.PHONY: demo test serve bench lint lock clean installed-wheel
 PREFECT_PORT ?= 4200
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
@@ -28,7 +28,10 @@ serve: $(STAMP)  ## Prefect server and UI, the mail sink and every deployment; C
 bench: $(STAMP)  ## every benchmark beside its floor; table and plot in tests/benchmarks/results/
 	$(BIN)/python -m tests.benchmarks.bench_all $(BENCH_ARGS)
 
-$(STAMP): pyproject.toml constraints.txt
+installed-wheel:  ## build the wheel, install it in a fresh venv and run ppflow from outside the checkout
+	PYTHON=$(PYTHON) .ci/installed-wheel
+
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ppflow needs Python 3.11 or newer"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
