@@ -11,8 +11,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from ppflow import resources
 from ppflow.adapters.email.rendering import JinjaRenderer, check_templates, make_environment
-from ppflow.cli_mail import register
+from ppflow.cli.mail import templates_app
 from ppflow.services.notifications import (
     NOTIFICATIONS,
     DispatchPolicy,
@@ -26,6 +27,31 @@ from ppflow.services.notifications import (
 from ppflow.settings import Settings
 
 TEMPLATES = Settings().templates_dir
+
+
+def test_the_templates_ship_inside_the_package_and_nothing_is_missing():
+    assert resources.templates_dir() == TEMPLATES
+    assert TEMPLATES.parent.name == "ppflow" and (TEMPLATES / "email" / "layout.html").is_file()
+    assert resources.prefect_file().parent.name in ("flows", "ppflow_flows")  # once installed
+    assert resources.problems() == []
+
+
+def test_problems_names_a_templates_directory_that_is_missing_or_incomplete(tmp_path, monkeypatch):
+    assert resources.problems(tmp_path / "nowhere") == [
+        f"templates: no directory at {tmp_path / 'nowhere'}"
+    ]
+    (tmp_path / "email").mkdir()
+    assert resources.problems(tmp_path) == [
+        f"templates: no portal/ in {tmp_path}",
+        f"templates: no report/ in {tmp_path}",
+    ]
+    monkeypatch.setattr(resources, "prefect_file", lambda: tmp_path / "prefect.yaml")
+    assert resources.problems() == [f"deployments: nothing usable at {tmp_path / 'prefect.yaml'}"]
+
+
+def test_templates_dir_may_point_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.setenv("PPFLOW_TEMPLATES_DIR", str(tmp_path))
+    assert Settings().templates_dir == tmp_path
 
 
 def problems(directory: Path) -> dict[tuple[str, str, str], tuple[str, ...]]:
@@ -127,9 +153,9 @@ def test_templates_check_command_passes_on_the_real_templates_and_fails_on_a_bro
     copy, tmp_path
 ):
     def run(templates_dir: Path):
-        cli = typer.Typer()
         settings = Settings(templates_dir=templates_dir, data_dir=tmp_path)
-        register(cli, lambda: type("App", (), {"settings": settings})())
+        cli = typer.Typer(context_settings={"obj": type("App", (), {"settings": settings})()})
+        cli.add_typer(templates_app, name="templates")
         return CliRunner().invoke(cli, ["templates", "check"])
 
     good = run(TEMPLATES)
