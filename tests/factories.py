@@ -58,7 +58,7 @@ def ready_advisor(app, referrer: str, **overrides) -> str:
     meta = Meta(actor="test")
     advisors.invite_advisor(app.uow(), code, meta, app.clock)
     advisors.record_invitation_answer(app.uow(), code, True, meta, app.clock)
-    advisors.record_screening_outcome(app.uow(), code, True, meta, clock=app.clock)
+    advisors.apply_screening_outcome(app.uow(), code, "retained", meta, clock=app.clock)
     advisors.enrol_required_modules(app.uow(), code, meta, app.clock)
     for module in [m.code for m in _required(app)]:
         advisors.complete_module(app.uow(), code, module, meta, app.clock)

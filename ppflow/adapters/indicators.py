@@ -4,7 +4,7 @@ The transition log is the source of truth for time: where an advisor, a team or 
 engagement stood at a moment is the number of times it entered a state before then minus
 the number of times it left it. Every query is set-based (one statement per indicator,
 grouped by the database), so the cost does not depend on Python loops over advisors; the
-indexes of migration 0004_indicators let each one read an index instead of the table.
+covering indexes declared on ``TransitionRow`` let each one read an index instead of the table.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The portal's store: survey responses with their questionnaire version and theme scores,
-in SQL Core over ``survey_requests`` (the columns come from :mod:`orm_portal`)."""
+in SQL Core over ``survey_requests`` (the table of :class:`SurveyRequestRow`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,16 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ppflow.adapters.orm import AdvisorRow, ContactRow, EngagementRow, NotificationRow
-from ppflow.adapters.orm_portal import survey_requests
+from ppflow.adapters.orm import (
+    AdvisorRow,
+    ContactRow,
+    EngagementRow,
+    NotificationRow,
+    SurveyRequestRow,
+)
 from ppflow.services.portal import PendingSurvey
 
+survey_requests = SurveyRequestRow.__table__
 _requests = survey_requests.c
 
 

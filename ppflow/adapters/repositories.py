@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ppflow.adapters.orm import (
@@ -29,6 +29,7 @@ from ppflow.adapters.orm import (
     TransitionRow,
 )
 from ppflow.domain.errors import ConcurrentUpdateError, NotFoundError
+from ppflow.domain.lifecycle import AdvisorStage, EngagementStage, TeamStage
 from ppflow.domain.model import (
     Advisor,
     Consent,
@@ -47,7 +48,7 @@ from ppflow.domain.model import (
     TrainingRecord,
     Transition,
 )
-from ppflow.services.ports import AdvisorFilter, BatchAdvisor, PoolEntry
+from ppflow.services.ports import AdvisorFilter, PoolEntry
 
 OPEN_ENGAGEMENT_STAGES = ("proposed", "active")
 
@@ -59,32 +60,31 @@ def _one(session: Session, row_type: type, kind: str, code: str) -> Any:
     return row
 
 
-def _versioned_update(
-    session: Session, row_type: type, label: str, entity, expected_version: int, **values
-) -> None:
-    """Optimistic locking: write only if the row still has the version that was read, and
-    bump it; otherwise someone else changed it first and nothing is written."""
+def _versioned_update(session: Session, row_type: type, label: str, entity, **values) -> None:
+    """Optimistic locking: write only if the row still has the version the entity was read
+    at, and bump it; otherwise someone else changed it first and nothing is written."""
+    read = entity.version
     result = session.execute(
         update(row_type)
-        .where(row_type.code == entity.code, row_type.version == expected_version)
-        .values(version=expected_version + 1, **values)
+        .where(row_type.code == entity.code, row_type.version == read)
+        .values(version=read + 1, **values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise ConcurrentUpdateError(f"{label} {entity.code}")
-    entity.version = expected_version + 1
+    entity.version = read + 1
 
 
 def _advisor(row: AdvisorRow, program: str | None = None) -> Advisor:
     return Advisor(
         code=row.code,
-        stage=row.stage,
+        stage=AdvisorStage(row.stage),
         program=program,
         languages=list(row.languages or []),
         tags=list(row.tags or []),
         skills=list(row.skills or []),
         availability_hours=row.availability_hours,
-        held_from=row.held_from,
+        held_from=AdvisorStage(row.held_from) if row.held_from else None,
         version=row.version,
         stage_changed_at=row.stage_changed_at,
     )
@@ -178,61 +178,17 @@ class SqlAdvisors:
                 found[phone] = code
         return found
 
-    def save_stage(self, advisor: Advisor, expected_version: int) -> None:
+    def save(self, advisor: Advisor) -> None:
         """Write the new stage only if nobody changed the advisor since it was read."""
         _versioned_update(
             self.session,
             AdvisorRow,
             "advisor",
             advisor,
-            expected_version,
             stage=advisor.stage,
             held_from=advisor.held_from,
             stage_changed_at=advisor.stage_changed_at,
         )
-
-    def for_batch(self, codes: Iterable[str]) -> list[BatchAdvisor]:
-        """Stage, version and contact facts of many advisors, a few queries in all."""
-        found: list[BatchAdvisor] = []
-        codes = list(codes)
-        for start in range(0, len(codes), 500):
-            query = (
-                select(
-                    AdvisorRow.id,
-                    AdvisorRow.code,
-                    AdvisorRow.stage,
-                    AdvisorRow.version,
-                    ContactRow.language,
-                    ContactRow.email,
-                )
-                .join(ContactRow, ContactRow.advisor_id == AdvisorRow.id)
-                .where(AdvisorRow.code.in_(codes[start : start + 500]))
-            )
-            found += [BatchAdvisor(*row) for row in self.session.execute(query)]
-        return found
-
-    def save_stages(self, moves: list[tuple[BatchAdvisor, str]], at: datetime) -> None:
-        """Move many advisors at once under the optimistic lock: if any of them changed
-        since it was read, nothing is written."""
-        if not moves:
-            return
-        table = AdvisorRow.__table__  # Core executemany: one statement, many rows
-        result = self.session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_v"))
-            .values(
-                stage=bindparam("b_stage"),
-                version=bindparam("b_v") + 1,
-                stage_changed_at=bindparam("b_at"),
-            )
-            .execution_options(synchronize_session=False),
-            [
-                {"b_id": a.id, "b_v": a.version, "b_stage": target, "b_at": at}
-                for a, target in moves
-            ],
-        )
-        if result.rowcount != len(moves):
-            raise ConcurrentUpdateError(f"{len(moves) - result.rowcount} of {len(moves)} advisors")
 
     def list(self, criteria: AdvisorFilter) -> list[PoolEntry]:
         load = (
@@ -469,7 +425,7 @@ class SqlTeams:
             name=row.name,
             program=program,
             lead=lead,
-            stage=row.stage,
+            stage=TeamStage(row.stage),
             advisor_seats=row.advisor_seats,
             rules=ParticipationRules(**(row.rules or {})),
             languages=list(row.languages or []),
@@ -510,13 +466,12 @@ class SqlTeams:
             query = query.where(TeamRow.stage == stage)
         return [self._team(r) for r in self.session.scalars(query)]
 
-    def save(self, team: QITeam, expected_version: int) -> None:
+    def save(self, team: QITeam) -> None:
         _versioned_update(
             self.session,
             TeamRow,
             "team",
             team,
-            expected_version,
             stage=team.stage,
             briefed_at=team.briefed_at,
             objectives_set_at=team.objectives_set_at,
@@ -548,7 +503,7 @@ class SqlEngagements:
             code=row.code,
             advisor=advisor,
             team=team,
-            stage=row.stage,
+            stage=EngagementStage(row.stage),
             role=row.role,
             start_date=row.start_date,
             end_date=row.end_date,
@@ -590,13 +545,12 @@ class SqlEngagements:
         query = self._query().where(TeamRow.code == code)
         return [self._engagement(*r) for r in self.session.execute(query)]
 
-    def save(self, engagement: Engagement, expected_version: int) -> None:
+    def save(self, engagement: Engagement) -> None:
         _versioned_update(
             self.session,
             EngagementRow,
             "engagement",
             engagement,
-            expected_version,
             stage=engagement.stage,
             start_date=engagement.start_date,
             end_date=engagement.end_date,
@@ -657,16 +611,6 @@ class SqlTransitions:
         self.session.add(row)
         self.session.flush()
         return row.id
-
-    def add_many(self, transitions: list[Transition]) -> list[int]:
-        """Append many transitions in one statement; their ids, in order."""
-        if not transitions:
-            return []
-        rows = self.session.execute(
-            insert(TransitionRow).returning(TransitionRow.id, sort_by_parameter_order=True),
-            [vars(t) for t in transitions],
-        )
-        return [row[0] for row in rows]
 
     def by_request_id(self, request_id: str) -> Transition | None:
         row = self.session.scalar(
@@ -742,27 +686,6 @@ class SqlNotifications:
             .execution_options(synchronize_session=False)
         )
         return result.rowcount
-
-    def queue_many(self, rows: list[dict[str, Any]], at: datetime) -> int:
-        """Queue many messages in one statement, skipping idempotency keys already queued."""
-        keys = [r["idempotency_key"] for r in rows]
-        existing = set()
-        for start in range(0, len(keys), 500):
-            existing |= set(
-                self.session.scalars(
-                    select(NotificationRow.idempotency_key).where(
-                        NotificationRow.idempotency_key.in_(keys[start : start + 500])
-                    )
-                )
-            )
-        fresh = [
-            r | {"status": "pending", "next_attempt_at": at}
-            for r in rows
-            if r["idempotency_key"] not in existing
-        ]
-        if fresh:
-            self.session.execute(insert(NotificationRow), fresh)
-        return len(fresh)
 
     def templates_for(self, recipient_code: str) -> set[str]:
         rows = self.session.scalars(

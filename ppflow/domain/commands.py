@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ppflow.domain.model import ParticipationRules
+from ppflow.domain.model import LANGUAGES, ParticipationRules, normalise_phone, valid_email
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,30 @@ class RegisterReferral:
     source: str = "cli"
     meta: Meta = Meta()
 
+    def problems(self) -> list[str]:
+        """What is wrong with this referral, in words a coordinator can act on."""
+        problems = []
+        if not self.first_name.strip():
+            problems.append("first name is required")
+        if not self.last_name.strip():
+            problems.append("last name is required")
+        if not self.email.strip():
+            problems.append("e-mail is required")
+        elif not valid_email(self.email):
+            problems.append(f"e-mail '{self.email.strip()}' is not a valid address")
+        if self.language not in LANGUAGES:
+            problems.append(f"language '{self.language}' is not one of {', '.join(LANGUAGES)}")
+        unknown = [lang for lang in self.languages if lang not in LANGUAGES]
+        if unknown:
+            problems.append(f"spoken languages {', '.join(unknown)} not one of fr, en")
+        if not self.referred_by.strip():
+            problems.append("referrer is required")
+        if self.phone and not 10 <= len(normalise_phone(self.phone)) <= 15:
+            problems.append(f"phone '{self.phone}' is not a phone number")
+        if self.availability_hours < 0:
+            problems.append("availability must be zero or more hours a month")
+        return problems
+
 
 @dataclass(frozen=True)
 class ChangeAdvisorStage:
@@ -90,11 +114,4 @@ class RecordConsent:
     purpose: str
     wording_version: str
     valid_days: int | None = 730
-    meta: Meta = Meta()
-
-
-@dataclass(frozen=True)
-class ChangeTeamStage:
-    team: str
-    target: str
     meta: Meta = Meta()

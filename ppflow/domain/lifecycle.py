@@ -10,7 +10,8 @@ The README's state diagram and the transition tests are generated from these tab
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from ppflow.domain.errors import GuardFailedError, IllegalTransitionError
@@ -70,6 +71,10 @@ class Lifecycle:
                 raise ValueError(f"{self.entity}: duplicate move {move.source}->{move.target}")
             seen.add((move.source, move.target))
 
+    def state(self, value: str) -> StrEnum:
+        """The member of this lifecycle's stage enum named ``value`` (ValueError if none)."""
+        return type(self.initial)(value)
+
     def allowed_from(self, state: str) -> tuple[str, ...]:
         return tuple(m.target for m in self.moves if m.source == state)
 
@@ -123,10 +128,6 @@ class Lifecycle:
         return "\n".join(lines)
 
 
-def fact_names(facts_type: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(facts_type))
-
-
 # --------------------------------------------------------------------------- advisor
 
 
@@ -150,32 +151,35 @@ class AdvisorFacts:
     reason: str | None = None
 
 
-ADVISOR_STATES = (
-    "identified",
-    "invited",
-    "screening",
-    "recruited",
-    "preparing",
-    "ready",
-    "active",
-    "on_hold",
-    "declined",
-    "not_retained",
-    "withdrawn",
-    "alumni",
-)
-ADVISOR_FINAL = frozenset({"declined", "not_retained", "withdrawn", "alumni"})
-_HOLDABLE = tuple(s for s in ADVISOR_STATES if s not in ADVISOR_FINAL and s != "on_hold")
+class AdvisorStage(StrEnum):
+    IDENTIFIED = "identified"
+    INVITED = "invited"
+    SCREENING = "screening"
+    RECRUITED = "recruited"
+    PREPARING = "preparing"
+    READY = "ready"
+    ACTIVE = "active"
+    ON_HOLD = "on_hold"
+    DECLINED = "declined"
+    NOT_RETAINED = "not_retained"
+    WITHDRAWN = "withdrawn"
+    ALUMNI = "alumni"
+
+
+A = AdvisorStage
+ADVISOR_STATES = tuple(AdvisorStage)
+ADVISOR_FINAL = frozenset({A.DECLINED, A.NOT_RETAINED, A.WITHDRAWN, A.ALUMNI})
+_HOLDABLE = tuple(s for s in ADVISOR_STATES if s not in ADVISOR_FINAL and s != A.ON_HOLD)
 
 
 def _advisor_moves() -> tuple[Move, ...]:
     leaving = fact("leaving", "no departure from the program recorded")
     moves = [
-        Move("identified", "invited", (fact("invitation_queued", "no invitation queued"),)),
-        Move("invited", "screening", (fact("said_yes", "the person has not said yes"),)),
+        Move(A.IDENTIFIED, A.INVITED, (fact("invitation_queued", "no invitation queued"),)),
+        Move(A.INVITED, A.SCREENING, (fact("said_yes", "the person has not said yes"),)),
         Move(
-            "invited",
-            "declined",
+            A.INVITED,
+            A.DECLINED,
             (
                 fact(
                     "said_no_or_no_answer",
@@ -184,49 +188,49 @@ def _advisor_moves() -> tuple[Move, ...]:
             ),
         ),
         Move(
-            "screening",
-            "recruited",
+            A.SCREENING,
+            A.RECRUITED,
             (
                 fact("consent_recorded", "no consent recorded"),
                 fact("confidentiality_signed", "no confidentiality agreement recorded"),
             ),
         ),
-        Move("screening", "not_retained", (REASON,)),
+        Move(A.SCREENING, A.NOT_RETAINED, (REASON,)),
         Move(
-            "recruited",
-            "preparing",
+            A.RECRUITED,
+            A.PREPARING,
             (fact("modules_enrolled", "required training modules not enrolled"),),
         ),
         Move(
-            "preparing",
-            "ready",
+            A.PREPARING,
+            A.READY,
             (fact("modules_complete", "required training modules not all complete"),),
         ),
-        Move("ready", "active", (fact("engagement_started", "no engagement has started"),)),
+        Move(A.READY, A.ACTIVE, (fact("engagement_started", "no engagement has started"),)),
         Move(
-            "active",
-            "ready",
+            A.ACTIVE,
+            A.READY,
             (
                 fact("no_active_engagement", "an engagement is still active"),
                 fact("available", "the advisor is not available again"),
             ),
         ),
-        Move("active", "alumni", (leaving,)),
-        Move("ready", "alumni", (leaving,)),
+        Move(A.ACTIVE, A.ALUMNI, (leaving,)),
+        Move(A.READY, A.ALUMNI, (leaving,)),
     ]
     withdrawn = fact("consent_withdrawn", "no withdrawal of consent recorded")
     moves += [
-        Move(s, "withdrawn", (withdrawn,), (ANY, "withdrawn")) for s in (*_HOLDABLE, "on_hold")
+        Move(s, A.WITHDRAWN, (withdrawn,), (ANY, A.WITHDRAWN)) for s in (*_HOLDABLE, A.ON_HOLD)
     ]
-    moves += [Move(s, "on_hold", (REASON,), (ANY, "on_hold")) for s in _HOLDABLE]
-    moves += [Move("on_hold", s, (RETURNS_TO_HELD_STATE,), ("on_hold", ANY)) for s in _HOLDABLE]
+    moves += [Move(s, A.ON_HOLD, (REASON,), (ANY, A.ON_HOLD)) for s in _HOLDABLE]
+    moves += [Move(A.ON_HOLD, s, (RETURNS_TO_HELD_STATE,), (A.ON_HOLD, ANY)) for s in _HOLDABLE]
     return tuple(moves)
 
 
 ADVISOR = Lifecycle(
     entity="advisor",
     states=ADVISOR_STATES,
-    initial="identified",
+    initial=A.IDENTIFIED,
     final=ADVISOR_FINAL,
     moves=_advisor_moves(),
 )
@@ -242,26 +246,38 @@ class EngagementFacts:
     reason: str | None = None
 
 
+class EngagementStage(StrEnum):
+    PROPOSED = "proposed"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    EVALUATED = "evaluated"
+    CANCELLED = "cancelled"
+    ENDED_EARLY = "ended_early"
+
+
+E = EngagementStage
 ENGAGEMENT = Lifecycle(
     entity="engagement",
-    states=("proposed", "active", "completed", "evaluated", "cancelled", "ended_early"),
-    initial="proposed",
-    final=frozenset({"evaluated", "cancelled", "ended_early"}),
+    states=tuple(EngagementStage),
+    initial=E.PROPOSED,
+    final=frozenset({E.EVALUATED, E.CANCELLED, E.ENDED_EARLY}),
     moves=(
         Move(
-            "proposed",
-            "active",
+            E.PROPOSED,
+            E.ACTIVE,
             (
                 fact("confirmed", "the match has not been confirmed by a coordinator"),
                 fact("consent_valid", "the advisor has no valid consent"),
             ),
         ),
-        Move("proposed", "cancelled", (REASON,)),
-        Move("active", "completed"),
-        Move("active", "ended_early", (REASON,)),
-        Move("completed", "evaluated", (fact("evaluation_recorded", "no evaluation recorded"),)),
+        Move(E.PROPOSED, E.CANCELLED, (REASON,)),
+        Move(E.ACTIVE, E.COMPLETED),
+        Move(E.ACTIVE, E.ENDED_EARLY, (REASON,)),
+        Move(E.COMPLETED, E.EVALUATED, (fact("evaluation_recorded", "no evaluation recorded"),)),
     ),
 )
+# An engagement that reaches one of these has ended: its end date and reason are recorded.
+ENGAGEMENT_ENDS = frozenset({E.COMPLETED, E.ENDED_EARLY, E.CANCELLED})
 
 # --------------------------------------------------------------------------- QI team
 
@@ -272,20 +288,27 @@ class TeamFacts:
     no_active_engagement: bool = False
 
 
+class TeamStage(StrEnum):
+    FORMING = "forming"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+T = TeamStage
 TEAM = Lifecycle(
     entity="team",
-    states=("forming", "active", "closed"),
-    initial="forming",
-    final=frozenset({"closed"}),
+    states=tuple(TeamStage),
+    initial=T.FORMING,
+    final=frozenset({T.CLOSED}),
     moves=(
         Move(
-            "forming",
-            "active",
+            T.FORMING,
+            T.ACTIVE,
             (fact("briefed", "the team has not received the patient-partnership briefing"),),
         ),
         Move(
-            "active",
-            "closed",
+            T.ACTIVE,
+            T.CLOSED,
             (fact("no_active_engagement", "an advisor engagement is still active"),),
         ),
     ),

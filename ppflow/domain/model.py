@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ppflow.domain import lifecycle
+from ppflow.domain.errors import InvalidInputError
+from ppflow.domain.lifecycle import AdvisorStage, EngagementStage, Lifecycle, TeamStage
+
+if TYPE_CHECKING:
+    from ppflow.domain.commands import Meta
 
 # Codes avoid letters and digits that read alike (0/O, 1/I/L).
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -23,6 +32,21 @@ def new_code(prefix: str) -> str:
 
 
 ADVISOR_CODE = re.compile(rf"^PA-[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
+# An address mail can be sent to: one @, a dotted domain, nothing that breaks a header.
+EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
+
+
+def valid_email(address: str | None) -> bool:
+    return bool(address) and EMAIL.match(address.strip()) is not None
+
+
+def normalise_phone(phone: str) -> str:
+    """Digits only, without the North American trunk prefix: ``1 (514) 555-0101`` and
+    ``514.555.0101`` are the same number."""
+    digits = re.sub(r"\D", "", phone or "")
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    return digits
 
 
 class StaffRole(StrEnum):
@@ -34,6 +58,47 @@ class StaffRole(StrEnum):
 
 
 LANGUAGES = ("fr", "en")
+
+
+class Moves:
+    """What an entity with a lifecycle can do: move itself through its table.
+
+    :meth:`move` checks the move against the lifecycle (raising an error that says what is
+    wrong), changes the stage and returns the :class:`Transition` to log. The repository
+    writes the entity under its optimistic lock (``version``, as it was read)."""
+
+    lifecycle: ClassVar[Lifecycle]
+    code: str
+    stage: Any
+
+    def move(self, target: str, facts: Any, meta: Meta, at: datetime) -> Transition:
+        label = f"{self.lifecycle.entity} {self.code}"
+        self.lifecycle.check(self.stage, target, facts, label=label)
+        before = self.stage
+        self.stage = self.lifecycle.state(target)
+        self._moved(before, meta, at)
+        return self._logged(before, meta, at)
+
+    def begin(self, meta: Meta, at: datetime) -> Transition:
+        """The first entry of the entity's history: it enters its initial stage."""
+        self.stage = self.lifecycle.initial
+        return self._logged(None, meta, at)
+
+    def _moved(self, before: str, meta: Meta, at: datetime) -> None:
+        """What else changes with the stage (nothing, unless the entity says so)."""
+
+    def _logged(self, before: str | None, meta: Meta, at: datetime) -> Transition:
+        return Transition(
+            entity=self.lifecycle.entity,
+            code=self.code,
+            from_state=before,
+            to_state=self.stage,
+            at=at,
+            actor=meta.actor,
+            reason=meta.reason,
+            request_id=meta.request_id,
+            flow_run_id=meta.flow_run_id,
+        )
 
 
 @dataclass
@@ -75,25 +140,27 @@ class Contact:
 
 
 @dataclass
-class Advisor:
+class Advisor(Moves):
+    lifecycle: ClassVar[Lifecycle] = lifecycle.ADVISOR
+
     code: str
-    stage: str = "identified"
+    stage: AdvisorStage = AdvisorStage.IDENTIFIED
     program: str | None = None
     languages: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)  # lived-experience areas
     skills: list[str] = field(default_factory=list)
     availability_hours: int = 0  # hours a month the advisor offers
-    held_from: str | None = None
+    held_from: AdvisorStage | None = None
     version: int = 1
     stage_changed_at: datetime | None = None
 
-
-@dataclass
-class Referral:
-    advisor: str
-    referred_by: str  # staff code
-    referred_at: datetime
-    source: str = "cli"
+    def _moved(self, before: str, meta: Meta, at: datetime) -> None:
+        # on hold, the advisor keeps the stage to return to; back from hold, it is spent
+        if self.stage == AdvisorStage.ON_HOLD:
+            self.held_from = self.lifecycle.state(before)
+        elif before == AdvisorStage.ON_HOLD:
+            self.held_from = None
+        self.stage_changed_at = at
 
 
 @dataclass
@@ -107,12 +174,14 @@ class ParticipationRules:
 
 
 @dataclass
-class QITeam:
+class QITeam(Moves):
+    lifecycle: ClassVar[Lifecycle] = lifecycle.TEAM
+
     code: str
     name: str
     program: str | None = None
     lead: str | None = None  # staff code of the front-line manager
-    stage: str = "forming"
+    stage: TeamStage = TeamStage.FORMING
     advisor_seats: int = 2
     rules: ParticipationRules = field(default_factory=ParticipationRules)
     languages: list[str] = field(default_factory=list)
@@ -121,13 +190,45 @@ class QITeam:
     objectives_set_at: datetime | None = None
     version: int = 1
 
+    def check_placement(self, advisor: str, on_team: Iterable[str]) -> None:
+        """The team can take ``advisor`` now, given the advisors ``on_team`` (those with an
+        active engagement), or an :class:`InvalidInputError` says why not."""
+        if self.stage != TeamStage.ACTIVE:
+            raise InvalidInputError(
+                f"team {self.code} is {self.stage}; brief it before its first advisor joins"
+                if self.stage == TeamStage.FORMING
+                else f"team {self.code} is closed"
+            )
+        on_team = list(on_team)
+        if advisor in on_team:
+            raise InvalidInputError(f"advisor {advisor} is already on team {self.code}")
+        if len(on_team) >= self.advisor_seats:
+            raise InvalidInputError(
+                f"team {self.code} has no free advisor seat ({self.advisor_seats} taken)"
+            )
+
+    def participation_warnings(self, advisors_on_team: int, joined_at: datetime) -> list[str]:
+        """The two tokenism risks named in the literature, as warnings for the record: an
+        advisor left alone on the team, and objectives set before the advisor joined."""
+        warnings = []
+        if advisors_on_team < self.rules.min_advisors:
+            warnings.append(
+                f"team {self.code} has {advisors_on_team} advisor(s); its rule asks for at "
+                f"least {self.rules.min_advisors}, so one advisor may be left alone"
+            )
+        if self.objectives_set_at is not None and self.objectives_set_at < joined_at:
+            warnings.append(f"team {self.code} set its objectives before this advisor joined")
+        return warnings
+
 
 @dataclass
-class Engagement:
+class Engagement(Moves):
+    lifecycle: ClassVar[Lifecycle] = lifecycle.ENGAGEMENT
+
     code: str
     advisor: str
     team: str
-    stage: str = "proposed"
+    stage: EngagementStage = EngagementStage.PROPOSED
     role: str = "member"
     start_date: date | None = None
     end_date: date | None = None
@@ -135,6 +236,11 @@ class Engagement:
     joined_at: datetime | None = None
     reason: str | None = None
     version: int = 1
+
+    def _moved(self, before: str, meta: Meta, at: datetime) -> None:
+        if self.stage in lifecycle.ENGAGEMENT_ENDS:
+            self.end_date = at.date()
+            self.reason = meta.reason
 
 
 @dataclass

@@ -4,57 +4,30 @@ causes in one transaction."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import TypeVar
 
-from ppflow.domain import lifecycle
 from ppflow.domain.commands import ChangeAdvisorStage, Meta, RecordConsent, RegisterReferral
-from ppflow.domain.errors import DuplicateError, InvalidInputError, NotFoundError, PPFlowError
+from ppflow.domain.errors import DuplicateError, InvalidInputError, NotFoundError
+from ppflow.domain.lifecycle import AdvisorStage, EngagementFacts, EngagementStage
 from ppflow.domain.model import (
-    LANGUAGES,
     Advisor,
     Consent,
     Contact,
     StaffRole,
     Transition,
     new_code,
+    normalise_phone,
 )
-from ppflow.services.engagements import move_engagement
+from ppflow.services.moves import StageChange, apply_move, log_start, run_once
 from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 
+__all__ = ["StageChange", "run_once"]  # the move mechanism, as the flows and the CLI use it
+
 PARTICIPATION = "participation"
 CONFIDENTIALITY = "confidentiality"
-T = TypeVar("T")
-EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
-
-
-@dataclass(frozen=True)
-class StageChange:
-    """What a state-changing use case returns: plain values, safe to hand to Prefect."""
-
-    code: str
-    from_state: str | None
-    to_state: str
-    at: datetime
-    replayed: bool = False
-
-    @classmethod
-    def of(cls, transition: Transition, replayed: bool = False) -> StageChange:
-        return cls(
-            transition.code, transition.from_state, transition.to_state, transition.at, replayed
-        )
-
-
-def normalise_phone(phone: str) -> str:
-    digits = re.sub(r"\D", "", phone or "")
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    return digits
 
 
 class _Facts:
@@ -87,7 +60,7 @@ class _Facts:
     @cached_property
     def _active_engagement(self) -> bool:
         engagements = self._uow.engagements.for_advisor(self._advisor.code)
-        return any(e.stage == "active" for e in engagements)
+        return any(e.stage == EngagementStage.ACTIVE for e in engagements)
 
     @property
     def invitation_queued(self) -> bool:
@@ -124,71 +97,14 @@ class _Facts:
         return not self._active_engagement
 
 
-def _facts(uow: UnitOfWork, advisor: Advisor, cmd: ChangeAdvisorStage, now: datetime):
-    return _Facts(uow, advisor, cmd, now)
-
-
 def move_advisor(
     uow: UnitOfWork, cmd: ChangeAdvisorStage, now: datetime
 ) -> tuple[StageChange, int]:
     """Check and apply one move inside an open unit of work. Returns the change and the id
     of its Transition row (for notifications caused by it)."""
     advisor = uow.advisors.get(cmd.advisor)
-    facts = _facts(uow, advisor, cmd, now)
-    lifecycle.ADVISOR.check(advisor.stage, cmd.target, facts, label=f"advisor {advisor.code}")
-    before, version = advisor.stage, advisor.version
-    if cmd.target == "on_hold":
-        advisor.held_from = before
-    elif before == "on_hold":
-        advisor.held_from = None
-    advisor.stage = cmd.target
-    advisor.stage_changed_at = now
-    uow.advisors.save_stage(advisor, expected_version=version)
-    transition = Transition(
-        entity="advisor",
-        code=advisor.code,
-        from_state=before,
-        to_state=cmd.target,
-        at=now,
-        actor=cmd.meta.actor,
-        reason=cmd.meta.reason,
-        request_id=cmd.meta.request_id,
-        flow_run_id=cmd.meta.flow_run_id,
-    )
-    return StageChange.of(transition), uow.transitions.add(transition)
-
-
-def _replay(uow: UnitOfWork, meta: Meta) -> StageChange | None:
-    if meta.request_id:
-        prior = uow.transitions.by_request_id(meta.request_id)
-        if prior is not None:
-            return StageChange.of(prior, replayed=True)
-    return None
-
-
-def run_once(
-    uow: UnitOfWork, meta: Meta, clock: Clock, work: Callable[[UnitOfWork, datetime], T]
-) -> T | StageChange:
-    """Run ``work`` in one transaction, unless ``meta.request_id`` was already used: then
-    nothing changes and the first result comes back. A duplicate request racing past the
-    first check loses at the unique index on transitions.request_id and gets the same."""
-    try:
-        with uow:
-            replayed = _replay(uow, meta)
-            if replayed:
-                return replayed
-            result = work(uow, clock.now())
-            uow.commit()
-            return result
-    except PPFlowError:
-        raise
-    except Exception:
-        if meta.request_id:
-            with uow:
-                replayed = _replay(uow, meta)
-            if replayed:
-                return replayed
-        raise
+    facts = _Facts(uow, advisor, cmd, now)
+    return apply_move(uow, advisor, cmd.target, facts, cmd.meta, now)
 
 
 def _run_move(
@@ -217,31 +133,6 @@ def change_advisor_stage(
 # ------------------------------------------------------------------ referral intake
 
 
-def validate_referral(cmd: RegisterReferral) -> list[str]:
-    """Problems with one referral, in words a coordinator can act on."""
-    problems = []
-    if not cmd.first_name.strip():
-        problems.append("first name is required")
-    if not cmd.last_name.strip():
-        problems.append("last name is required")
-    if not cmd.email.strip():
-        problems.append("e-mail is required")
-    elif not EMAIL.match(cmd.email.strip()):
-        problems.append(f"e-mail '{cmd.email.strip()}' is not a valid address")
-    if cmd.language not in LANGUAGES:
-        problems.append(f"language '{cmd.language}' is not one of {', '.join(LANGUAGES)}")
-    unknown = [lang for lang in cmd.languages if lang not in LANGUAGES]
-    if unknown:
-        problems.append(f"spoken languages {', '.join(unknown)} not one of fr, en")
-    if not cmd.referred_by.strip():
-        problems.append("referrer is required")
-    if cmd.phone and not 10 <= len(normalise_phone(cmd.phone)) <= 15:
-        problems.append(f"phone '{cmd.phone}' is not a phone number")
-    if cmd.availability_hours < 0:
-        problems.append("availability must be zero or more hours a month")
-    return problems
-
-
 def _new_advisor_code(uow: UnitOfWork) -> str:
     while True:
         code = new_code("PA")
@@ -251,7 +142,7 @@ def _new_advisor_code(uow: UnitOfWork) -> str:
 
 def add_referral(uow: UnitOfWork, cmd: RegisterReferral, now: datetime) -> StageChange:
     """Register one referral inside an open unit of work (used one at a time and by CSV)."""
-    problems = validate_referral(cmd)
+    problems = cmd.problems()
     if problems:
         raise InvalidInputError("; ".join(problems))
     key = cmd.referred_by.strip()
@@ -286,18 +177,8 @@ def add_referral(uow: UnitOfWork, cmd: RegisterReferral, now: datetime) -> Stage
     )
     uow.advisors.add(advisor, contact)
     uow.advisors.add_referral(code, referrer, now, cmd.source)
-    transition = Transition(
-        entity="advisor",
-        code=code,
-        from_state=None,
-        to_state="identified",
-        at=now,
-        actor=cmd.meta.actor,
-        reason=cmd.meta.reason or f"referred by {referrer}",
-        request_id=cmd.meta.request_id,
-        flow_run_id=cmd.meta.flow_run_id,
-    )
-    transition_id = uow.transitions.add(transition)
+    meta = replace(cmd.meta, reason=cmd.meta.reason or f"referred by {referrer}")
+    change, transition_id = log_start(uow, advisor, meta, now)
     queue_notification(
         uow,
         template="referral_acknowledgement",
@@ -319,7 +200,7 @@ def add_referral(uow: UnitOfWork, cmd: RegisterReferral, now: datetime) -> Stage
             at=now,
             transition_id=transition_id,
         )
-    return StageChange.of(transition)
+    return change
 
 
 def register_referral(
@@ -351,81 +232,8 @@ def invite_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYS
     ) -> None:
         uow.notifications.link(f"invitation:{advisor}", transition_id)
 
-    cmd = ChangeAdvisorStage(advisor, "invited", meta=meta)
+    cmd = ChangeAdvisorStage(advisor, AdvisorStage.INVITED, meta=meta)
     return _run_move(uow, cmd, clock, before_move=queue_invitation, after_move=link_invitation)
-
-
-@dataclass
-class BatchResult:
-    moved: list[str]
-    refused: list[tuple[str, str]]  # (code, why)
-
-
-def invite_advisors(
-    uow: UnitOfWork, codes: list[str], meta: Meta, clock: Clock = SYSTEM_CLOCK
-) -> BatchResult:
-    """The batch path (a cohort, a sweep): invite many identified advisors in one
-    transaction with a handful of statements. Each move is checked against the table; an
-    advisor who cannot move is reported, not half-moved."""
-    from ppflow.services.notifications import valid_address
-
-    with uow:
-        now = clock.now()
-        found = {a.code: a for a in uow.advisors.for_batch(codes)}
-        moves, refused = [], []
-        for code in codes:
-            advisor = found.get(code)
-            if advisor is None:
-                refused.append((code, f"no advisor '{code}'"))
-                continue
-            if not valid_address(advisor.email):
-                refused.append((code, "no valid e-mail address for the invitation"))
-                continue
-            try:
-                lifecycle.ADVISOR.check(
-                    advisor.stage,
-                    "invited",
-                    lifecycle.AdvisorFacts(invitation_queued=True),
-                    label=f"advisor {code}",
-                )
-            except PPFlowError as error:
-                refused.append((code, str(error)))
-                continue
-            moves.append((advisor, "invited"))
-        uow.advisors.save_stages(moves, now)
-        ids = uow.transitions.add_many(
-            [
-                Transition(
-                    "advisor",
-                    a.code,
-                    a.stage,
-                    "invited",
-                    now,
-                    meta.actor,
-                    meta.reason,
-                    f"{meta.request_id}:{a.code}" if meta.request_id else None,
-                    meta.flow_run_id,
-                )
-                for a, _ in moves
-            ]
-        )
-        uow.notifications.queue_many(
-            [
-                {
-                    "template": "invitation",
-                    "recipient_kind": "advisor",
-                    "recipient_code": a.code,
-                    "language": a.language,
-                    "context": {"advisor": a.code},
-                    "idempotency_key": f"invitation:{a.code}",
-                    "transition_id": transition_id,
-                }
-                for (a, _), transition_id in zip(moves, ids, strict=True)
-            ],
-            now,
-        )
-        uow.commit()
-    return BatchResult([a.code for a, _ in moves], refused)
 
 
 def record_invitation_answer(
@@ -434,7 +242,7 @@ def record_invitation_answer(
     """The person said yes (-> screening), or no / nothing after the reminders (-> declined)."""
     cmd = ChangeAdvisorStage(
         advisor,
-        "screening" if accepted else "declined",
+        AdvisorStage.SCREENING if accepted else AdvisorStage.DECLINED,
         said_yes=accepted,
         said_no_or_no_answer=not accepted,
         meta=meta,
@@ -456,29 +264,6 @@ def _record_consents(uow: UnitOfWork, advisor: str, wording_version: str, now: d
         )
 
 
-def record_screening_outcome(
-    uow: UnitOfWork,
-    advisor: str,
-    retained: bool,
-    meta: Meta,
-    wording_version: str = "v1",
-    clock: Clock = SYSTEM_CLOCK,
-) -> StageChange:
-    """Retained: consent and the confidentiality agreement are recorded and the advisor is
-    recruited. Not retained: the reason (in ``meta``) is required."""
-    if not retained:
-        return _run_move(uow, ChangeAdvisorStage(advisor, "not_retained", meta=meta), clock)
-
-    def record_consents(uow: UnitOfWork, now: datetime) -> None:
-        _record_consents(uow, advisor, wording_version, now)
-
-    def welcome(uow: UnitOfWork, change: StageChange, transition_id: int, now: datetime):
-        _queue_welcome(uow, advisor, transition_id, now)
-
-    cmd = ChangeAdvisorStage(advisor, "recruited", meta=meta)
-    return _run_move(uow, cmd, clock, before_move=record_consents, after_move=welcome)
-
-
 def apply_screening_outcome(
     uow: UnitOfWork,
     advisor: str,
@@ -497,19 +282,20 @@ def apply_screening_outcome(
 
     def work(uow: UnitOfWork, now: datetime) -> StageChange:
         if outcome == "declined":
-            cmd = ChangeAdvisorStage(advisor, "declined", said_no_or_no_answer=True, meta=meta)
-            return move_advisor(uow, cmd, now)[0]
-        if uow.advisors.get(advisor).stage == "invited":
-            said_yes = Meta(meta.actor, None, None, meta.flow_run_id)
-            move_advisor(
-                uow, ChangeAdvisorStage(advisor, "screening", said_yes=True, meta=said_yes), now
+            cmd = ChangeAdvisorStage(
+                advisor, AdvisorStage.DECLINED, said_no_or_no_answer=True, meta=meta
             )
+            return move_advisor(uow, cmd, now)[0]
+        if uow.advisors.get(advisor).stage == AdvisorStage.INVITED:
+            said_yes = Meta(meta.actor, None, None, meta.flow_run_id)
+            cmd = ChangeAdvisorStage(advisor, AdvisorStage.SCREENING, said_yes=True, meta=said_yes)
+            move_advisor(uow, cmd, now)
         if outcome == "not_retained":
-            return move_advisor(uow, ChangeAdvisorStage(advisor, "not_retained", meta=meta), now)[0]
+            cmd = ChangeAdvisorStage(advisor, AdvisorStage.NOT_RETAINED, meta=meta)
+            return move_advisor(uow, cmd, now)[0]
         _record_consents(uow, advisor, wording_version, now)
-        change, transition_id = move_advisor(
-            uow, ChangeAdvisorStage(advisor, "recruited", meta=meta), now
-        )
+        cmd = ChangeAdvisorStage(advisor, AdvisorStage.RECRUITED, meta=meta)
+        change, transition_id = move_advisor(uow, cmd, now)
         _queue_welcome(uow, advisor, transition_id, now)
         return change
 
@@ -537,7 +323,8 @@ def enrol_required_modules(
         for module in uow.training.list(required_only=True):
             uow.advisors.enrol(advisor, module.code, now)
 
-    return _run_move(uow, ChangeAdvisorStage(advisor, "preparing", meta=meta), clock, enrol)
+    cmd = ChangeAdvisorStage(advisor, AdvisorStage.PREPARING, meta=meta)
+    return _run_move(uow, cmd, clock, enrol)
 
 
 def complete_module(
@@ -548,19 +335,20 @@ def complete_module(
 
     def work(uow: UnitOfWork, now: datetime) -> StageChange | None:
         uow.advisors.complete(advisor, module, now)
-        if uow.advisors.get(advisor).stage != "preparing":
+        if uow.advisors.get(advisor).stage != AdvisorStage.PREPARING:
             return None
         required = {m.code for m in uow.training.list(required_only=True)}
         done = {r.module for r in uow.advisors.training(advisor) if r.completed_at}
         if not required <= done:
             return None
-        return move_advisor(uow, ChangeAdvisorStage(advisor, "ready", meta=meta), now)[0]
+        cmd = ChangeAdvisorStage(advisor, AdvisorStage.READY, meta=meta)
+        return move_advisor(uow, cmd, now)[0]
 
     return run_once(uow, meta, clock, work)
 
 
 def put_on_hold(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
-    return _run_move(uow, ChangeAdvisorStage(advisor, "on_hold", meta=meta), clock)
+    return _run_move(uow, ChangeAdvisorStage(advisor, AdvisorStage.ON_HOLD, meta=meta), clock)
 
 
 def resume(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
@@ -591,9 +379,14 @@ def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = S
     ) -> None:
         ended = Meta(meta.actor, "the advisor withdrew", None, meta.flow_run_id)
         for engagement in uow.engagements.for_advisor(advisor):
-            if engagement.stage in ("proposed", "active"):
-                target = "cancelled" if engagement.stage == "proposed" else "ended_early"
-                move_engagement(uow, engagement, target, ended, now)
+            if engagement.stage in (EngagementStage.PROPOSED, EngagementStage.ACTIVE):
+                target = (
+                    EngagementStage.CANCELLED
+                    if engagement.stage == EngagementStage.PROPOSED
+                    else EngagementStage.ENDED_EARLY
+                )
+                facts = EngagementFacts(reason=ended.reason)
+                apply_move(uow, engagement, target, facts, ended, now)
         uow.notifications.cancel_pending(advisor, "the advisor withdrew consent")
         for coordinator in uow.staff.list(role=StaffRole.COORDINATOR):
             queue_notification(
@@ -609,7 +402,7 @@ def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = S
 
     return _run_move(
         uow,
-        ChangeAdvisorStage(advisor, "withdrawn", meta=meta),
+        ChangeAdvisorStage(advisor, AdvisorStage.WITHDRAWN, meta=meta),
         clock,
         record_withdrawal,
         close_everything,

@@ -168,11 +168,11 @@ def _walk(uow: UnitOfWork, code: str, path: str, meta: Meta, clock: Clock) -> No
     if path == "screening":
         return
     if path == "not_retained":
-        a.record_screening_outcome(
-            uow, code, False, Meta(ACTOR, "availability too limited"), clock=clock
+        a.apply_screening_outcome(
+            uow, code, "not_retained", Meta(ACTOR, "availability too limited"), clock=clock
         )
         return
-    a.record_screening_outcome(uow, code, True, meta, clock=clock)
+    a.apply_screening_outcome(uow, code, "retained", meta, clock=clock)
     if path == "recruited":
         return
     if path == "withdrawn":

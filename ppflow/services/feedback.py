@@ -9,13 +9,12 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from ppflow.domain import lifecycle
 from ppflow.domain.commands import Meta
 from ppflow.domain.errors import InvalidInputError, NotFoundError
 from ppflow.domain.evaluation import EvaluationInput, evaluate, overall
+from ppflow.domain.lifecycle import EngagementFacts, EngagementStage
 from ppflow.domain.model import Evaluation, SurveyRequest
-from ppflow.services.advisors import StageChange, run_once
-from ppflow.services.engagements import move_engagement
+from ppflow.services.moves import StageChange, apply_move, rebuild_after_replay, run_once
 from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 
@@ -216,20 +215,13 @@ def evaluate_engagement(
         rows = [asdict(c) for c in criteria]
         score = overall(criteria)
         uow.evaluations.add(Evaluation(engagement_code, rows, score, notes, now, meta.actor))
-        move_engagement(
-            uow,
-            engagement,
-            "evaluated",
-            meta,
-            now,
-            lifecycle.EngagementFacts(evaluation_recorded=True),
-        )
+        facts = EngagementFacts(evaluation_recorded=True)
+        apply_move(uow, engagement, EngagementStage.EVALUATED, facts, meta, now)
         return EvaluationReport(
             engagement_code, engagement.advisor, engagement.team, score, tuple(rows), notes
         )
 
-    result = run_once(uow, meta, clock, work)
-    if isinstance(result, StageChange):
+    def replayed(_change: StageChange) -> EvaluationReport:  # the evaluation it recorded
         with uow:
             existing = uow.evaluations.get(engagement_code)
             engagement = uow.engagements.get(engagement_code)
@@ -242,4 +234,5 @@ def evaluate_engagement(
             existing.notes,
             True,
         )
-    return result
+
+    return rebuild_after_replay(run_once(uow, meta, clock, work), replayed)

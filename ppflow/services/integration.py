@@ -7,15 +7,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from ppflow.domain import lifecycle
 from ppflow.domain.commands import ChangeAdvisorStage, Meta
 from ppflow.domain.errors import InvalidInputError
+from ppflow.domain.lifecycle import (
+    AdvisorStage,
+    EngagementFacts,
+    EngagementStage,
+    TeamFacts,
+    TeamStage,
+)
 from ppflow.domain.matching import Match, rank
-from ppflow.domain.model import Engagement, QITeam, Transition, new_code
-from ppflow.services.advisors import StageChange, move_advisor, run_once
-from ppflow.services.engagements import move_engagement
+from ppflow.domain.model import Engagement, QITeam, new_code
+from ppflow.services.advisors import move_advisor
+from ppflow.services.moves import StageChange, apply_move, log_start, rebuild_after_replay, run_once
 from ppflow.services.notifications import queue_notification
-from ppflow.services.organization import move_team
 from ppflow.services.ports import SYSTEM_CLOCK, AdvisorFilter, Clock, UnitOfWork
 
 
@@ -66,12 +71,14 @@ def brief_team(
 
     def work(uow: UnitOfWork, now: datetime) -> StageChange:
         team = uow.teams.get(team_code)
-        if team.stage != "forming":
+        if team.stage != TeamStage.FORMING:
             return StageChange(team.code, team.stage, team.stage, now, replayed=True)
         if team.lead is None:
             raise InvalidInputError(f"team {team.code} has no lead to receive the briefing")
         team.briefed_at = now
-        transition_id = move_team(uow, team, "active", meta, now, lifecycle.TeamFacts(briefed=True))
+        change, transition_id = apply_move(
+            uow, team, TeamStage.ACTIVE, TeamFacts(briefed=True), meta, now
+        )
         _queue(
             uow,
             "team_briefing",
@@ -82,7 +89,7 @@ def brief_team(
             now,
             transition_id,
         )
-        return StageChange(team.code, "forming", "active", now)
+        return change
 
     return run_once(uow, meta, clock, work)
 
@@ -94,46 +101,24 @@ def propose_matches(uow: UnitOfWork, team_code: str, limit: int = 5) -> list[Mat
         engaged = {
             e.advisor
             for e in uow.engagements.for_team(team_code)
-            if e.stage in ("proposed", "active")
+            if e.stage in (EngagementStage.PROPOSED, EngagementStage.ACTIVE)
         }
-        pool = uow.advisors.list(AdvisorFilter(stage="ready"))
+        pool = uow.advisors.list(AdvisorFilter(stage=AdvisorStage.READY))
         candidates = [
             (p.advisor, p.active_engagements) for p in pool if p.advisor.code not in engaged
         ]
         return rank(candidates, team, limit)
 
 
-def participation_warnings(team: QITeam, advisors_on_team: int, joined_at: datetime) -> list[str]:
-    """The two tokenism risks named in the literature, as warnings for the record."""
-    warnings = []
-    if advisors_on_team < team.rules.min_advisors:
-        warnings.append(
-            f"team {team.code} has {advisors_on_team} advisor(s); its rule asks for at least "
-            f"{team.rules.min_advisors}, so one advisor may be left alone"
-        )
-    if team.objectives_set_at is not None and team.objectives_set_at < joined_at:
-        warnings.append(f"team {team.code} set its objectives before this advisor joined")
-    return warnings
-
-
 def _check_placement(uow: UnitOfWork, team_code: str, advisor_code: str) -> tuple[QITeam, int]:
-    """The team can take this advisor now, or an :class:`InvalidInputError` says why.
-    Returns the team and how many advisors it has now."""
+    """The team can take this advisor now (the team's own rule, see
+    :meth:`QITeam.check_placement`). Returns the team and how many advisors it has now."""
     team = uow.teams.get(team_code)
-    if team.stage != "active":
-        raise InvalidInputError(
-            f"team {team.code} is {team.stage}; brief it before its first advisor joins"
-            if team.stage == "forming"
-            else f"team {team.code} is closed"
-        )
-    current = [e for e in uow.engagements.for_team(team_code) if e.stage == "active"]
-    if any(e.advisor == advisor_code for e in current):
-        raise InvalidInputError(f"advisor {advisor_code} is already on team {team_code}")
-    if len(current) >= team.advisor_seats:
-        raise InvalidInputError(
-            f"team {team.code} has no free advisor seat ({team.advisor_seats} taken)"
-        )
-    return team, len(current)
+    on_team = [
+        e.advisor for e in uow.engagements.for_team(team_code) if e.stage == EngagementStage.ACTIVE
+    ]
+    team.check_placement(advisor_code, on_team)
+    return team, len(on_team)
 
 
 def check_match(uow: UnitOfWork, team_code: str, advisor_code: str) -> None:
@@ -142,7 +127,7 @@ def check_match(uow: UnitOfWork, team_code: str, advisor_code: str) -> None:
     :class:`InvalidInputError` (or :class:`NotFoundError`) naming what does not fit."""
     with uow:
         advisor = uow.advisors.get(advisor_code)
-        if advisor.stage != "ready":
+        if advisor.stage != AdvisorStage.READY:
             raise InvalidInputError(
                 f"advisor {advisor_code} is '{advisor.stage}', not 'ready': "
                 "only a ready advisor can join a team"
@@ -176,28 +161,14 @@ def confirm_match(
             joined_at=now,
         )
         uow.engagements.add(engagement)
-        proposed = _suffixed(meta, ":proposed")
-        uow.transitions.add(
-            Transition(
-                "engagement",
-                engagement.code,
-                None,
-                "proposed",
-                now,
-                meta.actor,
-                meta.reason,
-                proposed.request_id,
-                meta.flow_run_id,
-            )
-        )
-        facts = lifecycle.EngagementFacts(
+        log_start(uow, engagement, _suffixed(meta, ":proposed"), now)
+        facts = EngagementFacts(
             confirmed=True,
             consent_valid=any(c.purpose == "participation" and c.valid_at(now) for c in consents),
         )
-        move_engagement(uow, engagement, "active", _suffixed(meta, ":active"), now, facts)
-        change, transition_id = move_advisor(
-            uow, ChangeAdvisorStage(advisor_code, "active", meta=meta), now
-        )
+        apply_move(uow, engagement, EngagementStage.ACTIVE, facts, _suffixed(meta, ":active"), now)
+        cmd = ChangeAdvisorStage(advisor_code, AdvisorStage.ACTIVE, meta=meta)
+        change, transition_id = move_advisor(uow, cmd, now)
         context = {
             "advisor": advisor_code,
             "team": team.code,
@@ -226,19 +197,19 @@ def confirm_match(
                 now,
                 transition_id,
             )
-        warnings = participation_warnings(team, on_team + 1, now)
+        warnings = team.participation_warnings(on_team + 1, now)
         return Integration(
             engagement.code, advisor_code, team.code, change.to_state, tuple(warnings)
         )
 
-    result = run_once(uow, meta, clock, work)
-    if isinstance(result, StageChange):  # replayed request: report the engagement it made
+    def replayed(change: StageChange) -> Integration:  # report the engagement it made
         with uow:
             found = [e for e in uow.engagements.for_advisor(advisor_code) if e.team == team_code]
         return Integration(
-            found[-1].code if found else "", advisor_code, team_code, result.to_state, replayed=True
+            found[-1].code if found else "", advisor_code, team_code, change.to_state, replayed=True
         )
-    return result
+
+    return rebuild_after_replay(run_once(uow, meta, clock, work), replayed)
 
 
 def record_objectives(
@@ -247,10 +218,13 @@ def record_objectives(
     """The objective-setting meeting happened; returns the advisors who were on the team."""
     with uow:
         team = uow.teams.get(team_code)
-        version = team.version
         team.objectives_set_at = clock.now()
-        uow.teams.save(team, expected_version=version)
-        present = [e.advisor for e in uow.engagements.for_team(team_code) if e.stage == "active"]
+        uow.teams.save(team)
+        present = [
+            e.advisor
+            for e in uow.engagements.for_team(team_code)
+            if e.stage == EngagementStage.ACTIVE
+        ]
         uow.commit()
     return present
 
@@ -267,17 +241,21 @@ def end_engagement(
 
     def work(uow: UnitOfWork, now: datetime) -> StageChange:
         engagement = uow.engagements.get(engagement_code)
-        target = "ended_early" if early else "completed"
-        before = engagement.stage
-        transition_id = move_engagement(uow, engagement, target, meta, now)
+        target = EngagementStage.ENDED_EARLY if early else EngagementStage.COMPLETED
+        facts = EngagementFacts(reason=meta.reason)
+        change, transition_id = apply_move(uow, engagement, target, facts, meta, now)
         advisor = uow.advisors.get(engagement.advisor)
-        still_active = [e for e in uow.engagements.for_advisor(advisor.code) if e.stage == "active"]
-        if advisor.stage == "active" and not still_active:
+        still_active = [
+            e
+            for e in uow.engagements.for_advisor(advisor.code)
+            if e.stage == EngagementStage.ACTIVE
+        ]
+        if advisor.stage == AdvisorStage.ACTIVE and not still_active:
             move_advisor(
                 uow,
                 ChangeAdvisorStage(
                     advisor.code,
-                    "ready",
+                    AdvisorStage.READY,
                     available=True,
                     meta=Meta(meta.actor, "engagement ended", None, meta.flow_run_id),
                 ),
@@ -298,6 +276,6 @@ def end_engagement(
             now,
             transition_id,
         )
-        return StageChange(engagement.code, before, target, now)
+        return change
 
     return run_once(uow, meta, clock, work)

@@ -80,17 +80,6 @@ def survey_url(portal_url: str, token: str, now: datetime, key: str, link_days: 
     return _url(portal_url, SURVEY, sign(key, SURVEY, token, now + timedelta(days=link_days)))
 
 
-def survey_link(settings: HasPortal, token: str, now: datetime | None = None) -> str:
-    """The survey link for a survey token, with the key and lifetime from settings."""
-    return survey_url(
-        settings.portal_url,
-        token,
-        now or datetime.now(UTC),
-        settings.portal.signing_key,
-        settings.portal.link_days,
-    )
-
-
 def withdrawal_link(settings: HasPortal, advisor_code: str, now: datetime | None = None) -> str:
     """The personal withdrawal link for the footer of an advisor's e-mails."""
     expires = (now or datetime.now(UTC)) + timedelta(days=settings.portal.link_days)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
 
-from ppflow.domain import lifecycle
-from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, ChangeTeamStage, Meta
+from ppflow.domain.commands import AddProgram, AddStaff, AddTeam
 from ppflow.domain.errors import DuplicateError, InvalidInputError
 from ppflow.domain.model import (
     LANGUAGES,
@@ -15,10 +14,10 @@ from ppflow.domain.model import (
     StaffMember,
     StaffRole,
     TrainingModule,
-    Transition,
     new_code,
+    valid_email,
 )
-from ppflow.services.advisors import EMAIL, StageChange
+from ppflow.services.moves import log_start
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 
 
@@ -26,7 +25,7 @@ def add_staff(uow: UnitOfWork, cmd: AddStaff) -> StaffMember:
     problems = []
     if not cmd.name.strip():
         problems.append("name is required")
-    if not EMAIL.match(cmd.email.strip()):
+    if not valid_email(cmd.email):
         problems.append(f"e-mail '{cmd.email}' is not a valid address")
     roles = [r.value for r in StaffRole]
     if cmd.role not in roles:
@@ -92,64 +91,9 @@ def add_team(uow: UnitOfWork, cmd: AddTeam, clock: Clock = SYSTEM_CLOCK) -> QITe
             focus_tags=sorted({t.strip().lower() for t in cmd.focus_tags if t.strip()}),
         )
         uow.teams.add(team)
-        uow.transitions.add(
-            Transition(
-                "team",
-                team.code,
-                None,
-                "forming",
-                clock.now(),
-                cmd.meta.actor,
-                request_id=cmd.meta.request_id,
-                flow_run_id=cmd.meta.flow_run_id,
-            )
-        )
+        log_start(uow, team, replace(cmd.meta, reason=None), clock.now())
         uow.commit()
     return team
-
-
-def move_team(
-    uow: UnitOfWork,
-    team: QITeam,
-    target: str,
-    meta: Meta,
-    now: datetime,
-    facts: lifecycle.TeamFacts,
-) -> int:
-    """Check a team's move against its table, save it under the optimistic lock (with
-    whatever else changed on the team), and log it. Returns the Transition row's id."""
-    lifecycle.TEAM.check(team.stage, target, facts, label=f"team {team.code}")
-    before, version = team.stage, team.version
-    team.stage = target
-    uow.teams.save(team, expected_version=version)
-    return uow.transitions.add(
-        Transition(
-            "team",
-            team.code,
-            before,
-            target,
-            now,
-            meta.actor,
-            meta.reason,
-            meta.request_id,
-            meta.flow_run_id,
-        )
-    )
-
-
-def change_team_stage(
-    uow: UnitOfWork, cmd: ChangeTeamStage, clock: Clock = SYSTEM_CLOCK
-) -> StageChange:
-    with uow:
-        team = uow.teams.get(cmd.team)
-        facts = lifecycle.TeamFacts(
-            briefed=team.briefed_at is not None,
-            no_active_engagement=uow.teams.advisor_count(team.code) == 0,
-        )
-        now, before = clock.now(), team.stage
-        move_team(uow, team, cmd.target, cmd.meta, now, facts)
-        uow.commit()
-    return StageChange(team.code, before, cmd.target, now)
 
 
 def add_training_module(uow: UnitOfWork, module: TrainingModule) -> TrainingModule:

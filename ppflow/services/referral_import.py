@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from ppflow.domain.commands import Meta, RegisterReferral
-from ppflow.services.advisors import add_referral, normalise_phone, validate_referral
+from ppflow.domain.model import normalise_phone
+from ppflow.services.advisors import add_referral
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 
 REQUIRED_COLUMNS = ("first_name", "last_name", "email", "language", "referred_by")
@@ -122,7 +123,7 @@ def parse_referrals(
             source=source,
             meta=meta,
         )
-        reasons = validate_referral(cmd)
+        reasons = cmd.problems()
         if reasons:
             problems.append(RowProblem(line, "; ".join(reasons)))
             continue

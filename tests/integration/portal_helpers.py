@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ppflow.adapters.orm import NotificationRow
-from ppflow.adapters.orm_portal import survey_requests
+from ppflow.adapters.orm import NotificationRow, SurveyRequestRow
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors, feedback, integration
 from tests import factories
@@ -28,7 +27,7 @@ def open_engagement(app, language: str = "fr") -> Opened:
     meta = Meta(actor="test")
     advisors.invite_advisor(app.uow(), code, meta, app.clock)
     advisors.record_invitation_answer(app.uow(), code, True, meta, app.clock)
-    advisors.record_screening_outcome(app.uow(), code, True, meta, clock=app.clock)
+    advisors.apply_screening_outcome(app.uow(), code, "retained", meta, clock=app.clock)
     advisors.enrol_required_modules(app.uow(), code, meta, app.clock)
     advisors.complete_module(app.uow(), code, "PP-101", meta, app.clock)
     integration.brief_team(app.uow(), team, Meta("t"), app.clock)
@@ -44,7 +43,7 @@ def open_engagement(app, language: str = "fr") -> Opened:
 def token_of(app, respondent: str) -> str:
     with app.engine.connect() as connection:
         return connection.scalar(
-            select(survey_requests.c.token).where(survey_requests.c.respondent_code == respondent)
+            select(SurveyRequestRow.token).where(SurveyRequestRow.respondent_code == respondent)
         )
 
 
@@ -63,9 +62,8 @@ def mailed_link(app, respondent: str) -> str:
 
 def response_row(app, respondent: str):
     with app.engine.connect() as connection:
-        return connection.execute(
-            select(survey_requests).where(survey_requests.c.respondent_code == respondent)
-        ).one()
+        table = SurveyRequestRow.__table__
+        return connection.execute(select(table).where(table.c.respondent_code == respondent)).one()
 
 
 def client_for(app):

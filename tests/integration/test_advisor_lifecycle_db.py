@@ -103,11 +103,13 @@ def test_not_retained_needs_a_reason(any_app):
     advisors.invite_advisor(any_app.uow(), code, META, any_app.clock)
     advisors.record_invitation_answer(any_app.uow(), code, True, META, any_app.clock)
     with pytest.raises(GuardFailedError, match="no reason recorded"):
-        advisors.record_screening_outcome(any_app.uow(), code, False, META, clock=any_app.clock)
-    change = advisors.record_screening_outcome(
+        advisors.apply_screening_outcome(
+            any_app.uow(), code, "not_retained", META, clock=any_app.clock
+        )
+    change = advisors.apply_screening_outcome(
         any_app.uow(),
         code,
-        False,
+        "not_retained",
         Meta("coordinator:test", "prefers another program"),
         clock=any_app.clock,
     )
@@ -174,7 +176,7 @@ def test_two_racing_changes_one_wins_and_the_other_gets_a_conflict(any_app):
         first.commit()
         with pytest.raises(ConcurrentUpdateError, match=f"advisor {code} was changed"):
             theirs.stage = "withdrawn"
-            second.advisors.save_stage(theirs, expected_version=1)
+            second.advisors.save(theirs)
     with any_app.uow() as uow:
         advisor = uow.advisors.get(code)
         assert (advisor.stage, advisor.version) == ("on_hold", 2)

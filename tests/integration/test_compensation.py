@@ -7,9 +7,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
-from ppflow.adapters import db
 from ppflow.adapters.compensation import SqlCompensationReport
 from ppflow.adapters.orm import NotificationRow, StaffRow
 from ppflow.adapters.orm_compensation import (
@@ -26,7 +25,6 @@ from ppflow.services import compensation as pay
 from ppflow.services import integration, organization
 from ppflow.services.referral_import import CsvFormatError
 from tests import factories
-from tests.conftest import make_app
 
 POLICY = CompensationPolicy.from_values(500.0, 0.8, 4)
 MY_TABLES = (RateTierRow, ActivityLogRow, ExpenseRow, PaymentDeclineRow, ProgramBudgetRow)
@@ -118,45 +116,6 @@ def later(app, day: date) -> None:
 
 
 # ---------------------------------------------------------------------- the schema
-
-
-def test_the_migration_creates_exactly_the_models_columns_and_downgrades(tmp_path, clock):
-    app, cleanup = make_app("sqlite", tmp_path, clock, migrate=False)
-    try:
-        app.upgrade()
-        inspector = inspect(app.engine)
-        for model in MY_TABLES:
-            table = model.__table__
-            assert {c["name"] for c in inspector.get_columns(table.name)} == set(
-                table.columns.keys()
-            ), table.name
-        db.downgrade(app.engine, "0003")
-        assert not {m.__tablename__ for m in MY_TABLES} & db.table_names(app.engine)
-        app.upgrade()
-        assert {m.__tablename__ for m in MY_TABLES} <= db.table_names(app.engine)
-    finally:
-        app.dispose()
-
-
-@pytest.mark.postgres
-def test_the_migration_matches_the_models_on_postgresql(tmp_path, clock):
-    app, cleanup = make_app("postgres", tmp_path, clock, migrate=False)
-    try:
-        app.upgrade()
-        inspector = inspect(app.engine)
-        for model in MY_TABLES:
-            table = model.__table__
-            assert {c["name"] for c in inspector.get_columns(table.name)} == set(
-                table.columns.keys()
-            ), table.name
-        db.downgrade(app.engine, "0003")
-        assert not {m.__tablename__ for m in MY_TABLES} & db.table_names(app.engine)
-    finally:
-        app.dispose()
-        cleanup()
-
-
-# ------------------------------------------------------------------------ amounts
 
 
 def test_each_kind_of_tier_pays_by_the_date_of_the_activity(world):

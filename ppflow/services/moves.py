@@ -1,0 +1,105 @@
+"""The one move mechanism of the three lifecycles, and the one way a use case runs once.
+
+An entity moves itself through its table (:meth:`ppflow.domain.model.Moves.move`); here
+the move is saved under the entity's optimistic lock and its transition is logged, inside
+the caller's unit of work. :func:`run_once` wraps a use case in one transaction keyed by
+its request id, so that a retried or replayed request changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from ppflow.domain.commands import Meta
+from ppflow.domain.errors import PPFlowError
+from ppflow.domain.model import Advisor, Engagement, Moves, QITeam, Transition
+from ppflow.services.ports import Clock, UnitOfWork
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """What a state-changing use case returns: plain values, safe to hand to Prefect."""
+
+    code: str
+    from_state: str | None
+    to_state: str
+    at: datetime
+    replayed: bool = False
+
+    @classmethod
+    def of(cls, transition: Transition, replayed: bool = False) -> StageChange:
+        return cls(
+            transition.code, transition.from_state, transition.to_state, transition.at, replayed
+        )
+
+
+def _repository(uow: UnitOfWork, entity: Moves):
+    if isinstance(entity, Advisor):
+        return uow.advisors
+    if isinstance(entity, Engagement):
+        return uow.engagements
+    if isinstance(entity, QITeam):
+        return uow.teams
+    raise TypeError(f"{type(entity).__name__} has no lifecycle")
+
+
+def apply_move(
+    uow: UnitOfWork, entity: Moves, target: str, facts: Any, meta: Meta, now: datetime
+) -> tuple[StageChange, int]:
+    """Check and apply one move inside an open unit of work: the entity is saved only if
+    nobody changed it since it was read, and the transition is logged. Returns the change
+    and the id of its transition row (for the notifications it causes)."""
+    transition = entity.move(target, facts, meta, now)
+    _repository(uow, entity).save(entity)
+    return StageChange.of(transition), uow.transitions.add(transition)
+
+
+def log_start(uow: UnitOfWork, entity: Moves, meta: Meta, now: datetime) -> tuple[StageChange, int]:
+    """Log the first entry of a new entity's history (it enters its initial stage)."""
+    transition = entity.begin(meta, now)
+    return StageChange.of(transition), uow.transitions.add(transition)
+
+
+def _replay(uow: UnitOfWork, meta: Meta) -> StageChange | None:
+    if meta.request_id:
+        prior = uow.transitions.by_request_id(meta.request_id)
+        if prior is not None:
+            return StageChange.of(prior, replayed=True)
+    return None
+
+
+def run_once(
+    uow: UnitOfWork, meta: Meta, clock: Clock, work: Callable[[UnitOfWork, datetime], T]
+) -> T | StageChange:
+    """Run ``work`` in one transaction, unless ``meta.request_id`` was already used: then
+    nothing changes and the first result comes back. A duplicate request racing past the
+    first check loses at the unique index on transitions.request_id and gets the same."""
+    try:
+        with uow:
+            replayed = _replay(uow, meta)
+            if replayed:
+                return replayed
+            result = work(uow, clock.now())
+            uow.commit()
+            return result
+    except PPFlowError:
+        raise
+    except Exception:
+        if meta.request_id:
+            with uow:
+                replayed = _replay(uow, meta)
+            if replayed:
+                return replayed
+        raise
+
+
+def rebuild_after_replay(result: T | StageChange, rebuild: Callable[[StageChange], T]) -> T:
+    """A use case that returns more than a stage change gets, on a replayed request, only
+    the stage change the first run logged: ``rebuild`` turns it into the use case's own
+    result from what the first run wrote."""
+    return rebuild(result) if isinstance(result, StageChange) else result
