@@ -12,15 +12,13 @@ from ppflow_flows.runtime import publish, tag_run
 @flow(name="brief-team", flow_run_name="brief/{team}")
 def brief_team(team: str):
     start = tasks.describe_team(team)
-    tag_run(
-        "stage:brief", f"team:{team}", f"program:{start['program']}" if start["program"] else ""
-    )
-    stage = start["stage"]
+    tag_run("stage:brief", f"team:{team}", f"program:{start.program}" if start.program else "")
+    stage = start.stage
     if stage == "forming":
-        stage = tasks.brief(team)["to"]
+        stage = tasks.brief(team).to_state
     publish(
         f"brief-{team}",
         f"Briefing of team {team}",
-        [f"- started at `{start['stage']}`", f"- now `{stage}`"],
+        [f"- started at `{start.stage}`", f"- now `{stage}`"],
     )
     return stage

@@ -33,6 +33,7 @@ from pydantic import Field, ValidationError, create_model
 from ppflow.domain.errors import PPFlowError
 from ppflow.services import decisions, integration
 from ppflow.services.decisions import QuestionClosedError
+from ppflow_flows.results import Proposal
 from ppflow_flows.runtime import application, client, current_flow_run, deployed, logger
 
 UI_ACTOR = "prefect-ui"
@@ -173,11 +174,11 @@ class MatchDecision(StrEnum):
     turn_down = "turn_down"
 
 
-def match(team: str, proposals: list[dict]) -> Question:
+def match(team: str, proposals: list[Proposal]) -> Question:
     lines = "\n".join(
-        f"- `{p['advisor']}`: score {p['score']} ({'; '.join(p['reasons'])})" for p in proposals
+        f"- `{p.advisor}`: score {p.score} ({'; '.join(p.reasons)})" for p in proposals
     )
-    codes = {p["advisor"]: str(p["score"]) for p in proposals}
+    codes = {p.advisor: str(p.score) for p in proposals}
     proposed = _choices("Proposed", codes)
     return Question(
         "match",
@@ -200,9 +201,7 @@ def match(team: str, proposals: list[dict]) -> Question:
                 Field(
                     default=proposed(next(iter(codes))),
                     title="Advisor to place",
-                    description=", ".join(
-                        f"{p['advisor']} (score {p['score']})" for p in proposals
-                    ),
+                    description=", ".join(f"{p.advisor} (score {p.score})" for p in proposals),
                 ),
             ),
             "role": (str, Field(default="member", title="Role in the team", max_length=40)),

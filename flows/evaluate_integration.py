@@ -18,16 +18,14 @@ def _cell(score) -> str:
 def evaluate_integration(engagement: str, notes: str = ""):
     tag_run("stage:evaluate", f"engagement:{engagement}")
     report = tasks.evaluate(engagement, notes)
-    rows = "\n".join(
-        f"| {c['name']} | {_cell(c['score'])} | {c['explanation']} |" for c in report["criteria"]
-    )
+    rows = "\n".join(f"| {c.name} | {_cell(c.score)} | {c.explanation} |" for c in report.criteria)
     create_markdown_artifact(
         key=f"evaluation-{engagement}".lower(),
         description=f"Evaluation of {engagement}",
         markdown=(
-            f"# Evaluation of {engagement}\n\nAdvisor `{report['advisor']}` in team "
-            f"`{report['team']}` — overall **{_cell(report['score'])}**\n\n"
+            f"# Evaluation of {engagement}\n\nAdvisor `{report.advisor}` in team "
+            f"`{report.team}` — overall **{_cell(report.score)}**\n\n"
             f"| criterion | score | why |\n|---|---|---|\n{rows}\n"
         ),
     )
-    return report["score"]
+    return report.score

@@ -14,13 +14,13 @@ def identify_advisors(csv_path: str, csv_name: str = "referrals", skip_invalid: 
     an e-mail address must not reach Prefect."""
     tag_run("stage:identify")
     report = tasks.register_referrals(csv_path, skip_invalid)
-    lines = [f"- rows read: {report['rows']}", f"- advisors identified: {len(report['imported'])}"]
-    lines += [f"  - `{code}`" for code in report["imported"]]
-    if report["bad_lines"]:
+    lines = [f"- rows read: {report.rows}", f"- advisors identified: {len(report.imported)}"]
+    lines += [f"  - `{code}`" for code in report.imported]
+    if report.bad_lines:
         lines.append(
-            f"- rows refused at lines {', '.join(map(str, report['bad_lines']))}; "
+            f"- rows refused at lines {', '.join(map(str, report.bad_lines))}; "
             "`ppflow advisor import FILE` shows why"
             + ("" if skip_invalid else " (nothing was imported)")
         )
     publish(f"identify-{csv_name}", f"Referrals from {csv_name}", lines)
-    return report["imported"]
+    return list(report.imported)

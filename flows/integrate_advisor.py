@@ -24,32 +24,27 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
     if first:
         return duplicate(f"integrate/{team}", first)
     start = tasks.describe_team(team)
-    tag_run(
-        "stage:integrate", f"team:{team}", f"program:{start['program']}" if start["program"] else ""
-    )
-    if start["stage"] == "forming":
+    tag_run("stage:integrate", f"team:{team}", f"program:{start.program}" if start.program else "")
+    if start.stage == "forming":
         brief_team(team)
     proposals = tasks.propose(team, limit)
-    if advisor and advisor not in [p["advisor"] for p in proposals]:
-        wanted = [p for p in tasks.propose(team, 1000) if p["advisor"] == advisor]
+    if advisor and advisor not in [p.advisor for p in proposals]:
+        wanted = [p for p in tasks.propose(team, 1000) if p.advisor == advisor]
         proposals = wanted + proposals[: max(0, limit - 1)] if wanted else proposals
     publish_table(
         f"matches-{team}",
-        [
-            {"advisor": p["advisor"], "score": p["score"], "why": "; ".join(p["reasons"])}
-            for p in proposals
-        ],
+        [{"advisor": p.advisor, "score": p.score, "why": "; ".join(p.reasons)} for p in proposals],
         f"Advisors proposed for team {team}",
     )
     if not proposals:
         logger().info("integrate/%s: no ready advisor to propose", team)
         publish(f"integrate-{team}", f"Integration into {team}", ["- no ready advisor"])
         return None
-    logger().info("integrate/%s: proposed %s", team, ", ".join(p["advisor"] for p in proposals))
+    logger().info("integrate/%s: proposed %s", team, ", ".join(p.advisor for p in proposals))
     question = decisions.match(team, proposals)
     answer = decisions.ask(question)
     if answer is None:
-        return expired(team, start["stage"])
+        return expired(team, start.stage)
     if answer.closed:
         publish(f"integrate-{team}", f"Integration into {team}", decided(answer))
         return None
@@ -67,13 +62,13 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
         team, values["advisor"], values["role"], values["hourly_rate"] or None, answer.actor
     )
     logger().info(
-        "integrate/%s: %s joins as engagement %s", team, result["advisor"], result["engagement"]
+        "integrate/%s: %s joins as engagement %s", team, result.advisor, result.engagement
     )
     lines = [
-        f"- engagement `{result['engagement']}`: `{result['advisor']}` joins `{team}`",
-        f"- advisor now `{result['advisor_stage']}`",
+        f"- engagement `{result.engagement}`: `{result.advisor}` joins `{team}`",
+        f"- advisor now `{result.advisor_stage}`",
         *decided(answer),
     ]
-    lines += [f"- warning: {w}" for w in result["warnings"]]
+    lines += [f"- warning: {w}" for w in result.warnings]
     publish(f"integrate-{team}", f"Integration into {team}", lines)
-    return result["engagement"]
+    return result.engagement

@@ -26,10 +26,10 @@ def onboard_advisor(advisor: str, team: str | None = None):
     start = tasks.describe_advisor(advisor)
     tag_run(
         "stage:onboard",
-        f"program:{start['program']}" if start["program"] else "",
+        f"program:{start.program}" if start.program else "",
         f"team:{team}" if team else "",
     )
-    stage = start["stage"]
+    stage = start.stage
     if deployed():
         return start_chain(advisor, team, stage)
     if stage in RECRUITING:
@@ -38,11 +38,11 @@ def onboard_advisor(advisor: str, team: str | None = None):
         stage = prepare_advisor(advisor, team)
     if stage == "ready" and team:
         integrate_advisor(team, advisor=advisor)
-        stage = tasks.describe_advisor(advisor)["stage"]
+        stage = tasks.describe_advisor(advisor).stage
     publish(
         f"onboard-{advisor}",
         f"Onboarding of {advisor}",
-        [f"- started at `{start['stage']}`", f"- now `{stage}`"],
+        [f"- started at `{start.stage}`", f"- now `{stage}`"],
     )
     return stage
 

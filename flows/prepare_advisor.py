@@ -18,10 +18,10 @@ def prepare_advisor(advisor: str, team: str | None = None):
         return duplicate(f"prepare/{advisor}", first)
     team = team or None  # a trigger passes "" when the onboarding aims at no team
     start = tasks.describe_advisor(advisor)
-    tag_run("stage:prepare", f"program:{start['program']}" if start["program"] else "")
-    stage = start["stage"]
+    tag_run("stage:prepare", f"program:{start.program}" if start.program else "")
+    stage = start.stage
     if stage == "recruited":
-        stage = tasks.enrol(advisor)["to"]
+        stage = tasks.enrol(advisor).to_state
         logger().info("prepare/%s: required modules enrolled", advisor)
     round, answers = 0, []
     while stage == "preparing" and round < MAX_ROUNDS:
@@ -32,7 +32,7 @@ def prepare_advisor(advisor: str, team: str | None = None):
             return expired(advisor, stage)
         answers.append(answer)
         if answer.closed:
-            stage = tasks.describe_advisor(advisor)["stage"]
+            stage = tasks.describe_advisor(advisor).stage
             break
         modules = decisions.accepted(answer, question)["modules"]
         tasks.record_answer(answer.key, advisor, answer.values, answer.actor)
@@ -42,7 +42,7 @@ def prepare_advisor(advisor: str, team: str | None = None):
         f"prepare-{advisor}",
         f"Preparation of {advisor}",
         [
-            f"- started at `{start['stage']}`",
+            f"- started at `{start.stage}`",
             f"- completion reports: {round}",
             f"- now `{stage}`",
             *[line for a in answers for line in decided(a)],

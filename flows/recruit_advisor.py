@@ -19,10 +19,10 @@ def recruit_advisor(advisor: str, team: str | None = None):
     if first:
         return duplicate(f"recruit/{advisor}", first)
     start = tasks.describe_advisor(advisor)
-    tag_run("stage:recruit", f"program:{start['program']}" if start["program"] else "")
-    stage = start["stage"]
+    tag_run("stage:recruit", f"program:{start.program}" if start.program else "")
+    stage = start.stage
     if stage == "identified":
-        stage = tasks.invite(advisor, team)["to"]
+        stage = tasks.invite(advisor, team).to_state
         logger().info("recruit/%s: invitation queued", advisor)
     answer = None
     if stage in WAITING:
@@ -30,7 +30,7 @@ def recruit_advisor(advisor: str, team: str | None = None):
         answer = decisions.ask(question)
         if answer is None:
             return expired(advisor, stage)
-        stage = tasks.describe_advisor(advisor)["stage"]
+        stage = tasks.describe_advisor(advisor).stage
         if not answer.closed and stage in WAITING:  # not if the person withdrew meanwhile
             values = decisions.accepted(answer, question)
             tasks.record_answer(answer.key, advisor, answer.values, answer.actor)
@@ -41,12 +41,12 @@ def recruit_advisor(advisor: str, team: str | None = None):
                 values["consent_wording_version"],
                 answer.actor,
                 team,
-            )["to"]
+            ).to_state
         logger().info("recruit/%s: now %s", advisor, stage)
     publish(
         f"recruit-{advisor}",
         f"Recruitment of {advisor}",
-        [f"- started at `{start['stage']}`", f"- now `{stage}`", *decided(answer)],
+        [f"- started at `{start.stage}`", f"- now `{stage}`", *decided(answer)],
     )
     return stage
 

@@ -1,10 +1,10 @@
 """Prefect tasks: each calls one ppflow use case and returns plain values (codes, stages,
-counts). Retries cover database hiccups only; ppflow's own errors (an illegal move, bad
-input) are final and are not retried."""
+counts), as the frozen dataclasses of ``ppflow_flows.results``. Retries cover database
+hiccups only; ppflow's own errors (an illegal move, bad input) are final and are not
+retried."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 from prefect import task
@@ -13,6 +13,20 @@ from prefect.cache_policies import NO_CACHE
 from ppflow.domain.errors import PPFlowError
 from ppflow.services import advisors, decisions, feedback, integration, queries
 from ppflow.services.referral_import import import_referrals
+from ppflow.services.sweeps import Case
+from ppflow_flows.results import (
+    AdvisorStage,
+    Evaluation,
+    FeedbackResult,
+    ImportResult,
+    OutboxPass,
+    Placement,
+    Proposal,
+    ReminderResult,
+    RetentionResult,
+    StageResult,
+    TeamStage,
+)
 from ppflow_flows.runtime import announce, application, meta
 
 
@@ -24,42 +38,34 @@ def _transient(task, task_run, state) -> bool:
 
 # Tasks read and change live state: a cached result would hide what changed meanwhile.
 DB = dict(
-    retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_transient, cache_policy=NO_CACHE
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,
 )
 
 
-def _change(entity: str, change, team: str | None = None) -> dict:
+def _change(entity: str, change, team: str | None = None) -> StageResult:
     announce(entity, change.code, change.from_state, change.to_state, change.replayed, team)
-    return {
-        "code": change.code,
-        "from": change.from_state,
-        "to": change.to_state,
-        "replayed": change.replayed,
-    }
+    return StageResult.of(change)
 
 
 # Reads are plain calls, not tasks: they change nothing, so there is nothing to retry or to
 # record, and a task run would cost a round of events for each.
 
 
-def describe_advisor(advisor: str) -> dict:
-    app = application()
-    detail = queries.get_advisor(app.uow(), advisor)
-    return {"code": advisor, "stage": detail.advisor.stage, "program": detail.advisor.program}
+def describe_advisor(advisor: str) -> AdvisorStage:
+    detail = queries.get_advisor(application().uow(), advisor)
+    return AdvisorStage(advisor, detail.advisor.stage, detail.advisor.program)
 
 
-def describe_team(team: str) -> dict:
+def describe_team(team: str) -> TeamStage:
     summary = queries.get_team(application().uow(), team)
-    return {
-        "code": team,
-        "stage": summary.team.stage,
-        "program": summary.team.program,
-        "active_advisors": summary.active_advisors,
-    }
+    return TeamStage(team, summary.team.stage, summary.team.program, summary.active_advisors)
 
 
 @task(**DB)
-def register_referrals(csv_path: str, skip_invalid: bool) -> dict:
+def register_referrals(csv_path: str, skip_invalid: bool) -> ImportResult:
     """Import a CSV of referrals. Only codes and line numbers come back: the reasons can
     quote personal data, so the coordinator reads them with ``ppflow advisor import``."""
     app = application()
@@ -72,11 +78,11 @@ def register_referrals(csv_path: str, skip_invalid: bool) -> dict:
     )
     for code in report.imported:
         announce("advisor", code, None, "identified")
-    return {"rows": report.rows, "imported": report.imported, "bad_lines": sorted(report.bad_lines)}
+    return ImportResult.of(report)
 
 
 @task(**DB)
-def invite(advisor: str, team: str | None = None) -> dict:
+def invite(advisor: str, team: str | None = None) -> StageResult:
     app = application()
     return _change(
         "advisor", advisors.invite_advisor(app.uow(), advisor, meta("invite"), app.clock), team
@@ -102,7 +108,7 @@ def record_screening(
     wording_version: str,
     actor: str | None = None,
     team: str | None = None,
-) -> dict:
+) -> StageResult:
     app = application()
     change = advisors.apply_screening_outcome(
         app.uow(),
@@ -116,7 +122,7 @@ def record_screening(
 
 
 @task(**DB)
-def enrol(advisor: str) -> dict:
+def enrol(advisor: str) -> StageResult:
     app = application()
     return _change(
         "advisor", advisors.enrol_required_modules(app.uow(), advisor, meta("enrol"), app.clock)
@@ -139,20 +145,20 @@ def complete_modules(
 
 
 @task(**DB)
-def brief(team: str) -> dict:
+def brief(team: str) -> StageResult:
     app = application()
     return _change("team", integration.brief_team(app.uow(), team, meta("brief"), app.clock))
 
 
-def propose(team: str, limit: int) -> list[dict]:
+def propose(team: str, limit: int) -> list[Proposal]:
     matches = integration.propose_matches(application().uow(), team, limit)
-    return [{"advisor": m.advisor, "score": m.score, "reasons": list(m.reasons)} for m in matches]
+    return [Proposal.of(m) for m in matches]
 
 
 @task(**DB)
 def confirm(
     team: str, advisor: str, role: str, hourly_rate: float | None, actor: str | None = None
-) -> dict:
+) -> Placement:
     app = application()
     result = integration.confirm_match(
         app.uow(),
@@ -166,17 +172,16 @@ def confirm(
     if not result.replayed:
         announce("engagement", result.engagement, None, "active")
         announce("advisor", advisor, "ready", "active")
-    return asdict(result)
+    return Placement.of(result)
 
 
 @task(**DB)
-def open_feedback(engagement: str, round: int) -> dict:
+def open_feedback(engagement: str, round: int) -> FeedbackResult:
     app = application()
-    return asdict(
-        feedback.open_feedback(
-            app.uow(), engagement, meta("feedback"), round, app.clock, app.settings.portal_url
-        )
+    status = feedback.open_feedback(
+        app.uow(), engagement, meta("feedback"), round, app.clock, app.settings.portal_url
     )
+    return FeedbackResult.of(status)
 
 
 @task(**DB)
@@ -190,40 +195,32 @@ def remind_feedback(engagement: str, after_days: int) -> int:
 
 
 @task(**DB)
-def evaluate(engagement: str, notes: str) -> dict:
+def evaluate(engagement: str, notes: str) -> Evaluation:
     app = application()
     report = feedback.evaluate_engagement(app.uow(), engagement, meta("evaluate"), notes, app.clock)
     if not report.replayed:
         announce("engagement", engagement, "completed", "evaluated")
-    return asdict(report)
+    return Evaluation.of(report)
 
 
 # ---------------------------------------------------------------- scheduled sweeps
 
 
 @task(**DB)
-def dispatch_outbox(max_rows: int | None = None) -> dict:
-
-    report = application().dispatch_pending(max_rows)
-    return {
-        "claimed": report.claimed,
-        "sent": report.sent,
-        "retried": report.retried,
-        "failed": report.failed,
-        "dead": report.dead,
-    }
+def dispatch_outbox(max_rows: int | None = None) -> OutboxPass:
+    return OutboxPass.of(application().dispatch_pending(max_rows))
 
 
 @task(**DB)
-def remind(waiting: list[dict]) -> dict:
-    from ppflow.services.sweeps import Case, send_reminders
+def remind(waiting: list[Case]) -> ReminderResult:
+    """The coordinators' digests; ``waiting`` are the decisions runs wait on."""
+    from ppflow.services.sweeps import send_reminders
 
     app = application()
-    decisions = [Case(**w) for w in waiting]
     report = send_reminders(
-        app.uow(), app.sweeps(), app.settings.service_levels, decisions, app.clock
+        app.uow(), app.sweeps(), app.settings.service_levels, waiting, app.clock
     )
-    return {"cases": report.cases, "total": report.total, "digests": report.digests}
+    return ReminderResult.of(report)
 
 
 @task(**DB)
@@ -235,22 +232,9 @@ def open_due_surveys() -> int:
 
 
 @task(**DB)
-def indicators(start: str, end: str) -> dict:
-    from datetime import datetime
-
-    from ppflow.services.indicators import compute_indicators
-
-    app = application()
-    result = compute_indicators(
-        app.indicators(), datetime.fromisoformat(start), datetime.fromisoformat(end)
-    )
-    return {"funnel": result.funnel, "values": result.values, "targets": result.targets}
-
-
-@task(**DB)
-def erase_expired_personal_data() -> dict:
+def erase_expired_personal_data() -> RetentionResult:
     from ppflow.services.retention import apply_retention
 
     app = application()
     report = apply_retention(app.retention(), app.settings.retention_days, app.clock)
-    return {"erased": report.erased, "cancelled": report.cancelled}
+    return RetentionResult.of(report)

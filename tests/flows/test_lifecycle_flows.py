@@ -144,8 +144,8 @@ def test_a_retried_step_in_the_same_run_changes_nothing_twice(flow_app):
         return first, second
 
     first, second = probe(code)
-    assert first["to"] == second["to"] == "invited"
-    assert second["replayed"] and not first["replayed"]
+    assert first.to_state == second.to_state == "invited"
+    assert second.replayed and not first.replayed
     assert invitations_recorded(flow_app, code) == (1, 1)
 
 

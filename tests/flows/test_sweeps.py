@@ -67,8 +67,8 @@ def test_the_reminder_sweep_costs_the_same_task_runs_for_10_and_10000_advisors(o
             )
         assert digests == 1  # one digest for the one coordinator, however many cases
     assert counts[10] == counts[10_000] == 1
-    assert reports[10_000]["total"] > 10 * reports[10]["total"]
-    stalled = reports[10_000]["cases"]
+    assert reports[10_000].total > 10 * reports[10].total
+    stalled = reports[10_000].cases
     assert stalled["identified"] > 0 and stalled["invited"] > 0 and stalled["preparing"] > 0
 
 
@@ -92,5 +92,5 @@ def test_reminders_see_every_waiting_run_beyond_one_page_of_the_api(flow_app):
                 name=f"recruit/PA-P{marker}{n:03d}",
                 state=Paused(pause_key="screening"),
             )
-    found = {d["advisor"] for d in waiting_decisions() if d["advisor"].startswith(f"PA-P{marker}")}
+    found = {d.advisor for d in waiting_decisions() if d.advisor.startswith(f"PA-P{marker}")}
     assert len(found) == 205

@@ -79,8 +79,8 @@ def test_feedback_then_evaluation_moves_the_engagement_to_evaluated(flow_app):
         flow_app.uow(), team, code, Meta("test"), clock=flow_app.clock
     ).engagement
     status = collect_feedback(engagement)
-    assert (status["opened"], status["answered"]) == (2, 0)
-    assert collect_feedback(engagement)["opened"] == 2  # re-run opens nothing new
+    assert (status.opened, status.answered) == (2, 0)
+    assert collect_feedback(engagement).opened == 2  # re-run opens nothing new
     feedback.record_feedback(flow_app.uow(), engagement, code, {"q1": 5, "q2": 4})
     feedback.record_feedback(flow_app.uow(), engagement, lead, {"q1": 3, "q2": 3})
     integration.end_engagement(flow_app.uow(), engagement, Meta("test"), clock=flow_app.clock)
