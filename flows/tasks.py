@@ -1,16 +1,18 @@
 """Prefect tasks: each calls one ppflow use case and returns plain values (codes, stages,
-counts), as the frozen dataclasses of ``ppflow_flows.results``. Retries cover database
-hiccups only; ppflow's own errors (an illegal move, bad input) are final and are not
-retried."""
+counts), as the frozen dataclasses of ``ppflow_flows.results``. Retries cover transient
+errors only (a database that is locked or unreachable, a dropped connection); everything
+else (an illegal move, a bad CSV, a missing file, a bug) fails the task at once."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import httpx
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from sqlalchemy import exc as db
 
-from ppflow.domain.errors import PPFlowError
 from ppflow.services import advisors, decisions, feedback, integration, queries
 from ppflow.services.referral_import import import_referrals
 from ppflow.services.sweeps import Case
@@ -29,18 +31,45 @@ from ppflow_flows.results import (
 )
 from ppflow_flows.runtime import announce, application, meta
 
+# What may succeed when tried again a few seconds later. aiosmtplib's SMTPConnectError and
+# SMTPServerDisconnected are ConnectionErrors and its SMTPTimeoutError a TimeoutError (the
+# dispatcher records a failed message in the outbox itself, so these reach a task only
+# when the whole pass fails); a pool that has no connection free raises SQLAlchemy's
+# TimeoutError.
+TRANSIENT = (
+    db.DisconnectionError,
+    db.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+    httpx.NetworkError,  # Prefect's API, e.g. when a Secret block is read
+    httpx.TimeoutException,
+)
+SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
 
-def _transient(task, task_run, state) -> bool:
-    """Retry only what may succeed next time: not ppflow's own refusals."""
-    error = state.result(raise_on_failure=False)
-    return not isinstance(error, PPFlowError)
+
+def is_transient(error: BaseException | None) -> bool:
+    """Whether a failed task may succeed if tried again: a database that is locked, busy
+    or unreachable, a connection dropped or timed out. Everything else, ppflow's own
+    refusals included, is final. SQLite reports a missing table as an OperationalError
+    too, so its OperationalErrors count only when they say the database is locked."""
+    if isinstance(error, db.OperationalError):
+        if isinstance(error.orig, sqlite3.OperationalError):
+            return any(words in str(error.orig).lower() for words in SQLITE_BUSY)
+        return True
+    if isinstance(error, db.DBAPIError) and error.connection_invalidated:
+        return True  # SQLAlchemy saw the connection drop
+    return isinstance(error, TRANSIENT)
+
+
+def _retry_if_transient(task, task_run, state) -> bool:
+    return is_transient(state.result(raise_on_failure=False))
 
 
 # Tasks read and change live state: a cached result would hide what changed meanwhile.
 DB = dict(
     retries=2,
     retry_delay_seconds=[1, 5],
-    retry_condition_fn=_transient,
+    retry_condition_fn=_retry_if_transient,
     cache_policy=NO_CACHE,
 )
 
