@@ -19,6 +19,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterName,
     FlowRunFilterState,
     FlowRunFilterStateType,
+    FlowRunFilterTags,
 )
 from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext, TaskRunContext
@@ -135,12 +136,14 @@ def earlier_run_in_progress(**subject: object) -> str | None:
 PAGE = 200  # the most runs Prefect's API returns at once
 
 
-def paused_runs(names: list[str] | None = None) -> list:
+def paused_runs(names: list[str] | None = None, tags: list[str] | None = None) -> list:
     """Every run paused or suspended on a person's answer (optionally only those with one
-    of ``names``), however many: Prefect's API returns at most 200 at once, so this pages."""
+    of ``names``, or with one of ``tags``), however many: Prefect's API returns at most 200
+    at once, so this pages."""
     wanted = FlowRunFilter(
         state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
         name=FlowRunFilterName(any_=names) if names else None,
+        tags=FlowRunFilterTags(any_=tags) if tags else None,
     )
     found, offset = [], 0
     while True:

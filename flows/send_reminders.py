@@ -11,18 +11,26 @@ from ppflow.services.sweeps import Case
 from ppflow_flows import tasks
 from ppflow_flows.results import ReminderResult
 from ppflow_flows.runtime import paused_runs, publish
+from ppflow_flows.serving import SHORT_NAMES
+
+# The stages whose runs wait for a person's answer. Their runs are tagged stage:<stage>,
+# and the parameter SHORT_NAMES names for the stage holds the code the answer is about.
+ASKING = ("recruit", "prepare", "integrate")
 
 
 def waiting_decisions() -> list[Case]:
-    """Runs paused or suspended on a person's answer: their subject code and age."""
-    runs = paused_runs()
+    """Runs paused or suspended on a person's answer: the code they ask about, their stage
+    and how many days they have waited."""
+    subject_of = {f"stage:{stage}": SHORT_NAMES[stage][1] for stage in ASKING}
     now = datetime.now(UTC)
     found = []
-    for run in runs:
-        stage, _, subject = (run.name or "").partition("/")
+    for run in paused_runs(tags=list(subject_of)):
+        tag = next((t for t in run.tags or [] if t in subject_of), None)
+        subject = (run.parameters or {}).get(subject_of[tag]) if tag else None
         if not subject:
             continue
         since = run.state.timestamp if run.state else now
+        stage = tag.removeprefix("stage:")
         found.append(Case(subject, f"{stage}: waiting for a decision", max(0, (now - since).days)))
     return found
 

@@ -87,10 +87,56 @@ def test_reminders_see_every_waiting_run_beyond_one_page_of_the_api(flow_app):
     marker = datetime.now(UTC).strftime("%H%M%S%f")
     with get_client(sync_client=True) as client:
         for n in range(205):
+            code = f"PA-P{marker}{n:03d}"
             client.create_flow_run(
                 waiting,
-                name=f"recruit/PA-P{marker}{n:03d}",
+                name=f"recruit/{code}",
+                parameters={"advisor": code, "team": f"QT-P{marker}"},
+                tags=["stage:recruit"],
                 state=Paused(pause_key="screening"),
             )
     found = {d.advisor for d in waiting_decisions() if d.advisor.startswith(f"PA-P{marker}")}
     assert len(found) == 205
+
+
+def test_reminders_find_waiting_runs_by_their_tags_and_parameters_not_their_names(flow_app):
+    """What a run waits on is read from its stage tag and its parameters: an integration
+    waits on its team even when it names an advisor, and a run without a stage tag is no
+    stage of ppflow, whatever its name says."""
+    from prefect import flow
+    from prefect.states import Paused
+
+    from ppflow_flows.send_reminders import waiting_decisions
+
+    @flow(name="waits-for-a-decision")
+    def waiting():
+        return None
+
+    marker = datetime.now(UTC).strftime("%H%M%S%f")
+    team, advisor, stranger = f"QT-T{marker}", f"PA-T{marker}", f"PA-U{marker}"
+    with get_client(sync_client=True) as client:
+        client.create_flow_run(
+            waiting,
+            name=f"integrate/{team}",
+            parameters={"team": team, "advisor": advisor, "limit": 5},
+            tags=["stage:integrate", f"team:{team}", "program:PG-T"],
+            state=Paused(pause_key="match"),
+        )
+        client.create_flow_run(
+            waiting,
+            name=f"prepare/{advisor}",
+            parameters={"advisor": advisor, "team": team},
+            tags=["stage:prepare"],
+            state=Paused(pause_key="training-1"),
+        )
+        client.create_flow_run(
+            waiting,
+            name=f"recruit/{stranger}",
+            parameters={"advisor": stranger},
+            state=Paused(pause_key="screening"),
+        )
+    found = {(d.advisor, d.stage) for d in waiting_decisions() if marker in d.advisor}
+    assert found == {
+        (team, "integrate: waiting for a decision"),
+        (advisor, "prepare: waiting for a decision"),
+    }
