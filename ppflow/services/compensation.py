@@ -10,9 +10,7 @@ program and fiscal year for the budget, per payee and calendar year for the T4A 
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -37,9 +35,10 @@ from ppflow.domain.compensation import (
     value_activity,
 )
 from ppflow.domain.errors import InvalidInputError, NotFoundError, PPFlowError
+from ppflow.services.csv_files import read_csv
 from ppflow.services.notifications import InvalidRecipientError, queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
-from ppflow.services.referral_import import CsvFormatError, RowProblem, decode_csv
+from ppflow.services.referral_import import RowProblem
 
 PAYABLE_STAGES = ("active", "completed", "evaluated", "ended_early")
 BUDGET_ALERT = "budget_alert"
@@ -320,25 +319,13 @@ def log_hours(
 def parse_hours_csv(data: bytes, meta: Meta) -> tuple[list[tuple[int, LogHours]], list[RowProblem]]:
     """Read the rows into commands, with the problems that need no database: missing
     fields, extra fields, a bad date, bad hours, a bad activity, a repeated row."""
-    reader = csv.DictReader(io.StringIO(decode_csv(data), newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in CSV_REQUIRED if c not in header]
-    if missing:
-        raise CsvFormatError(
-            f"the header (line 1) lacks the column(s) {', '.join(missing)}; "
-            f"expected {', '.join(CSV_REQUIRED)} and optionally {', '.join(CSV_OPTIONAL)}"
-        )
-    reader.fieldnames = header
     commands: list[tuple[int, LogHours]] = []
     problems: list[RowProblem] = []
     seen: dict[tuple, int] = {}
-    for raw in reader:
-        line = reader.line_num
-        if None in raw:
-            problems.append(RowProblem(line, "more fields than the header has columns"))
-            continue
-        row = {k: (v or "").strip() for k, v in raw.items()}
-        if not any(row.values()):
+    for record in read_csv(data, CSV_REQUIRED, CSV_OPTIONAL, lowercase_header=True):
+        line, row = record.line, record.values
+        if record.problem:
+            problems.append(RowProblem(line, record.problem))
             continue
         empty = [c for c in CSV_REQUIRED if not row.get(c)]
         if empty:

@@ -8,8 +8,6 @@ reads it from the database.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +20,7 @@ from ppflow.domain.errors import (
     NotFoundError,
 )
 from ppflow.services import advisors
+from ppflow.services.csv_files import CsvRecord, read_csv
 from ppflow.services.links import LinkError
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 from ppflow.services.questionnaires import (
@@ -170,45 +169,16 @@ class ImportReport:
     skipped: int = 0
 
 
-class CsvFormatError(InvalidInputError):
-    pass
-
-
-def read_responses_csv(data: bytes) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a response CSV with their line numbers. Columns: ``engagement``,
-    ``respondent``, optionally ``round``, then one column per item id."""
-    if len(data) > CSV_MAX_BYTES:
-        raise CsvFormatError(f"the file is over {CSV_MAX_BYTES // 1_000_000} MB")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise CsvFormatError(
-            f"the file is not UTF-8 (byte {error.start}); save it as UTF-8 CSV"
-        ) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in ("engagement", "respondent") if c not in header]
-    if missing:
-        raise CsvFormatError(f"the header lacks {', '.join(missing)}")
-    if len(set(header)) != len(header):
-        raise CsvFormatError("a column appears twice in the header")
-    reader.fieldnames = header
-    rows = []
-    try:
-        for row in reader:
-            if None in row:
-                rows.append((reader.line_num, {"__extra__": "x"}))
-                continue
-            rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
-    except csv.Error as error:
-        raise CsvFormatError(f"line {reader.line_num}: {error}") from None
-    return rows
+def read_responses_csv(data: bytes) -> list[CsvRecord]:
+    """The records of a response CSV. Columns: ``engagement``, ``respondent``, optionally
+    ``round``, then one column per item id."""
+    return read_csv(data, ("engagement", "respondent"), ("round",), max_bytes=CSV_MAX_BYTES)
 
 
 def import_responses(
     uow: UnitOfWork,
     library: QuestionnaireLibrary,
-    rows: Iterable[tuple[int, Mapping[str, str]]],
+    records: Iterable[CsvRecord],
     clock: Clock = SYSTEM_CLOCK,
     skip_invalid: bool = False,
 ) -> ImportReport:
@@ -219,10 +189,11 @@ def import_responses(
     with uow:
         planned: list[tuple[PendingSurvey, dict]] = []
         seen: set[str] = set()
-        for line, row in rows:
+        for record in records:
+            line, row = record.line, record.values
             try:
-                if "__extra__" in row:
-                    raise InvalidInputError("more cells than the header has columns")
+                if record.problem:
+                    raise InvalidInputError(record.problem)
                 engagement, respondent = row.get("engagement", ""), row.get("respondent", "")
                 if not engagement or not respondent:
                     raise InvalidInputError("engagement and respondent are required")

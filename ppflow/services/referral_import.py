@@ -1,17 +1,19 @@
-"""Import referrals from a CSV file: validate every row first, then import all or nothing
-(or only the valid rows when the coordinator asks for it)."""
+"""Import referrals from a CSV file (read by :mod:`ppflow.services.csv_files`): validate
+every row first, then import all or nothing (or only the valid rows when the coordinator
+asks for it)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from ppflow.domain.commands import Meta, RegisterReferral
 from ppflow.domain.model import normalise_phone
 from ppflow.services.advisors import add_referral
+from ppflow.services.csv_files import CsvFormatError, read_csv
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+
+__all__ = ["CsvFormatError", "import_referrals"]
 
 REQUIRED_COLUMNS = ("first_name", "last_name", "email", "language", "referred_by")
 OPTIONAL_COLUMNS = (
@@ -23,12 +25,7 @@ OPTIONAL_COLUMNS = (
     "program",
     "context",
 )
-MAX_FIELD = 2000
 LOOKUP_BATCH = 500
-
-
-class CsvFormatError(ValueError):
-    """The file as a whole cannot be read (encoding, header)."""
 
 
 @dataclass(frozen=True)
@@ -52,56 +49,17 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").replace(",", ";").split(";") if v.strip())
 
 
-def _bad_controls(value: str, multiline: bool) -> bool:
-    allowed = "\t\n\r" if multiline else "\t"
-    return any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value)
-
-
-def decode_csv(data: bytes) -> str:
-    """A CSV file's text; anything but UTF-8 is refused with the line of the first bad byte."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise CsvFormatError(
-            f"the file is not UTF-8 (first bad byte on line {line}); "
-            "save it as 'CSV UTF-8' and try again"
-        ) from None
-
-
 def parse_referrals(
     data: bytes, meta: Meta, source: str = "csv"
 ) -> tuple[list[tuple[int, RegisterReferral]], list[RowProblem]]:
     """Read the rows into commands, with the problems that need no database."""
-    text = decode_csv(data)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise CsvFormatError(
-            f"the header (line 1) lacks the column(s) {', '.join(missing)}; "
-            f"expected {', '.join(REQUIRED_COLUMNS)} and optionally {', '.join(OPTIONAL_COLUMNS)}"
-        )
-    reader.fieldnames = header
     commands: list[tuple[int, RegisterReferral]] = []
     problems: list[RowProblem] = []
-    for raw in reader:
-        line = reader.line_num
-        if None in raw:
-            problems.append(RowProblem(line, "more fields than the header has columns"))
-            continue
-        row = {k: (v or "").strip() for k, v in raw.items()}
-        if not any(row.values()):
-            continue
-        too_long = [k for k, v in row.items() if len(v) > MAX_FIELD]
-        if too_long:
-            problems.append(
-                RowProblem(line, f"field(s) {', '.join(too_long)} longer than {MAX_FIELD}")
-            )
-            continue
-        controls = sorted(k for k, v in row.items() if _bad_controls(v, multiline=k == "context"))
-        if controls:
-            problems.append(RowProblem(line, f"control characters in {', '.join(controls)}"))
+    records = read_csv(data, REQUIRED_COLUMNS, OPTIONAL_COLUMNS, multiline=("context",))
+    for record in records:
+        line, row = record.line, record.values
+        if record.problem:
+            problems.append(RowProblem(line, record.problem))
             continue
         hours = row.get("availability_hours") or "0"
         if not hours.isdigit():
