@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from ppflow.domain.commands import Meta
-from ppflow.domain.errors import InvalidInputError, NotFoundError
+from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.evaluation import EvaluationInput, evaluate, overall
 from ppflow.domain.lifecycle import EngagementFacts, EngagementStage
 from ppflow.domain.model import Evaluation, SurveyRequest
@@ -97,31 +97,6 @@ def feedback_status(uow: UnitOfWork, engagement_code: str) -> FeedbackStatus:
         answered=sum(1 for r in requests if r.answered_at),
         reminded=sum(1 for r in requests if r.reminders),
     )
-
-
-def record_feedback(
-    uow: UnitOfWork,
-    engagement_code: str,
-    respondent: str,
-    answers: dict[str, int | str],
-    clock: Clock = SYSTEM_CLOCK,
-) -> bool:
-    """Record one respondent's answers (scale items 1-5, open questions as text).
-    Returns False if the questionnaire was already answered: the first answer stands."""
-    scale = [v for v in answers.values() if isinstance(v, int) and not isinstance(v, bool)]
-    if any(not 1 <= v <= 5 for v in scale):
-        raise InvalidInputError("agreement answers go from 1 (disagree) to 5 (agree)")
-    with uow:
-        pending = [
-            r for r in uow.surveys.for_engagement(engagement_code) if r.respondent == respondent
-        ]
-        if not pending:
-            raise NotFoundError(f"questionnaire for {respondent} on engagement", engagement_code)
-        request = pending[-1]
-        score = round(sum(scale) / len(scale), 2) if scale else None
-        recorded = uow.surveys.answer(request.token, dict(answers), score, clock.now())
-        uow.commit()
-    return recorded
 
 
 def remind_feedback(

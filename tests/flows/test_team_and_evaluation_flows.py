@@ -9,7 +9,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.flow_runs import resume_flow_run
 
 from ppflow.domain.commands import Meta
-from ppflow.services import feedback, integration, queries
+from ppflow.services import integration, portal, queries
 from tests import factories
 from tests.flows.conftest import flow_runs, in_thread, wait_until_paused
 
@@ -81,8 +81,11 @@ def test_feedback_then_evaluation_moves_the_engagement_to_evaluated(flow_app):
     status = collect_feedback(engagement)
     assert (status.opened, status.answered) == (2, 0)
     assert collect_feedback(engagement).opened == 2  # re-run opens nothing new
-    feedback.record_feedback(flow_app.uow(), engagement, code, {"q1": 5, "q2": 4})
-    feedback.record_feedback(flow_app.uow(), engagement, lead, {"q1": 3, "q2": 3})
+    library = flow_app.questionnaires()
+    answers = {"com_information": 5, "com_role": 4}
+    portal.record_response(flow_app.uow(), library, engagement, code, answers)
+    answers = {"com_prepared": 3, "com_plain_language": 3}
+    portal.record_response(flow_app.uow(), library, engagement, lead, answers)
     integration.end_engagement(flow_app.uow(), engagement, Meta("test"), clock=flow_app.clock)
     score = evaluate_integration(engagement, notes="good first year")
     assert score is not None and 0 < score <= 1

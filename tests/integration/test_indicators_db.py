@@ -13,7 +13,7 @@ from sqlalchemy import insert, select, update
 
 from ppflow.adapters.orm import EngagementRow, ProgramTargetRow
 from ppflow.domain.commands import AddProgram, Meta, TargetSpec
-from ppflow.services import advisors, feedback, integration, organization
+from ppflow.services import advisors, feedback, integration, organization, portal
 from ppflow.services.indicators import OTHER_REASONS, aggregate_reasons, compute_indicators
 from tests import factories
 
@@ -51,7 +51,9 @@ def _fixture(app):
     app.clock.moment = t0 + timedelta(days=40)
     feedback.open_feedback(app.uow(), joined_a.engagement, META, clock=app.clock)
     answers = {"com_information": 4, "com_role": 2, "views_invited": 5, "open_improve": "-"}
-    feedback.record_feedback(app.uow(), joined_a.engagement, a, answers, clock=app.clock)
+    portal.record_response(
+        app.uow(), app.questionnaires(), joined_a.engagement, a, answers, clock=app.clock
+    )
     app.clock.moment = t0 + timedelta(days=100)
     advisors.withdraw_advisor(app.uow(), b, Meta("test", reason="moved away"), app.clock)
     with app.engine.begin() as connection:  # the target is revised: version 2

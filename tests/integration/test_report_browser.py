@@ -13,9 +13,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ppflow import cli_report
+from ppflow.cli.report import report_app
 from ppflow.domain.commands import AddProgram, Meta, TargetSpec
-from ppflow.services import feedback, integration, organization
+from ppflow.services import feedback, integration, organization, portal
 from tests import factories
 
 CHROMIUM = shutil.which("chromium") or (
@@ -25,9 +25,8 @@ META = Meta("test")
 
 
 def _cli(app) -> typer.Typer:
-    root = typer.Typer()
-    root.command("noop")(lambda: None)  # a group, as in ppflow.cli
-    cli_report.register(root, lambda: app)
+    root = typer.Typer(context_settings={"obj": app})  # the App the commands work on
+    root.add_typer(report_app, name="report")
     return root
 
 
@@ -53,7 +52,9 @@ def _program(app) -> None:
     integration.confirm_match(app.uow(), team, second, META, clock=app.clock)
     feedback.open_feedback(app.uow(), joined.engagement, META, clock=app.clock)
     answers = {"com_information": 5, "com_role": 4}
-    feedback.record_feedback(app.uow(), joined.engagement, first, answers, clock=app.clock)
+    portal.record_response(
+        app.uow(), app.questionnaires(), joined.engagement, first, answers, clock=app.clock
+    )
 
 
 def test_report_indicators_prints_the_figures_against_targets(sqlite_app):
