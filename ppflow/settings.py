@@ -15,6 +15,10 @@ def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "ppflow"
 
 
+# Signs links on a development machine only: `ppflow check` refuses it elsewhere.
+DEVELOPMENT_SIGNING_KEY = "development-only-signing-key"
+
+
 class SmtpSettings(BaseModel):
     """Where mail goes: ``PPFLOW_SMTP__HOST``, ``PPFLOW_SMTP__PORT`` and so on."""
 
@@ -50,7 +54,7 @@ class PortalSettings(BaseModel):
     port: int = 8000
     # Signs the personal survey and withdrawal links. The default is for development only:
     # `ppflow check` refuses it when PPFLOW_ENVIRONMENT is not "development".
-    signing_key: str = "development-only-signing-key"
+    signing_key: str = DEVELOPMENT_SIGNING_KEY
     signing_key_block: str | None = None  # or a Prefect Secret block holding it
     link_days: int = 30
 

@@ -23,10 +23,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ppflow.domain.errors import InvalidInputError
-from ppflow.domain.model import CODE_ALPHABET, LANGUAGES
+from ppflow.domain.model import CODE_ALPHABET, LANGUAGES, valid_email
 from ppflow.services.ports import Clock, Directory, Mailer, Outbox, Renderer, UnitOfWork
 
-ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
 PERSON_CODE = re.compile(rf"^(PA|ST)-[{CODE_ALPHABET}]{{6}}$")
 ANY_ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
 RECIPIENT_KINDS = ("advisor", "staff")
@@ -253,10 +252,6 @@ def template_context(
     return result
 
 
-def valid_address(address: str | None) -> bool:
-    return bool(address) and ADDRESS.match(address.strip()) is not None
-
-
 def redact_addresses(text: str) -> str:
     """Server replies often quote the address; keep it out of the outbox and of notices."""
     return ANY_ADDRESS.sub("<address>", text)
@@ -309,7 +304,7 @@ def queue_notification(
         address, preferred = contact.email, contact.language
     else:
         address, preferred = uow.staff.get(recipient_code).email, None
-    if not valid_address(address):
+    if not valid_email(address):
         # The address itself stays out of the message: errors end up in logs.
         raise InvalidRecipientError(
             f"{recipient_kind} {recipient_code} has no valid e-mail address; "
@@ -477,7 +472,7 @@ def _prepare_one(
         return Outcome(entry.id, "failed", "recipient unknown; not sent")
     if recipient.erased:
         return Outcome(entry.id, "failed", "recipient's personal data was erased; not sent")
-    if not valid_address(recipient.email):
+    if not valid_email(recipient.email):
         return Outcome(entry.id, "failed", "recipient has no valid e-mail address; not sent")
     try:
         context = template_context(entry.context, recipient, entry.language, people)
