@@ -227,8 +227,7 @@ def _cli_seconds(settings: Settings, period: str) -> tuple[float, str]:
     """``ppflow report indicators`` in a fresh process (the CLI with the report commands
     registered, as ppflow.cli does)."""
     program = (
-        "from ppflow import cli, cli_report\n"
-        "cli_report.register(cli.app, cli.get_app)\n"
+        "from ppflow import cli\n"
         f"cli.app(['report', 'indicators', '--period', '{period}'])\n"
     )
     env = dict(os.environ, PPFLOW_DATABASE_URL=settings.resolved_database_url)

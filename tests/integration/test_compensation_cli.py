@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from ppflow import cli_compensation
+from ppflow.cli.compensation import pay_app
 from tests.integration.test_compensation import World, later
 
 runner = CliRunner()
@@ -17,16 +16,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def pay(any_app):
-    application = typer.Typer()
-
-    @application.callback()
-    def main() -> None:
-        """ppflow (test)."""
-
-    cli_compensation.register(application, lambda: any_app)
-
     def invoke(*args: str, ok: bool = True):
-        result = runner.invoke(application, ["pay", *args])
+        result = runner.invoke(pay_app, list(args), obj=any_app)
         if ok:
             assert result.exit_code == 0, result.output
         else:

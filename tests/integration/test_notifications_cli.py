@@ -12,11 +12,10 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from ppflow.adapters.email.maildir import count_messages
-from ppflow.cli_mail import register
+from ppflow.cli import app as ppflow_cli
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors
 from tests import factories
@@ -25,12 +24,10 @@ from tests.integration.conftest import free_port
 
 @pytest.fixture
 def cli(mail_app):
-    app = typer.Typer()
-    register(app, lambda: mail_app)
     runner = CliRunner()
 
     def invoke(*args: str):
-        return runner.invoke(app, list(args))
+        return runner.invoke(ppflow_cli, list(args), obj=mail_app)
 
     return invoke
 
@@ -111,13 +108,13 @@ def test_mail_sink_command_listens_on_loopback_and_stores_what_it_receives(tmp_p
     maildir = tmp_path / "sink"
     script = textwrap.dedent(
         f"""
-        import typer
-        from ppflow.cli_mail import register
+        from ppflow.cli import app
         from ppflow.settings import Settings
-        app = typer.Typer()
         settings = Settings(data_dir={str(tmp_path)!r})
-        register(app, lambda: type("App", (), {{"settings": settings}})())
-        app(["mail-sink", "--port", "{port}", "--maildir", {str(maildir)!r}])
+        app(
+            ["mail-sink", "--port", "{port}", "--maildir", {str(maildir)!r}],
+            obj=type("App", (), {{"settings": settings}})(),
+        )
         """
     )
     server = subprocess.Popen(

@@ -4,24 +4,17 @@ rows), `questionnaire add` for a licensed instrument, and `check` for the signin
 from __future__ import annotations
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from ppflow import cli_portal
+from ppflow.cli import app as ppflow_cli
 from ppflow.settings import PortalSettings
 from tests.integration.portal_helpers import open_engagement, response_row
 
 runner = CliRunner()
 
 
-def cli(app):
-    main = typer.Typer()
-    cli_portal.register(main, lambda: app)
-    return main
-
-
 def invoke(app, *args):
-    return runner.invoke(cli(app), list(args), catch_exceptions=False)
+    return runner.invoke(ppflow_cli, list(args), obj=app, catch_exceptions=False)
 
 
 @pytest.fixture

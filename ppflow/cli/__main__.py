@@ -1,0 +1,5 @@
+"""``python -m ppflow.cli``."""
+
+from ppflow.cli import main
+
+main()

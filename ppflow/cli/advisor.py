@@ -1,0 +1,255 @@
+"""``ppflow advisor``: referrals, the pool, one advisor's file, and their rights
+(withdrawal, export, erasure)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from ppflow.cli.context import current_app, err, meta, out, split_values, when
+from ppflow.cli.errors import CommandGroup, about, fail
+from ppflow.domain.commands import RegisterReferral
+from ppflow.services import advisors as advisor_service
+from ppflow.services import queries
+from ppflow.services.ports import AdvisorFilter
+from ppflow.services.referral_import import CsvFormatError, import_referrals
+
+advisor_app = CommandGroup(help="Potential and active patient advisors.")
+
+
+@advisor_app.command("add")
+def add(
+    first_name: Annotated[str, typer.Option(help="Given name.")],
+    last_name: Annotated[str, typer.Option(help="Family name.")],
+    email: Annotated[str, typer.Option(help="E-mail address.")],
+    referred_by: Annotated[str, typer.Option(help="Referrer: staff code or e-mail.")],
+    language: Annotated[str, typer.Option(help="Preferred language: fr or en.")] = "fr",
+    phone: Annotated[str, typer.Option(help="Phone number.")] = "",
+    speaks: Annotated[list[str] | None, typer.Option(help="Spoken languages.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Lived-experience areas.")] = None,
+    skill: Annotated[list[str] | None, typer.Option(help="Skills.")] = None,
+    availability: Annotated[int, typer.Option(help="Hours a month offered.")] = 0,
+    program: Annotated[str | None, typer.Option(help="Program code.")] = None,
+    context: Annotated[str, typer.Option(help="Why they were referred (kept private).")] = "",
+    request_id: Annotated[str | None, typer.Option(help="Idempotence key.")] = None,
+) -> None:
+    """Register one referral: the person enters the pool as 'identified'."""
+    cmd = RegisterReferral(
+        first_name,
+        last_name,
+        email,
+        referred_by,
+        phone,
+        language,
+        split_values(speaks),
+        split_values(tag),
+        split_values(skill),
+        availability,
+        program,
+        context,
+        "cli",
+        meta(request_id=request_id),
+    )
+    application = current_app()
+    change = advisor_service.register_referral(application.uow(), cmd, application.clock)
+    note = " (already registered with this request id)" if change.replayed else ""
+    out.print(f"registered [bold]{change.code}[/] as {change.to_state}{note}")
+
+
+@advisor_app.command("import")
+def import_csv(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="UTF-8 CSV file.")],
+    skip_invalid: Annotated[bool, typer.Option(help="Import the good rows anyway.")] = False,
+) -> None:
+    """Import referrals from a CSV file with a header. Every row is checked first; if any
+    row is bad nothing is imported, unless --skip-invalid is given."""
+    data = path.read_bytes()
+    application = current_app()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("importing", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        with about(path.name, (CsvFormatError,)):
+            report = import_referrals(
+                application.uow(),
+                data,
+                meta(),
+                skip_invalid=skip_invalid,
+                clock=application.clock,
+                progress=advance,
+            )
+    if report.problems:
+        table = Table("line", "problem", title=f"{len(report.problems)} bad row(s) in {path.name}")
+        for problem in report.problems:
+            table.add_row(str(problem.line), problem.reason)
+        err.print(table)
+    if report.problems and not skip_invalid:
+        fail(
+            f"nothing imported: fix the rows above, or use --skip-invalid "
+            f"to import the {report.rows - len(report.bad_lines)} good row(s)"
+        )
+    out.print(f"imported {len(report.imported)} referral(s) of {report.rows} row(s)")
+
+
+@advisor_app.command("list")
+def list_advisors(
+    stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
+    language: Annotated[str | None, typer.Option(help="Speaks this language.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Has every one of these tags.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
+) -> None:
+    """The pool: advisors by stage, language and lived-experience tags."""
+    criteria = AdvisorFilter(stage, language, tuple(t.lower() for t in split_values(tag)), limit)
+    out.print(pool_table(queries.list_advisors(current_app().uow(), criteria)))
+
+
+def pool_table(entries) -> Table:
+    table = Table(
+        "code",
+        "stage",
+        "languages",
+        "tags",
+        "skills",
+        "h/month",
+        "load",
+        title=f"Advisor pool ({len(entries)})",
+    )
+    for entry in entries:
+        a = entry.advisor
+        table.add_row(
+            a.code,
+            a.stage,
+            ",".join(a.languages),
+            ",".join(a.tags),
+            ",".join(a.skills),
+            str(a.availability_hours),
+            str(entry.active_engagements),
+        )
+    return table
+
+
+@advisor_app.command("show")
+def show(
+    code: str,
+    contact: Annotated[bool, typer.Option(help="Also show personal contact data.")] = False,
+) -> None:
+    """Show one advisor: stage, consents, training and engagements."""
+    detail = queries.get_advisor(current_app().uow(), code, with_contact=contact)
+    a = detail.advisor
+    out.print(
+        f"[bold]{a.code}[/] — {a.stage}" + (f" (held from {a.held_from})" if a.held_from else "")
+    )
+    out.print(
+        f"program: {a.program or '-'}   languages: {','.join(a.languages)}   "
+        f"tags: {','.join(a.tags) or '-'}   referred by: {detail.referrer or '-'}"
+    )
+    if detail.contact:
+        c = detail.contact
+        out.print(f"contact: {c.first_name} {c.last_name} <{c.email}> {c.phone} [{c.language}]")
+    consents = Table("purpose", "wording", "given", "expires", "withdrawn", title="Consents")
+    for c in detail.consents:
+        consents.add_row(
+            c.purpose, c.wording_version, when(c.given_at), when(c.expires_at), when(c.withdrawn_at)
+        )
+    out.print(consents)
+    training = Table("module", "enrolled", "completed", title="Training")
+    for r in detail.training:
+        training.add_row(r.module, when(r.enrolled_at), when(r.completed_at))
+    out.print(training)
+    engagements = Table("engagement", "team", "stage", "role", "start", title="Engagements")
+    for e in detail.engagements:
+        engagements.add_row(e.code, e.team, e.stage, e.role, str(e.start_date or "-"))
+    out.print(engagements)
+
+
+@advisor_app.command("withdraw")
+def withdraw(
+    code: str,
+    reason: Annotated[str, typer.Option(help="What the person said (kept in the log).")] = "",
+) -> None:
+    """The advisor withdraws consent: open engagements end, unsent mail is cancelled, and
+    the coordinators are told."""
+    application = current_app()
+    change = advisor_service.withdraw_advisor(
+        application.uow(), code, meta(reason=reason or "withdrew consent"), application.clock
+    )
+    out.print(f"{code}: {change.from_state} -> {change.to_state}")
+
+
+@advisor_app.command("export")
+def export(
+    code: str,
+    to: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file (default: stdout).")
+    ] = None,
+) -> None:
+    """Everything ppflow holds about one advisor, as JSON (the right to portability)."""
+    from ppflow.services.privacy import export_advisor
+
+    application = current_app()
+    data = export_advisor(application.privacy(), code, application.clock)
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if to is None:
+        print(text)
+    else:
+        to.write_text(text + "\n", encoding="utf-8")
+        out.print(f"wrote {to}")
+
+
+@advisor_app.command("erase")
+def erase(
+    code: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
+) -> None:
+    """Erase an advisor's personal data on request. The code, the stages and the
+    aggregates stay, so the indicators stay right."""
+    from ppflow.services.privacy import erase_advisor
+
+    if not yes:
+        fail(f"erasing {code}'s personal data cannot be undone; add --yes to confirm")
+    application = current_app()
+    cancelled = erase_advisor(application.privacy(), code, application.clock)
+    out.print(f"erased the personal data of {code}; {cancelled} unsent e-mail(s) cancelled")
+
+
+@advisor_app.command("history")
+def history(code: str) -> None:
+    """The full, ordered transition log of one advisor."""
+    transitions = advisor_service.advisor_history(current_app().uow(), code)
+    table = Table(
+        "#",
+        "at (UTC)",
+        "from",
+        "to",
+        "actor",
+        "reason",
+        "request id",
+        "flow run",
+        title=f"History of {code}",
+    )
+    for number, t in enumerate(transitions, start=1):
+        table.add_row(
+            str(number),
+            t.at.strftime("%Y-%m-%d %H:%M:%S"),
+            t.from_state or "-",
+            t.to_state,
+            t.actor,
+            t.reason or "",
+            t.request_id or "",
+            t.flow_run_id or "",
+        )
+    out.print(table)

@@ -1,0 +1,325 @@
+"""``ppflow pay``: rate tiers, hours, expenses, declines, budgets and the summary.
+
+Output names advisors by code and shows amounts; it never prints personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from ppflow.cli.context import current_app, err, meta, out
+from ppflow.cli.errors import CommandGroup, about, fail
+from ppflow.domain.compensation import CompensationPolicy, hours, money, percent
+from ppflow.services import compensation as pay
+from ppflow.services.referral_import import CsvFormatError
+
+if TYPE_CHECKING:
+    from ppflow.adapters.compensation import CompensationUnitOfWork
+
+pay_app = CommandGroup(help="Compensation: rate tiers, hours, expenses, budgets and alerts.")
+tier_app = CommandGroup(help="Rate tiers with effective dates.")
+pay_app.add_typer(tier_app, name="tier")
+
+
+def _uow() -> CompensationUnitOfWork:
+    """The compensation adapter (the one place this module builds one)."""
+    from ppflow.adapters.compensation import CompensationUnitOfWork
+
+    return CompensationUnitOfWork(current_app().session_factory)
+
+
+class TierKind(StrEnum):
+    hourly = "hourly"
+    flat = "flat"
+
+
+def _day(text: str | None, default: date) -> date:
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def _policy() -> CompensationPolicy:
+    settings = current_app().settings.compensation
+    return CompensationPolicy.from_values(
+        settings.t4a_threshold, settings.budget_alert_ratio, settings.fiscal_year_start_month
+    )
+
+
+def _today() -> date:
+    return current_app().clock.now().date()
+
+
+def show_alerts(alerts) -> None:
+    for alert in alerts:
+        if alert.kind == pay.BUDGET_ALERT:
+            what = (
+                f"program {alert.subject} has committed {money(alert.amount_cents)} of its "
+                f"{money(alert.limit_cents)} budget for {alert.year} "
+                f"({percent(alert.amount_cents, alert.limit_cents)}%)"
+            )
+        else:
+            what = (
+                f"advisor {alert.subject} reached {money(alert.amount_cents)} in {alert.year}"
+                f" (T4A level {money(alert.limit_cents)})"
+            )
+        err.print(
+            f"[bold yellow]alert:[/] {what}; {alert.notified} coordinator(s) notified",
+            highlight=False,
+        )
+        if alert.unreachable:
+            err.print(
+                f"[yellow]no valid address for coordinator(s) "
+                f"{', '.join(alert.unreachable)}; correct it to send them this alert[/]"
+            )
+
+
+# -------------------------------------------------------------------------- tiers
+
+
+@tier_app.command("add")
+def tier_add(
+    activity: Annotated[str, typer.Argument(help="Activity kind, e.g. meeting.")],
+    kind: Annotated[TierKind, typer.Option(help="Per hour, or flat per activity.")],
+    amount: Annotated[str, typer.Option(help="Dollars per hour, or per activity.")],
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last day, inclusive (default: open).")
+    ] = None,
+) -> None:
+    """Add a rate tier for an activity from a date.
+
+    A later tier for the same activity supersedes an open-ended earlier one from its
+    first day."""
+    first = _day(start, _today())
+    last = _day(end, first) if end else None
+    tier = pay.add_rate_tier(
+        _uow(),
+        pay.AddRateTier(activity, kind.value, amount, first, last, meta()),
+        current_app().clock,
+    )
+    until = f" to {tier.effective_to}" if tier.effective_to else ""
+    out.print(
+        f"tier [bold]{tier.activity}[/]: {tier.kind} {money(tier.amount_cents)} "
+        f"from {tier.effective_from}{until}"
+    )
+
+
+@tier_app.command("list")
+def tier_list() -> None:
+    """List rate tiers by activity and date."""
+    table = Table("activity", "kind", "amount", "from", "to", title="rate tiers")
+    for tier in pay.list_rate_tiers(_uow()):
+        table.add_row(
+            tier.activity,
+            tier.kind,
+            money(tier.amount_cents),
+            tier.effective_from.isoformat(),
+            tier.effective_to.isoformat() if tier.effective_to else "-",
+        )
+    out.print(table)
+
+
+# -------------------------------------------------------------------------- hours
+
+
+@pay_app.command("log")
+def log(
+    engagement: Annotated[str, typer.Argument(help="Engagement code (EN-...).")],
+    activity: Annotated[str, typer.Option(help="Activity kind, e.g. meeting.")],
+    hours_text: Annotated[str, typer.Option("--hours", help="Hours, e.g. 1.5.")],
+    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
+    note: Annotated[str, typer.Option(help="A short note (no health details).")] = "",
+    request_id: Annotated[
+        str | None, typer.Option(help="Logging twice with the same id logs once.")
+    ] = None,
+) -> None:
+    """Log the hours of one activity; the amount owed uses the tier in effect that day."""
+    logged = pay.log_hours(
+        _uow(),
+        pay.LogHours(
+            engagement.upper(), _day(day, _today()), activity, hours_text, note, meta(request_id)
+        ),
+        _policy(),
+        current_app().clock,
+    )
+    if logged.replayed:
+        out.print(f"already logged with request id {request_id}; nothing changed")
+        return
+    owed = "payment declined, nothing owed" if logged.declined else money(logged.amount_cents)
+    out.print(
+        f"logged {hours(logged.centihours)} h on [bold]{logged.engagement}[/]: {owed}",
+        highlight=False,
+    )
+    show_alerts(logged.alerts)
+
+
+@pay_app.command("import")
+def import_csv(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="UTF-8 CSV file.")],
+    skip_invalid: Annotated[bool, typer.Option(help="Import the good rows anyway.")] = False,
+) -> None:
+    """Import hours from a CSV file: engagement,date,activity,hours[,note].
+
+    Every row is checked first; if any row is bad nothing is imported, unless
+    --skip-invalid is given. Importing the same file again adds nothing."""
+    with about(path.name, (CsvFormatError,)):
+        report = pay.import_hours(
+            _uow(),
+            path.read_bytes(),
+            meta(),
+            _policy(),
+            skip_invalid=skip_invalid,
+            clock=current_app().clock,
+        )
+    if report.problems:
+        table = Table("line", "problem", title=f"{len(report.problems)} bad row(s) in {path.name}")
+        for problem in report.problems:
+            table.add_row(str(problem.line), problem.reason)
+        err.print(table)
+    if report.problems and not skip_invalid:
+        good = report.rows - len(report.bad_lines) - report.already_imported
+        fail(
+            "nothing imported: fix the rows above, or use --skip-invalid "
+            f"to import the {good} good row(s)"
+        )
+    again = (
+        f" ({report.already_imported} already imported before)" if report.already_imported else ""
+    )
+    out.print(f"imported {report.imported} of {report.rows} row(s){again}")
+    show_alerts(report.alerts)
+
+
+# ----------------------------------------------------------------------- expenses
+
+
+@pay_app.command("expense")
+def expense(
+    engagement: Annotated[str, typer.Argument(help="Engagement code (EN-...).")],
+    amount: Annotated[str, typer.Option(help="Dollars, e.g. 18.75.")],
+    kind: Annotated[str, typer.Option(help=f"One of {', '.join(pay.EXPENSE_KINDS)}.")],
+    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
+    receipt: Annotated[str, typer.Option(help="Receipt note, e.g. its number.")] = "",
+    request_id: Annotated[
+        str | None, typer.Option(help="Recording twice with the same id records once.")
+    ] = None,
+) -> None:
+    """Record an expense to reimburse, apart from pay."""
+    recorded = pay.record_expense(
+        _uow(),
+        pay.RecordExpense(
+            engagement.upper(), _day(day, _today()), kind, amount, receipt, meta(request_id)
+        ),
+        _policy(),
+        current_app().clock,
+    )
+    if recorded.replayed:
+        out.print(f"already recorded with request id {request_id}; nothing changed")
+        return
+    out.print(f"expense of {money(recorded.amount_cents)} recorded on {recorded.engagement}")
+    show_alerts(recorded.alerts)
+
+
+# ------------------------------------------------------------------------ decline
+
+
+@pay_app.command("decline")
+def decline(
+    advisor: Annotated[str, typer.Argument(help="Advisor code (PA-...).")],
+    start: Annotated[
+        str | None, typer.Option("--from", help="From this day (default: today).")
+    ] = None,
+) -> None:
+    """Record that an advisor declines payment from a day on.
+
+    Nothing is owed for their activities from that day, those already logged
+    included; their hours still count, and expenses are still reimbursed."""
+    result = pay.decline_payment(
+        _uow(), advisor.upper(), _day(start, _today()), meta(), current_app().clock
+    )
+    note = " (already recorded)" if result.already_recorded else ""
+    waived = result.entries_waived
+    out.print(
+        f"{result.advisor} declines payment from {result.effective_from}{note}; "
+        f"{waived} logged {'activity' if waived == 1 else 'activities'} now owe nothing"
+    )
+
+
+# ------------------------------------------------------------------------- budget
+
+
+@pay_app.command("budget")
+def budget(
+    program: Annotated[str, typer.Argument(help="Program code.")],
+    year: Annotated[int, typer.Option(help="Fiscal year, by the year it starts in.")],
+    amount: Annotated[str, typer.Option(help="Dollars.")],
+) -> None:
+    """Set a program's budget for a fiscal year."""
+    rules = _policy()
+    alerts = pay.set_budget(_uow(), program, year, amount, meta(), rules, current_app().clock)
+    out.print(f"budget of {program} for fiscal year {year} set to {amount}")
+    show_alerts(alerts)
+
+
+# ------------------------------------------------------------------------ summary
+
+
+@pay_app.command("summary")
+def summary(
+    year: Annotated[int | None, typer.Option(help="Calendar year (default: this year).")] = None,
+) -> None:
+    """Totals per payee for a year, and each program's budget.
+
+    Payees are totalled by calendar year (the T4A view); budgets are shown for the
+    fiscal year that starts in that year."""
+    rules = _policy()
+    result = pay.compensation_summary(_uow(), year or _today().year, rules)
+    payees = Table(
+        "advisor",
+        "hours",
+        "owed",
+        "expenses",
+        "entries",
+        "T4A",
+        title=f"payees in {result.year} (T4A at {money(result.t4a_threshold_cents)})",
+    )
+    for row in result.payees:
+        flag = "due" if rules.t4a_due(row.owed_cents) else "-"
+        owed = money(row.owed_cents) + (" (declined)" if row.declined else "")
+        payees.add_row(
+            row.advisor,
+            hours(row.centihours),
+            owed,
+            money(row.expenses_cents),
+            str(row.entries),
+            flag,
+        )
+    out.print(payees)
+    budgets = Table(
+        "program",
+        "fiscal year",
+        "budget",
+        "committed",
+        "used",
+        title=f"budgets for fiscal year {result.fiscal_label}",
+    )
+    for line in result.budgets:
+        alert = rules.budget_alert_due(line.committed_cents, line.budget_cents)
+        used = f"{percent(line.committed_cents, line.budget_cents)}%"
+        budgets.add_row(
+            line.program,
+            result.fiscal_label,
+            money(line.budget_cents),
+            money(line.committed_cents),
+            f"[bold yellow]{used}[/]" if alert else used,
+        )
+    out.print(budgets)

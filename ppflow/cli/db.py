@@ -1,0 +1,40 @@
+"""``ppflow db``: the database schema (Alembic migrations)."""
+
+from __future__ import annotations
+
+import typer
+
+from ppflow.cli.context import current_app, out
+from ppflow.cli.errors import CommandGroup
+
+db_app = CommandGroup(help="Database schema (Alembic migrations).")
+
+
+@db_app.command("upgrade")
+def upgrade(revision: str = typer.Argument("heads", help="Target revision.")) -> None:
+    """Create or migrate the schema up to REVISION."""
+    from ppflow.adapters import db
+
+    application = current_app()
+    application.upgrade(revision)
+    out.print(f"database at revision [bold]{db.current_revision(application.engine)}[/]")
+
+
+@db_app.command("downgrade")
+def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'.")) -> None:
+    """Migrate the schema down to REVISION ('base' drops every table)."""
+    from ppflow.adapters import db
+
+    application = current_app()
+    db.downgrade(application.engine, revision)
+    out.print(f"database at revision [bold]{db.current_revision(application.engine)}[/]")
+
+
+@db_app.command("current")
+def current() -> None:
+    """Show the schema revision and where the database is."""
+    from ppflow.adapters import db
+
+    application = current_app()
+    out.print(f"{application.engine.url.render_as_string(hide_password=True)}")
+    out.print(f"revision: {db.current_revision(application.engine) or 'empty'}")

@@ -1,0 +1,266 @@
+"""``ppflow templates``, ``ppflow mail``, ``ppflow mail-sink`` and ``ppflow outbox``: the
+templates check, dispatch, the development mail sink and reading it, and the outbox.
+
+Output names people by code; only ``mail show`` prints a message as it was sent (it is
+how a coordinator reads the sink), personal data included.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ppflow.cli.context import current_app, out
+from ppflow.cli.errors import CommandGroup, fail
+
+templates_app = CommandGroup(help="Bilingual e-mail templates.")
+mail_app = CommandGroup(help="Send queued mail; read the mail sink.")
+outbox_app = CommandGroup(help="The notification outbox: see and re-queue mail.")
+
+STATUS_STYLE = {
+    "pending": "yellow",
+    "sending": "cyan",
+    "sent": "green",
+    "failed": "red",
+    "dead": "bold red",
+}
+
+
+# The adapters this module builds or wires, one function each.
+
+
+def _dispatch(max_rows: int | None):
+    from ppflow.adapters.email.wiring import dispatch_pending
+
+    return dispatch_pending(current_app(), max_rows=max_rows)
+
+
+def _outbox():
+    from ppflow.adapters.outbox import SqlOutbox
+
+    return SqlOutbox(current_app().session_factory)
+
+
+def _maildir() -> Path:
+    from ppflow.adapters.email.wiring import maildir_path
+
+    return maildir_path(current_app().settings)
+
+
+def _sink(host: str, port: int, maildir: Path | None):
+    from ppflow.adapters.email.sink import DEFAULT_HOST, MailSink
+
+    port = port or current_app().settings.smtp.port
+    return MailSink(maildir or _maildir(), host=host or DEFAULT_HOST, port=port)
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _short(text: str | None, width: int = 60) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ---------------------------------------------------------------------- templates
+
+
+@templates_app.command("check")
+def templates_check() -> None:
+    """Render every template in French and English with sample context; exit 1 on a
+    missing variable or translation."""
+    from ppflow.adapters.email.rendering import check_templates
+
+    directory = current_app().settings.templates_dir
+    results = check_templates(directory)
+    table = Table(title=f"Templates in {directory}")
+    for column in ("notification", "language", "recipient", "result"):
+        table.add_column(column)
+    for result in results:
+        verdict = "[green]ok[/]" if result.ok else "[red]" + "; ".join(result.problems)
+        table.add_row(result.notification, result.language, result.audience, verdict)
+    out.print(table)
+    bad = [r for r in results if not r.ok]
+    if bad:
+        fail(f"{len(bad)} template check(s) failed")
+    out.print(f"{len(results)} checks passed.")
+
+
+# --------------------------------------------------------------------------- mail
+
+
+@mail_app.command("dispatch")
+def dispatch(
+    limit: Annotated[
+        int | None, typer.Option(help="Claim at most this many notifications.")
+    ] = None,
+) -> None:
+    """Run one dispatcher pass: send every notification that is due."""
+    smtp = current_app().settings.smtp
+    report = _dispatch(limit)
+    table = Table(title=f"Dispatch to {smtp.host}:{smtp.port}")
+    for column in ("claimed", "sent", "retry later", "failed", "dead", "notices queued"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        *map(
+            str,
+            (
+                report.claimed,
+                report.sent,
+                report.retried,
+                report.failed,
+                report.dead,
+                report.notices,
+            ),
+        )
+    )
+    out.print(table)
+    if report.problems:
+        problems = Table(title="Not sent in this pass")
+        for column in ("id", "status", "reason"):
+            problems.add_column(column)
+        for ident, status, reason in report.problems[:50]:
+            style = STATUS_STYLE.get(status, "")
+            problems.add_row(str(ident), f"[{style}]{status}[/]", _short(reason, 90))
+        out.print(problems)
+
+
+@mail_app.command("list")
+def list_mail(
+    limit: Annotated[int, typer.Option(help="Show the most recent N messages.")] = 50,
+) -> None:
+    """List the messages stored by the mail sink (codes only; see `mail show`)."""
+    from ppflow.adapters.email.maildir import read_maildir
+
+    root = _maildir()
+    messages = read_maildir(root)
+    table = Table(title=f"Mail sink {root}: {len(messages)} message(s)")
+    for column in ("#", "received", "template", "recipient", "subject"):
+        table.add_column(column)
+    for stored in messages[-limit:] if limit > 0 else messages:
+        table.add_row(
+            str(stored.number),
+            _when(stored.received),
+            stored.header("X-Ppflow-Template") or "-",
+            stored.header("X-Ppflow-Recipient") or "-",
+            _short(stored.header("Subject"), 70),
+        )
+    out.print(table)
+
+
+@mail_app.command("show")
+def show(
+    ident: Annotated[str, typer.Argument(help="Number from `mail list`, key or Message-ID.")],
+    html: Annotated[bool, typer.Option("--html", help="Print the HTML part.")] = False,
+) -> None:
+    """Print one message from the sink as the recipient would read it."""
+    from ppflow.adapters.email.maildir import find_message
+
+    stored = find_message(_maildir(), ident)
+    for name in ("From", "To", "Subject", "Date", "Message-ID", "X-Ppflow-Notification"):
+        out.print(f"[bold]{name}:[/] {stored.header(name)}", highlight=False, markup=True)
+    out.print()
+    out.print(stored.html if html else stored.text, highlight=False, markup=False)
+
+
+def mail_sink(
+    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "",
+    port: Annotated[int, typer.Option(help="Port (default: PPFLOW_SMTP__PORT).")] = 0,
+    maildir: Annotated[
+        Path | None, typer.Option(help="Maildir (default: PPFLOW_SMTP__MAILDIR).")
+    ] = None,
+) -> None:
+    """Run the development SMTP server in the foreground; every message it accepts is
+    stored in a Maildir. Ctrl-C stops it."""
+    sink = _sink(host, port, maildir)
+    try:
+        sink.start()
+    except OSError as error:
+        fail(f"cannot listen on {sink.host}:{sink.port}: {error}")
+    out.print(f"mail sink listening on {sink.host}:{sink.port}", highlight=False)
+    out.print(f"storing messages in {sink.maildir}", highlight=False)
+    out.print("read them with `ppflow mail list`; Ctrl-C stops the sink", highlight=False)
+    sink.serve_forever()
+
+
+# ------------------------------------------------------------------------- outbox
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[
+        str | None, typer.Option(help="pending, sending, sent, failed or dead.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Show the most recent N.")] = 50,
+) -> None:
+    """List notifications, most recent first."""
+    outbox = _outbox()
+    entries = outbox.list(status=status, limit=limit)
+    counts = ", ".join(f"{k} {v}" for k, v in outbox.counts().items())
+    table = Table(title=f"Outbox ({counts})")
+    for column in ("id", "template", "recipient", "lang", "status", "tries", "next", "error"):
+        table.add_column(column)
+    for e in entries:
+        style = STATUS_STYLE.get(e.status, "")
+        nxt = _when(e.sent_at) if e.status == "sent" else _when(e.next_attempt_at)
+        table.add_row(
+            str(e.id),
+            e.template,
+            e.recipient_code,
+            e.language,
+            f"[{style}]{e.status}[/]",
+            str(e.attempts),
+            nxt,
+            _short(e.last_error, 50),
+        )
+    out.print(table)
+
+
+@outbox_app.command("show")
+def outbox_show(ident: Annotated[int, typer.Argument(help="Notification id.")]) -> None:
+    """Everything the outbox holds about one notification (codes only)."""
+    e = _outbox().get(ident)
+    table = Table(show_header=False, title=f"Notification {e.id}")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    rows = [
+        ("template", e.template),
+        ("recipient", f"{e.recipient_kind} {e.recipient_code}"),
+        ("language", e.language),
+        ("status", e.status),
+        ("attempts", str(e.attempts)),
+        ("next attempt", _when(e.next_attempt_at)),
+        ("sent at", _when(e.sent_at)),
+        ("Message-ID", e.message_id or "-"),
+        ("last error", e.last_error or "-"),
+        ("idempotency key", e.idempotency_key),
+        ("context", ", ".join(f"{k}={v}" for k, v in e.context.items())),
+        ("created", _when(e.created_at)),
+    ]
+    for field, value in rows:
+        table.add_row(field, value)
+    out.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Notification ids.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Re-queue every notification in this state.")
+    ] = None,
+) -> None:
+    """Put failed or dead notifications back in the queue, due now."""
+    done = _outbox().retry(current_app().clock.now(), ids or (), status)
+    skipped = sorted(set(ids or ()) - set(done))
+    out.print(f"re-queued {len(done)} notification(s): {', '.join(map(str, done)) or '-'}")
+    if skipped:
+        out.print(
+            f"left alone (not failed or dead): {', '.join(map(str, skipped))}", highlight=False
+        )

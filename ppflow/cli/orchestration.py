@@ -1,0 +1,109 @@
+"""The Prefect-facing commands: ``ppflow serve``, ``ppflow run`` and ``ppflow answer``.
+
+They reach Prefect through ``ppflow_flows`` (imported when a command runs), so the rest of
+the CLI starts without Prefect.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from ppflow.cli.context import actor, current_app, out, split_values
+from ppflow.cli.errors import CommandGroup, fail
+
+answer_app = CommandGroup(
+    help="Answer a question a flow waits on (same as the form in the Prefect UI)."
+)
+
+
+def serve(
+    limit: Annotated[int | None, typer.Option(help="Most runs at once.")] = None,
+) -> None:
+    """Serve every deployment of deployments/prefect.yaml from this process, schedules
+    included (single machine; a Prefect server must be reachable at PREFECT_API_URL)."""
+    from ppflow_flows.serving import serve_all
+
+    serve_all(current_app().settings.timezone, limit)
+
+
+def run(
+    stage: Annotated[str, typer.Argument(help="recruit, prepare, onboard, integrate, ...")],
+    code: Annotated[str | None, typer.Argument(help="Advisor, team or engagement code.")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("-p", help="Extra parameter key=value.")
+    ] = None,
+) -> None:
+    """Trigger a deployment by its short name, e.g. `ppflow run recruit PA-7K3M9Q`."""
+    from ppflow_flows.serving import SHORT_NAMES, trigger
+
+    if stage not in SHORT_NAMES:
+        fail(f"no deployment '{stage}'; choose one of {', '.join(SHORT_NAMES)}")
+    extra = {}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(f"'{item}': write a parameter as key=value")
+        extra[key] = value
+    try:
+        run_id, name = trigger(stage, code, extra)
+    except ValueError as error:
+        fail(str(error))
+    out.print(f"started {name} (flow run {run_id})")
+
+
+def give_answer(question: str, subject: str, values: dict) -> None:
+    """Check the answer and resume the run that waits on it; the CLI's user is the actor."""
+    from ppflow_flows.answers import answer
+
+    run_id = answer(question, subject, values, actor())
+    out.print(f"answered the {question} question for {subject}; resumed flow run {run_id}")
+
+
+class Outcome(StrEnum):
+    retained = "retained"
+    not_retained = "not_retained"
+    declined = "declined"
+
+
+@answer_app.command("screening")
+def screening(
+    advisor: Annotated[str, typer.Argument(help="Advisor code.")],
+    outcome: Annotated[Outcome, typer.Option(help="Decision after screening.")],
+    reason: Annotated[str, typer.Option(help="Required when not retained.")] = "",
+    wording: Annotated[str, typer.Option(help="Consent wording version.")] = "v1",
+) -> None:
+    """Give the screening outcome that recruit-advisor waits on."""
+    give_answer(
+        "screening",
+        advisor,
+        {"outcome": outcome.value, "reason": reason, "consent_wording_version": wording},
+    )
+
+
+@answer_app.command("training")
+def training(
+    advisor: Annotated[str, typer.Argument(help="Advisor code.")],
+    module: Annotated[list[str], typer.Option(help="Completed module code (repeatable).")],
+) -> None:
+    """Report completed training modules to prepare-advisor."""
+    give_answer("training", advisor, {"modules": list(split_values(module))})
+
+
+@answer_app.command("match")
+def match(
+    team: Annotated[str, typer.Argument(help="QI team code.")],
+    advisor: Annotated[str, typer.Option(help="Advisor to place.")] = "",
+    reject: Annotated[bool, typer.Option(help="Turn every proposal down.")] = False,
+    role: Annotated[str, typer.Option(help="Role in the team.")] = "member",
+    rate: Annotated[
+        float, typer.Option(help="Hourly rate in dollars; 0 pays by the program's rate tiers.")
+    ] = 0,
+) -> None:
+    """Confirm (or turn down) the match that integrate-advisor proposed."""
+    if not advisor and not reject:
+        fail("name the --advisor to place, or --reject the proposals")
+    values = {"decision": "turn_down"} if reject else {"decision": "place", "advisor": advisor}
+    give_answer("match", team, {**values, "role": role, "hourly_rate": rate})

@@ -1,0 +1,273 @@
+"""``ppflow portal``, ``ppflow feedback`` and ``ppflow questionnaire``: serve the survey
+portal after its checks, enter or import questionnaire responses, and manage
+questionnaire files.
+
+Output names people by code only.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ppflow.bootstrap import App
+from ppflow.cli.context import current_app, err, out
+from ppflow.cli.errors import CommandGroup, about, fail
+
+feedback_app = CommandGroup(help="Questionnaire responses entered by a coordinator.")
+questionnaire_app = CommandGroup(help="Questionnaire files: ppflow's own and licensed instruments.")
+
+DEFAULT_SIGNING_KEY = "development-only-signing-key"
+MIN_KEY_LENGTH = 32
+
+
+# The adapters this module builds, one function each.
+
+
+def _uow():
+    from ppflow.adapters.portal_store import PortalUnitOfWork
+
+    return PortalUnitOfWork(current_app().session_factory)
+
+
+def _library():
+    from ppflow.services.questionnaires import library_for
+
+    return library_for(current_app().settings.data_dir)
+
+
+def _web_app(application: App):
+    from ppflow.adapters.portal_web import portal_for
+
+    return portal_for(application)
+
+
+def load_signing_key(settings) -> str:
+    """The portal's signing key: from the Prefect Secret block named by
+    ``PPFLOW_PORTAL__SIGNING_KEY_BLOCK`` if set (read here, so the portal itself never
+    imports Prefect), else from settings. The key is put into ``settings.portal`` so that
+    links made in this process use it too."""
+    portal = settings.portal
+    if portal.signing_key_block:
+        from prefect.blocks.system import Secret
+
+        portal.signing_key = Secret.load(portal.signing_key_block).get()
+    return portal.signing_key
+
+
+# -------------------------------------------------------------------------- checks
+
+
+def signing_key_problems(settings) -> list[str]:
+    """Why the key may not be used outside development (empty list: it may)."""
+    key = settings.portal.signing_key or ""
+    problems = []
+    if key == DEFAULT_SIGNING_KEY:
+        problems.append("the signing key is the development default")
+    if len(key) < MIN_KEY_LENGTH:
+        problems.append(f"the signing key has {len(key)} characters; {MIN_KEY_LENGTH} are needed")
+    return problems
+
+
+def run_checks(application: App) -> bool:
+    """Print each check of the portal's configuration with its result; True when the
+    portal may start."""
+    from ppflow.services.questionnaires import QuestionnaireError
+
+    settings = application.settings
+    strict = settings.environment != "development"
+    ok = True
+    source = (
+        f"Prefect Secret block '{settings.portal.signing_key_block}'"
+        if settings.portal.signing_key_block
+        else "settings (PPFLOW_PORTAL__SIGNING_KEY)"
+    )
+    out.print(f"environment: {settings.environment}", highlight=False)
+    problems = signing_key_problems(settings)
+    if not problems:
+        out.print(f"[green]ok[/]    signing key from {source}: {MIN_KEY_LENGTH}+ characters")
+    elif strict:
+        ok = False
+        err.print(
+            f"[bold red]refused[/] signing key from {source}: {'; '.join(problems)}. "
+            "Set PPFLOW_PORTAL__SIGNING_KEY (or PPFLOW_PORTAL__SIGNING_KEY_BLOCK) to a "
+            f"random secret of at least {MIN_KEY_LENGTH} characters, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`.",
+            highlight=False,
+        )
+    else:
+        out.print(
+            f"[yellow]warn[/]  signing key from {source}: {'; '.join(problems)} "
+            "(accepted in development only)",
+            highlight=False,
+        )
+    if settings.portal.link_days < 1:
+        ok = False
+        err.print("[bold red]refused[/] PPFLOW_PORTAL__LINK_DAYS must be at least 1")
+    else:
+        out.print(f"[green]ok[/]    personal links expire after {settings.portal.link_days} days")
+    if strict and not settings.portal_url.startswith("https://"):
+        out.print(
+            f"[yellow]warn[/]  PPFLOW_PORTAL_URL is {settings.portal_url}; respondents "
+            "should reach the portal over https",
+            highlight=False,
+        )
+    else:
+        out.print(f"[green]ok[/]    links point to {settings.portal_url}", highlight=False)
+    try:
+        found = _library().all()
+        names = ", ".join(f"{q.name} v{q.version}" for q in found)
+        out.print(f"[green]ok[/]    questionnaires: {names}", highlight=False)
+    except QuestionnaireError as error:
+        ok = False
+        err.print(f"[bold red]refused[/] {error}", highlight=False)
+    return ok
+
+
+# -------------------------------------------------------------------------- portal
+
+
+def portal(
+    host: Annotated[str | None, typer.Option(help="Default: PPFLOW_PORTAL__HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: PPFLOW_PORTAL__PORT.")] = None,
+) -> None:
+    """Serve the survey and withdrawal pages (after the same checks as `ppflow check`)."""
+    import uvicorn
+
+    application = current_app()
+    load_signing_key(application.settings)
+    if not run_checks(application):
+        raise typer.Exit(1)
+    settings = application.settings.portal
+    uvicorn.run(
+        _web_app(application),
+        host=host or settings.host,
+        port=port or settings.port,
+        access_log=False,  # request paths are personal links
+        log_level="info",
+    )
+
+
+# ------------------------------------------------------------------------ feedback
+
+
+def print_recorded(recorded) -> None:
+    themes = ", ".join(f"{k} {v}" for k, v in recorded.scores.by_theme.items())
+    out.print(
+        f"recorded {recorded.respondent} on {recorded.engagement}: "
+        f"{recorded.questionnaire} v{recorded.version}, score {recorded.scores.overall}"
+        + (f" ({themes})" if themes else ""),
+        highlight=False,
+    )
+
+
+@feedback_app.command("record")
+def feedback_record(
+    engagement: Annotated[str, typer.Argument(help="Engagement code, EN-...")],
+    respondent: Annotated[str, typer.Argument(help="Advisor or staff code")],
+    answer: Annotated[
+        list[str],
+        typer.Option("--answer", "-a", help="item_id=value (1-5, or text); repeat"),
+    ],
+    round: Annotated[int | None, typer.Option(help="Default: the latest round.")] = None,
+) -> None:
+    """Enter one response collected on paper or by phone."""
+    from ppflow.services.portal import record_response
+
+    answers = {}
+    for pair in answer:
+        item, sep, value = pair.partition("=")
+        if not sep or not item.strip():
+            fail(f"--answer {pair!r}: write it item_id=value")
+        answers[item.strip()] = value
+    recorded = record_response(
+        _uow(), _library(), engagement, respondent, answers, current_app().clock, round
+    )
+    print_recorded(recorded)
+
+
+@feedback_app.command("import")
+def feedback_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the good rows, report the bad.")
+    ] = False,
+) -> None:
+    """Import responses from CSV: columns engagement, respondent, optionally round, then
+    one column per item id. Every row is checked first; if one is bad nothing is
+    imported (unless --skip-invalid)."""
+    from ppflow.services.portal import import_responses, read_responses_csv
+
+    with about(file.name):
+        rows = read_responses_csv(file.read_bytes())
+        report = import_responses(_uow(), _library(), rows, current_app().clock, skip_invalid)
+    for line, message in report.errors:
+        err.print(f"{file.name}:{line}: {message}", highlight=False, markup=False)
+    if report.errors and not skip_invalid:
+        fail(
+            f"{len(report.errors)} bad row(s); nothing was imported "
+            "(fix them, or use --skip-invalid)"
+        )
+    out.print(
+        f"imported {len(report.imported)} response(s) from {file.name}"
+        + (f"; skipped {report.skipped} bad row(s)" if report.skipped else ""),
+        highlight=False,
+    )
+
+
+# ------------------------------------------------------------------ questionnaires
+
+
+@questionnaire_app.command("list")
+def questionnaire_list() -> None:
+    """Every questionnaire version available, shipped or added."""
+    from ppflow.services.questionnaires import QuestionnaireError, load_file
+
+    table = Table()
+    for column in ("name", "version", "items", "locked", "file"):
+        table.add_column(column)
+    for path in _library().files():
+        try:
+            q = load_file(path)
+        except QuestionnaireError as error:
+            table.add_row(path.name, "-", "-", "-", f"[red]{error}[/]")
+            continue
+        table.add_row(q.name, str(q.version), str(len(q.items)), str(q.locked), str(path))
+    out.print(table)
+
+
+@questionnaire_app.command("add")
+def questionnaire_add(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Add a questionnaire version (e.g. a licensed instrument with `locked: true` and
+    its `licence:` text). A locked file is sealed with its content hash, so any later
+    edit of its items is refused."""
+    import yaml
+
+    from ppflow.services.questionnaires import QuestionnaireError, load_file, seal
+
+    target_dir = Path(current_app().settings.data_dir) / "questionnaires"
+    target = target_dir / file.name
+    if target.exists() or file.name in {p.name for p in _library().files()}:
+        fail(f"{file.name} exists already; a new wording is a new version (.vN+1.yaml)")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(file, target)
+    try:
+        locked = (yaml.safe_load(target.read_text(encoding="utf-8")) or {}).get("locked")
+        if locked is True:
+            seal(target)
+        questionnaire = load_file(target)
+    except (QuestionnaireError, AttributeError, yaml.YAMLError) as error:
+        # A file that is not a questionnaire is not kept.
+        target.unlink(missing_ok=True)
+        fail(str(error))
+    note = " (locked; licence stored, content sealed)" if questionnaire.locked else ""
+    out.print(
+        f"added {questionnaire.name} v{questionnaire.version}{note} to {target}",
+        highlight=False,
+    )

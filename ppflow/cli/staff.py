@@ -1,0 +1,42 @@
+"""``ppflow staff``: coordinators, managers and providers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ppflow.cli.context import current_app, out
+from ppflow.cli.errors import CommandGroup
+from ppflow.domain.commands import AddStaff
+from ppflow.domain.model import StaffRole
+from ppflow.services import organization, queries
+
+staff_app = CommandGroup(help="Coordinators, managers and providers.")
+
+
+@staff_app.command("add")
+def add(
+    name: Annotated[str, typer.Option(help="Full name.")],
+    email: Annotated[str, typer.Option(help="Work e-mail.")],
+    role: Annotated[StaffRole, typer.Option(help="Role in the program.")],
+    department: Annotated[str, typer.Option(help="Department.")] = "",
+) -> None:
+    """Add a coordinator, manager or provider."""
+    member = organization.add_staff(
+        current_app().uow(), AddStaff(name, email, role.value, department)
+    )
+    out.print(f"added staff member [bold]{member.code}[/] ({member.role})")
+
+
+@staff_app.command("list")
+def list_staff(
+    role: Annotated[StaffRole | None, typer.Option(help="Only this role.")] = None,
+) -> None:
+    """List staff members."""
+    members = queries.list_staff(current_app().uow(), role.value if role else None)
+    table = Table("code", "name", "e-mail", "role", "department", title="Staff")
+    for m in members:
+        table.add_row(m.code, m.name, m.email, str(m.role), m.department)
+    out.print(table)

@@ -1,0 +1,109 @@
+"""``ppflow team`` and ``ppflow engagement``: QI teams, their rules, and the advisors
+placed in them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ppflow.cli.context import current_app, meta, out, split_values
+from ppflow.cli.errors import CommandGroup
+from ppflow.domain.commands import AddTeam
+from ppflow.domain.model import ParticipationRules
+from ppflow.services import integration, organization, queries
+
+team_app = CommandGroup(help="Quality-improvement teams.")
+engagement_app = CommandGroup(help="Advisors placed in QI teams.")
+
+
+@team_app.command("add")
+def add(
+    name: Annotated[str, typer.Option(help="Team name.")],
+    lead: Annotated[str | None, typer.Option(help="Front-line manager (staff code).")] = None,
+    program: Annotated[str | None, typer.Option(help="Program code.")] = None,
+    seats: Annotated[int, typer.Option(help="Advisor seats.")] = 2,
+    min_advisors: Annotated[int, typer.Option(help="Rule: fewest advisors on the team.")] = 2,
+    language: Annotated[list[str] | None, typer.Option(help="Working language(s).")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Focus areas.")] = None,
+    meeting_times: Annotated[str, typer.Option(help="Rule: when meetings are held.")] = "",
+    meeting_format: Annotated[str, typer.Option(help="Rule: in person, video...")] = "",
+) -> None:
+    """Add a QI team with its participation rules."""
+    rules = ParticipationRules(min_advisors, True, meeting_times, meeting_format)
+    cmd = AddTeam(
+        name, program, lead, seats, rules, split_values(language), split_values(tag), meta()
+    )
+    application = current_app()
+    team = organization.add_team(application.uow(), cmd, application.clock)
+    out.print(f"added QI team [bold]{team.code}[/] ({team.stage})")
+
+
+@team_app.command("list")
+def list_teams(stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None):
+    """List QI teams."""
+    out.print(teams_table(queries.list_teams(current_app().uow(), stage)))
+
+
+def teams_table(teams) -> Table:
+    table = Table(
+        "code", "name", "stage", "lead", "seats", "advisors", "languages", "focus", title="QI teams"
+    )
+    for summary in teams:
+        t = summary.team
+        table.add_row(
+            t.code,
+            t.name,
+            t.stage,
+            t.lead or "-",
+            str(t.advisor_seats),
+            str(summary.active_advisors),
+            ",".join(t.languages),
+            ",".join(t.focus_tags),
+        )
+    return table
+
+
+@team_app.command("show")
+def show(code: str) -> None:
+    """Show a QI team, its rules and its engagements."""
+    summary = queries.get_team(current_app().uow(), code)
+    t = summary.team
+    out.print(f"[bold]{t.code}[/] {t.name} — {t.stage}")
+    out.print(f"program: {t.program or '-'}   lead: {t.lead or '-'}   seats: {t.advisor_seats}")
+    r = t.rules
+    out.print(
+        f"rules: at least {r.min_advisors} advisors; advisor joins before objectives: "
+        f"{'yes' if r.advisor_joins_before_objectives else 'no'}; "
+        f"meetings: {r.meeting_times or '-'} ({r.meeting_format or '-'})"
+    )
+    table = Table("engagement", "advisor", "stage", "role", "start", title="Engagements")
+    for e in summary.engagements:
+        table.add_row(e.code, e.advisor, e.stage, e.role, str(e.start_date or "-"))
+    out.print(table)
+
+
+@team_app.command("objectives")
+def objectives(code: str) -> None:
+    """Record that the team set its QI objectives today, and show which advisors took part."""
+    application = current_app()
+    present = integration.record_objectives(application.uow(), code, meta(), application.clock)
+    out.print(
+        f"objectives of {code} recorded; advisors on the team: "
+        f"{', '.join(present) if present else 'none (a tokenism risk)'}"
+    )
+
+
+@engagement_app.command("end")
+def end_engagement(
+    code: str,
+    early: Annotated[bool, typer.Option(help="Ended before its term.")] = False,
+    reason: Annotated[str, typer.Option(help="Why (required when early).")] = "",
+) -> None:
+    """Complete an engagement (or end it early); the advisor is thanked and is ready again."""
+    application = current_app()
+    change = integration.end_engagement(
+        application.uow(), code, meta(reason=reason or None), early, application.clock
+    )
+    out.print(f"engagement {code}: {change.from_state} -> {change.to_state}")
