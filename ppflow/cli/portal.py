@@ -17,11 +17,11 @@ from rich.table import Table
 from ppflow.bootstrap import App
 from ppflow.cli.context import current_app, err, out
 from ppflow.cli.errors import CommandGroup, about, fail
+from ppflow.settings import DEVELOPMENT_SIGNING_KEY
 
 feedback_app = CommandGroup(help="Questionnaire responses entered by a coordinator.")
 questionnaire_app = CommandGroup(help="Questionnaire files: ppflow's own and licensed instruments.")
 
-DEFAULT_SIGNING_KEY = "development-only-signing-key"
 MIN_KEY_LENGTH = 32
 
 
@@ -66,7 +66,7 @@ def signing_key_problems(settings) -> list[str]:
     """Why the key may not be used outside development (empty list: it may)."""
     key = settings.portal.signing_key or ""
     problems = []
-    if key == DEFAULT_SIGNING_KEY:
+    if key == DEVELOPMENT_SIGNING_KEY:
         problems.append("the signing key is the development default")
     if len(key) < MIN_KEY_LENGTH:
         problems.append(f"the signing key has {len(key)} characters; {MIN_KEY_LENGTH} are needed")
