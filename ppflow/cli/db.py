@@ -11,7 +11,7 @@ db_app = CommandGroup(help="Database schema (Alembic migrations).")
 
 
 @db_app.command("upgrade")
-def upgrade(revision: str = typer.Argument("heads", help="Target revision.")) -> None:
+def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Create or migrate the schema up to REVISION."""
     from ppflow.adapters import db
 
