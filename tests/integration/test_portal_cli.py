@@ -190,3 +190,17 @@ def test_the_portal_command_refuses_to_start_with_the_default_key_in_production(
     result = invoke(with_portal(sqlite_app, "production"), "portal", "--port", "1")
     assert result.exit_code == 1
     assert "the signing key is the development default" in result.output
+
+
+def test_check_reports_each_missing_shipped_file_as_a_failed_check(sqlite_app, tmp_path):
+    fine = invoke(sqlite_app, "check")
+    assert fine.exit_code == 0, fine.output
+    assert "shipped files found: templates, deployments" in fine.output
+    empty = tmp_path / "no-templates"
+    empty.mkdir()
+    sqlite_app.settings = sqlite_app.settings.model_copy(update={"templates_dir": empty})
+    result = invoke(sqlite_app, "check")
+    assert result.exit_code == 1
+    for folder in ("email", "portal", "report"):
+        assert f"failed templates: no {folder}/ in {empty}" in result.stderr
+    assert "the portal may start" not in result.output
