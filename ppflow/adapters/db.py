@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+from ppflow.resources import migrations_dir
 
 
 def make_engine(url: str, schema: str | None = None, **kwargs) -> Engine:
@@ -43,7 +43,7 @@ def alembic_config(engine: Engine):
     from alembic.config import Config  # imported here: most commands never migrate
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(migrations_dir()))
     config.attributes["engine"] = engine
     return config
 

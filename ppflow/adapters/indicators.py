@@ -10,7 +10,6 @@ covering indexes declared on ``TransitionRow`` let each one read an index instea
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import (
     Integer,
@@ -37,6 +36,8 @@ from ppflow.adapters.orm import (
     TransitionRow,
     UtcDateTime,
 )
+from ppflow.domain.lifecycle import AdvisorStage, EngagementStage, TeamStage
+from ppflow.resources import questionnaires_dir
 from ppflow.services.indicators import (
     Compensation,
     Durations,
@@ -46,8 +47,7 @@ from ppflow.services.indicators import (
     TeamCounts,
 )
 
-QUESTIONNAIRES = Path(__file__).resolve().parent.parent / "questionnaires"
-LEFT = ("withdrawn", "alumni")
+LEFT = (AdvisorStage.WITHDRAWN, AdvisorStage.ALUMNI)
 T = TransitionRow
 
 
@@ -67,24 +67,25 @@ def _active_at(row, entity: str, end: datetime):
     those active now that did not become active since ``end``, and those that left
     ``active`` since ``end`` having entered it before. Both lifecycles enter ``active``
     once. Like the funnel, this reads the log after ``end`` only."""
+    active = TeamStage.ACTIVE if entity == "team" else EngagementStage.ACTIVE
 
     def moved(state_column, since: bool):
         t = aliased(TransitionRow)
         when = t.at >= _stamp(end) if since else t.at < _stamp(end)
         return (
             select(t.id)
-            .where(t.entity == entity, state_column(t) == "active", t.code == row.code, when)
+            .where(t.entity == entity, state_column(t) == active, t.code == row.code, when)
             .exists()
         )
 
-    still = select(row.id).where(row.stage == "active", ~moved(lambda t: t.to_state, True))
+    still = select(row.id).where(row.stage == active, ~moved(lambda t: t.to_state, True))
     since = aliased(TransitionRow)
     was = (
         select(row.id)
         .join(since, since.code == row.code)
         .where(
             since.entity == entity,
-            since.from_state == "active",
+            since.from_state == active,
             since.at >= _stamp(end),
             moved(lambda t: t.to_state, False),
         )
@@ -151,7 +152,7 @@ class SqlIndicators:
     def new_referrals(self, start: datetime, end: datetime) -> int:
         query = select(func.count()).where(
             T.entity == "advisor",
-            T.to_state == "identified",
+            T.to_state == AdvisorStage.IDENTIFIED,
             T.from_state.is_(None),
             T.at >= _stamp(start),
             T.at < _stamp(end),
@@ -187,11 +188,13 @@ class SqlIndicators:
         identification to their first activation, ranked by the database; the median and
         the 90th percentile interpolate between neighbouring ranks (as percentile_cont)."""
         active = (
-            _first("active")
+            _first(AdvisorStage.ACTIVE)
             .having(func.min(T.at) >= _stamp(start), func.min(T.at) < _stamp(end))
             .subquery()
         )
-        identified = _first("identified").where(T.code.in_(select(active.c.code))).subquery()
+        identified = (
+            _first(AdvisorStage.IDENTIFIED).where(T.code.in_(select(active.c.code))).subquery()
+        )
         with self.session_factory() as session:
             dialect = self._dialect(session)
             days = _days(dialect, identified.c.at, active.c.at).label("d")
@@ -215,7 +218,9 @@ class SqlIndicators:
     def retention(self, end: datetime, days: int) -> Retention:
         """Advisors first active at least ``days`` before ``end``, and of them those who
         had not left (withdrawn or alumni, both final) ``days`` after becoming active."""
-        active = _first("active").having(func.min(T.at) <= _stamp(end - timedelta(days=days)))
+        active = _first(AdvisorStage.ACTIVE).having(
+            func.min(T.at) <= _stamp(end - timedelta(days=days))
+        )
         active = active.subquery()
         left = union_all(*[_first(state) for state in LEFT]).subquery()
         with self.session_factory() as session:
@@ -318,7 +323,7 @@ class SqlIndicators:
 
         items: dict[str, str] = {}
         titles: dict[str, str] = {}
-        for path in sorted(QUESTIONNAIRES.glob("*.yaml")):
+        for path in sorted(questionnaires_dir().glob("*.yaml")):
             try:
                 data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             except (OSError, yaml.YAMLError):

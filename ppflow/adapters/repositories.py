@@ -50,7 +50,7 @@ from ppflow.domain.model import (
 )
 from ppflow.services.ports import AdvisorFilter, PoolEntry
 
-OPEN_ENGAGEMENT_STAGES = ("proposed", "active")
+OPEN_ENGAGEMENT_STAGES = (EngagementStage.PROPOSED, EngagementStage.ACTIVE)
 
 
 def _one(session: Session, row_type: type, kind: str, code: str) -> Any:
@@ -193,7 +193,10 @@ class SqlAdvisors:
     def list(self, criteria: AdvisorFilter) -> list[PoolEntry]:
         load = (
             select(func.count(EngagementRow.id))
-            .where(EngagementRow.advisor_id == AdvisorRow.id, EngagementRow.stage == "active")
+            .where(
+                EngagementRow.advisor_id == AdvisorRow.id,
+                EngagementRow.stage == EngagementStage.ACTIVE,
+            )
             .scalar_subquery()
         )
         query = select(AdvisorRow, ProgramRow.code, load).outerjoin(
@@ -481,7 +484,7 @@ class SqlTeams:
         return self.session.scalar(
             select(func.count(EngagementRow.id))
             .join(TeamRow, TeamRow.id == EngagementRow.team_id)
-            .where(TeamRow.code == code, EngagementRow.stage == "active")
+            .where(TeamRow.code == code, EngagementRow.stage == EngagementStage.ACTIVE)
         )
 
 

@@ -17,7 +17,7 @@ from ppflow.adapters.orm import (
     TrainingRecordRow,
 )
 from ppflow.adapters.privacy import erase_people
-from ppflow.domain.lifecycle import ADVISOR_FINAL
+from ppflow.domain.lifecycle import ADVISOR_FINAL, EngagementStage
 from ppflow.services.sweeps import FINAL_ROUND, Case, Found, due_round
 
 
@@ -56,7 +56,7 @@ class SqlSweeps:
         where = (
             SurveyRequestRow.answered_at.is_(None),
             SurveyRequestRow.opened_at < before,
-            EngagementRow.stage.in_(("active", "completed")),
+            EngagementRow.stage.in_((EngagementStage.ACTIVE, EngagementStage.COMPLETED)),
         )
         base = (
             select(func.count())
@@ -143,12 +143,17 @@ class SqlSweeps:
         query = (
             select(EngagementRow.code, EngagementRow.start_date, opened.c.r)
             .outerjoin(opened, opened.c.engagement_id == EngagementRow.id)
-            .where(EngagementRow.stage == "active", EngagementRow.start_date.is_not(None))
+            .where(
+                EngagementRow.stage == EngagementStage.ACTIVE, EngagementRow.start_date.is_not(None)
+            )
         )
         ended = (
             select(EngagementRow.code)
             .outerjoin(opened, opened.c.engagement_id == EngagementRow.id)
-            .where(EngagementRow.stage == "completed", func.coalesce(opened.c.r, 0) < FINAL_ROUND)
+            .where(
+                EngagementRow.stage == EngagementStage.COMPLETED,
+                func.coalesce(opened.c.r, 0) < FINAL_ROUND,
+            )
         )
         due = []
         today = now.date()

@@ -35,12 +35,13 @@ from ppflow.domain.compensation import (
     value_activity,
 )
 from ppflow.domain.errors import InvalidInputError, NotFoundError, PPFlowError
+from ppflow.domain.lifecycle import EngagementStage as E
 from ppflow.services.csv_files import read_csv
 from ppflow.services.notifications import InvalidRecipientError, queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 from ppflow.services.referral_import import RowProblem
 
-PAYABLE_STAGES = ("active", "completed", "evaluated", "ended_early")
+PAYABLE_STAGES = (E.ACTIVE, E.COMPLETED, E.EVALUATED, E.ENDED_EARLY)
 BUDGET_ALERT = "budget_alert"
 T4A_ALERT = "t4a_threshold"
 CSV_REQUIRED = ("engagement", "date", "activity", "hours")
@@ -203,9 +204,7 @@ class Summary:
 # ------------------------------------------------------------------------- tiers
 
 
-def add_rate_tier(
-    uow: UnitOfWork, cmd: AddRateTier, clock: Clock = SYSTEM_CLOCK
-) -> RateTier:
+def add_rate_tier(uow: UnitOfWork, cmd: AddRateTier, clock: Clock = SYSTEM_CLOCK) -> RateTier:
     tier = new_tier(cmd.activity, cmd.kind, cmd.amount, cmd.effective_from, cmd.effective_to)
     with uow:
         added = uow.pay.add_tier(tier, clock.now(), cmd.meta.actor)
@@ -499,9 +498,7 @@ def set_budget(
     return tuple(alerts)
 
 
-def compensation_summary(
-    uow: UnitOfWork, year: int, policy: CompensationPolicy
-) -> Summary:
+def compensation_summary(uow: UnitOfWork, year: int, policy: CompensationPolicy) -> Summary:
     """Per payee for a calendar year (the T4A view), and per program budget for the
     fiscal year that starts in that year."""
     with uow:

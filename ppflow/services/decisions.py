@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ppflow.domain.errors import InvalidInputError, PPFlowError
+from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.domain.model import Decision, TrainingModule
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 
@@ -74,7 +75,7 @@ SCREENING_OUTCOMES = {
     "not_retained": "Not retained: give the reason",
     "declined": "Declined: the person said no",
 }
-SCREENING_STAGES = ("invited", "screening")
+SCREENING_STAGES = (AdvisorStage.INVITED, AdvisorStage.SCREENING)
 
 
 def check_screening(uow: UnitOfWork, advisor: str, outcome: str, reason: str) -> None:
@@ -106,7 +107,7 @@ def check_training(uow: UnitOfWork, advisor: str, modules: list[str]) -> None:
     with uow:
         stage = uow.advisors.get(advisor).stage
         known = {m.code for m in uow.training.list()}
-    if stage != "preparing":
+    if stage != AdvisorStage.PREPARING:
         raise QuestionClosedError(
             f"advisor {advisor} is '{stage}': the training question no longer applies"
         )

@@ -60,7 +60,7 @@ def open_feedback(
     e-mail with a personal link once, whatever the number of re-runs."""
     with uow:
         engagement = uow.engagements.get(engagement_code)
-        if engagement.stage not in ("active", "completed"):
+        if engagement.stage not in (EngagementStage.ACTIVE, EngagementStage.COMPLETED):
             raise InvalidInputError(
                 f"engagement {engagement_code} is {engagement.stage}; feedback is asked "
                 "of active or completed engagements"
@@ -167,7 +167,8 @@ def evaluate_engagement(
         on_team = {
             e.advisor
             for e in uow.engagements.for_team(team.code)
-            if e.stage in ("active", "completed", "evaluated")
+            if e.stage
+            in (EngagementStage.ACTIVE, EngagementStage.COMPLETED, EngagementStage.EVALUATED)
         }
         required = {m.code for m in uow.training.list(required_only=True)}
         done = {r.module for r in uow.advisors.training(engagement.advisor) if r.completed_at}

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from ppflow.domain.errors import InvalidInputError
-from ppflow.domain.lifecycle import ADVISOR_STATES
+from ppflow.domain.lifecycle import ADVISOR_STATES, AdvisorStage
 from ppflow.services.ports import IndicatorQueries
 
 # Retention horizons, in days (6 and 12 months).
@@ -245,8 +245,8 @@ def compute_indicators(
     feedback_mean, answered = queries.feedback_mean(start, end)
     values: dict[str, float | None] = {
         "new_referrals": queries.new_referrals(start, end),
-        "advisors_integrated": queries.entered("active", start, end),
-        "withdrawals": queries.entered("withdrawn", start, end),
+        "advisors_integrated": queries.entered(AdvisorStage.ACTIVE, start, end),
+        "withdrawals": queries.entered(AdvisorStage.WITHDRAWN, start, end),
         "teams": teams.active_teams,
         "teams_with_advisors": teams.with_one,
         "teams_with_two_advisors": teams.with_two,

@@ -19,6 +19,7 @@ from ppflow.domain.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.services import advisors
 from ppflow.services.csv_files import CsvRecord, read_csv
 from ppflow.services.links import LinkError
@@ -33,7 +34,7 @@ from ppflow.services.questionnaires import (
 )
 
 DEFAULT_LANGUAGE = "fr"
-WITHDRAWN = "withdrawn"
+WITHDRAWN = AdvisorStage.WITHDRAWN
 CSV_MAX_BYTES = 5_000_000
 
 

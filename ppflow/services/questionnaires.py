@@ -21,13 +21,13 @@ from statistics import mean
 import yaml
 
 from ppflow.domain.errors import InvalidInputError, NotFoundError
+from ppflow.resources import questionnaires_dir
 
 LANGUAGES = ("fr", "en")
 SCALE_POINTS = 5
 OPEN_ANSWER_MAX = 4000
 FILE_NAME = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)\.v(?P<version>[0-9]+)\.ya?ml$")
 ITEM_ID = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
-SHIPPED = Path(__file__).resolve().parent.parent / "questionnaires"
 
 
 class QuestionnaireError(InvalidInputError):
@@ -235,7 +235,9 @@ def seal(path: Path) -> str:
 class QuestionnaireLibrary:
     """Every questionnaire file in the given directories (shipped ones first)."""
 
-    def __init__(self, directories: Iterable[Path] = (SHIPPED,)):
+    def __init__(self, directories: Iterable[Path] | None = None):
+        if directories is None:
+            directories = (questionnaires_dir(),)
         self.directories = [Path(d) for d in directories]
 
     def files(self) -> list[Path]:
@@ -338,4 +340,4 @@ def score(questionnaire: Questionnaire, answers: Mapping[str, int | str]) -> Sco
 def library_for(data_dir: Path) -> QuestionnaireLibrary:
     """The shipped questionnaires, then the organization's own in ``<data_dir>/questionnaires``
     (where ``ppflow questionnaire add`` puts a licensed instrument)."""
-    return QuestionnaireLibrary([SHIPPED, Path(data_dir) / "questionnaires"])
+    return QuestionnaireLibrary([questionnaires_dir(), Path(data_dir) / "questionnaires"])

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ppflow.domain.commands import Meta
+from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.domain.model import StaffRole
 from ppflow.services.feedback import DEFAULT_PORTAL_URL, open_feedback
 from ppflow.services.notifications import queue_notification
@@ -15,9 +16,9 @@ from ppflow.services.ports import SYSTEM_CLOCK, Clock, SweepQueries, UnitOfWork
 
 # Days a case may stay at a stage before it counts as stalled (configurable).
 DEFAULT_SERVICE_LEVELS = {
-    "identified": 7,  # no invitation yet
-    "invited": 14,  # no answer
-    "preparing": 30,
+    AdvisorStage.IDENTIFIED: 7,  # no invitation yet
+    AdvisorStage.INVITED: 14,  # no answer
+    AdvisorStage.PREPARING: 30,
     "decision": 14,  # a flow waits on a person
     "survey": 14,  # a questionnaire without a response
     "consent": 30,  # a consent expires within this many days
@@ -61,7 +62,7 @@ def find_stalled_cases(
 
     found = {
         stage: queries.stalled(stage, ago(stage), now, limit)
-        for stage in ("identified", "invited", "preparing")
+        for stage in (AdvisorStage.IDENTIFIED, AdvisorStage.INVITED, AdvisorStage.PREPARING)
     }
     found["survey"] = queries.unanswered_surveys(ago("survey"), now, limit)
     found["consent"] = queries.expiring_consents(

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from ppflow.adapters import db
 from ppflow.adapters.schema import metadata
+from ppflow.resources import migrations_dir
 from tests import factories
 from tests.conftest import make_app
 
@@ -55,7 +56,7 @@ def test_migrations_build_the_whole_schema_from_empty(empty_app):
     assert db.table_names(empty_app.engine) - {"alembic_version"} == EXPECTED
     assert (
         db.current_revision(empty_app.engine)
-        == ScriptDirectory(str(db.MIGRATIONS)).get_current_head()
+        == ScriptDirectory(str(migrations_dir())).get_current_head()
     )
 
 
@@ -65,7 +66,7 @@ def test_the_migrated_schema_matches_the_models_in_full(empty_app):
 
 
 def test_the_history_is_one_line_of_revisions_with_one_head():
-    script = ScriptDirectory(str(db.MIGRATIONS))
+    script = ScriptDirectory(str(migrations_dir()))
     assert len(script.get_heads()) == 1
     revisions = list(script.walk_revisions())
     assert revisions, "no migrations found"

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from ppflow.domain.errors import InvalidInputError
+from ppflow.resources import questionnaires_dir
 from ppflow.services import links
 from ppflow.services.questionnaires import (
-    SHIPPED,
     QuestionnaireError,
     QuestionnaireLibrary,
     clean_answers,
@@ -25,6 +25,9 @@ from ppflow.services.questionnaires import (
 )
 
 THEMES = {"communication", "sharing_views", "influence", "respect", "practical_support"}
+
+
+SHIPPED = questionnaires_dir()
 
 
 def shipped(name: str) -> dict:
