@@ -49,6 +49,7 @@ from ppflow.services.compensation import (
     Expense,
     PayeeTotal,
 )
+from ppflow.services.feedback import ADVISOR_QUESTIONNAIRE, TEAM_QUESTIONNAIRE
 from ppflow.services.notifications import (
     Delivery,
     NewNotification,
@@ -60,6 +61,7 @@ from ppflow.services.notifications import (
 )
 from ppflow.services.portal import PendingSurvey
 from ppflow.services.ports import AdvisorFilter, FixedClock, PoolEntry
+from ppflow.services.questionnaires import Questionnaire, parse
 from ppflow.services.sweeps import Found
 
 
@@ -1160,3 +1162,47 @@ def advisor_at(o: Organization, stage: str, **referral_changes: Any) -> str:
     for step in steps[: ADVISOR_PATH.index(stage)]:
         step()
     return code
+
+
+# ---------------------------------------------------------------- questionnaires
+
+
+def questionnaire(name: str, version: int = 1) -> Questionnaire:
+    """A small questionnaire of two themes and an open question, in both languages."""
+    both = {"fr": "texte", "en": "text"}
+    return parse(
+        {
+            "name": name,
+            "version": version,
+            "title": both,
+            "scale": {lang: ["1", "2", "3", "4", "5"] for lang in ("fr", "en")},
+            "themes": [{"id": "respect", "title": both}, {"id": "influence", "title": both}],
+            "items": [
+                {"id": "res_heard", "theme": "respect", "type": "scale", "text": both},
+                {"id": "res_valued", "theme": "respect", "type": "scale", "text": both},
+                {"id": "inf_change", "theme": "influence", "type": "scale", "text": both},
+                {"id": "comments", "type": "open", "text": both},
+            ],
+        },
+        source=f"{name}.v{version}",
+    )
+
+
+class FakeQuestionnaires:
+    """The questionnaire library, without files: every name the use cases ask for."""
+
+    def __init__(self, *questionnaires: Questionnaire):
+        self.known = {
+            (q.name, q.version): q
+            for q in questionnaires
+            or (questionnaire(ADVISOR_QUESTIONNAIRE), questionnaire(TEAM_QUESTIONNAIRE))
+        }
+
+    def get(self, name: str, version: int | None = None) -> Questionnaire:
+        versions = {v: q for (n, v), q in self.known.items() if n == name}
+        if not versions:
+            raise NotFoundError("questionnaire", name)
+        chosen = max(versions) if version is None else version
+        if chosen not in versions:
+            raise NotFoundError("questionnaire version", f"{name} v{chosen}")
+        return versions[chosen]
