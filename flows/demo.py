@@ -19,7 +19,6 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ppflow.adapters.email.sink import MailSink
 from ppflow.bootstrap import App
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors, demo, queries
@@ -196,7 +195,7 @@ def run_demo(
     mail_app = App(
         app.settings.model_copy(update={"smtp": smtp}), app.engine, app.session_factory, app.clock
     )
-    with MailSink(result.maildir, port=port):
+    with mail_app.mail_sink(port=port):
         while True:
             report = mail_app.dispatch_pending()
             result.sent += report.sent

@@ -26,6 +26,8 @@ from ppflow.settings import Settings, get_settings
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from ppflow.adapters.email.sink import MailSink
+    from ppflow.adapters.outbox import SqlOutbox
     from ppflow.services.notifications import DispatchPolicy, DispatchPorts, DispatchReport
     from ppflow.services.questionnaires import QuestionnaireLibrary
 
@@ -97,14 +99,28 @@ class App:
         inner = JinjaRenderer.from_directory(self.settings.templates_dir)
         return WithdrawalLinks(inner, self.settings)
 
+    def outbox(self) -> SqlOutbox:
+        from ppflow.adapters.outbox import SqlOutbox
+
+        return SqlOutbox(self.session_factory)
+
+    def mail_sink(
+        self, host: str | None = None, port: int | None = None, maildir: Path | None = None
+    ) -> MailSink:
+        """The embedded SMTP server that keeps every message it receives in a Maildir."""
+        from ppflow.adapters.email.sink import DEFAULT_HOST, MailSink
+
+        port = port or self.settings.smtp.port
+        return MailSink(maildir or self.maildir, host=host or DEFAULT_HOST, port=port)
+
     def mail_ports(self) -> DispatchPorts:
         from ppflow.adapters.email.sending import SmtpMailer
-        from ppflow.adapters.outbox import SqlDirectory, SqlOutbox
+        from ppflow.adapters.outbox import SqlDirectory
         from ppflow.services.notifications import DispatchPorts
 
         smtp = self.read_secrets().settings.smtp
         return DispatchPorts(
-            outbox=SqlOutbox(self.session_factory),
+            outbox=self.outbox(),
             directory=SqlDirectory(self.session_factory),
             renderer=self.renderer(),
             mailer=lambda: SmtpMailer(smtp),

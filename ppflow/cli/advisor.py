@@ -16,8 +16,9 @@ from ppflow.cli.errors import CommandGroup, about, fail
 from ppflow.domain.commands import RegisterReferral
 from ppflow.services import advisors as advisor_service
 from ppflow.services import queries
+from ppflow.services.csv_files import CsvFormatError
 from ppflow.services.ports import AdvisorFilter
-from ppflow.services.referral_import import CsvFormatError, import_referrals
+from ppflow.services.referral_import import import_referrals
 
 advisor_app = CommandGroup(help="Potential and active patient advisors.")
 

@@ -7,7 +7,7 @@ import typer
 
 from ppflow.cli.context import current_app, err, out
 from ppflow.cli.errors import fail
-from ppflow.cli.portal import load_signing_key, run_checks
+from ppflow.cli.portal import run_checks
 
 
 def shipped_files_found(templates_dir) -> bool:
@@ -29,7 +29,7 @@ def check() -> None:
     that the templates and deployments ppflow ships are found."""
     application = current_app()
     try:
-        load_signing_key(application.settings)
+        application.read_secrets()
     except Exception as error:  # the block is missing or Prefect is unreachable
         fail(f"cannot read the signing key block: {type(error).__name__}: {error}")
     portal_ok = run_checks(application)

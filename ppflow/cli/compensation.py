@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -17,21 +17,11 @@ from ppflow.cli.context import current_app, err, meta, out
 from ppflow.cli.errors import CommandGroup, about, fail
 from ppflow.domain.compensation import CompensationPolicy, hours, money, percent
 from ppflow.services import compensation as pay
-from ppflow.services.referral_import import CsvFormatError
-
-if TYPE_CHECKING:
-    from ppflow.adapters.compensation import CompensationUnitOfWork
+from ppflow.services.csv_files import CsvFormatError
 
 pay_app = CommandGroup(help="Compensation: rate tiers, hours, expenses, budgets and alerts.")
 tier_app = CommandGroup(help="Rate tiers with effective dates.")
 pay_app.add_typer(tier_app, name="tier")
-
-
-def _uow() -> CompensationUnitOfWork:
-    """The compensation adapter (the one place this module builds one)."""
-    from ppflow.adapters.compensation import CompensationUnitOfWork
-
-    return CompensationUnitOfWork(current_app().session_factory)
 
 
 class TierKind(StrEnum):
@@ -103,7 +93,7 @@ def tier_add(
     first = _day(start, _today())
     last = _day(end, first) if end else None
     tier = pay.add_rate_tier(
-        _uow(),
+        current_app().uow(),
         pay.AddRateTier(activity, kind.value, amount, first, last, meta()),
         current_app().clock,
     )
@@ -118,7 +108,7 @@ def tier_add(
 def tier_list() -> None:
     """List rate tiers by activity and date."""
     table = Table("activity", "kind", "amount", "from", "to", title="rate tiers")
-    for tier in pay.list_rate_tiers(_uow()):
+    for tier in pay.list_rate_tiers(current_app().uow()):
         table.add_row(
             tier.activity,
             tier.kind,
@@ -145,7 +135,7 @@ def log(
 ) -> None:
     """Log the hours of one activity; the amount owed uses the tier in effect that day."""
     logged = pay.log_hours(
-        _uow(),
+        current_app().uow(),
         pay.LogHours(
             engagement.upper(), _day(day, _today()), activity, hours_text, note, meta(request_id)
         ),
@@ -174,7 +164,7 @@ def import_csv(
     --skip-invalid is given. Importing the same file again adds nothing."""
     with about(path.name, (CsvFormatError,)):
         report = pay.import_hours(
-            _uow(),
+            current_app().uow(),
             path.read_bytes(),
             meta(),
             _policy(),
@@ -215,7 +205,7 @@ def expense(
 ) -> None:
     """Record an expense to reimburse, apart from pay."""
     recorded = pay.record_expense(
-        _uow(),
+        current_app().uow(),
         pay.RecordExpense(
             engagement.upper(), _day(day, _today()), kind, amount, receipt, meta(request_id)
         ),
@@ -244,7 +234,7 @@ def decline(
     Nothing is owed for their activities from that day, those already logged
     included; their hours still count, and expenses are still reimbursed."""
     result = pay.decline_payment(
-        _uow(), advisor.upper(), _day(start, _today()), meta(), current_app().clock
+        current_app().uow(), advisor.upper(), _day(start, _today()), meta(), current_app().clock
     )
     note = " (already recorded)" if result.already_recorded else ""
     waived = result.entries_waived
@@ -265,7 +255,9 @@ def budget(
 ) -> None:
     """Set a program's budget for a fiscal year."""
     rules = _policy()
-    alerts = pay.set_budget(_uow(), program, year, amount, meta(), rules, current_app().clock)
+    alerts = pay.set_budget(
+        current_app().uow(), program, year, amount, meta(), rules, current_app().clock
+    )
     out.print(f"budget of {program} for fiscal year {year} set to {amount}")
     show_alerts(alerts)
 
@@ -282,7 +274,7 @@ def summary(
     Payees are totalled by calendar year (the T4A view); budgets are shown for the
     fiscal year that starts in that year."""
     rules = _policy()
-    result = pay.compensation_summary(_uow(), year or _today().year, rules)
+    result = pay.compensation_summary(current_app().uow(), year or _today().year, rules)
     payees = Table(
         "advisor",
         "hours",

@@ -30,34 +30,6 @@ STATUS_STYLE = {
 }
 
 
-# The adapters this module builds or wires, one function each.
-
-
-def _dispatch(max_rows: int | None):
-    from ppflow.adapters.email.wiring import dispatch_pending
-
-    return dispatch_pending(current_app(), max_rows=max_rows)
-
-
-def _outbox():
-    from ppflow.adapters.outbox import SqlOutbox
-
-    return SqlOutbox(current_app().session_factory)
-
-
-def _maildir() -> Path:
-    from ppflow.adapters.email.wiring import maildir_path
-
-    return maildir_path(current_app().settings)
-
-
-def _sink(host: str, port: int, maildir: Path | None):
-    from ppflow.adapters.email.sink import DEFAULT_HOST, MailSink
-
-    port = port or current_app().settings.smtp.port
-    return MailSink(maildir or _maildir(), host=host or DEFAULT_HOST, port=port)
-
-
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return "-"
@@ -104,7 +76,7 @@ def dispatch(
 ) -> None:
     """Run one dispatcher pass: send every notification that is due."""
     smtp = current_app().settings.smtp
-    report = _dispatch(limit)
+    report = current_app().dispatch_pending(limit)
     table = Table(title=f"Dispatch to {smtp.host}:{smtp.port}")
     for column in ("claimed", "sent", "retry later", "failed", "dead", "notices queued"):
         table.add_column(column, justify="right")
@@ -139,7 +111,7 @@ def list_mail(
     """List the messages stored by the mail sink (codes only; see `mail show`)."""
     from ppflow.adapters.email.maildir import read_maildir
 
-    root = _maildir()
+    root = current_app().maildir
     messages = read_maildir(root)
     table = Table(title=f"Mail sink {root}: {len(messages)} message(s)")
     for column in ("#", "received", "template", "recipient", "subject"):
@@ -163,7 +135,7 @@ def show(
     """Print one message from the sink as the recipient would read it."""
     from ppflow.adapters.email.maildir import find_message
 
-    stored = find_message(_maildir(), ident)
+    stored = find_message(current_app().maildir, ident)
     for name in ("From", "To", "Subject", "Date", "Message-ID", "X-Ppflow-Notification"):
         out.print(f"[bold]{name}:[/] {stored.header(name)}", highlight=False, markup=True)
     out.print()
@@ -179,7 +151,7 @@ def mail_sink(
 ) -> None:
     """Run the development SMTP server in the foreground; every message it accepts is
     stored in a Maildir. Ctrl-C stops it."""
-    sink = _sink(host, port, maildir)
+    sink = current_app().mail_sink(host, port, maildir)
     try:
         sink.start()
     except OSError as error:
@@ -201,7 +173,7 @@ def outbox_list(
     limit: Annotated[int, typer.Option(help="Show the most recent N.")] = 50,
 ) -> None:
     """List notifications, most recent first."""
-    outbox = _outbox()
+    outbox = current_app().outbox()
     entries = outbox.list(status=status, limit=limit)
     counts = ", ".join(f"{k} {v}" for k, v in outbox.counts().items())
     table = Table(title=f"Outbox ({counts})")
@@ -226,7 +198,7 @@ def outbox_list(
 @outbox_app.command("show")
 def outbox_show(ident: Annotated[int, typer.Argument(help="Notification id.")]) -> None:
     """Everything the outbox holds about one notification (codes only)."""
-    e = _outbox().get(ident)
+    e = current_app().outbox().get(ident)
     table = Table(show_header=False, title=f"Notification {e.id}")
     table.add_column("field", style="bold")
     table.add_column("value")
@@ -257,7 +229,7 @@ def outbox_retry(
     ] = None,
 ) -> None:
     """Put failed or dead notifications back in the queue, due now."""
-    done = _outbox().retry(current_app().clock.now(), ids or (), status)
+    done = current_app().outbox().retry(current_app().clock.now(), ids or (), status)
     skipped = sorted(set(ids or ()) - set(done))
     out.print(f"re-queued {len(done)} notification(s): {', '.join(map(str, done)) or '-'}")
     if skipped:

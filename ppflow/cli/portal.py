@@ -25,40 +25,6 @@ questionnaire_app = CommandGroup(help="Questionnaire files: ppflow's own and lic
 MIN_KEY_LENGTH = 32
 
 
-# The adapters this module builds, one function each.
-
-
-def _uow():
-    from ppflow.adapters.portal_store import PortalUnitOfWork
-
-    return PortalUnitOfWork(current_app().session_factory)
-
-
-def _library():
-    from ppflow.services.questionnaires import library_for
-
-    return library_for(current_app().settings.data_dir)
-
-
-def _web_app(application: App):
-    from ppflow.adapters.portal_web import portal_for
-
-    return portal_for(application)
-
-
-def load_signing_key(settings) -> str:
-    """The portal's signing key: from the Prefect Secret block named by
-    ``PPFLOW_PORTAL__SIGNING_KEY_BLOCK`` if set (read here, so the portal itself never
-    imports Prefect), else from settings. The key is put into ``settings.portal`` so that
-    links made in this process use it too."""
-    portal = settings.portal
-    if portal.signing_key_block:
-        from prefect.blocks.system import Secret
-
-        portal.signing_key = Secret.load(portal.signing_key_block).get()
-    return portal.signing_key
-
-
 # -------------------------------------------------------------------------- checks
 
 
@@ -119,7 +85,7 @@ def run_checks(application: App) -> bool:
     else:
         out.print(f"[green]ok[/]    links point to {settings.portal_url}", highlight=False)
     try:
-        found = _library().all()
+        found = current_app().questionnaires().all()
         names = ", ".join(f"{q.name} v{q.version}" for q in found)
         out.print(f"[green]ok[/]    questionnaires: {names}", highlight=False)
     except QuestionnaireError as error:
@@ -139,12 +105,12 @@ def portal(
     import uvicorn
 
     application = current_app()
-    load_signing_key(application.settings)
+    application.read_secrets()
     if not run_checks(application):
         raise typer.Exit(1)
     settings = application.settings.portal
     uvicorn.run(
-        _web_app(application),
+        application.portal(),
         host=host or settings.host,
         port=port or settings.port,
         access_log=False,  # request paths are personal links
@@ -185,7 +151,13 @@ def feedback_record(
             fail(f"--answer {pair!r}: write it item_id=value")
         answers[item.strip()] = value
     recorded = record_response(
-        _uow(), _library(), engagement, respondent, answers, current_app().clock, round
+        current_app().uow(),
+        current_app().questionnaires(),
+        engagement,
+        respondent,
+        answers,
+        current_app().clock,
+        round,
     )
     print_recorded(recorded)
 
@@ -204,7 +176,13 @@ def feedback_import(
 
     with about(file.name):
         rows = read_responses_csv(file.read_bytes())
-        report = import_responses(_uow(), _library(), rows, current_app().clock, skip_invalid)
+        report = import_responses(
+            current_app().uow(),
+            current_app().questionnaires(),
+            rows,
+            current_app().clock,
+            skip_invalid,
+        )
     for line, message in report.errors:
         err.print(f"{file.name}:{line}: {message}", highlight=False, markup=False)
     if report.errors and not skip_invalid:
@@ -230,7 +208,7 @@ def questionnaire_list() -> None:
     table = Table()
     for column in ("name", "version", "items", "locked", "file"):
         table.add_column(column)
-    for path in _library().files():
+    for path in current_app().questionnaires().files():
         try:
             q = load_file(path)
         except QuestionnaireError as error:
@@ -253,7 +231,7 @@ def questionnaire_add(
 
     target_dir = Path(current_app().settings.data_dir) / "questionnaires"
     target = target_dir / file.name
-    if target.exists() or file.name in {p.name for p in _library().files()}:
+    if target.exists() or file.name in {p.name for p in current_app().questionnaires().files()}:
         fail(f"{file.name} exists already; a new wording is a new version (.vN+1.yaml)")
     target_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(file, target)

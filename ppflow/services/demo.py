@@ -3,6 +3,8 @@ early stage, all moved through the real use cases (so the transition log is real
 
 from __future__ import annotations
 
+import unicodedata
+
 from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, Meta, RegisterReferral, TargetSpec
 from ppflow.domain.model import ParticipationRules, TrainingModule
 from ppflow.services import advisors as a
@@ -123,6 +125,12 @@ def existing_structure(uow: UnitOfWork) -> dict[str, str] | None:
     return staff
 
 
+def _address(first: str, last: str, number: int) -> str:
+    """A made-up address for a demonstration advisor, without accents (Éric -> eric)."""
+    local = unicodedata.normalize("NFKD", f"{first}.{last}".lower()).encode("ascii", "ignore")
+    return f"{local.decode('ascii')}.{number}@example.org"
+
+
 def seed(uow: UnitOfWork, clock: Clock) -> bool:
     """Seed the demonstration program and walk a pool of advisors through the use cases
     directly (no Prefect). Returns False when it is already there."""
@@ -134,7 +142,7 @@ def seed(uow: UnitOfWork, clock: Clock) -> bool:
         referral = RegisterReferral(
             first,
             last,
-            f"{first.lower()}.{last.lower()}.{number}@example.org",
+            _address(first, last, number),
             staff["provider"],
             "",
             lang,

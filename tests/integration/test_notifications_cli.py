@@ -108,12 +108,13 @@ def test_mail_sink_command_listens_on_loopback_and_stores_what_it_receives(tmp_p
     maildir = tmp_path / "sink"
     script = textwrap.dedent(
         f"""
+        from ppflow.bootstrap import bootstrap
         from ppflow.cli import app
         from ppflow.settings import Settings
         settings = Settings(data_dir={str(tmp_path)!r})
         app(
             ["mail-sink", "--port", "{port}", "--maildir", {str(maildir)!r}],
-            obj=type("App", (), {{"settings": settings}})(),
+            obj=bootstrap(settings),
         )
         """
     )

@@ -21,7 +21,7 @@ from ppflow.cli.program import program_app
 from ppflow.cli.report import report_app
 from ppflow.domain.errors import NotFoundError
 from ppflow.domain.lifecycle import LIFECYCLES
-from ppflow.services.questionnaires import QuestionnaireError
+from ppflow.services.questionnaires import QuestionnaireError, library_for
 from ppflow.services.referral_import import CsvFormatError
 from ppflow.settings import Settings
 
@@ -36,7 +36,9 @@ class Untouchable:
 
 
 def stand_in(tmp_path, actor: str | None = None) -> SimpleNamespace:
-    return SimpleNamespace(settings=Settings(data_dir=tmp_path, actor=actor))
+    """The part of the App these commands use: settings and the questionnaires."""
+    settings = Settings(data_dir=tmp_path, actor=actor)
+    return SimpleNamespace(settings=settings, questionnaires=lambda: library_for(tmp_path))
 
 
 def single(command) -> CommandGroup:
