@@ -1,0 +1,204 @@
+"""Queueing notifications, and one dispatcher pass through fake outbox, directory,
+renderer and mailer over the in-memory unit of work's notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import timedelta
+
+import pytest
+
+from ppflow.domain.commands import Meta
+from ppflow.domain.errors import InvalidInputError
+from ppflow.services import advisors
+from ppflow.services.notifications import (
+    DispatchPolicy,
+    DispatchPorts,
+    InvalidRecipientError,
+    dispatch_once,
+    dispatch_once_async,
+    queue_notification,
+)
+from tests.unit.fakes import (
+    START,
+    FakeDirectory,
+    FakeMailer,
+    FakeOutbox,
+    FakeRenderer,
+    advisor_at,
+    organization,
+)
+
+
+@pytest.fixture
+def o():
+    return organization()
+
+
+def ports(o, mailer=None, renderer=None, erased=()) -> DispatchPorts:
+    return DispatchPorts(
+        outbox=FakeOutbox(o.uow.tables),
+        directory=FakeDirectory(o.uow.tables, erased),
+        renderer=renderer or FakeRenderer(),
+        mailer=mailer or FakeMailer(),
+        sender="partenariat@chu.example.org",
+    )
+
+
+def queue(o, **changes):
+    values = dict(
+        template="invitation",
+        recipient_kind="advisor",
+        recipient_code=None,
+        context={},
+        idempotency_key="k",
+        at=START,
+    )
+    values.update(changes)
+    with o.uow:
+        queued = queue_notification(o.uow, **values)
+        o.uow.commit()
+    return queued
+
+
+# ------------------------------------------------------------------------- queueing
+
+
+def test_a_notification_goes_out_in_the_recipients_language_and_its_key_queues_once(o):
+    code = advisor_at(o, "identified", language="en")
+
+    assert queue(o, recipient_code=code, context={"advisor": code}, idempotency_key="x:1")
+    assert not queue(o, recipient_code=code, context={"advisor": code}, idempotency_key="x:1")
+
+    [row] = [n for n in o.uow.queued("invitation")]
+    assert (row.language, row.status, row.next_attempt_at) == ("en", "pending", START)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"template": "birthday"}, "unknown notification 'birthday'"),
+        ({"recipient_kind": "staff"}, "'invitation' goes to advisor, not to staff"),
+        ({"context": {}}, "'invitation' needs advisor in its context"),
+        ({"context": {"advisor": "x", "lang": "de"}}, "context keys lang are reserved"),
+        ({"context": {"advisor": START}}, "is not plain data"),
+    ],
+)
+def test_a_notification_that_could_never_be_sent_is_refused_when_queued(o, changes, message):
+    code = advisor_at(o, "identified")
+    before = len(o.uow.queued())
+    with pytest.raises(InvalidInputError, match=message):
+        queue(o, **{"recipient_code": code, "context": {"advisor": code}, **changes})
+    assert len(o.uow.queued()) == before
+
+
+def test_a_recipient_without_a_valid_address_is_refused_without_naming_the_address(o):
+    code = advisor_at(o, "identified")
+    o.uow.tables.contacts[code].email = "marie at home"
+
+    with pytest.raises(InvalidRecipientError) as error:
+        advisors.invite_advisor(o.uow, code, Meta(), o.clock)
+
+    assert "has no valid e-mail address" in str(error.value)
+    assert "marie at home" not in str(error.value)
+    assert o.uow.advisors.get(code).stage == "identified"  # the move rolled back with it
+
+
+# ------------------------------------------------------------------------- dispatch
+
+
+def test_a_pass_sends_what_is_due_marks_it_sent_and_sends_it_only_once(o):
+    code = advisor_at(o, "invited", first_name="Aisha", last_name="Khan")
+    mailer = FakeMailer()
+
+    report = dispatch_once(ports(o, mailer), clock=o.clock)
+    again = dispatch_once(ports(o, mailer), clock=o.clock)
+
+    assert report.sent == report.claimed == len(o.uow.queued()) == 3
+    assert again.claimed == 0
+    invitation = next(m for m in mailer.sent if ("X-Ppflow-Template", "invitation") in m.headers)
+    assert invitation.to_name == "Aisha Khan"
+    assert invitation.subject == "[fr] invitation for Aisha Khan"
+    assert ("X-Ppflow-Recipient", code) in invitation.headers
+    assert invitation.message_id.endswith("@chu.example.org>")
+    assert {n.status for n in o.uow.queued()} == {"sent"}
+    assert all(n.sent_at == START for n in o.uow.queued())
+
+
+def test_mail_refused_by_the_server_fails_and_the_coordinators_are_told_once(o):
+    code = advisor_at(o, "invited")
+    address = o.uow.tables.contacts[code].email
+
+    report = dispatch_once(ports(o, FakeMailer(refuse={address})), clock=o.clock)
+
+    assert (report.failed, report.notices) == (1, 1)
+    [invitation] = o.uow.queued("invitation")
+    assert invitation.status == "failed" and address not in invitation.last_error
+    [notice] = o.uow.queued("delivery_failed")
+    assert notice.recipient_code == o.coordinator
+    assert notice.context["failed_recipient"] == code
+    assert notice.idempotency_key == f"delivery_failed:{invitation.id}:1:{o.coordinator}"
+
+
+def test_a_deferred_message_waits_for_its_backoff_and_goes_on_a_later_pass(o):
+    code = advisor_at(o, "invited")
+    address = o.uow.tables.contacts[code].email
+    mailer = FakeMailer(defer={address})
+    policy = DispatchPolicy(retry_base_seconds=60, jitter=0.5)
+
+    first = dispatch_once(ports(o, mailer), clock=o.clock, policy=policy, rng=random.Random(1))
+
+    [invitation] = o.uow.queued("invitation")
+    assert (first.retried, invitation.status, invitation.attempts) == (1, "pending", 1)
+    assert (
+        START + timedelta(seconds=30) <= invitation.next_attempt_at <= START + timedelta(seconds=60)
+    )
+    assert dispatch_once(ports(o, mailer), clock=o.clock).claimed == 0
+    mailer.defer.clear()
+    o.later(minutes=2)
+    assert dispatch_once(ports(o, mailer), clock=o.clock).sent == 1
+
+
+def test_mail_to_an_erased_person_or_from_a_broken_template_is_not_sent(o):
+    erased = advisor_at(o, "invited")
+    renderer = FakeRenderer(broken={"referral_received"})
+
+    report = dispatch_once(ports(o, renderer=renderer, erased={erased}), clock=o.clock)
+
+    by_template = {n.template: n for n in o.uow.queued()}
+    assert by_template["invitation"].last_error == "recipient's personal data was erased; not sent"
+    assert by_template["referral_received"].status == "failed"
+    assert (
+        "template referral_received/fr failed: KeyError"
+        in by_template["referral_received"].last_error
+    )
+    assert by_template["referral_acknowledgement"].status == "sent"
+    assert (report.sent, report.failed) == (1, 2)
+
+
+def test_a_row_whose_attempts_never_finished_is_given_up_on(o):
+    advisor_at(o, "identified")
+    for row in o.uow.queued():
+        row.attempts = 8  # claimed eight times by dispatchers that died
+
+    report = dispatch_once(ports(o), clock=o.clock)
+
+    assert report.dead == 2
+    assert {n.status for n in o.uow.queued("referral_received")} == {"dead"}
+
+
+def test_the_pass_respects_its_row_limit(o):
+    advisor_at(o, "invited")
+    assert dispatch_once(ports(o), clock=o.clock, max_rows=2).claimed == 2
+    assert [n.status for n in o.uow.queued()].count("pending") == 1
+
+
+def test_inside_an_event_loop_the_synchronous_pass_says_to_await_the_async_one(o):
+    async def inside():
+        with pytest.raises(RuntimeError, match="await dispatch_once_async"):
+            dispatch_once(ports(o), clock=o.clock)
+        return await dispatch_once_async(ports(o), clock=o.clock)
+
+    advisor_at(o, "identified")
+    assert asyncio.run(inside()).sent == 2
