@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from ppflow.cli.context import current_app, err, meta, out, split_values, when
-from ppflow.cli.errors import CommandGroup, about, fail
+from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
 from ppflow.domain.commands import RegisterReferral
 from ppflow.services import advisors as advisor_service
 from ppflow.services import queries
@@ -94,10 +94,7 @@ def import_csv(
                 progress=advance,
             )
     if report.problems:
-        table = Table("line", "problem", title=f"{len(report.problems)} bad row(s) in {path.name}")
-        for problem in report.problems:
-            table.add_row(str(problem.line), problem.reason)
-        err.print(table)
+        show_bad_rows(report.problems, path.name)
     if report.problems and not skip_invalid:
         fail(
             f"nothing imported: fix the rows above, or use --skip-invalid "

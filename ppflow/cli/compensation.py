@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from ppflow.cli.context import current_app, err, meta, out
-from ppflow.cli.errors import CommandGroup, about, fail
+from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
 from ppflow.domain.compensation import CompensationPolicy, hours, money, percent
 from ppflow.services import compensation as pay
 from ppflow.services.csv_files import CsvFormatError
@@ -172,10 +172,7 @@ def import_csv(
             clock=current_app().clock,
         )
     if report.problems:
-        table = Table("line", "problem", title=f"{len(report.problems)} bad row(s) in {path.name}")
-        for problem in report.problems:
-            table.add_row(str(problem.line), problem.reason)
-        err.print(table)
+        show_bad_rows(report.problems, path.name)
     if report.problems and not skip_invalid:
         good = report.rows - len(report.bad_lines) - report.already_imported
         fail(

@@ -47,6 +47,16 @@ def fail(message: str, code: int = EXIT_CODE) -> NoReturn:
     raise typer.Exit(code)
 
 
+def show_bad_rows(problems, file_name: str) -> None:
+    """The rows of an imported file that cannot be imported, with their line and why."""
+    from rich.table import Table
+
+    table = Table("line", "problem", title=f"{len(problems)} bad row(s) in {file_name}")
+    for problem in problems:
+        table.add_row(str(problem.line), problem.reason)
+    err.print(table)
+
+
 @contextmanager
 def about(subject: str, kinds: tuple[type[Exception], ...] = EXPECTED) -> Iterator[None]:
     """Report an expected error raised inside as ``subject: message`` (e.g. a file name)."""
