@@ -1,5 +1,6 @@
-"""A real SMTP server for the notification tests: the project's own mail sink (aiosmtpd on
-a free loopback port, storing in a Maildir), with faults a test can switch on:
+"""Real servers on loopback: the survey portal under uvicorn, and for the notification tests
+an SMTP server, the project's own mail sink (aiosmtpd on a free loopback port, storing in
+a Maildir), with faults a test can switch on:
 - ``down()`` / ``up()``: the port refuses connections, then listens again;
 - ``reject(address, reply)``: RCPT TO for that address gets this reply (550, 451, ...);
 - ``go_down_after(n)``: after n more accepted messages, the next DATA loses its
@@ -9,6 +10,8 @@ a free loopback port, storing in a Maildir), with faults a test can switch on:
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,3 +134,24 @@ def mail_app(sqlite_app, smtp_server):
     """The application on a fresh SQLite database, sending to the test server."""
     sqlite_app.settings = sqlite_app.settings.model_copy(update={"smtp": smtp_server.settings()})
     return sqlite_app
+
+
+@pytest.fixture
+def portal_server(sqlite_app):
+    """The survey portal served by uvicorn on loopback, as ``ppflow portal`` serves it."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(
+        sqlite_app.portal(), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the portal did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=5)

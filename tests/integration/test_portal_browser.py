@@ -9,14 +9,12 @@ import itertools
 import json
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.conftest import free_port
 from tests.integration.portal_helpers import mailed_link, open_engagement, response_row
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,26 +22,6 @@ pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="no /usr/bin/chromium (apt-get install -y chromium) for the headless browser test",
 )
-
-
-@pytest.fixture
-def portal_server(sqlite_app):
-    import uvicorn
-
-    port = free_port()
-    config = uvicorn.Config(
-        sqlite_app.portal(), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the portal did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
 
 
 class Browser:
