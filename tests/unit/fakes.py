@@ -1098,10 +1098,14 @@ class Organization:
         return self.clock.moment
 
 
-def organization(seats: int = 2) -> Organization:
+def organization(seats: int = 2, uow=None, clock: FixedClock | None = None) -> Organization:
+    """Staff (a coordinator, a referring provider, a team lead), a program, two required
+    training modules and an optional one, and a forming team; on a fresh fake unit of work
+    unless given another (the SQL one, to check that the fakes agree with it)."""
     from ppflow.services import organization as org
 
-    uow, clock = FakeUnitOfWork(), FixedClock(START)
+    uow = FakeUnitOfWork() if uow is None else uow
+    clock = clock or FixedClock(START)
     coordinator = org.add_staff(
         uow, AddStaff("Camille Roy", "camille.roy@example.org", "coordinator")
     ).code
