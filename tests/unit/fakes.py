@@ -816,7 +816,8 @@ class FakeUnitOfWork:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.rollback()
+        if self._snapshot is not None:  # what was not committed goes
+            self._restore(self._snapshot)
         self._snapshot = None
 
     def commit(self) -> None:
@@ -825,11 +826,13 @@ class FakeUnitOfWork:
         self.commits += 1
 
     def rollback(self) -> None:
-        if self._snapshot is None:
-            return
+        if self._snapshot is not None:
+            self._restore(self._snapshot)
+            self._snapshot = copy.deepcopy(self.tables)
+
+    def _restore(self, snapshot: Tables) -> None:
         for column in fields(Tables):
-            setattr(self.tables, column.name, getattr(self._snapshot, column.name))
-        self._snapshot = copy.deepcopy(self.tables)
+            setattr(self.tables, column.name, getattr(snapshot, column.name))
 
     # ------------------------------------------------------- what the tests look at
 
