@@ -4,7 +4,8 @@ counts and other plain values, never personal data and never ORM objects.
 They are defined here, at the edge between the use cases and Prefect, rather than taken
 from ``ppflow.services``: what Prefect holds (and, where result persistence is turned on,
 pickles into its result storage) is decided in one place, whatever a use case's own return
-type grows to carry. Every type pickles with cloudpickle, Prefect's default serializer."""
+type grows to carry. Stages are plain strings here, not the domain's enumerations. Every
+type pickles with cloudpickle, Prefect's default serializer."""
 
 from __future__ import annotations
 
@@ -22,18 +23,21 @@ class StageResult:
 
     @classmethod
     def of(cls, change) -> StageResult:
-        return cls(change.code, change.from_state, change.to_state, change.replayed)
+        before = None if change.from_state is None else str(change.from_state)
+        return cls(change.code, before, str(change.to_state), change.replayed)
 
 
 @dataclass(frozen=True)
-class AdvisorStage:
+class AdvisorStanding:
+    """Where an advisor stands: the stage, and the program they are in."""
+
     code: str
     stage: str
     program: str | None
 
 
 @dataclass(frozen=True)
-class TeamStage:
+class TeamStanding:
     code: str
     stage: str
     program: str | None
@@ -84,7 +88,7 @@ class Placement:
             result.engagement,
             result.advisor,
             result.team,
-            result.advisor_stage,
+            str(result.advisor_stage),
             tuple(result.warnings),
             result.replayed,
         )

@@ -17,7 +17,7 @@ from ppflow.services import advisors, decisions, feedback, integration, queries
 from ppflow.services.referral_import import import_referrals
 from ppflow.services.sweeps import Case
 from ppflow_flows.results import (
-    AdvisorStage,
+    AdvisorStanding,
     Evaluation,
     FeedbackResult,
     ImportResult,
@@ -27,7 +27,7 @@ from ppflow_flows.results import (
     ReminderResult,
     RetentionResult,
     StageResult,
-    TeamStage,
+    TeamStanding,
 )
 from ppflow_flows.runtime import announce, application, meta
 
@@ -83,14 +83,16 @@ def _change(entity: str, change, team: str | None = None) -> StageResult:
 # record, and a task run would cost a round of events for each.
 
 
-def describe_advisor(advisor: str) -> AdvisorStage:
+def describe_advisor(advisor: str) -> AdvisorStanding:
     detail = queries.get_advisor(application().uow(), advisor)
-    return AdvisorStage(advisor, detail.advisor.stage, detail.advisor.program)
+    return AdvisorStanding(advisor, str(detail.advisor.stage), detail.advisor.program)
 
 
-def describe_team(team: str) -> TeamStage:
+def describe_team(team: str) -> TeamStanding:
     summary = queries.get_team(application().uow(), team)
-    return TeamStage(team, summary.team.stage, summary.team.program, summary.active_advisors)
+    return TeamStanding(
+        team, str(summary.team.stage), summary.team.program, summary.active_advisors
+    )
 
 
 @task(**DB)
@@ -170,7 +172,7 @@ def complete_modules(
         )
         if change is not None:
             _change("advisor", change, team)
-    return queries.get_advisor(app.uow(), advisor).advisor.stage
+    return str(queries.get_advisor(app.uow(), advisor).advisor.stage)
 
 
 @task(**DB)
