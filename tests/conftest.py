@@ -6,13 +6,17 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from ppflow.bootstrap import App, bootstrap
 from ppflow.services.ports import FixedClock
-from ppflow.settings import Settings
+
+if TYPE_CHECKING:
+    from ppflow.bootstrap import App
+
+# SQLAlchemy, the adapters and the settings are imported by the fixtures that use them, so
+# that the unit tier (no database) never pays for them.
 
 POSTGRES_URL = os.environ.get("PPFLOW_TEST_DATABASE_URL")
 NO_POSTGRES = "PPFLOW_TEST_DATABASE_URL is not set (no PostgreSQL server to test against)"
@@ -27,6 +31,8 @@ def clock() -> FixedClock:
 
 def _postgres_schema():
     """A fresh schema on the test server, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as connection:
@@ -36,6 +42,11 @@ def _postgres_schema():
 
 def make_app(kind: str, tmp_path, clock, migrate: bool = True):
     """Build an App on a fresh database of the given kind; returns (app, cleanup)."""
+    from sqlalchemy import text
+
+    from ppflow.bootstrap import bootstrap
+    from ppflow.settings import Settings
+
     if kind == "sqlite":
         settings = Settings(database_url=f"sqlite:///{tmp_path}/ppflow.db", data_dir=tmp_path)
         cleanup = None
