@@ -123,8 +123,10 @@ class Coordinator:
         for run, key in found:
             if (str(run.id), key) in self.answered:
                 continue
-            stage, _, subject = run.name.partition("/")
-            if stage == "recruit":
+            # the question is the first part of the pause key; its subject a run parameter
+            question = key.split("-")[0]
+            subject = run.parameters.get("team" if question == "match" else "advisor")
+            if question == "screening":
                 outcome = {"declines": "declined", "not_retained": "not_retained"}.get(
                     self.plan.get(subject, "joins"), "retained"
                 )
@@ -136,7 +138,7 @@ class Coordinator:
                     COORDINATOR,
                     str(run.id),
                 )
-            elif stage == "prepare":
+            elif question == "training":
                 if self.plan.get(subject) == "withdraws":
                     advisors.withdraw_advisor(
                         self.app.uow(),
@@ -147,7 +149,7 @@ class Coordinator:
                 # after a withdrawal the answer closes the run without a decision
                 with suppress(QuestionClosedError):
                     answer("training", subject, {"modules": self.modules}, COORDINATOR, str(run.id))
-            elif stage == "integrate":
+            elif question == "match":
                 candidate = run.parameters.get("advisor")
                 answer(
                     "match",
