@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from ppflow.domain.lifecycle import TeamStage
 from ppflow_flows import tasks
 from ppflow_flows.runtime import publish, tag_run
 
@@ -14,7 +15,7 @@ def brief_team(team: str):
     start = tasks.describe_team(team)
     tag_run("stage:brief", f"team:{team}", f"program:{start.program}" if start.program else "")
     stage = start.stage
-    if stage == "forming":
+    if stage == TeamStage.FORMING:
         stage = tasks.brief(team).to_state
     publish(
         f"brief-{team}",

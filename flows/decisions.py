@@ -110,7 +110,7 @@ class Answer:
 
 def _choices(name: str, values: dict[str, str]) -> type[Enum]:
     """An enumeration whose members the UI lists; values are the codes the API takes."""
-    return Enum(name, {code: code for code in values})
+    return Enum(name, {str(code): str(code) for code in values})
 
 
 def screening(advisor: str, stage: str) -> Question:

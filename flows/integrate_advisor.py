@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from ppflow.domain.lifecycle import TeamStage
 from ppflow_flows import decisions, tasks
 from ppflow_flows.brief_team import brief_team
 from ppflow_flows.recruit_advisor import decided, duplicate, expired
@@ -25,7 +26,7 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
         return duplicate(f"integrate/{team}", first)
     start = tasks.describe_team(team)
     tag_run("stage:integrate", f"team:{team}", f"program:{start.program}" if start.program else "")
-    if start.stage == "forming":
+    if start.stage == TeamStage.FORMING:
         brief_team(team)
     proposals = tasks.propose(team, limit)
     if advisor and advisor not in [p.advisor for p in proposals]:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from prefect import flow
 
+from ppflow.domain.lifecycle import AdvisorStage
 from ppflow_flows import tasks
 from ppflow_flows.integrate_advisor import integrate_advisor
 from ppflow_flows.prepare_advisor import prepare_advisor
 from ppflow_flows.recruit_advisor import recruit_advisor
 from ppflow_flows.runtime import deployed, logger, publish, tag_run
 
-RECRUITING = ("identified", "invited", "screening")
-PREPARING = ("recruited", "preparing")
+RECRUITING = (AdvisorStage.IDENTIFIED, AdvisorStage.INVITED, AdvisorStage.SCREENING)
+PREPARING = (AdvisorStage.RECRUITED, AdvisorStage.PREPARING)
 
 
 @flow(name="onboard-advisor", flow_run_name="onboard/{advisor}")
@@ -36,7 +37,7 @@ def onboard_advisor(advisor: str, team: str | None = None):
         stage = recruit_advisor(advisor, team)
     if stage in PREPARING:
         stage = prepare_advisor(advisor, team)
-    if stage == "ready" and team:
+    if stage == AdvisorStage.READY and team:
         integrate_advisor(team, advisor=advisor)
         stage = tasks.describe_advisor(advisor).stage
     publish(
@@ -54,7 +55,7 @@ def start_chain(advisor: str, team: str | None, stage: str) -> str:
         short, code, extra = "recruit", advisor, {"team": team}
     elif stage in PREPARING:
         short, code, extra = "prepare", advisor, {"team": team}
-    elif stage == "ready" and team:
+    elif stage == AdvisorStage.READY and team:
         short, code, extra = "integrate", team, {"advisor": advisor}
     else:
         logger().info("onboard/%s: at %s, no stage to start", advisor, stage)

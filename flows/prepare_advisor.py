@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from ppflow.domain.lifecycle import AdvisorStage
 from ppflow_flows import decisions, tasks
 from ppflow_flows.recruit_advisor import decided, duplicate, expired
 from ppflow_flows.runtime import earlier_run_in_progress, logger, publish, tag_run
@@ -20,11 +21,11 @@ def prepare_advisor(advisor: str, team: str | None = None):
     start = tasks.describe_advisor(advisor)
     tag_run("stage:prepare", f"program:{start.program}" if start.program else "")
     stage = start.stage
-    if stage == "recruited":
+    if stage == AdvisorStage.RECRUITED:
         stage = tasks.enrol(advisor).to_state
         logger().info("prepare/%s: required modules enrolled", advisor)
     round, answers = 0, []
-    while stage == "preparing" and round < MAX_ROUNDS:
+    while stage == AdvisorStage.PREPARING and round < MAX_ROUNDS:
         round += 1
         question = decisions.training(advisor, round)
         answer = decisions.ask(question)

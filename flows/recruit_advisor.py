@@ -5,10 +5,11 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import Completed, Failed
 
+from ppflow.domain.lifecycle import AdvisorStage
 from ppflow_flows import decisions, tasks
 from ppflow_flows.runtime import earlier_run_in_progress, logger, publish, tag_run
 
-WAITING = ("invited", "screening")
+WAITING = (AdvisorStage.INVITED, AdvisorStage.SCREENING)
 
 
 @flow(name="recruit-advisor", flow_run_name="recruit/{advisor}")
@@ -21,7 +22,7 @@ def recruit_advisor(advisor: str, team: str | None = None):
     start = tasks.describe_advisor(advisor)
     tag_run("stage:recruit", f"program:{start.program}" if start.program else "")
     stage = start.stage
-    if stage == "identified":
+    if stage == AdvisorStage.IDENTIFIED:
         stage = tasks.invite(advisor, team).to_state
         logger().info("recruit/%s: invitation queued", advisor)
     answer = None

@@ -13,6 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import exc as db
 
+from ppflow.domain.lifecycle import AdvisorStage, EngagementStage
 from ppflow.services import advisors, decisions, feedback, integration, queries
 from ppflow.services.referral_import import import_referrals
 from ppflow.services.sweeps import Case
@@ -108,7 +109,7 @@ def register_referrals(csv_path: str, skip_invalid: bool) -> ImportResult:
         clock=app.clock,
     )
     for code in report.imported:
-        announce("advisor", code, None, "identified")
+        announce("advisor", code, None, AdvisorStage.IDENTIFIED)
     return ImportResult.of(report)
 
 
@@ -201,8 +202,8 @@ def confirm(
         clock=app.clock,
     )
     if not result.replayed:
-        announce("engagement", result.engagement, None, "active")
-        announce("advisor", advisor, "ready", "active")
+        announce("engagement", result.engagement, None, EngagementStage.ACTIVE)
+        announce("advisor", advisor, AdvisorStage.READY, AdvisorStage.ACTIVE)
     return Placement.of(result)
 
 
@@ -230,7 +231,7 @@ def evaluate(engagement: str, notes: str) -> Evaluation:
     app = application()
     report = feedback.evaluate_engagement(app.uow(), engagement, meta("evaluate"), notes, app.clock)
     if not report.replayed:
-        announce("engagement", engagement, "completed", "evaluated")
+        announce("engagement", engagement, EngagementStage.COMPLETED, EngagementStage.EVALUATED)
     return Evaluation.of(report)
 
 

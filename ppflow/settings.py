@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ppflow import resources
+from ppflow.domain.lifecycle import AdvisorStage
 
 
 def _default_data_dir() -> Path:
@@ -87,10 +88,10 @@ class Settings(BaseSettings):
     # Days personal data is kept once an advisor reaches a final state (apply-retention).
     retention_days: dict[str, int] = Field(
         default_factory=lambda: {
-            "declined": 365,
-            "not_retained": 365,
-            "withdrawn": 30,
-            "alumni": 7 * 365,
+            AdvisorStage.DECLINED: 365,
+            AdvisorStage.NOT_RETAINED: 365,
+            AdvisorStage.WITHDRAWN: 30,
+            AdvisorStage.ALUMNI: 7 * 365,
         }
     )
     # Where respondents open their personal survey links (`ppflow portal`).

@@ -6,13 +6,13 @@ the CLI starts without Prefect.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from ppflow.cli.context import actor, current_app, out, split_values
 from ppflow.cli.errors import CommandGroup, fail
+from ppflow.domain.commands import ScreeningOutcome
 
 answer_app = CommandGroup(
     help="Answer a question a flow waits on (same as the form in the Prefect UI)."
@@ -62,16 +62,10 @@ def give_answer(question: str, subject: str, values: dict) -> None:
     out.print(f"answered the {question} question for {subject}; resumed flow run {run_id}")
 
 
-class Outcome(StrEnum):
-    retained = "retained"
-    not_retained = "not_retained"
-    declined = "declined"
-
-
 @answer_app.command("screening")
 def screening(
     advisor: Annotated[str, typer.Argument(help="Advisor code.")],
-    outcome: Annotated[Outcome, typer.Option(help="Decision after screening.")],
+    outcome: Annotated[ScreeningOutcome, typer.Option(help="Decision after screening.")],
     reason: Annotated[str, typer.Option(help="Required when not retained.")] = "",
     wording: Annotated[str, typer.Option(help="Consent wording version.")] = "v1",
 ) -> None:

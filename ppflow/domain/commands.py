@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
+from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.model import LANGUAGES, ParticipationRules, normalise_phone, valid_email
+
+
+class ScreeningOutcome(StrEnum):
+    """What the coordinator decides after screening an invited person."""
+
+    RETAINED = "retained"  # consent and the confidentiality agreement are signed
+    NOT_RETAINED = "not_retained"  # with a reason
+    DECLINED = "declined"  # the person said no
+
+    @classmethod
+    def parse(cls, value: str) -> ScreeningOutcome:
+        try:
+            return cls(value)
+        except ValueError:
+            raise InvalidInputError(
+                f"'{value}' is not a screening outcome; choose one of "
+                + ", ".join(o.value for o in cls)
+            ) from None
 
 
 @dataclass(frozen=True)

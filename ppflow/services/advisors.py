@@ -8,7 +8,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from ppflow.domain.commands import ChangeAdvisorStage, Meta, RecordConsent, RegisterReferral
+from ppflow.domain.commands import (
+    ChangeAdvisorStage,
+    Meta,
+    RecordConsent,
+    RegisterReferral,
+    ScreeningOutcome,
+)
 from ppflow.domain.errors import DuplicateError, InvalidInputError, NotFoundError
 from ppflow.domain.lifecycle import AdvisorStage, EngagementFacts, EngagementStage
 from ppflow.domain.model import (
@@ -275,13 +281,10 @@ def apply_screening_outcome(
     """The whole answer to a screening question, in one transaction: ``declined`` (the
     person said no), ``not_retained`` (reason required) or ``retained`` (consent and
     confidentiality recorded, welcome queued). An invited advisor passes through screening."""
-    if outcome not in ("retained", "not_retained", "declined"):
-        raise InvalidInputError(
-            f"screening outcome '{outcome}' is not one of retained, not_retained, declined"
-        )
+    outcome = ScreeningOutcome.parse(outcome)
 
     def work(uow: UnitOfWork, now: datetime) -> StageChange:
-        if outcome == "declined":
+        if outcome == ScreeningOutcome.DECLINED:
             cmd = ChangeAdvisorStage(
                 advisor, AdvisorStage.DECLINED, said_no_or_no_answer=True, meta=meta
             )
@@ -290,7 +293,7 @@ def apply_screening_outcome(
             said_yes = Meta(meta.actor, None, None, meta.flow_run_id)
             cmd = ChangeAdvisorStage(advisor, AdvisorStage.SCREENING, said_yes=True, meta=said_yes)
             move_advisor(uow, cmd, now)
-        if outcome == "not_retained":
+        if outcome == ScreeningOutcome.NOT_RETAINED:
             cmd = ChangeAdvisorStage(advisor, AdvisorStage.NOT_RETAINED, meta=meta)
             return move_advisor(uow, cmd, now)[0]
         _record_consents(uow, advisor, wording_version, now)

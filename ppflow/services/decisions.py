@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ppflow.domain.commands import ScreeningOutcome
 from ppflow.domain.errors import InvalidInputError, PPFlowError
 from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.domain.model import Decision, TrainingModule
@@ -71,20 +72,15 @@ class QuestionClosedError(InvalidInputError):
 
 
 SCREENING_OUTCOMES = {
-    "retained": "Retained: consent and confidentiality agreement signed",
-    "not_retained": "Not retained: give the reason",
-    "declined": "Declined: the person said no",
+    ScreeningOutcome.RETAINED: "Retained: consent and confidentiality agreement signed",
+    ScreeningOutcome.NOT_RETAINED: "Not retained: give the reason",
+    ScreeningOutcome.DECLINED: "Declined: the person said no",
 }
 SCREENING_STAGES = (AdvisorStage.INVITED, AdvisorStage.SCREENING)
 
 
 def check_screening(uow: UnitOfWork, advisor: str, outcome: str, reason: str) -> None:
-    if outcome not in SCREENING_OUTCOMES:
-        raise InvalidInputError(
-            f"'{outcome}' is not a screening outcome; choose one of "
-            + ", ".join(SCREENING_OUTCOMES)
-        )
-    if outcome == "not_retained" and not reason.strip():
+    if ScreeningOutcome.parse(outcome) == ScreeningOutcome.NOT_RETAINED and not reason.strip():
         raise InvalidInputError("a reason is required when the person is not retained")
     with uow:
         stage = uow.advisors.get(advisor).stage

@@ -180,7 +180,7 @@ def test_not_retaining_without_a_reason_is_refused_and_rolls_back_the_passage_to
 
 def test_a_screening_outcome_that_does_not_exist_is_refused(o):
     code = advisor_at(o, "screening")
-    with pytest.raises(InvalidInputError, match="'maybe' is not one of retained"):
+    with pytest.raises(InvalidInputError, match="'maybe' is not a screening outcome; choose one of retained"):
         a.apply_screening_outcome(o.uow, code, "maybe", COORDINATOR, clock=o.clock)
 
 
