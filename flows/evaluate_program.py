@@ -24,16 +24,18 @@ def program_indicators(period: str | None) -> ProgramIndicators:
     """Compute the indicators for the period and write the report; plain values back."""
     from zoneinfo import ZoneInfo
 
-    from ppflow.adapters.report import label, write_report
-    from ppflow.services.indicators import compute_indicators, parse_period, previous_quarter
+    from ppflow.services.indicators import (
+        compute_indicators,
+        label,
+        parse_period,
+        previous_quarter,
+    )
 
     app = application()
     zone = ZoneInfo(app.settings.timezone)
     chosen = parse_period(period or previous_quarter(app.clock.now().astimezone(zone).date()), zone)
     result = compute_indicators(app.indicators(), chosen.start, chosen.end, chosen.label)
-    page, table = write_report(
-        result, app.settings.data_dir / "reports", app.settings.templates_dir, app.clock.now()
-    )
+    page, table = app.write_report(result)
     rows = tuple(
         IndicatorRow(
             indicator=label(c.indicator),

@@ -26,8 +26,10 @@ from ppflow.settings import Settings, get_settings
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from ppflow.adapters.email.rendering import TemplateCheck
     from ppflow.adapters.email.sink import MailSink
     from ppflow.adapters.outbox import SqlOutbox
+    from ppflow.services.indicators import Indicators
     from ppflow.services.notifications import DispatchPolicy, DispatchPorts, DispatchReport
     from ppflow.services.questionnaires import QuestionnaireLibrary
 
@@ -59,6 +61,13 @@ class App:
 
     def upgrade(self, revision: str = "head") -> None:
         db.upgrade(self.engine, revision)
+
+    def downgrade(self, revision: str = "base") -> None:
+        db.downgrade(self.engine, revision)
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None when it is empty)."""
+        return db.current_revision(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -98,6 +107,18 @@ class App:
         self.read_secrets()
         inner = JinjaRenderer.from_directory(self.settings.templates_dir)
         return WithdrawalLinks(inner, self.settings)
+
+    def check_templates(self) -> list[TemplateCheck]:
+        """Every notification rendered in every language with sample data."""
+        from ppflow.adapters.email.rendering import check_templates
+
+        return check_templates(self.settings.templates_dir)
+
+    def stored_mail(self, ident: str | None = None):
+        """The messages the mail sink kept (all of them, or the one ``ident`` names)."""
+        from ppflow.adapters.email.maildir import find_message, read_maildir
+
+        return read_maildir(self.maildir) if ident is None else find_message(self.maildir, ident)
 
     def outbox(self) -> SqlOutbox:
         from ppflow.adapters.outbox import SqlOutbox
@@ -147,6 +168,16 @@ class App:
         return dispatch_once(
             self.mail_ports(), clock=self.clock, policy=self.dispatch_policy(), max_rows=max_rows
         )
+
+    # ---------------------------------------------------------------------- report
+
+    def write_report(self, result: Indicators, directory: Path | None = None) -> tuple[Path, Path]:
+        """The HTML report and the CSV export of ``result``, written to ``directory``
+        (default ``<data_dir>/reports``); returns both paths."""
+        from ppflow.adapters.report import write_report
+
+        directory = directory or self.settings.data_dir / "reports"
+        return write_report(result, directory, self.settings.templates_dir, self.clock.now())
 
     # ---------------------------------------------------------------------- portal
 

@@ -13,30 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from ppflow.services.indicators import Indicators
-
-LABELS = {
-    "new_referrals": "New referrals",
-    "advisors_integrated": "Advisors integrated",
-    "withdrawals": "Withdrawals",
-    "teams": "Active QI teams",
-    "teams_with_advisors": "Teams with at least one advisor",
-    "teams_with_two_advisors": "Teams with at least two advisors",
-    "share_teams_with_advisors": "Share of teams with at least one advisor",
-    "share_teams_with_two_advisors": "Share of teams with at least two advisors",
-    "advisors_per_team": "Advisors per active team",
-    "days_to_integration_median": "Days from identification to integration (median)",
-    "days_to_integration_p90": "Days from identification to integration (90th percentile)",
-    "retention_6m": "Retention at 6 months",
-    "retention_6m_cohort": "Advisors active 6 months ago or more",
-    "retention_12m": "Retention at 12 months",
-    "retention_12m_cohort": "Advisors active 12 months ago or more",
-    "hours": "Hours logged",
-    "compensation_paid": "Compensation owed for hours (CAD)",
-    "expenses": "Expenses (CAD)",
-    "feedback_mean": "Feedback score (mean, 1 to 5)",
-    "feedback_answers": "Questionnaires answered",
-}
+from ppflow.services.indicators import Indicators, label
 
 # A spreadsheet reads a cell starting with one of these as a formula (or a command).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -55,14 +32,6 @@ def safe_cell(value) -> str:
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     text = str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def label(name: str) -> str:
-    if name in LABELS:
-        return LABELS[name]
-    if name.startswith("feedback_"):
-        return f"Feedback: {name.removeprefix('feedback_').replace('_', ' ')}"
-    return name.replace("_", " ")
 
 
 def render_csv(result: Indicators) -> str:

@@ -13,28 +13,22 @@ db_app = CommandGroup(help="Database schema (Alembic migrations).")
 @db_app.command("upgrade")
 def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Create or migrate the schema up to REVISION."""
-    from ppflow.adapters import db
-
     application = current_app()
     application.upgrade(revision)
-    out.print(f"database at revision [bold]{db.current_revision(application.engine)}[/]")
+    out.print(f"database at revision [bold]{application.revision()}[/]")
 
 
 @db_app.command("downgrade")
 def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'.")) -> None:
     """Migrate the schema down to REVISION ('base' drops every table)."""
-    from ppflow.adapters import db
-
     application = current_app()
-    db.downgrade(application.engine, revision)
-    out.print(f"database at revision [bold]{db.current_revision(application.engine)}[/]")
+    application.downgrade(revision)
+    out.print(f"database at revision [bold]{application.revision()}[/]")
 
 
 @db_app.command("current")
 def current() -> None:
     """Show the schema revision and where the database is."""
-    from ppflow.adapters import db
-
     application = current_app()
     out.print(f"{application.engine.url.render_as_string(hide_password=True)}")
-    out.print(f"revision: {db.current_revision(application.engine) or 'empty'}")
+    out.print(f"revision: {application.revision() or 'empty'}")

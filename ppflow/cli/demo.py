@@ -25,12 +25,11 @@ def demo(
     """The main job on the embedded defaults: seed a program, identify a cohort of
     referrals and onboard each advisor through the Prefect flows, with the coordinator's
     answers scripted; then send the e-mails to the local mail sink."""
-    from ppflow.adapters import db
     from ppflow.services import demo as demo_service
 
     application = current_app()
     if reset:
-        db.downgrade(application.engine, "base")
+        application.downgrade("base")
     application.upgrade()
     out.print(f"database: {application.engine.url.render_as_string(hide_password=True)}")
     if seed_only:

@@ -48,10 +48,8 @@ def _short(text: str | None, width: int = 60) -> str:
 def templates_check() -> None:
     """Render every template in French and English with sample context; exit 1 on a
     missing variable or translation."""
-    from ppflow.adapters.email.rendering import check_templates
-
     directory = current_app().settings.templates_dir
-    results = check_templates(directory)
+    results = current_app().check_templates()
     table = Table(title=f"Templates in {directory}")
     for column in ("notification", "language", "recipient", "result"):
         table.add_column(column)
@@ -109,10 +107,8 @@ def list_mail(
     limit: Annotated[int, typer.Option(help="Show the most recent N messages.")] = 50,
 ) -> None:
     """List the messages stored by the mail sink (codes only; see `mail show`)."""
-    from ppflow.adapters.email.maildir import read_maildir
-
     root = current_app().maildir
-    messages = read_maildir(root)
+    messages = current_app().stored_mail()
     table = Table(title=f"Mail sink {root}: {len(messages)} message(s)")
     for column in ("#", "received", "template", "recipient", "subject"):
         table.add_column(column)
@@ -133,9 +129,7 @@ def show(
     html: Annotated[bool, typer.Option("--html", help="Print the HTML part.")] = False,
 ) -> None:
     """Print one message from the sink as the recipient would read it."""
-    from ppflow.adapters.email.maildir import find_message
-
-    stored = find_message(current_app().maildir, ident)
+    stored = current_app().stored_mail(ident)
     for name in ("From", "To", "Subject", "Date", "Message-ID", "X-Ppflow-Notification"):
         out.print(f"[bold]{name}:[/] {stored.header(name)}", highlight=False, markup=True)
     out.print()

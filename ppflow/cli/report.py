@@ -33,7 +33,7 @@ def _figure(value) -> str:
 def tables(result: Indicators) -> list[Table]:
     """The figures as Rich tables: indicators against targets, the funnel, feedback by
     theme per quarter, and the reasons for leaving."""
-    from ppflow.adapters.report import LABELS
+    from ppflow.services.indicators import LABELS
 
     title = f"Indicators {result.label}".strip()
     figures = Table("indicator", "value", "target", "version", "changed", "status", title=title)
@@ -91,13 +91,10 @@ def html(
     ] = None,
 ) -> None:
     """Write the HTML report (charts inline) and the CSV export for a period."""
-    from ppflow.adapters.report import write_report
-
     result = _compute(_period(period))
-    settings = current_app().settings
-    directory = out_dir or settings.data_dir / "reports"
+    directory = out_dir or current_app().settings.data_dir / "reports"
     try:
-        page, csv_file = write_report(result, directory, settings.templates_dir)
+        page, csv_file = current_app().write_report(result, directory)
     except OSError as error:
         fail(f"cannot write the report to {directory}: {error}")
     out.print(f"HTML report: {page}", highlight=False)

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from ppflow import resources
 from ppflow.adapters.email.rendering import JinjaRenderer, check_templates, make_environment
+from ppflow.bootstrap import bootstrap
 from ppflow.cli.mail import templates_app
 from ppflow.services.notifications import (
     NOTIFICATIONS,
@@ -154,7 +155,7 @@ def test_templates_check_command_passes_on_the_real_templates_and_fails_on_a_bro
 ):
     def run(templates_dir: Path):
         settings = Settings(templates_dir=templates_dir, data_dir=tmp_path)
-        cli = typer.Typer(context_settings={"obj": type("App", (), {"settings": settings})()})
+        cli = typer.Typer(context_settings={"obj": bootstrap(settings)})
         cli.add_typer(templates_app, name="templates")
         return CliRunner().invoke(cli, ["templates", "check"])
 
