@@ -180,7 +180,8 @@ def test_not_retaining_without_a_reason_is_refused_and_rolls_back_the_passage_to
 
 def test_a_screening_outcome_that_does_not_exist_is_refused(o):
     code = advisor_at(o, "screening")
-    with pytest.raises(InvalidInputError, match="'maybe' is not a screening outcome; choose one of retained"):
+    refused = "'maybe' is not a screening outcome; choose one of retained"
+    with pytest.raises(InvalidInputError, match=refused):
         a.apply_screening_outcome(o.uow, code, "maybe", COORDINATOR, clock=o.clock)
 
 
