@@ -21,6 +21,7 @@ EXPENSE_KINDS = ("travel", "parking", "meals", "childcare", "caregiver", "intern
 ACTIVITY = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 MAX_HOURS_PER_ENTRY = 24
 MAX_CENTS = 100_000_000_00  # one hundred million dollars: anything above is a typing error
+MAX_DOLLARS = Decimal(MAX_CENTS) / 100
 CENT = Decimal("0.01")
 
 
@@ -28,28 +29,34 @@ CENT = Decimal("0.01")
 
 
 def parse_money(text: str | Decimal | int, what: str = "amount") -> int:
-    """'25', '25.5' or '25.50' (dollars) to cents. Refuses negatives, more than two
-    decimals, and non-numbers, with a message naming ``what``."""
+    """'25', '25.5' or '25.50' (dollars) to cents. Refuses negatives, amounts over
+    MAX_CENTS, more than two decimals, and non-numbers, with a message naming ``what``.
+
+    The range is checked before rounding: rounding 1e300 to the cent needs more digits
+    than ``Decimal`` carries, and would raise ``InvalidOperation`` instead of a message."""
     value = _decimal(text, what)
     if value < 0:
-        raise InvalidInputError(f"{what} '{text}' is negative")
+        raise InvalidInputError(f"{what} '{_shown(text)}' is negative")
+    if value > MAX_DOLLARS:
+        raise InvalidInputError(
+            f"{what} '{_shown(text)}' is out of range: give 0 to {money(MAX_CENTS)} dollars"
+        )
     if value != value.quantize(CENT):
-        raise InvalidInputError(f"{what} '{text}' has more than two decimals")
-    cents = int(value * 100)
-    if cents > MAX_CENTS:
-        raise InvalidInputError(f"{what} '{text}' is too large")
-    return cents
+        raise InvalidInputError(f"{what} '{_shown(text)}' has more than two decimals")
+    return int(value * 100)
 
 
 def parse_hours(text: str | Decimal | int) -> int:
     """'1.5' hours to 150 hundredths. More than 0, at most 24, at most two decimals."""
     value = _decimal(text, "hours")
     if value <= 0:
-        raise InvalidInputError(f"hours '{text}' must be more than 0")
+        raise InvalidInputError(f"hours '{_shown(text)}' must be more than 0")
     if value > MAX_HOURS_PER_ENTRY:
-        raise InvalidInputError(f"hours '{text}' is more than {MAX_HOURS_PER_ENTRY} in one entry")
+        raise InvalidInputError(
+            f"hours '{_shown(text)}' is more than {MAX_HOURS_PER_ENTRY} in one entry"
+        )
     if value != value.quantize(CENT):
-        raise InvalidInputError(f"hours '{text}' has more than two decimals")
+        raise InvalidInputError(f"hours '{_shown(text)}' has more than two decimals")
     return int(value * 100)
 
 
@@ -59,10 +66,16 @@ def _decimal(text: str | Decimal | int, what: str) -> Decimal:
     try:
         value = Decimal(str(text).strip().replace(",", "."))
     except InvalidOperation:
-        raise InvalidInputError(f"{what} '{text}' is not a number") from None
+        raise InvalidInputError(f"{what} '{_shown(text)}' is not a number") from None
     if not value.is_finite():
-        raise InvalidInputError(f"{what} '{text}' is not a number")
+        raise InvalidInputError(f"{what} '{_shown(text)}' is not a number")
     return value
+
+
+def _shown(text: str | Decimal | int, most: int = 32) -> str:
+    """The value as given, cut short if it is long, for a message of one line."""
+    shown = " ".join(str(text).split())
+    return shown if len(shown) <= most else shown[: most - 1] + "…"
 
 
 def rate_to_cents(rate: float | Decimal | str) -> int:
@@ -252,10 +265,12 @@ class CompensationPolicy:
     def from_values(
         cls, t4a_threshold: float | str, budget_alert_ratio: float | str, start_month: int
     ) -> CompensationPolicy:
-        ratio = Decimal(str(budget_alert_ratio))
+        ratio = _decimal(str(budget_alert_ratio), "budget alert ratio")
         if not Decimal(0) < ratio <= Decimal(1):
             raise InvalidInputError(f"budget alert ratio {ratio} must be above 0 and at most 1")
-        threshold = Decimal(str(t4a_threshold)).quantize(CENT, ROUND_HALF_UP)
+        threshold = _decimal(str(t4a_threshold), "T4A threshold")
+        if 0 <= threshold <= MAX_DOLLARS:  # parse_money says why a value outside is refused
+            threshold = threshold.quantize(CENT, ROUND_HALF_UP)
         return cls(
             t4a_threshold_cents=parse_money(threshold, "T4A threshold"),
             budget_alert_ratio=ratio,

@@ -77,6 +77,30 @@ def test_bad_hours_are_refused_with_the_reason(text, message):
         parse_hours(text)
 
 
+@pytest.mark.parametrize(
+    "text", ["1e300", "1e9999999999", "100000000.01", "1" + "0" * 30 + ".5", "1E+27"]
+)
+def test_an_amount_out_of_range_is_refused_naming_the_value_and_the_range(text):
+    with pytest.raises(InvalidInputError) as refused:
+        parse_money(text, "rate")
+    message = str(refused.value)
+    assert message.startswith(f"rate '{text[:20]}")
+    assert message.endswith("is out of range: give 0 to 100000000.00 dollars")
+    assert len(message) < 100  # one line, however long the value given
+
+
+def test_the_largest_amount_and_hours_in_range_are_read():
+    assert parse_money("100000000") == 100_000_000_00
+    assert parse_money("1e3") == 100_000
+    assert parse_hours("24") == 2400 and parse_hours("2.4e1") == 2400
+
+
+@pytest.mark.parametrize("text", ["1e300", "1e9999999999", "1" + "0" * 30 + ".5"])
+def test_hours_far_out_of_range_are_refused_with_the_range(text):
+    with pytest.raises(InvalidInputError, match="more than 24 in one entry"):
+        parse_hours(text)
+
+
 def test_a_float_amount_is_refused_because_it_is_already_inexact():
     with pytest.raises(InvalidInputError, match="not float"):
         parse_money(0.1)
@@ -181,3 +205,7 @@ def test_settings_out_of_range_are_refused():
         CompensationPolicy.from_values(500.0, 1.5, 4)
     with pytest.raises(InvalidInputError, match="start month"):
         CompensationPolicy.from_values(500.0, 0.8, 0)
+    with pytest.raises(InvalidInputError, match="T4A threshold .* out of range"):
+        CompensationPolicy.from_values(1e300, 0.8, 4)
+    with pytest.raises(InvalidInputError, match="ratio 'nan' is not a number"):
+        CompensationPolicy.from_values(500.0, float("nan"), 4)
