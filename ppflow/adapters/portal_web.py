@@ -8,8 +8,9 @@ withdrawal page behind signed personal links.
     GET  /health       for the reverse proxy
 
 Pages work without JavaScript, on a phone and with a keyboard alone. A forged, expired or
-used link gets a page saying so (HTTP 403, 410 or 409) and changes nothing. Logs name no
-person and no link: only the kind of refusal.
+used link gets a page saying so (HTTP 403, 410 or 409) and changes nothing. A form over
+64 kB is refused with 413 as soon as it passes the limit, without reading the rest. Logs
+name no person and no link: only the kind of refusal.
 """
 
 from __future__ import annotations
@@ -52,6 +53,27 @@ HEADERS = {
 }
 
 
+class BodyTooLargeError(InvalidInputError):
+    """A form over :data:`MAX_BODY` bytes; the rest of it is never read."""
+
+
+async def limited_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request's body, refused as soon as it passes ``limit``: at once when its declared
+    Content-Length is over, otherwise (a chunked body, or one longer than declared) at the
+    chunk that passes it. What has not been read stays unread; the server then closes the
+    connection, so a 1 GB upload costs the portal one chunk of memory, not 1 GB."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError("the form is too large")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError("the form is too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def template_environment(templates_dir: Path) -> Environment:
     return Environment(
         loader=FileSystemLoader(str(templates_dir)),
@@ -90,14 +112,16 @@ def create_portal(
         )
 
     async def form_data(request: Request) -> dict[str, str]:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise InvalidInputError("the form is too large")
+        body = await limited_body(request)
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
         except (UnicodeDecodeError, ValueError):
             raise InvalidInputError("the form could not be read") from None
         return dict(pairs)
+
+    def too_large(request: Request, language: str) -> HTMLResponse:
+        log.info("portal form refused: over %d bytes", MAX_BODY)
+        return page("too_large", language, 413, path=request.url.path)
 
     def opened(signed: str, kind: str) -> str:
         return links.verify(signing_key, kind, signed, clock.now()).subject
@@ -128,6 +152,8 @@ def create_portal(
             return survey_page(request, form, language)
         try:
             values = await form_data(request)
+        except BodyTooLargeError:
+            return too_large(request, language)
         except InvalidInputError as error:
             return survey_page(request, form, language, 400, error=str(error))
         language = values.pop("lang", language)
@@ -155,6 +181,8 @@ def create_portal(
             return page("withdraw", language, path=request.url.path)
         try:
             values = await form_data(request)
+        except BodyTooLargeError:
+            return too_large(request, language)
         except InvalidInputError:
             values = {}
         language = values.get("lang", language)
