@@ -33,6 +33,7 @@ from ppflow.adapters.orm import (
     ProgramTargetRow,
     SurveyRequestRow,
     TeamRow,
+    TransitionReasonRow,
     TransitionRow,
     UtcDateTime,
 )
@@ -233,9 +234,10 @@ class SqlIndicators:
         return Retention(int(cohort), int(retained))
 
     def reasons_for_leaving(self, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
-        reason = func.coalesce(T.reason, "")
+        reason = func.coalesce(TransitionReasonRow.reason, "")
         query = (
             select(T.to_state, reason, func.count())
+            .outerjoin(TransitionReasonRow, TransitionReasonRow.transition_id == T.id)
             .where(
                 T.entity == "advisor",
                 T.to_state.in_(LEFT),

@@ -115,9 +115,18 @@ class AdvisorRow(Base):
 
 
 class ContactRow(Base):
-    """Personal data, apart from the pseudonymous records. Erasing a person empties this row."""
+    """Personal data, apart from the pseudonymous records. Erasing a person empties this row.
+
+    ``email_key`` (the address in lower case) and ``phone_key`` (the digits) are unique: the
+    database itself refuses a second contact for the same person, so that two coordinators
+    registering one person at the same moment cannot give them two codes. Erasure sets both
+    to NULL, which every backend lets repeat."""
 
     __tablename__ = "contacts"
+    __table_args__ = (
+        Index("uq_contacts_email_key", "email_key", unique=True),
+        Index("uq_contacts_phone_key", "phone_key", unique=True),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), unique=True)
     first_name: Mapped[str] = mapped_column(String(200))
@@ -126,6 +135,8 @@ class ContactRow(Base):
     phone: Mapped[str] = mapped_column(String(40), default="", index=True)
     language: Mapped[str] = mapped_column(String(2), default="fr")
     context: Mapped[str] = mapped_column(Text, default="")
+    email_key: Mapped[str | None] = mapped_column(String(320))
+    phone_key: Mapped[str | None] = mapped_column(String(40))
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
@@ -224,9 +235,30 @@ class TransitionRow(Base):
     to_state: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     actor: Mapped[str] = mapped_column(String(64))
-    reason: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class TransitionReasonRow(Base):
+    """The free-text reason of a transition. A reason can name a person or their health
+    ("called from 514-555-…"), so it lives beside the append-only log, where erasure can
+    remove it; the log keeps its codes, states and times."""
+
+    __tablename__ = "transition_reasons"
+    transition_id: Mapped[int] = mapped_column(ForeignKey("transitions.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class ErasureRow(Base):
+    """One erasure of a person's data: who asked, when, and which kinds of data went. It
+    holds the advisor's code and nothing personal."""
+
+    __tablename__ = "erasures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    advisor_code: Mapped[str] = mapped_column(String(16), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    categories: Mapped[list] = mapped_column(JSON, default=list)
 
 
 class NotificationRow(Base):

@@ -22,6 +22,7 @@ from ppflow.adapters.orm import (
     TeamRow,
     TrainingModuleRow,
     TrainingRecordRow,
+    TransitionReasonRow,
     TransitionRow,
 )
 from ppflow.domain.errors import NotFoundError
@@ -47,7 +48,16 @@ def erase_people(session: Session, advisor_ids, codes, now: datetime) -> tuple[i
     people = session.execute(
         update(ContactRow)
         .where(ContactRow.advisor_id.in_(advisor_ids), ContactRow.erased_at.is_(None))
-        .values(first_name=ERASED, last_name=ERASED, email="", phone="", context="", erased_at=now)
+        .values(
+            first_name=ERASED,
+            last_name=ERASED,
+            email="",
+            phone="",
+            context="",
+            email_key=None,
+            phone_key=None,
+            erased_at=now,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     session.execute(
@@ -172,7 +182,10 @@ class SqlPrivacy:
                         TransitionRow.to_state,
                         TransitionRow.at,
                         TransitionRow.actor,
-                        TransitionRow.reason,
+                        TransitionReasonRow.reason,
+                    )
+                    .outerjoin(
+                        TransitionReasonRow, TransitionReasonRow.transition_id == TransitionRow.id
                     )
                     .where(TransitionRow.entity == "advisor", TransitionRow.code == code)
                     .order_by(TransitionRow.at, TransitionRow.id),

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ppflow.adapters.orm import (
@@ -26,9 +27,10 @@ from ppflow.adapters.orm import (
     TeamRow,
     TrainingModuleRow,
     TrainingRecordRow,
+    TransitionReasonRow,
     TransitionRow,
 )
-from ppflow.domain.errors import ConcurrentUpdateError, NotFoundError
+from ppflow.domain.errors import ConcurrentUpdateError, DuplicateError, NotFoundError
 from ppflow.domain.lifecycle import AdvisorStage, EngagementStage, TeamStage
 from ppflow.domain.model import (
     Advisor,
@@ -117,6 +119,7 @@ class SqlAdvisors:
         )
         self.session.add(row)
         self.session.flush()
+        email_key, phone_key = contact_keys(contact.email, contact.phone)
         self.session.add(
             ContactRow(
                 advisor_id=row.id,
@@ -126,8 +129,23 @@ class SqlAdvisors:
                 phone=contact.phone,
                 language=contact.language,
                 context=contact.context,
+                email_key=email_key,
+                phone_key=phone_key,
             )
         )
+        try:
+            self.session.flush()
+        except IntegrityError as error:
+            # the unique keys refuse a second contact for the same person: the insert is
+            # the check, so two coordinators registering one person at once get one code
+            self.session.rollback()
+            existing = self.find_by_email_or_phone([contact.email], [contact.phone])
+            if not existing:
+                raise
+            raise DuplicateError(
+                f"already in the pool as {', '.join(sorted(set(existing.values())))} "
+                "(same e-mail or phone)"
+            ) from error
 
     def get(self, code: str) -> Advisor:
         found = self.session.execute(
@@ -161,15 +179,15 @@ class SqlAdvisors:
         self, emails: Iterable[str], phones: Iterable[str]
     ) -> dict[str, str]:
         """Map each e-mail (lower case) or phone already in the pool to its advisor code."""
-        emails = {e.lower() for e in emails if e}
+        emails = {contact_keys(e, "")[0] for e in emails if e}
         phones = {p for p in phones if p}
         if not emails and not phones:
             return {}
         found: dict[str, str] = {}
         query = (
-            select(func.lower(ContactRow.email), ContactRow.phone, AdvisorRow.code)
+            select(ContactRow.email_key, ContactRow.phone_key, AdvisorRow.code)
             .join(AdvisorRow)
-            .where(or_(func.lower(ContactRow.email).in_(emails), ContactRow.phone.in_(phones)))
+            .where(or_(ContactRow.email_key.in_(emails), ContactRow.phone_key.in_(phones)))
         )
         for email, phone, code in self.session.execute(query):
             if email in emails:
@@ -579,7 +597,13 @@ class SqlTraining:
         return [TrainingModule(r.code, r.title, r.required) for r in self.session.scalars(query)]
 
 
-def _transition(row: TransitionRow) -> Transition:
+def contact_keys(email: str, phone: str) -> tuple[str | None, str | None]:
+    """The unique keys of a contact: the address in lower case, the phone's digits (each
+    None when empty, so that erased contacts and contacts without a phone never clash)."""
+    return (email or "").strip().lower() or None, (phone or "").strip() or None
+
+
+def _transition(row: TransitionRow, reason: str | None) -> Transition:
     return Transition(
         entity=row.entity,
         code=row.code,
@@ -587,9 +611,16 @@ def _transition(row: TransitionRow) -> Transition:
         to_state=row.to_state,
         at=row.at,
         actor=row.actor,
-        reason=row.reason,
+        reason=reason,
         request_id=row.request_id,
         flow_run_id=row.flow_run_id,
+    )
+
+
+def _with_reasons(query):
+    """A query of transitions, each with its reason (kept apart, where erasure reaches it)."""
+    return query.add_columns(TransitionReasonRow.reason).outerjoin(
+        TransitionReasonRow, TransitionReasonRow.transition_id == TransitionRow.id
     )
 
 
@@ -607,27 +638,29 @@ class SqlTransitions:
             to_state=transition.to_state,
             at=transition.at,
             actor=transition.actor,
-            reason=transition.reason,
             request_id=transition.request_id,
             flow_run_id=transition.flow_run_id,
         )
         self.session.add(row)
         self.session.flush()
+        if transition.reason:
+            self.session.add(TransitionReasonRow(transition_id=row.id, reason=transition.reason))
+            self.session.flush()
         return row.id
 
     def by_request_id(self, request_id: str) -> Transition | None:
-        row = self.session.scalar(
-            select(TransitionRow).where(TransitionRow.request_id == request_id)
-        )
-        return _transition(row) if row else None
+        found = self.session.execute(
+            _with_reasons(select(TransitionRow)).where(TransitionRow.request_id == request_id)
+        ).first()
+        return _transition(*found) if found else None
 
     def history(self, entity: str, code: str) -> list[Transition]:
-        rows = self.session.scalars(
-            select(TransitionRow)
+        rows = self.session.execute(
+            _with_reasons(select(TransitionRow))
             .where(and_(TransitionRow.entity == entity, TransitionRow.code == code))
             .order_by(TransitionRow.at, TransitionRow.id)
         )
-        return [_transition(r) for r in rows]
+        return [_transition(row, reason) for row, reason in rows]
 
 
 class SqlNotifications:

@@ -15,7 +15,7 @@ from ppflow.domain.commands import (
     RegisterReferral,
     ScreeningOutcome,
 )
-from ppflow.domain.errors import DuplicateError, InvalidInputError, NotFoundError
+from ppflow.domain.errors import InvalidInputError, NotFoundError
 from ppflow.domain.lifecycle import AdvisorStage, EngagementFacts, EngagementStage
 from ppflow.domain.model import (
     Advisor,
@@ -157,12 +157,6 @@ def add_referral(uow: UnitOfWork, cmd: RegisterReferral, now: datetime) -> Stage
     if referrer is None:
         raise NotFoundError("staff member (referrer)", cmd.referred_by)
     phone = normalise_phone(cmd.phone)
-    existing = uow.advisors.find_by_email_or_phone([cmd.email.strip()], [phone])
-    if existing:
-        raise DuplicateError(
-            f"already in the pool as {', '.join(sorted(set(existing.values())))} "
-            "(same e-mail or phone)"
-        )
     code = _new_advisor_code(uow)
     advisor = Advisor(
         code=code,
@@ -181,7 +175,7 @@ def add_referral(uow: UnitOfWork, cmd: RegisterReferral, now: datetime) -> Stage
         language=cmd.language,
         context=cmd.context,
     )
-    uow.advisors.add(advisor, contact)
+    uow.advisors.add(advisor, contact)  # refused with the existing code if already there
     uow.advisors.add_referral(code, referrer, now, cmd.source)
     meta = replace(cmd.meta, reason=cmd.meta.reason or f"referred by {referrer}")
     change, transition_id = log_start(uow, advisor, meta, now)

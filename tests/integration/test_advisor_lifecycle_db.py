@@ -70,7 +70,7 @@ def test_personal_data_stays_in_the_contacts_table(any_app):
         advisor = session.scalar(select(AdvisorRow).where(AdvisorRow.code == code))
         contact = session.scalar(select(ContactRow).where(ContactRow.advisor_id == advisor.id))
         notes = list(session.scalars(select(NotificationRow.context)))
-        log = list(session.scalars(select(TransitionRow.reason)))
+        log = [vars(row) for row in session.scalars(select(TransitionRow))]
     assert contact.last_name == "Secret" and contact.context == "lives with diabetes"
     flat = repr([vars(advisor), notes, log])
     for secret in ("Zoé", "Secret", "zoe.secret", "diabetes"):

@@ -180,6 +180,12 @@ class FakeAdvisors:
         if advisor.program:
             _need(advisor.program in self.db.programs, "program", advisor.program)
         _unique(advisor.code in self.db.advisors, "advisors.code")
+        existing = self.find_by_email_or_phone([contact.email], [contact.phone])
+        if existing:  # the contacts' unique keys, as the SQL repository reports them
+            raise DuplicateError(
+                f"already in the pool as {', '.join(sorted(set(existing.values())))} "
+                "(same e-mail or phone)"
+            )
         self.db.advisors[advisor.code] = copy.deepcopy(advisor)
         self.db.contacts[advisor.code] = copy.deepcopy(contact)
         self.db.consents[advisor.code] = []
