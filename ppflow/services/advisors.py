@@ -16,7 +16,12 @@ from ppflow.domain.commands import (
     ScreeningOutcome,
 )
 from ppflow.domain.errors import InvalidInputError, NotFoundError
-from ppflow.domain.lifecycle import AdvisorStage, EngagementFacts, EngagementStage
+from ppflow.domain.lifecycle import (
+    AdvisorFacts,
+    AdvisorStage,
+    EngagementFacts,
+    EngagementStage,
+)
 from ppflow.domain.model import (
     Advisor,
     Consent,
@@ -361,15 +366,22 @@ def resume(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOC
 
 
 def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
-    """Consent is withdrawn, in one transaction: the ledger records it, the advisor moves to
-    withdrawn, their open engagements end, their unsent mail is cancelled, and the
-    coordinators are told (by code; the reason stays in the log)."""
+    """Consent is withdrawn, in one transaction: the ledger closes every consent still open,
+    the advisor moves to withdrawn (the transition records who and when), their open
+    engagements end, their unsent mail is cancelled, and the coordinators are told (by code;
+    the reason stays in the log). Someone who never consented has nothing in the ledger to
+    close, and gets no consent row made up for the occasion: the transition is the record."""
 
-    def record_withdrawal(uow: UnitOfWork, now: datetime) -> None:
-        if uow.advisors.withdraw_consents(advisor, now) == 0:
-            uow.advisors.add_consent(
-                advisor, Consent(PARTICIPATION, "withdrawal", now, None, withdrawn_at=now)
-            )
+    def work(uow: UnitOfWork, now: datetime) -> StageChange:
+        uow.advisors.withdraw_consents(advisor, now)
+        current = uow.advisors.get(advisor)
+        # This use case is the withdrawal, so its move does not ask the ledger for one.
+        facts = AdvisorFacts(
+            consent_withdrawn=True, held_from=current.held_from, reason=meta.reason
+        )
+        change, transition_id = apply_move(uow, current, AdvisorStage.WITHDRAWN, facts, meta, now)
+        close_everything(uow, change, transition_id, now)
+        return change
 
     def close_everything(
         uow: UnitOfWork, change: StageChange, transition_id: int, now: datetime
@@ -397,13 +409,7 @@ def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = S
                 transition_id=transition_id,
             )
 
-    return _run_move(
-        uow,
-        ChangeAdvisorStage(advisor, AdvisorStage.WITHDRAWN, meta=meta),
-        clock,
-        record_withdrawal,
-        close_everything,
-    )
+    return run_once(uow, meta, clock, work)
 
 
 def advisor_history(uow: UnitOfWork, advisor: str) -> list[Transition]:

@@ -268,17 +268,13 @@ def test_a_withdrawal_ends_engagements_cancels_unsent_mail_and_tells_the_coordin
     assert "moving away" not in str(told.context)
 
 
-def test_withdrawing_an_advisor_without_consent_records_the_withdrawal_in_the_ledger(o):
+def test_withdrawing_an_advisor_without_consent_adds_no_consent_row(o):
     code = advisor_at(o, "invited")
 
     a.withdraw_advisor(o.uow, code, COORDINATOR, o.clock)
 
-    [consent] = o.uow.advisors.consents(code)
-    assert (consent.purpose, consent.wording_version, consent.withdrawn_at) == (
-        "participation",
-        "withdrawal",
-        START,
-    )
+    assert o.uow.advisors.consents(code) == []  # the transition to withdrawn is the record
+    assert a.advisor_history(o.uow, code)[-1].to_state == "withdrawn"
 
 
 def test_a_withdrawn_advisor_cannot_withdraw_again(o):
