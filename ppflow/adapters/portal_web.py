@@ -104,11 +104,18 @@ def create_portal(
         asked = request.query_params.get("lang")
         return asked if asked in LANGUAGES else default
 
-    def refused(request: Request, error: links.LinkError, language: str | None = None):
+    def refused(
+        request: Request, error: links.LinkError, language: str | None = None, kind=links.SURVEY
+    ):
         log.info("portal link refused: %s", error.reason)
         language = language or chosen(request, "fr")
         return page(
-            "link_error", language, STATUS[error.reason], reason=error.reason, path=request.url.path
+            "link_error",
+            language,
+            STATUS[error.reason],
+            reason=error.reason,
+            kind=kind,
+            path=request.url.path,
         )
 
     async def form_data(request: Request) -> dict[str, str]:
@@ -175,7 +182,7 @@ def create_portal(
             advisor = opened(signed, links.WITHDRAWAL)
             found = await run_in_threadpool(open_withdrawal, uow(), advisor)
         except links.LinkError as error:
-            return refused(request, error)
+            return refused(request, error, kind=links.WITHDRAWAL)
         language = chosen(request, found.language)
         if request.method == "GET":
             return page("withdraw", language, path=request.url.path)
@@ -192,7 +199,7 @@ def create_portal(
         try:
             await run_in_threadpool(withdraw_through_link, uow(), advisor, clock)
         except links.LinkError as error:
-            return refused(request, error, language)
+            return refused(request, error, language, links.WITHDRAWAL)
         log.info("portal withdrawal recorded")
         return page("withdrawn", language)
 

@@ -14,12 +14,13 @@ from datetime import datetime
 
 from ppflow.domain.commands import Meta
 from ppflow.domain.errors import (
+    ConcurrentUpdateError,
     DuplicateError,
     IllegalTransitionError,
     InvalidInputError,
     NotFoundError,
 )
-from ppflow.domain.lifecycle import AdvisorStage
+from ppflow.domain.lifecycle import ADVISOR_FINAL, AdvisorStage
 from ppflow.services import advisors
 from ppflow.services.csv_files import CsvRecord, read_csv
 from ppflow.services.links import LinkError
@@ -244,12 +245,17 @@ class WithdrawalPage:
 
 
 def open_withdrawal(uow: UnitOfWork, advisor: str) -> WithdrawalPage:
-    """What a withdrawal link opens; a withdrawn advisor's link has been used."""
+    """What a withdrawal link opens. Once the advisor has withdrawn (through this link,
+    another of their links or a coordinator), every withdrawal link of theirs is used; one
+    whose participation ended otherwise (declined, not retained, alumni) is closed."""
     with uow:
         if not uow.advisors.exists(advisor):
             raise LinkError("forged")
-        if uow.advisors.get(advisor).stage == WITHDRAWN:
+        stage = uow.advisors.get(advisor).stage
+        if stage == WITHDRAWN:
             raise LinkError("used")
+        if stage in ADVISOR_FINAL:
+            raise LinkError("closed")
         language = _language(uow.responses.advisor_language(advisor))
     return WithdrawalPage(advisor, language)
 
@@ -257,12 +263,17 @@ def open_withdrawal(uow: UnitOfWork, advisor: str) -> WithdrawalPage:
 def withdraw_through_link(
     uow: UnitOfWork, advisor: str, clock: Clock = SYSTEM_CLOCK
 ) -> WithdrawalPage:
-    """The advisor confirmed: withdraw them. A second confirmation changes nothing."""
+    """The advisor confirmed: withdraw them. A second confirmation, even one sent at the
+    same moment from another tab, finds the link used and changes nothing."""
     page = open_withdrawal(uow, advisor)
+    meta = Meta(actor="portal", reason="withdrew through the link")
     try:
-        advisors.withdraw_advisor(
-            uow, advisor, Meta(actor="portal", reason="withdrew through the link"), clock
-        )
+        try:
+            advisors.withdraw_advisor(uow, advisor, meta, clock)
+        except ConcurrentUpdateError:
+            open_withdrawal(uow, advisor)  # used, if that was another withdrawal
+            advisors.withdraw_advisor(uow, advisor, meta, clock)  # else once more
     except IllegalTransitionError:
-        raise LinkError("closed") from None  # alumni, declined...: nothing to withdraw from
+        open_withdrawal(uow, advisor)  # used, if withdrawn meanwhile
+        raise LinkError("closed") from None
     return page

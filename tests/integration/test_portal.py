@@ -230,7 +230,7 @@ def test_an_advisor_withdraws_through_the_link_after_confirming(sqlite_app, open
     assert (last.to_state, last.actor) == ("withdrawn", "portal")
     again = client.post(path, data={"confirm": "yes"})
     assert again.status_code == 410
-    assert "Ce lien a déjà été utilisé" in again.text
+    assert "Vous vous êtes déjà retiré(e)" in again.text
 
 
 def test_a_forged_or_expired_withdrawal_link_withdraws_nobody(sqlite_app, opened):

@@ -44,3 +44,96 @@ def test_an_advisor_withdraws_with_the_link_in_their_invitation(mail_app, smtp_s
     assert notices == ["advisor_withdrawn"]
     forged = portal.get(path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB"))
     assert forged.status_code >= 400
+
+
+def withdrawal_count(app, code: str) -> tuple[int, int]:
+    """How many moves to withdrawn were logged for ``code``, and how many notices went out."""
+    from sqlalchemy import func
+
+    from ppflow.adapters.orm import TransitionRow
+
+    with app.session_factory() as session:
+        moves = session.scalar(
+            select(func.count())
+            .select_from(TransitionRow)
+            .where(TransitionRow.code == code, TransitionRow.to_state == "withdrawn")
+        )
+        notices = session.scalar(
+            select(func.count())
+            .select_from(NotificationRow)
+            .where(NotificationRow.template == "advisor_withdrawn")
+        )
+    return moves, notices
+
+
+def path_of(link: str) -> str:
+    return link[link.index("/w/") :]
+
+
+def test_a_withdrawal_link_is_spent_once_used_and_so_is_every_other_link_of_theirs(sqlite_app):
+    from datetime import timedelta
+
+    from ppflow.adapters.orm import ConsentRow
+    from ppflow.services import links
+
+    app = sqlite_app
+    factories.staff(app, role="coordinator")
+    code = factories.referral(app, factories.staff(app), language="en")
+    advisors.invite_advisor(app.uow(), code, Meta("t"), app.clock)
+    now = app.clock.now()
+    invitation_link = path_of(links.withdrawal_link(app.settings, code, now))
+    reminder_link = path_of(links.withdrawal_link(app.settings, code, now + timedelta(days=1)))
+    assert invitation_link != reminder_link
+    portal = TestClient(app.portal())
+
+    # a POST without confirm=yes withdraws no one, and spends nothing
+    assert portal.post(invitation_link, data={"lang": "en"}).status_code == 400
+    assert portal.get(invitation_link).status_code == 200
+    assert queries.get_advisor(app.uow(), code).advisor.stage == "invited"
+
+    done = portal.post(invitation_link, data={"confirm": "yes", "lang": "en"})
+    assert done.status_code == 200 and "withdrawal is confirmed" in done.text
+    assert withdrawal_count(app, code) == (1, 1)
+
+    for link in (invitation_link, reminder_link):
+        page = portal.get(link + "?lang=en")
+        assert page.status_code == 410 and "You have already withdrawn" in page.text
+        assert "confirm" not in page.text  # no form left to send
+        again = portal.post(link + "?lang=en", data={"confirm": "yes", "lang": "en"})
+        assert again.status_code == 410 and "You have already withdrawn" in again.text
+        french = portal.get(link)
+        assert french.status_code == 410 and "Vous vous êtes déjà retiré(e)" in french.text
+    assert withdrawal_count(app, code) == (1, 1)
+    with app.session_factory() as session:
+        assert session.scalars(select(ConsentRow)).all() == []  # never consented: no row made
+
+
+def test_a_withdrawal_link_is_used_once_a_coordinator_has_withdrawn_the_advisor(sqlite_app):
+    from ppflow.services import links
+
+    app = sqlite_app
+    code = factories.referral(app, factories.staff(app), language="fr")
+    link = path_of(links.withdrawal_link(app.settings, code, app.clock.now()))
+    advisors.withdraw_advisor(app.uow(), code, Meta("cli:camille", "by phone"), app.clock)
+
+    page = TestClient(app.portal()).post(link, data={"confirm": "yes"})
+
+    assert page.status_code == 410 and "Vous vous êtes déjà retiré(e)" in page.text
+    assert withdrawal_count(app, code) == (1, 0)
+
+
+def test_the_link_of_someone_whose_participation_ended_opens_no_withdrawal_form(sqlite_app):
+    from ppflow.services import links
+
+    app = sqlite_app
+    code = factories.referral(app, factories.staff(app), language="en")
+    advisors.invite_advisor(app.uow(), code, Meta("t"), app.clock)
+    advisors.record_invitation_answer(app.uow(), code, False, Meta("t"), app.clock)
+    link = path_of(links.withdrawal_link(app.settings, code, app.clock.now()))
+    portal = TestClient(app.portal())
+
+    page = portal.get(link + "?lang=en")
+
+    assert page.status_code == 409 and "Your participation has already ended" in page.text
+    assert portal.post(link, data={"confirm": "yes"}).status_code == 409
+    assert queries.get_advisor(app.uow(), code).advisor.stage == "declined"

@@ -3,10 +3,17 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from ppflow.domain.commands import Meta
-from ppflow.domain.errors import DuplicateError, InvalidInputError, NotFoundError
+from ppflow.domain.errors import (
+    ConcurrentUpdateError,
+    DuplicateError,
+    InvalidInputError,
+    NotFoundError,
+)
 from ppflow.services import feedback, portal
 from ppflow.services.advisors import record_invitation_answer
 from ppflow.services.links import LinkError
@@ -182,3 +189,53 @@ def test_a_withdrawal_link_of_an_unknown_or_departed_advisor_opens_nothing(o):
     with pytest.raises(LinkError, match="closed"):
         portal.withdraw_through_link(o.uow, declined, o.clock)
     assert o.uow.advisors.get(declined).stage == "declined"
+
+
+class ReadBeforeTheOtherTab:
+    """A unit of work whose advisor reads give what was there before another tab's
+    withdrawal, until its own save is refused: the loser of a race."""
+
+    def __init__(self, uow, stale):
+        self._uow, self._stale, self._refused = uow, stale, False
+        outer = self
+
+        class Advisors:
+            def __getattr__(self, name):
+                return getattr(uow.advisors, name)
+
+            def get(self, code):
+                return copy.deepcopy(outer._stale) if not outer._refused else uow.advisors.get(code)
+
+            def save(self, advisor):
+                try:
+                    uow.advisors.save(advisor)
+                except ConcurrentUpdateError:
+                    outer._refused = True
+                    raise
+
+        self.advisors = Advisors()
+
+    def __getattr__(self, name):
+        return getattr(self._uow, name)
+
+    def __enter__(self):
+        self._uow.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._uow.__exit__(*exc)
+
+
+def test_a_second_withdrawal_racing_the_first_finds_the_link_used(o):
+    """Two tabs confirm at once: the loser's save is refused as a concurrent update, and it
+    is told the link is used; the withdrawal is recorded once."""
+    code = advisor_at(o, "invited")
+    with o.uow:
+        before = o.uow.advisors.get(code)
+    portal.withdraw_through_link(o.uow, code, o.clock)  # the other tab
+
+    with pytest.raises(LinkError, match="used"):
+        portal.withdraw_through_link(ReadBeforeTheOtherTab(o.uow, before), code, o.clock)
+
+    withdrawals = [t for t in o.uow.log("advisor") if t.to_state == "withdrawn"]
+    assert [(t.code, t.actor) for t in withdrawals] == [(code, "portal")]
