@@ -12,7 +12,12 @@ from ppflow.resources import migrations_dir
 
 def make_engine(url: str, schema: str | None = None, **kwargs) -> Engine:
     """Build an engine. SQLite files get WAL, foreign keys and a busy timeout, so that
-    several processes (CLI, flows, dispatcher) can share the embedded database."""
+    several processes (CLI, flows, dispatcher) can share the embedded database.
+
+    Its errors never carry the statement's parameters (``hide_parameters``): they hold
+    names and addresses, and an error's text reaches logs, run logs on the Prefect server,
+    and messages."""
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":

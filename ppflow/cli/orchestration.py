@@ -47,10 +47,18 @@ def run(
         if not sep:
             fail(f"'{item}': write a parameter as key=value")
         extra[key] = value
+    from prefect.exceptions import ObjectNotFound
+
     try:
         run_id, name = trigger(stage, code, extra)
     except ValueError as error:
         fail(str(error))
+    except ObjectNotFound:
+        deployment = SHORT_NAMES[stage][0]
+        fail(
+            f"the Prefect server has no deployment {deployment}: serve them with `ppflow "
+            "serve` (or `prefect deploy`), and check PREFECT_API_URL"
+        )
     out.print(f"started {name} (flow run {run_id})")
 
 
