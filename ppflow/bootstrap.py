@@ -54,10 +54,10 @@ class App:
         return SqlIndicators(self.session_factory)
 
     def retention(self) -> SqlRetention:
-        return SqlRetention(self.session_factory)
+        return SqlRetention(self.session_factory, self.maildir)
 
     def privacy(self) -> SqlPrivacy:
-        return SqlPrivacy(self.session_factory)
+        return SqlPrivacy(self.session_factory, self.maildir)
 
     def upgrade(self, revision: str = "head") -> None:
         db.upgrade(self.engine, revision)

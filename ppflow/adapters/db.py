@@ -30,6 +30,8 @@ def make_engine(url: str, schema: str | None = None, **kwargs) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # deleted and overwritten content is zeroed, so erased data leaves no trace
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine

@@ -4,6 +4,7 @@ kind, so memory stays flat however large the pool."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,7 +17,7 @@ from ppflow.adapters.orm import (
     TrainingModuleRow,
     TrainingRecordRow,
 )
-from ppflow.adapters.privacy import erase_people
+from ppflow.adapters.privacy import erase_people, forget
 from ppflow.domain.lifecycle import ADVISOR_FINAL, EngagementStage
 from ppflow.services.sweeps import FINAL_ROUND, Case, Found, due_round
 
@@ -167,15 +168,15 @@ class SqlSweeps:
 
 
 class SqlRetention:
-    def __init__(self, session_factory: sessionmaker[Session]):
+    def __init__(self, session_factory: sessionmaker[Session], maildir: Path | None = None):
         self.session_factory = session_factory
+        self.maildir = maildir
 
     def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
         due = (AdvisorRow.stage == stage, AdvisorRow.stage_changed_at < before)
         with self.session_factory.begin() as session:
-            return erase_people(
-                session,
-                select(AdvisorRow.id).where(*due),
-                select(AdvisorRow.code).where(*due),
-                now,
+            erased, cancelled = erase_people(
+                session, select(AdvisorRow.id).where(*due), now, actor="retention"
             )
+        forget(self.session_factory, erased, self.maildir)
+        return len(erased), cancelled

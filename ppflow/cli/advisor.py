@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from ppflow.cli.context import current_app, err, meta, out, split_values, when
+from ppflow.cli.context import actor, current_app, err, meta, out, split_values, when
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
 from ppflow.domain.commands import RegisterReferral
 from ppflow.services import advisors as advisor_service
@@ -220,7 +220,7 @@ def erase(
     if not yes:
         fail(f"erasing {code}'s personal data cannot be undone; add --yes to confirm")
     application = current_app()
-    cancelled = erase_advisor(application.privacy(), code, application.clock)
+    cancelled = erase_advisor(application.privacy(), code, application.clock, actor())
     out.print(f"erased the personal data of {code}; {cancelled} unsent e-mail(s) cancelled")
 
 

@@ -29,10 +29,14 @@ def export_advisor(store: PrivacyStore, code: str, clock: Clock = SYSTEM_CLOCK) 
     return {"format": "ppflow-advisor-export/1", "exported_at": clock.now().isoformat(), **data}
 
 
-def erase_advisor(store: PrivacyStore, code: str, clock: Clock = SYSTEM_CLOCK) -> int:
-    """Erase on request: names, addresses, phone, free-text context and survey answers go;
-    the code, the stages and the aggregates stay. Returns the unsent e-mails cancelled."""
-    return store.erase(code, clock.now())
+def erase_advisor(
+    store: PrivacyStore, code: str, clock: Clock = SYSTEM_CLOCK, actor: str = "system"
+) -> int:
+    """Erase on request: names, addresses, phone, free-text context and reasons, survey
+    answers, the contents of their mail (the sink's copies too), notes on their pay go;
+    the code, the stages and the aggregates stay, and the erasure itself is recorded (who,
+    when, what). Returns the unsent e-mails cancelled."""
+    return store.erase(code, clock.now(), actor)
 
 
 def record_incident(store: PrivacyStore, cmd: RecordIncident, clock: Clock = SYSTEM_CLOCK) -> int:

@@ -1070,7 +1070,7 @@ class FakePrivacyStore:
     def export(self, code: str) -> dict[str, Any]:
         return copy.deepcopy(_need(self.exports.get(code), "advisor", code))
 
-    def erase(self, code: str, now) -> int:
+    def erase(self, code: str, now, actor: str = "system") -> int:
         _need(code in self.exports, "advisor", code)
         self.erased.append((code, now))
         return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -80,3 +81,24 @@ def find_message(root: Path, ident: str) -> StoredMessage:
             if stored.header("Message-ID") == ident:
                 return stored
     raise NotFoundError("message in the mail sink", ident)
+
+
+def remove_messages_about(root: Path, recipient_code: str, mentions: Iterable[str]) -> int:
+    """Delete every message the sink kept that was sent to one person (by its
+    X-Ppflow-Recipient header) or that names them (their name or address in the message,
+    e.g. a team lead's introduction): erasure leaves no copy. Returns how many."""
+    mentions = [m.casefold() for m in mentions if m and len(m) > 2]
+    removed = 0
+    for *_, path in _files(Path(root)):
+        raw = path.read_bytes()
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        readable = " ".join(
+            str(part.get_content()) for part in message.walk() if not part.is_multipart()
+        )
+        readable = (str(message.get("Subject", "")) + " " + readable).casefold()
+        if str(message.get("X-Ppflow-Recipient", "")) == recipient_code or any(
+            m in readable for m in mentions
+        ):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
