@@ -52,25 +52,14 @@ def recruit_advisor(advisor: str, team: str | None = None):
     return stage
 
 
-# Answer fields a person types freely: they stay in ppflow's database, where erasure reaches
-# them, and never go into an artifact.
-FREE_TEXT = ("reason",)
-
-
 def decided(answer: decisions.Answer | None) -> list[str]:
     """Artifact lines: the decision, its reason and who gave it."""
     if answer is None:
         return []
     if answer.closed:
         return [f"- no decision applied: {answer.closed}"]
-    shown = {
-        k: v
-        for k, v in answer.values.items()
-        if k not in ("answered_by", *FREE_TEXT) and v not in ("", None)
-    }
+    shown = {k: v for k, v in answer.values.items() if k != "answered_by" and v not in ("", None)}
     lines = [f"- decision: {', '.join(f'{k} `{v}`' for k, v in shown.items())}"]
-    if any(answer.values.get(k) for k in FREE_TEXT):  # it may name someone: ppflow keeps it
-        lines.append("- reason: recorded in ppflow (`ppflow advisor history`)")
     return [*lines, f"- decided by: {answer.actor}"]
 
 

@@ -9,7 +9,9 @@ Claiming is one ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``:
   are marked ``sending`` (SQLAlchemy leaves FOR UPDATE out there).
 
 Each claim carries a token; a row's outcome is written only while the row is still held
-under that token, so a dispatcher whose lease ran out cannot overwrite a newer claim.
+under that token, so a dispatcher whose lease ran out cannot overwrite a newer claim. A
+running pass renews the leases it holds (:meth:`SqlOutbox.renew`), so leases can be short
+and the rows of a dispatcher that died come back soon.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from ppflow.services.notifications import (
 
 log = logging.getLogger(__name__)
 T = NotificationRow.__table__
-RETRYABLE = ("failed", "dead")
+ENDED = ("failed", "dead")
+RETRYABLE = (*ENDED, "sending")  # sending: only once the lease is over
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -105,6 +108,17 @@ class SqlOutbox:
         entries = [_entry(r) for r in rows]
         entries.sort(key=lambda e: (e.next_attempt_at, e.id))
         return entries
+
+    def renew(self, token: str, lease_until: datetime) -> int:
+        """Hold every row still claimed under ``token`` until ``lease_until`` (never
+        shortening a lease). Returns how many rows are held."""
+        query = (
+            update(T)
+            .where(T.c.claimed_by == token, T.c.status == "sending", T.c.lease_until < lease_until)
+            .values(lease_until=lease_until)
+        )
+        with self.session_factory() as session, session.begin():
+            return session.execute(query).rowcount
 
     def settle(
         self,
@@ -214,13 +228,20 @@ class SqlOutbox:
 
     def retry(self, now: datetime, ids: Iterable[int] = (), status: str | None = None) -> list[int]:
         """Put failed or dead rows back in the queue, due now, with a fresh count of
-        attempts. Rows in any other state are left alone. Returns the ids re-queued."""
+        attempts; and rows left ``sending`` by a dispatcher whose lease is over (it died,
+        or lost its connection to the database). Rows in any other state, and rows a
+        dispatcher still holds, are left alone. Returns the ids re-queued."""
         ids = sorted(set(ids))
         if not ids and status is None:
             raise InvalidInputError("name the notifications to retry, or a status")
         if status is not None and status not in RETRYABLE:
-            raise InvalidInputError(f"only {' and '.join(RETRYABLE)} notifications can be retried")
-        query = update(T).where(T.c.status.in_([status] if status else RETRYABLE))
+            raise InvalidInputError(
+                f"only {', '.join(RETRYABLE[:-1])} and {RETRYABLE[-1]} notifications can be "
+                "retried (sending ones once their lease is over)"
+            )
+        ended = T.c.status.in_([s for s in ENDED if status in (None, s)])
+        abandoned = and_(T.c.status == "sending", T.c.lease_until < now)
+        query = update(T).where(or_(ended, abandoned) if status in (None, "sending") else ended)
         if ids:
             query = query.where(T.c.id.in_(ids))
         query = query.values(

@@ -24,11 +24,9 @@ def shipped_files_found(templates_dir) -> bool:
 
 
 def check() -> None:
-    """Check that the survey portal may start and links may be signed: outside
-    development (PPFLOW_ENVIRONMENT) it refuses the development key or a weak one (too
-    short, too few distinct characters, one kind of character only, low estimated
-    entropy), the current key and every previous one, each with its reason. Exit code 1
-    when refused. Also checks that the templates and deployments ppflow ships are found."""
+    """Check that the survey portal may start: outside development (PPFLOW_ENVIRONMENT)
+    it refuses the default or a short signing key. Exit code 1 when refused. Also checks
+    that the templates and deployments ppflow ships are found."""
     application = current_app()
     try:
         application.read_secrets()

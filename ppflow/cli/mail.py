@@ -219,14 +219,18 @@ def outbox_show(ident: Annotated[int, typer.Argument(help="Notification id.")]) 
 def outbox_retry(
     ids: Annotated[list[int] | None, typer.Argument(help="Notification ids.")] = None,
     status: Annotated[
-        str | None, typer.Option(help="Re-queue every notification in this state.")
+        str | None,
+        typer.Option(help="Re-queue every notification in this state: failed, dead or sending."),
     ] = None,
 ) -> None:
-    """Put failed or dead notifications back in the queue, due now."""
+    """Put failed or dead notifications back in the queue, due now, and those left
+    sending by a dispatcher whose lease is over (it stopped before recording them)."""
     done = current_app().outbox().retry(current_app().clock.now(), ids or (), status)
     skipped = sorted(set(ids or ()) - set(done))
     out.print(f"re-queued {len(done)} notification(s): {', '.join(map(str, done)) or '-'}")
     if skipped:
         out.print(
-            f"left alone (not failed or dead): {', '.join(map(str, skipped))}", highlight=False
+            "left alone (not failed or dead, or still held by a running dispatcher): "
+            + ", ".join(map(str, skipped)),
+            highlight=False,
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import random
 import re
 import uuid
@@ -26,6 +27,7 @@ from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.model import CODE_ALPHABET, LANGUAGES, valid_email
 from ppflow.services.ports import Clock, Directory, Mailer, Outbox, Renderer, UnitOfWork
 
+log = logging.getLogger(__name__)
 PERSON_CODE = re.compile(rf"^(PA|ST)-[{CODE_ALPHABET}]{{6}}$")
 ANY_ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
 RECIPIENT_KINDS = ("advisor", "staff")
@@ -190,6 +192,7 @@ _KINDS = (
 )
 NOTIFICATIONS: dict[str, NotificationKind] = {k.name: k for k in _KINDS}
 DELIVERY_FAILED = "delivery_failed"
+LEASE_RUNNING_OUT = "not sent: the claim's lease was running out; it comes back when it ends"
 
 
 @dataclass(frozen=True)
@@ -408,7 +411,9 @@ class DispatchPorts:
 @dataclass(frozen=True)
 class DispatchPolicy:
     batch_size: int = 200
-    lease_seconds: float = 300.0
+    # A claim holds this long and is renewed every third of it while the pass runs, so
+    # the rows of a dispatcher that died are claimed again at most this long after.
+    lease_seconds: float = 30.0
     max_attempts: int = 8
     retry_base_seconds: float = 60.0
     retry_max_seconds: float = 3600.0
@@ -518,6 +523,7 @@ class _Batch:
     entries: list[OutboxEntry]
     outcomes: list[Outcome]
     emails: list[OutgoingEmail]
+    lease_until: datetime
 
 
 async def _claim_and_prepare(
@@ -536,7 +542,7 @@ async def _claim_and_prepare(
     if not entries:
         return None
     people = await asyncio.to_thread(_people, entries, ports)
-    batch = _Batch(entries, [], [])
+    batch = _Batch(entries, [], [], lease_until)
     for n, entry in enumerate(entries, start=1):
         prepared = _prepare_one(entry, people, ports, policy)
         (batch.emails if isinstance(prepared, OutgoingEmail) else batch.outcomes).append(prepared)
@@ -617,10 +623,17 @@ async def dispatch_once_async(
 ) -> DispatchReport:
     """One dispatcher pass over the rows due when it starts.
 
-    Rows are claimed and rendered in batches and fed to the mailer's connections without
-    pause; outcomes are recorded in small groups as they come in, so a message that went
-    out is marked sent within moments, and the connections never wait for the database.
-    Rows retried during the pass wait for a later pass."""
+    Rows are claimed and rendered a batch ahead of the connections. Each answer of the
+    server is recorded at once, in a short transaction of its own (answers that come in
+    while one is being written go together in the next), and a connection is given its
+    next message only once its last answer is written. So at any moment at most one
+    message per connection has gone out without ppflow knowing: if the dispatcher dies,
+    those are the only ones that can be sent again.
+
+    The claim is held under a short lease that is renewed while the pass runs, so the
+    rows of a dispatcher that died come back within one lease. A message whose lease is
+    running out (the outbox could not be reached to renew it) is not sent: another
+    dispatcher may take the row. Rows retried during the pass wait for a later pass."""
     policy = policy or DispatchPolicy()
     rng = rng or random.Random()
     token = uuid.uuid4().hex
@@ -628,29 +641,21 @@ async def dispatch_once_async(
     start = clock.now()
     entries: dict[int, OutboxEntry] = {}
     emails: dict[int, OutgoingEmail] = {}
-    finished: list[Outcome] = []  # outcomes known without sending
-    delivered: list[Delivery] = []
-    groups: asyncio.Queue[tuple[list[Outcome], list[Delivery]] | None] = asyncio.Queue()
+    claimed_until: dict[int, datetime] = {}
+    renewed: list[datetime] = []  # the end of the last renewed lease
+    known: list[Outcome] = []  # outcomes known without sending, not yet written
+    delivered: list[Delivery] = []  # the server's answers, not yet written
     coordinators: list[Person] = []
-    record_every = max(1, min(policy.batch_size, 100))
-
-    def hand_over() -> None:
-        """Pass the outcomes known so far to the recorder."""
-        if finished or delivered:
-            groups.put_nowait((finished.copy(), delivered.copy()))
-            finished.clear()
-            delivered.clear()
-
-    def on_delivery(delivery: Delivery) -> None:
-        delivered.append(delivery)
-        if len(delivered) >= record_every:
-            hand_over()
+    arrived = asyncio.Event()  # something waits to be written, or the sending ended
+    sending_ended = asyncio.Event()
+    pass_ended = asyncio.Event()
+    margin = timedelta(seconds=policy.lease_seconds / 4)
 
     def record(group: tuple[list[Outcome], list[Delivery]]) -> list[Outcome]:
         """Write one group of outcomes and the notices they cause (in a worker thread)."""
-        known, deliveries = group
+        done, deliveries = group
         now = clock.now()
-        outcomes = known + _judge(deliveries, entries, emails, now, policy, rng)
+        outcomes = done + _judge(deliveries, entries, emails, now, policy, rng)
         notices: list[NewNotification] = []
         if any(o.notify for o in outcomes):
             if not coordinators:
@@ -660,47 +665,113 @@ async def dispatch_once_async(
         _count(report, outcomes)
         return outcomes
 
-    async def recorder() -> None:
-        while (group := await groups.get()) is not None:
-            for outcome in await asyncio.to_thread(record, group):
-                entries.pop(outcome.id, None)
-                emails.pop(outcome.id, None)
+    def take() -> tuple[list[Outcome], list[Delivery]]:
+        group = (known.copy(), delivered.copy())
+        known.clear()
+        delivered.clear()
+        return group
 
-    async def produce(queue: asyncio.Queue) -> None:
-        while max_rows is None or report.claimed < max_rows:
+    def on_delivery(delivery: Delivery) -> None:
+        delivered.append(delivery)
+        arrived.set()
+
+    def still_held(key: int) -> bool:
+        held = max([claimed_until[key], *renewed])
+        return clock.now() + margin < held
+
+    async def recorder(slots: asyncio.Semaphore) -> None:
+        try:
+            while True:
+                if not (known or delivered):
+                    if sending_ended.is_set():
+                        return
+                    arrived.clear()
+                    await arrived.wait()
+                    continue
+                group = take()
+                try:
+                    outcomes = await asyncio.to_thread(record, group)
+                except Exception:
+                    # keep them for the last attempt below, as the pass breaks off
+                    known.extend(group[0])
+                    delivered.extend(group[1])
+                    raise
+                for outcome in outcomes:
+                    entries.pop(outcome.id, None)
+                    emails.pop(outcome.id, None)
+                    claimed_until.pop(outcome.id, None)
+                for _ in group[1]:
+                    slots.release()  # that connection may have its next message
+        finally:
+            pass_ended.set()
+
+    async def renew_leases() -> None:
+        while not pass_ended.is_set():
+            try:
+                await asyncio.wait_for(pass_ended.wait(), policy.lease_seconds / 3)
+                return
+            except TimeoutError:
+                pass
+            until = clock.now() + timedelta(seconds=policy.lease_seconds)
+            try:
+                await asyncio.to_thread(ports.outbox.renew, token, until)
+            except Exception as exc:  # the pass goes on; still_held stops it in time
+                log.warning("could not renew the dispatcher's lease: %s", type(exc).__name__)
+                continue
+            renewed[:] = [until]
+
+    async def produce(
+        group: asyncio.TaskGroup, queue: asyncio.Queue, slots: asyncio.Semaphore
+    ) -> None:
+        def claim_next() -> asyncio.Task | None:
             limit = policy.batch_size
             if max_rows is not None:
                 limit = min(limit, max_rows - report.claimed)
-            batch = await _claim_and_prepare(ports, policy, clock, start, limit, token)
-            if batch is None:
-                break
+            if limit <= 0:
+                return None
+            return group.create_task(_claim_and_prepare(ports, policy, clock, start, limit, token))
+
+        upcoming = claim_next()
+        while upcoming is not None and (batch := await upcoming) is not None:
             report.claimed += len(batch.entries)
             entries.update((e.id, e) for e in batch.entries)
-            finished.extend(batch.outcomes)
+            claimed_until.update((e.id, batch.lease_until) for e in batch.entries)
+            emails.update((e.key, e) for e in batch.emails)
+            if batch.outcomes:
+                known.extend(batch.outcomes)
+                arrived.set()
+            upcoming = claim_next()  # the next batch is claimed while this one goes out
             for email in batch.emails:
-                emails[email.key] = email
-                await queue.put(email)  # waits while a batch is already queued
+                await slots.acquire()
+                if still_held(email.key):
+                    await queue.put(email)
+                    continue
+                slots.release()
+                entries.pop(email.key)
+                emails.pop(email.key)
+                report.problems.append((email.key, "sending", LEASE_RUNNING_OUT))
         await queue.put(None)  # the end; on an error the task group stops the mailer
 
     async def send(mailer: Mailer, queue: asyncio.Queue) -> None:
         await mailer.stream(queue, on_delivery)
-        hand_over()
-        groups.put_nowait(None)
+        sending_ended.set()
+        arrived.set()
 
     async with ports.mailer() as mailer:
-        queue: asyncio.Queue[OutgoingEmail | None] = asyncio.Queue(maxsize=policy.batch_size)
+        # As many messages out at once as the mailer has connections, and no more.
+        slots = asyncio.Semaphore(max(1, getattr(mailer, "concurrency", 1)))
+        queue: asyncio.Queue[OutgoingEmail | None] = asyncio.Queue()
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(produce(queue))
+                group.create_task(renew_leases())
+                group.create_task(produce(group, queue, slots))
                 group.create_task(send(mailer, queue))
-                group.create_task(recorder())
+                group.create_task(recorder(slots))
         finally:
             # When the pass breaks off, still record what is known: a message that went
             # out must be marked sent. Rows still claimed come back when their lease ends.
-            hand_over()
-            while not groups.empty():
-                if (left := groups.get_nowait()) is not None:
-                    record(left)
+            if known or delivered:
+                record(take())
     return report
 
 

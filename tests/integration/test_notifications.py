@@ -425,3 +425,31 @@ def test_a_dispatcher_whose_lease_ran_out_cannot_record_over_the_newer_claim(mai
     outbox.settle("fresh", now, [Outcome(fresh.id, "sent", message_id="<m@x>")])
     entry = rows(mail_app)[slow.id]
     assert (entry.status, entry.message_id, entry.last_error) == ("sent", "<m@x>", None)
+
+
+def test_a_row_left_sending_by_a_dispatcher_that_died_is_requeued_once_its_lease_is_over(
+    mail_app, smtp_server
+):
+    factories.staff(mail_app, "coordinator")
+    referrer = factories.staff(mail_app, "provider")
+    factories.referral(mail_app, referrer)  # an acknowledgement and a notice to coordinators
+    outbox = SqlOutbox(mail_app.session_factory)
+    now = mail_app.clock.now()
+    died, alive = outbox.claim(now, 1, now + timedelta(seconds=30), "died") + outbox.claim(
+        now, 1, now + timedelta(seconds=300), "alive"
+    )
+    later(mail_app, seconds=31)
+
+    assert outbox.retry(mail_app.clock.now(), [died.id, alive.id]) == [died.id]
+    assert outbox.retry(mail_app.clock.now(), status="sending") == []  # the other is held
+    entry = rows(mail_app)[died.id]
+    assert (entry.status, entry.attempts, entry.next_attempt_at) == (
+        "pending",
+        0,
+        mail_app.clock.now(),
+    )
+    assert dispatch(mail_app).sent == 1  # the other is still held by its dispatcher
+    assert smtp_server.count() == 1
+    # the dispatcher that died cannot record over the requeued row
+    outbox.settle("died", mail_app.clock.now(), [Outcome(died.id, "failed", "x")])
+    assert rows(mail_app)[died.id].status == "sent"

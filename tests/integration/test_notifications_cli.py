@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -139,3 +140,21 @@ def test_mail_sink_command_listens_on_loopback_and_stores_what_it_receives(tmp_p
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=10)
+
+
+def test_outbox_retry_requeues_what_a_dead_dispatcher_left_sending(cli, mail_app, smtp_server):
+    referrer = factories.staff(mail_app, "provider")
+    factories.referral(mail_app, referrer)
+    outbox = mail_app.outbox()
+    now = mail_app.clock.now()
+    (left,) = outbox.claim(now, 1, now + timedelta(seconds=30), "died")
+
+    held = cli("outbox", "retry", str(left.id))
+    assert held.exit_code == 0, held.output
+    assert "re-queued 0" in held.output and "still held by a running dispatcher" in held.output
+
+    mail_app.clock.moment += timedelta(seconds=31)
+    retried = cli("outbox", "retry", "--status", "sending")
+    assert f"re-queued 1 notification(s): {left.id}" in retried.output
+    assert cli("mail", "dispatch").exit_code == 0
+    assert smtp_server.count() == 1

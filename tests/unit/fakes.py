@@ -853,11 +853,14 @@ class FakeUnitOfWork:
 
 
 class FakeOutbox:
-    """The outbox over the fake unit of work's notifications, claimed and settled as the
-    SQL outbox does (lease, token, attempts)."""
+    """The outbox over the fake unit of work's notifications, claimed, renewed and settled
+    as the SQL outbox does (lease, token, attempts). While ``unreachable``, renewing a
+    lease fails as a lost database connection does."""
 
     def __init__(self, tables: Tables):
         self.db = tables
+        self.renewals = 0
+        self.unreachable = False
 
     @staticmethod
     def _entry(row: NotificationRecord) -> OutboxEntry:
@@ -892,6 +895,15 @@ class FakeOutbox:
             row.status, row.lease_until, row.claimed_by = "sending", lease_until, token
             row.attempts += 1
         return [self._entry(r) for r in due[:limit]]
+
+    def renew(self, token: str, lease_until: datetime) -> int:
+        self.renewals += 1
+        if self.unreachable:
+            raise ConnectionError("the outbox cannot be reached")
+        held = [r for r in self.db.notifications if r.claimed_by == token and r.status == "sending"]
+        for row in held:
+            row.lease_until = max(row.lease_until or lease_until, lease_until)
+        return len(held)
 
     def settle(
         self,
@@ -984,12 +996,17 @@ class FakeRenderer:
 @dataclass
 class FakeMailer:
     """Records every message it is given. A message to an address in ``refuse`` is
-    refused for good (5xx), one to an address in ``defer`` fails for now (4xx)."""
+    refused for good (5xx), one to an address in ``defer`` fails for now (4xx). It sends
+    over ``concurrency`` connections, each taking ``delay`` seconds a message; ``watch``
+    is called with each message just before it goes out."""
 
     refuse: set[str] = field(default_factory=set)
     defer: set[str] = field(default_factory=set)
     sent: list[OutgoingEmail] = field(default_factory=list)
     passes: int = 0
+    concurrency: int = 1
+    delay: float = 0.0
+    watch: Callable[[OutgoingEmail], None] | None = None
 
     def __call__(self) -> FakeMailer:  # the dispatcher asks for a fresh mailer per pass
         return self
@@ -1004,7 +1021,15 @@ class FakeMailer:
     async def stream(
         self, source: asyncio.Queue[OutgoingEmail | None], deliver: Callable[[Delivery], None]
     ) -> None:
+        await asyncio.gather(*(self._connection(source, deliver) for _ in range(self.concurrency)))
+
+    async def _connection(
+        self, source: asyncio.Queue[OutgoingEmail | None], deliver: Callable[[Delivery], None]
+    ) -> None:
         while (email := await source.get()) is not None:
+            if self.watch is not None:
+                self.watch(email)
+            await asyncio.sleep(self.delay)
             if email.to_address in self.refuse:
                 deliver(Delivery(email.key, False, True, f"550 {email.to_address} unknown"))
             elif email.to_address in self.defer:
@@ -1012,6 +1037,7 @@ class FakeMailer:
             else:
                 self.sent.append(email)
                 deliver(Delivery(email.key, True))
+        source.put_nowait(None)  # the other connections see the end too
 
 
 # ------------------------------------------------------------ read models and stores

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import timedelta
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -13,6 +15,7 @@ from ppflow.domain.commands import Meta
 from ppflow.domain.errors import InvalidInputError
 from ppflow.services import advisors
 from ppflow.services.notifications import (
+    LEASE_RUNNING_OUT,
     DispatchPolicy,
     DispatchPorts,
     InvalidRecipientError,
@@ -202,3 +205,92 @@ def test_inside_an_event_loop_the_synchronous_pass_says_to_await_the_async_one(o
 
     advisor_at(o, "identified")
     assert asyncio.run(inside()).sent == 2
+
+
+# ---------------------------------------------------- what a dispatcher may send twice
+
+
+def digests(o, count: int) -> None:
+    for n in range(count):
+        queue(
+            o,
+            template="reminder_digest",
+            recipient_kind="staff",
+            recipient_code=o.coordinator,
+            context={"date": f"day {n}", "items": []},
+            idempotency_key=f"digest:{n}",
+        )
+
+
+@dataclass
+class RunningClock:
+    """A clock that runs with real time from START, for the lease renewal's timer."""
+
+    began: float = field(default_factory=time.monotonic)
+
+    def now(self) -> datetime:
+        return START + timedelta(seconds=time.monotonic() - self.began)
+
+
+def test_each_answer_is_written_before_its_connection_gets_another_message(o):
+    digests(o, 60)
+    rows = {n.id: n for n in o.uow.queued()}
+    mailer = FakeMailer(concurrency=3)
+    unwritten: list[int] = []  # sent but not yet recorded, as each message goes out
+    mailer.watch = lambda _: unwritten.append(
+        sum(1 for m in mailer.sent if rows[m.key].status == "sending")
+    )
+
+    report = dispatch_once(ports(o, mailer), clock=o.clock, policy=DispatchPolicy(batch_size=25))
+
+    assert report.sent == len(unwritten) == 60
+    # Were the dispatcher to die now, these and the three in flight would go out again.
+    assert max(unwritten) <= mailer.concurrency - 1
+
+
+def test_a_pass_longer_than_its_lease_renews_the_lease_and_sends_everything(o):
+    digests(o, 20)
+    rows = {n.id: n for n in o.uow.queued()}
+    clock = RunningClock()
+    held: list[bool] = []  # whether the outbox still holds each row as it goes out
+    mailer = FakeMailer(
+        delay=0.01, watch=lambda m: held.append(rows[m.key].lease_until > clock.now())
+    )
+    dispatch = ports(o, mailer)
+    policy = DispatchPolicy(batch_size=20, lease_seconds=0.09)  # renewed every 0.03 s
+
+    report = dispatch_once(dispatch, clock=clock, policy=policy)
+
+    assert report.sent == 20 and not report.problems
+    assert held == [True] * 20
+    assert dispatch.outbox.renewals >= 3
+
+
+def test_a_message_is_not_sent_once_the_claims_lease_may_have_run_out(o):
+    digests(o, 6)
+    mailer = FakeMailer()
+    mailer.watch = lambda _: o.later(seconds=10)  # each message takes ten seconds
+    policy = DispatchPolicy(lease_seconds=30)  # renewed every 10 s: not within this pass
+
+    report = dispatch_once(ports(o, mailer), clock=o.clock, policy=policy)
+
+    # The third goes out at +20 s with 10 s of lease left; at +30 s the claim may be over.
+    assert report.sent == len(mailer.sent) == 3
+    assert [status for _, status, _ in report.problems] == ["sending"] * 3
+    assert all(reason == LEASE_RUNNING_OUT for _, _, reason in report.problems)
+    statuses = sorted(n.status for n in o.uow.queued())
+    assert statuses == ["sending"] * 3 + ["sent"] * 3  # the next pass takes them
+
+
+def test_a_pass_whose_lease_cannot_be_renewed_stops_sending_and_ends(o):
+    digests(o, 20)
+    dispatch = ports(o, FakeMailer(delay=0.01))
+    dispatch.outbox.unreachable = True
+    policy = DispatchPolicy(batch_size=20, lease_seconds=0.09)
+
+    report = dispatch_once(dispatch, clock=RunningClock(), policy=policy)
+
+    assert 0 < report.sent < 20
+    assert len(report.problems) == 20 - report.sent
+    assert dispatch.outbox.renewals >= 1
+
