@@ -92,14 +92,41 @@ class RegisterReferral:
 
     def problems(self) -> list[str]:
         """What is wrong with this referral, in words a coordinator can act on."""
+
+        def has_controls(value: str, allowed: str = "") -> bool:
+            """A control character (C0, DEL, C1) or a Unicode line or paragraph separator
+            other than those ``allowed``."""
+            return any(
+                (c < " " or "\x7f" <= c <= "\x9f" or c in "\u2028\u2029") and c not in allowed
+                for c in value
+            )
+
         problems = []
+        # Control characters (a line break, a tab, an escape...) in what ends up in a mail
+        # header could add headers or recipients; the CSV import and the CLI both refuse
+        # them here. The value is not quoted: it may be what breaks the line.
+        controlled = [
+            label
+            for label, value in (
+                ("first name", self.first_name),
+                ("last name", self.last_name),
+                ("e-mail", self.email),
+                ("phone", self.phone),
+                ("referrer", self.referred_by),
+            )
+            if has_controls(value)
+        ]
+        if has_controls(self.context, allowed="\t\n\r"):
+            controlled.append("context")
+        for label in controlled:
+            problems.append(f"{label} contains control characters (such as a line break)")
         if not self.first_name.strip():
             problems.append("first name is required")
         if not self.last_name.strip():
             problems.append("last name is required")
         if not self.email.strip():
             problems.append("e-mail is required")
-        elif not valid_email(self.email):
+        elif "e-mail" not in controlled and not valid_email(self.email):
             problems.append(f"e-mail '{self.email.strip()}' is not a valid address")
         if self.language not in LANGUAGES:
             problems.append(f"language '{self.language}' is not one of {', '.join(LANGUAGES)}")
@@ -108,7 +135,11 @@ class RegisterReferral:
             problems.append(f"spoken languages {', '.join(unknown)} not one of fr, en")
         if not self.referred_by.strip():
             problems.append("referrer is required")
-        if self.phone and not 10 <= len(normalise_phone(self.phone)) <= 15:
+        if (
+            self.phone
+            and "phone" not in controlled
+            and not 10 <= len(normalise_phone(self.phone)) <= 15
+        ):
             problems.append(f"phone '{self.phone}' is not a phone number")
         if self.availability_hours < 0:
             problems.append("availability must be zero or more hours a month")

@@ -12,6 +12,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from ppflow.adapters.email.maildir import read_maildir
+from ppflow.adapters.email.sending import NO_SMTPUTF8
+from ppflow.adapters.email.sink import MailSink
 from ppflow.adapters.orm import AdvisorRow, ContactRow
 from ppflow.adapters.outbox import SqlOutbox
 from ppflow.domain.commands import Meta
@@ -23,6 +26,7 @@ from ppflow.services.notifications import (
     queue_notification,
 )
 from tests import factories
+from tests.integration.conftest import free_port
 
 
 def dispatch(app, **policy):
@@ -425,6 +429,52 @@ def test_a_dispatcher_whose_lease_ran_out_cannot_record_over_the_newer_claim(mai
     outbox.settle("fresh", now, [Outcome(fresh.id, "sent", message_id="<m@x>")])
     entry = rows(mail_app)[slow.id]
     assert (entry.status, entry.message_id, entry.last_error) == ("sent", "<m@x>", None)
+
+
+@pytest.mark.parametrize("address", ["éric.caron.7@example.org", "ève.accent@example.org"])
+def test_an_internationalised_address_is_accepted_at_intake_and_delivered_with_smtputf8(
+    mail_app, smtp_server, address
+):
+    referrer = factories.staff(mail_app, "provider")
+    code = invited(mail_app, referrer, first_name="Ève", email=address)
+
+    report = dispatch(mail_app)
+
+    assert (report.sent, report.problems) == (2, [])  # the acknowledgement and the invitation
+    [invitation] = by_template(smtp_server.messages(), "invitation")
+    assert invitation.header("Delivered-To") == address
+    assert address in invitation.header("To")
+    assert "Bonjour Ève," in invitation.text
+    assert rows(mail_app)[int(invitation.header("X-Ppflow-Notification"))].status == "sent"
+    assert invitation.header("X-Ppflow-Recipient") == code
+
+
+def test_an_internationalised_address_fails_for_good_when_the_server_lacks_smtputf8(
+    mail_app, tmp_path
+):
+    coordinator = factories.staff(mail_app, "coordinator")
+    referrer = factories.staff(mail_app, "provider")
+    code = invited(mail_app, referrer, email="ève.accent@example.org")
+    port = free_port()
+    settings = mail_app.settings.smtp.model_copy(update={"port": port})
+    mail_app.settings = mail_app.settings.model_copy(update={"smtp": settings})
+
+    with MailSink(tmp_path / "old", port=port, smtputf8=False) as old_server:
+        report = dispatch(mail_app)
+        delivered = read_maildir(old_server.maildir)
+
+    [invitation] = [e for e in rows(mail_app).values() if e.template == "invitation"]
+    assert invitation.status == "failed" and invitation.recipient_code == code
+    assert invitation.last_error == NO_SMTPUTF8
+    assert "ève" not in invitation.last_error
+    assert report.failed == 1 and report.notices == 1  # the coordinator is told
+    assert {m.header("X-Ppflow-Template") for m in delivered} == {
+        "referral_acknowledgement",
+        "referral_received",
+    }
+    assert all(m.header("X-Ppflow-Recipient") != code for m in delivered)
+    [notice] = [e for e in rows(mail_app).values() if e.template == "delivery_failed"]
+    assert notice.recipient_code == coordinator
 
 
 def test_a_row_left_sending_by_a_dispatcher_that_died_is_requeued_once_its_lease_is_over(

@@ -142,6 +142,22 @@ def test_mail_sink_command_listens_on_loopback_and_stores_what_it_receives(tmp_p
         server.wait(timeout=10)
 
 
+def test_advisor_add_refuses_control_characters_as_the_csv_import_does(cli, mail_app):
+    referrer = factories.staff(mail_app, "provider")
+
+    added = cli(
+        "advisor", "add", "--first-name", "Eve\r\nBcc: x@y.example", "--last-name", "Roy",
+        "--email", "eve.roy@example.org", "--referred-by", referrer,
+    )  # fmt: skip
+
+    assert added.exit_code != 0
+    assert "first name contains control characters" in added.output
+    assert "Bcc" not in added.output and "Traceback" not in added.output
+    assert len(added.output.strip().splitlines()) == 1
+    with mail_app.uow() as uow:
+        assert uow.advisors.find_by_email_or_phone(["eve.roy@example.org"], []) == {}
+
+
 def test_outbox_retry_requeues_what_a_dead_dispatcher_left_sending(cli, mail_app, smtp_server):
     referrer = factories.staff(mail_app, "provider")
     factories.referral(mail_app, referrer)

@@ -31,6 +31,7 @@ from tests.unit.fakes import (
     FakeRenderer,
     advisor_at,
     organization,
+    referral,
 )
 
 
@@ -294,3 +295,37 @@ def test_a_pass_whose_lease_cannot_be_renewed_stops_sending_and_ends(o):
     assert len(report.problems) == 20 - report.sent
     assert dispatch.outbox.renewals >= 1
 
+
+# ------------------------------------------- what can never be sent is refused at intake
+
+
+@pytest.mark.parametrize(
+    ("field_name", "value", "what"),
+    [
+        ("first_name", "Eve\r\nBcc: x@y.example", "first name"),
+        ("last_name", "Roy\x1b[31m", "last name"),
+        ("email", "eve@example.org\nBcc: x@y.example", "e-mail"),
+        ("phone", "514-555-0101\r\n", "phone"),
+        ("first_name", "Ève\u2028Bcc", "first name"),
+        ("context", "sent from the clinic\x00", "context"),
+    ],
+)
+def test_a_referral_with_control_characters_is_refused_without_quoting_them(
+    o, field_name, value, what
+):
+    before = len(o.uow.tables.advisors)
+    with pytest.raises(InvalidInputError) as error:
+        advisors.register_referral(o.uow, referral(o, **{field_name: value}), o.clock)
+
+    assert f"{what} contains control characters" in str(error.value)
+    assert value.strip() not in str(error.value) and "Bcc" not in str(error.value)
+    assert len(o.uow.tables.advisors) == before and not o.uow.queued()
+
+
+def test_line_breaks_in_a_referrals_context_and_accented_addresses_are_accepted(o):
+    code = advisors.register_referral(
+        o.uow,
+        referral(o, email="éric.caron.7@example.org", context="Vu en clinique.\r\nRappeler."),
+        o.clock,
+    ).code
+    assert o.uow.tables.contacts[code].email == "éric.caron.7@example.org"

@@ -1,6 +1,10 @@
 """Sending with aiosmtplib: a few connections opened once per dispatcher pass and reused
 for every message, each message multipart text + HTML.
 
+An internationalised address (not plain ASCII, such as ``ève@example.org``) goes out
+with SMTPUTF8 (RFC 6531) when the server offers it; when it does not, the message fails
+for good with a reason saying so, since no retry can change that.
+
 How a failure is classified (the dispatcher decides what to do with it):
 - **permanent**: the server refused the recipient or the message with a 5xx reply;
 - **transient**: anything else: connection refused or dropped, timeout, a 4xx reply, a
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import re
 import secrets
 import socket
 import ssl
@@ -36,6 +41,11 @@ from ppflow.services.notifications import Delivery, OutgoingEmail
 from ppflow.settings import SmtpSettings
 
 CONNECTION_ERRORS = (SMTPException, OSError, asyncio.TimeoutError)
+NO_SMTPUTF8 = (
+    "the address is internationalised (not plain ASCII) and the SMTP server does not "
+    "offer SMTPUTF8; not sent"
+)
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 
 
 def _encoded_words(value: str) -> str:
@@ -52,6 +62,20 @@ def _encoded_words(value: str) -> str:
     return "\r\n ".join(
         "=?utf-8?b?" + base64.b64encode(word.encode()).decode() + "?=" for word in words
     )
+
+
+def _mailbox(name: str, address: str) -> str:
+    """A To header's value. An internationalised address is written as it is, in UTF-8
+    (RFC 6532: such a message goes only to a server offering SMTPUTF8)."""
+    if address.isascii():
+        return formataddr((name, address))
+    if not name:
+        return address
+    if not name.isascii():
+        name = _encoded_words(name)
+    elif _SPECIALS.search(name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address}>"
 
 
 def _date() -> str:
@@ -80,7 +104,7 @@ def build_message(email: OutgoingEmail, sender: str) -> bytes:
             raise ValueError("a header holds a line break")
     headers = [
         ("From", sender),
-        ("To", formataddr((email.to_name, email.to_address))),
+        ("To", _mailbox(email.to_name, email.to_address)),
         ("Subject", _encoded_words(email.subject)),
         ("Date", _date()),
         ("Message-ID", email.message_id),
@@ -209,7 +233,16 @@ class SmtpMailer:
         except (ValueError, TypeError, UnicodeError) as exc:
             return Delivery(key, False, permanent=True, reply=f"message not built: {exc}")
         try:
-            await client.sendmail(self.settings.sender, [email.to_address], message)
+            options = []
+            if not (self.settings.sender + email.to_address).isascii():
+                if client.is_ehlo_or_helo_needed:
+                    await client.ehlo()
+                if not client.supports_extension("smtputf8"):
+                    return Delivery(key, False, permanent=True, reply=NO_SMTPUTF8)
+                options = ["SMTPUTF8"]
+            await client.sendmail(
+                self.settings.sender, [email.to_address], message, mail_options=options
+            )
             return Delivery(key, True)
         except SMTPRecipientsRefused as exc:
             refusal = exc.recipients[0]

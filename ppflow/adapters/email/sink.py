@@ -1,5 +1,9 @@
 """The mail sink of the embedded default: an aiosmtpd server on loopback that stores every
-message it accepts in a Maildir, where ``ppflow mail list`` and ``mail show`` read it."""
+message it accepts in a Maildir, where ``ppflow mail list`` and ``mail show`` read it.
+
+It offers SMTPUTF8 (RFC 6531), as most servers do today, so that mail to an
+internationalised address such as ``ève@example.org`` can be tried on the embedded default;
+``smtputf8=False`` makes a server without it, as some older ones are."""
 
 from __future__ import annotations
 
@@ -41,8 +45,10 @@ class MailSink:
         host: str = DEFAULT_HOST,
         port: int = 8025,
         handler: MaildirHandler | None = None,
+        smtputf8: bool = True,
     ):
         self.maildir = Path(maildir)
+        self.smtputf8 = smtputf8
         self.host = host
         self.port = port
         self.handler = handler or MaildirHandler(self.maildir)
@@ -54,7 +60,12 @@ class MailSink:
 
     def start(self) -> MailSink:
         if self._controller is None:
-            controller = Controller(self.handler, hostname=self.host, port=self.port)
+            controller = Controller(
+                self.handler,
+                hostname=self.host,
+                port=self.port,
+                enable_SMTPUTF8=self.smtputf8,
+            )
             controller.start()
             self._controller = controller
         return self
