@@ -16,6 +16,8 @@ test: $(STAMP)  ## the whole test suite (PostgreSQL tests need PPFLOW_TEST_DATAB
 	$(BIN)/ppflow templates check
 	$(BIN)/pytest
 
+# Loopback only: a Prefect server other machines reach needs basic authentication (the
+# README's production recipe); tests/flows/test_closed_server.py holds this to 127.0.0.1.
 serve: $(STAMP)  ## Prefect server and UI, the mail sink and every deployment; Ctrl-C stops all
 	@echo "Prefect UI on http://127.0.0.1:$(PREFECT_PORT), mail sink on 127.0.0.1:8025"
 	@trap 'kill 0' INT TERM EXIT; \
