@@ -398,6 +398,25 @@ def ask(question: Question) -> Answer | None:
         client().create_flow_run_input(run.id, REJECTED + key, json.dumps(problem))
 
 
+# Answer fields a person types freely. They may name someone, so once the run has recorded
+# the answer in ppflow's database (where erasure reaches it), Prefect keeps none of it.
+FREE_TEXT = ("reason",)
+KEPT_IN_PPFLOW = "(recorded in ppflow)"
+
+
+def forget_typed_text(answer: Answer | None) -> None:
+    """Replace the free text of an answer, in the run input Prefect keeps, by a note that
+    ppflow has it. Call it once the answer is recorded and applied: should the run execute
+    again, the note still passes the form, and the replayed request changes nothing."""
+    if answer is None or not any(answer.values.get(k) for k in FREE_TEXT):
+        return
+    run = current_flow_run()
+    key = keyset_from_base_key(f"{_state_name()}-{answer.key}")["response"]
+    kept = {**answer.values, **{k: KEPT_IN_PPFLOW for k in FREE_TEXT if answer.values.get(k)}}
+    client().delete_flow_run_input(run.id, key)
+    client().create_flow_run_input(run.id, key, json.dumps(kept))
+
+
 def accepted(answer: Answer, question: Question) -> dict:
     """The answer's values as the form reads them (enums as their codes)."""
     return question.form.model_validate(answer.values).model_dump(mode="json")

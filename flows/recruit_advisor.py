@@ -44,6 +44,7 @@ def recruit_advisor(advisor: str, team: str | None = None):
                 team,
             ).to_state
         logger().info("recruit/%s: now %s", advisor, stage)
+        decisions.forget_typed_text(answer)
     publish(
         f"recruit-{advisor}",
         f"Recruitment of {advisor}",
@@ -58,8 +59,14 @@ def decided(answer: decisions.Answer | None) -> list[str]:
         return []
     if answer.closed:
         return [f"- no decision applied: {answer.closed}"]
-    shown = {k: v for k, v in answer.values.items() if k != "answered_by" and v not in ("", None)}
+    shown = {
+        k: v
+        for k, v in answer.values.items()
+        if k not in ("answered_by", *decisions.FREE_TEXT) and v not in ("", None)
+    }
     lines = [f"- decision: {', '.join(f'{k} `{v}`' for k, v in shown.items())}"]
+    if any(answer.values.get(k) for k in decisions.FREE_TEXT):  # ppflow keeps it
+        lines.append("- reason: recorded in ppflow (`ppflow advisor history`)")
     return [*lines, f"- decided by: {answer.actor}"]
 
 

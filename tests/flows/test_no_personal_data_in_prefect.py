@@ -104,3 +104,26 @@ def test_no_name_email_phone_or_health_detail_reaches_prefect(flow_app, tmp_path
     leaked = [s for s in SECRETS if s.lower() in lowered]
     assert leaked == [], f"personal data reached Prefect: {leaked}"
     assert json.dumps(SECRETS[0])[1:-1].lower() not in lowered
+
+
+def test_a_typed_reason_stays_in_ppflow_and_leaves_prefect_once_applied(flow_app):
+    """A coordinator's reason may name someone ("called from 514-…"): the run records it in
+    ppflow, where erasure reaches it; Prefect's copy of the answer keeps only a note."""
+    from ppflow.services import advisors
+    from ppflow.services.privacy import erase_advisor
+    from ppflow_flows.recruit_advisor import recruit_advisor
+
+    reason = "Ottoline Fairweatherby phoned from 514-555-0177 about her rarecondition"
+    code = factories.referral(flow_app, factories.staff(flow_app))
+    running = in_thread(recruit_advisor, code)
+    wait_until_paused(f"recruit/{code}", "screening")
+    answer("screening", code, "--outcome", "not_retained", "--reason", reason)
+    assert running.result(timeout=90) == "not_retained"
+
+    assert advisors.advisor_history(flow_app.uow(), code)[-1].reason == reason
+    stored = everything_prefect_stored()
+    assert f"recruit/{code}" in stored and "recorded in ppflow" in stored
+    for word in ("Ottoline", "Fairweatherby", "555-0177", "rarecondition"):
+        assert word not in stored, f"{word} reached Prefect"
+    erase_advisor(flow_app.privacy(), code, flow_app.clock)
+    assert advisors.advisor_history(flow_app.uow(), code)[-1].reason is None
