@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ppflow import resources
 from ppflow.domain.lifecycle import AdvisorStage
@@ -16,7 +18,7 @@ def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "ppflow"
 
 
-# Signs links on a development machine only: `ppflow check` refuses it elsewhere.
+# Signs links on a development machine only: refused elsewhere (ppflow.services.links).
 DEVELOPMENT_SIGNING_KEY = "development-only-signing-key"
 
 
@@ -56,10 +58,28 @@ class PortalSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     # Signs the personal survey and withdrawal links. The default is for development only:
-    # `ppflow check` refuses it when PPFLOW_ENVIRONMENT is not "development".
+    # outside development (PPFLOW_ENVIRONMENT) it, or any weak key, is refused by
+    # `ppflow check`, the portal, mail rendering and the opening of survey rounds.
     signing_key: str = DEVELOPMENT_SIGNING_KEY
     signing_key_block: str | None = None  # or a Prefect Secret block holding it
+    # Keys rotated out (PPFLOW_PORTAL__PREVIOUS_SIGNING_KEYS, separated by commas or
+    # spaces, or a JSON list): they sign nothing new, but the links they signed open until
+    # they expire.
+    previous_signing_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     link_days: int = 30
+
+    @field_validator("previous_signing_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError("not a JSON list of keys") from None
+        return [key for key in text.replace(",", " ").split() if key]
 
 
 class CompensationSettings(BaseModel):
