@@ -26,10 +26,11 @@ from ppflow.settings import Settings, get_settings
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-    from ppflow.adapters.email.rendering import TemplateCheck
+    from ppflow.adapters.email.rendering import PersonalLinks, TemplateCheck
     from ppflow.adapters.email.sink import MailSink
     from ppflow.adapters.outbox import SqlOutbox
     from ppflow.services.indicators import Indicators
+    from ppflow.services.links import SigningKeys
     from ppflow.services.notifications import DispatchPolicy, DispatchPorts, DispatchReport
     from ppflow.services.questionnaires import QuestionnaireLibrary
 
@@ -99,14 +100,26 @@ class App:
         """Where ``ppflow mail-sink`` keeps the messages it receives."""
         return self.settings.smtp.maildir or self.settings.data_dir / "maildir"
 
-    def renderer(self):
-        """Renders every notification from the templates; an advisor's e-mail gets their
-        personal, signed withdrawal link when it is rendered, so that it is fresh."""
-        from ppflow.adapters.email.rendering import JinjaRenderer, WithdrawalLinks
+    def signing_keys(self) -> SigningKeys:
+        """The keys that sign (the current one) and check (it and the previous ones) the
+        personal links, read from their Secret block if one is named. Outside development
+        the development key or a weak key raises SigningKeyError."""
+        from ppflow.services.links import signing_keys
 
         self.read_secrets()
+        return signing_keys(self.settings)
+
+    def renderer(self) -> PersonalLinks:
+        """Renders every notification from the templates. The personal links an e-mail
+        carries (an advisor's withdrawal link, the survey link of a survey token) are
+        signed with the current key when it is rendered, so that they are fresh and the
+        outbox holds none. Refuses unusable keys (:meth:`signing_keys`) before any mail."""
+        from ppflow.adapters.email.rendering import JinjaRenderer, PersonalLinks
+
+        key = self.signing_keys().current
         inner = JinjaRenderer.from_directory(self.settings.templates_dir)
-        return WithdrawalLinks(inner, self.settings)
+        portal = self.settings.portal
+        return PersonalLinks(inner, self.settings.portal_url, key, portal.link_days, self.clock)
 
     def check_templates(self) -> list[TemplateCheck]:
         """Every notification rendered in every language with sample data."""
@@ -187,14 +200,16 @@ class App:
         return library_for(self.settings.data_dir)
 
     def portal(self) -> Starlette:
-        """The survey portal's web application over this app's database."""
+        """The survey portal's web application over this app's database. It opens links
+        signed with the current or a previous key; unusable keys are refused
+        (:meth:`signing_keys`)."""
         from ppflow.adapters.portal_web import create_portal
 
-        self.read_secrets()
+        keys = self.signing_keys()
         return create_portal(
             self.uow,
             self.clock,
-            self.settings.portal.signing_key,
+            keys,
             self.settings.templates_dir,
             self.questionnaires(),
         )

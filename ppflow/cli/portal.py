@@ -17,58 +17,57 @@ from rich.table import Table
 from ppflow.bootstrap import App
 from ppflow.cli.context import current_app, err, out
 from ppflow.cli.errors import CommandGroup, about, fail
-from ppflow.settings import DEVELOPMENT_SIGNING_KEY
 
 feedback_app = CommandGroup(help="Questionnaire responses entered by a coordinator.")
 questionnaire_app = CommandGroup(help="Questionnaire files: ppflow's own and licensed instruments.")
-
-MIN_KEY_LENGTH = 32
 
 
 # -------------------------------------------------------------------------- checks
 
 
 def signing_key_problems(settings) -> list[str]:
-    """Why the key may not be used outside development (empty list: it may)."""
-    key = settings.portal.signing_key or ""
-    problems = []
-    if key == DEVELOPMENT_SIGNING_KEY:
-        problems.append("the signing key is the development default")
-    if len(key) < MIN_KEY_LENGTH:
-        problems.append(f"the signing key has {len(key)} characters; {MIN_KEY_LENGTH} are needed")
-    return problems
+    """Why the keys may not be used outside development (empty list: they may). The rule
+    is the one every link path applies (:func:`ppflow.services.links.signing_keys`)."""
+    from ppflow.services.links import configured_key_problems
+
+    return configured_key_problems(settings)
 
 
 def run_checks(application: App) -> bool:
     """Print each check of the portal's configuration with its result; True when the
     portal may start."""
+    from ppflow.services.links import KEY_ADVICE, strict
     from ppflow.services.questionnaires import QuestionnaireError
 
     settings = application.settings
-    strict = settings.environment != "development"
+    refuse = strict(settings)
     ok = True
     source = (
         f"Prefect Secret block '{settings.portal.signing_key_block}'"
         if settings.portal.signing_key_block
         else "settings (PPFLOW_PORTAL__SIGNING_KEY)"
     )
+    previous = len(settings.portal.previous_signing_keys)
+    keys = f"signing key from {source}" + (
+        f" and {previous} previous key(s) (PPFLOW_PORTAL__PREVIOUS_SIGNING_KEYS)"
+        if previous
+        else ""
+    )
     out.print(f"environment: {settings.environment}", highlight=False)
     problems = signing_key_problems(settings)
     if not problems:
-        out.print(f"[green]ok[/]    signing key from {source}: {MIN_KEY_LENGTH}+ characters")
-    elif strict:
+        out.print(f"[green]ok[/]    {keys}: long and random enough", highlight=False)
+    elif refuse:
         ok = False
         err.print(
-            f"[bold red]refused[/] signing key from {source}: {'; '.join(problems)}. "
-            "Set PPFLOW_PORTAL__SIGNING_KEY (or PPFLOW_PORTAL__SIGNING_KEY_BLOCK) to a "
-            f"random secret of at least {MIN_KEY_LENGTH} characters, e.g. "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`.",
+            f"[bold red]refused[/] {keys}: {'; '.join(problems)}. Set "
+            "PPFLOW_PORTAL__SIGNING_KEY (or PPFLOW_PORTAL__SIGNING_KEY_BLOCK) to a strong "
+            f"key: {KEY_ADVICE}.",
             highlight=False,
         )
     else:
         out.print(
-            f"[yellow]warn[/]  signing key from {source}: {'; '.join(problems)} "
-            "(accepted in development only)",
+            f"[yellow]warn[/]  {keys}: {'; '.join(problems)} (accepted in development only)",
             highlight=False,
         )
     if settings.portal.link_days < 1:
@@ -76,7 +75,7 @@ def run_checks(application: App) -> bool:
         err.print("[bold red]refused[/] PPFLOW_PORTAL__LINK_DAYS must be at least 1")
     else:
         out.print(f"[green]ok[/]    personal links expire after {settings.portal.link_days} days")
-    if strict and not settings.portal_url.startswith("https://"):
+    if refuse and not settings.portal_url.startswith("https://"):
         out.print(
             f"[yellow]warn[/]  PPFLOW_PORTAL_URL is {settings.portal_url}; respondents "
             "should reach the portal over https",

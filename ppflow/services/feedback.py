@@ -32,17 +32,21 @@ class FeedbackStatus:
     reminded: int
 
 
-def _survey_context(
-    request: SurveyRequest, team_name: str, portal_url: str, now: datetime | None = None
-) -> dict:
-    """The e-mail's context; its link is signed and expires ``link_days`` after ``now``
-    (the time the e-mail is queued; the request's opening time by default)."""
-    from ppflow.services.links import configured_survey_url
+def _survey_context(request: SurveyRequest, team_name: str) -> dict:
+    """The e-mail's context. It holds the survey's token, never its link: the link is a
+    bearer credential, so it is signed when the e-mail is rendered (and expires
+    ``link_days`` after that) and is never stored in the outbox. Outside development the
+    development key or a weak key is refused here already, so that no e-mail is queued
+    that could not be sent."""
+    from ppflow.services.links import configured_keys
 
+    configured_keys()
     due = (request.opened_at + ANSWER_WITHIN).date().isoformat()
     return {
         "survey": f"{request.engagement}/{request.round}",
-        "survey_url": configured_survey_url(portal_url, request.token, now or request.opened_at),
+        "survey_token": request.token,
+        # The catalogue asks for the key; the renderer puts the link there from the token.
+        "survey_url": None,
         "due_date": due,
         "team_name": team_name,
     }
@@ -57,7 +61,8 @@ def open_feedback(
     portal_url: str = DEFAULT_PORTAL_URL,
 ) -> FeedbackStatus:
     """Open the questionnaire for the advisor and the team lead; each gets a request
-    e-mail with a personal link once, whatever the number of re-runs."""
+    e-mail with a personal link once, whatever the number of re-runs. (``portal_url`` is
+    no longer read: the link is made when the e-mail is rendered, to PPFLOW_PORTAL_URL.)"""
     with uow:
         engagement = uow.engagements.get(engagement_code)
         if engagement.stage not in (EngagementStage.ACTIVE, EngagementStage.COMPLETED):
@@ -80,7 +85,7 @@ def open_feedback(
                     template="survey_request",
                     recipient_kind=kind,
                     recipient_code=code,
-                    context=_survey_context(request, team.name, portal_url, now),
+                    context=_survey_context(request, team.name),
                     idempotency_key=f"survey_request:{engagement_code}:{code}:{round}",
                     at=now,
                 )
@@ -106,7 +111,9 @@ def remind_feedback(
     clock: Clock = SYSTEM_CLOCK,
     portal_url: str = DEFAULT_PORTAL_URL,
 ) -> int:
-    """Remind respondents who have not answered within ``after``; once per period."""
+    """Remind respondents who have not answered within ``after``; once per period. Each
+    reminder's link is signed when it is rendered, so it is fresh (``portal_url`` is no
+    longer read)."""
     reminded = 0
     with uow:
         now = clock.now()
@@ -121,7 +128,7 @@ def remind_feedback(
                 template="survey_request",
                 recipient_kind=request.respondent_kind,
                 recipient_code=request.respondent,
-                context=_survey_context(request, team_name, portal_url, now),
+                context=_survey_context(request, team_name),
                 idempotency_key=(
                     f"survey_reminder:{engagement_code}:{request.respondent}:"
                     f"{request.round}:{request.reminders + 1}"

@@ -30,7 +30,7 @@ from jinja2 import (
 )
 
 from ppflow.domain.model import LANGUAGES
-from ppflow.services.links import withdrawal_link
+from ppflow.services.links import survey_url, withdrawal_url
 from ppflow.services.notifications import (
     NOTIFICATIONS,
     Person,
@@ -38,9 +38,12 @@ from ppflow.services.notifications import (
     sample_people,
     template_context,
 )
-from ppflow.services.ports import HasPortal
+from ppflow.services.ports import SYSTEM_CLOCK, Clock
 
 ROOT = "email"
+# What the templates check signs its sample links with.
+SAMPLE_PORTAL_URL = "https://portal.example"
+SAMPLE_KEY = "sample-key-for-the-templates-check"
 PARTS = {"subject": ".subject.txt", "text": ".txt", "html": ".html"}
 
 
@@ -87,20 +90,37 @@ class JinjaRenderer:
         )
 
 
-class WithdrawalLinks:
-    """Gives every e-mail to an advisor their personal, signed withdrawal link (the footer
-    shows it), made when the message is rendered so that it is fresh when it is sent."""
+class PersonalLinks:
+    """Puts the personal, signed links into an e-mail when it is rendered, so that they
+    are fresh when it is sent and the outbox never holds one: an advisor's withdrawal link
+    (the footer shows it) and, from a ``survey_token`` in the context, the survey link
+    (``survey_url``). They are signed with ``key``, the current signing key."""
 
-    def __init__(self, inner: JinjaRenderer, settings: HasPortal):
+    def __init__(
+        self, inner: JinjaRenderer, portal_url: str, key: str, link_days: int, clock: Clock
+    ):
         self.inner = inner
-        self.settings = settings
+        self.portal_url = portal_url
+        self.key = key
+        self.link_days = link_days
+        self.clock = clock
 
-    def render(self, template: str, language: str, context: Mapping[str, Any]) -> RenderedEmail:
+    def with_links(self, context: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``context`` with the links its e-mail carries, signed now."""
+        now = self.clock.now()
+        links: dict[str, str] = {}
         recipient = context.get("recipient")
         if getattr(recipient, "kind", None) == "advisor" and "withdrawal_url" not in context:
-            url = withdrawal_link(self.settings, recipient.code)
-            context = {**context, "withdrawal_url": url}
-        return self.inner.render(template, language, context)
+            links["withdrawal_url"] = withdrawal_url(
+                self.portal_url, recipient.code, now, self.key, self.link_days
+            )
+        token = context.get("survey_token")
+        if token:
+            links["survey_url"] = survey_url(self.portal_url, token, now, self.key, self.link_days)
+        return {**context, **links} if links else context
+
+    def render(self, template: str, language: str, context: Mapping[str, Any]) -> RenderedEmail:
+        return self.inner.render(template, language, self.with_links(context))
 
 
 # ----------------------------------------------------------------- templates check
@@ -138,6 +158,7 @@ def check_templates(
     languages = tuple(languages)
     environment = make_environment(templates_dir)
     renderer = JinjaRenderer(environment)
+    links = PersonalLinks(renderer, SAMPLE_PORTAL_URL, SAMPLE_KEY, 30, SYSTEM_CLOCK)
     people = sample_people()
     results: list[TemplateCheck] = []
     for kind in NOTIFICATIONS.values():
@@ -145,7 +166,7 @@ def check_templates(
         for language in languages:
             for audience in audiences:
                 recipient = _sample_recipient(audience, language)
-                problems = _check_one(renderer, kind.name, language, kind.sample, recipient, people)
+                problems = _check_one(links, kind.name, language, kind.sample, recipient, people)
                 results.append(TemplateCheck(kind.name, language, audience, tuple(problems)))
     stray = _stray_files(templates_dir, languages)
     if stray:
@@ -154,7 +175,7 @@ def check_templates(
 
 
 def _check_one(
-    renderer: JinjaRenderer,
+    links: PersonalLinks,
     name: str,
     language: str,
     sample: Mapping[str, Any],
@@ -162,7 +183,8 @@ def _check_one(
     people: Mapping[str, Person],
 ) -> list[str]:
     everyone = {**people, recipient.code: recipient}
-    context = template_context(sample, recipient, language, everyone)
+    context = links.with_links(template_context(sample, recipient, language, everyone))
+    renderer = links.inner
     try:
         rendered = renderer.render(name, language, context)
     except TemplateNotFound as exc:
@@ -180,7 +202,12 @@ def _check_one(
     if not rendered.text.strip() or not rendered.html.strip():
         problems.append("empty text or HTML part")
     if recipient.kind == "advisor":
-        base = {"lang": language, "recipient": recipient, "audience": "advisor"}
+        base = {
+            "lang": language,
+            "recipient": recipient,
+            "audience": "advisor",
+            "withdrawal_url": context["withdrawal_url"],
+        }
         env = renderer.environment
         for part, body in (("txt", rendered.text), ("html", rendered.html)):
             slot = env.get_template(f"{ROOT}/{language}/_withdrawal.{part}").render(base)

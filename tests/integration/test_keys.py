@@ -1,0 +1,284 @@
+"""The keys that sign personal links: outside development every path that makes or checks
+a link refuses the development key and weak keys; keys rotate without breaking the links
+already sent; the outbox holds a survey's token, never its link."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from ppflow.adapters.orm import NotificationRow, SurveyRequestRow
+from ppflow.cli import app as ppflow_cli
+from ppflow.domain.commands import Meta
+from ppflow.services import advisors, feedback, links
+from ppflow.services.links import SigningKeyError
+from ppflow.settings import DEVELOPMENT_SIGNING_KEY, PortalSettings, Settings, get_settings
+from tests import factories
+from tests.integration.portal_helpers import open_engagement
+
+OLD_KEY = "glfJq7uQOElYxC7q7f8rtLFW_rbpA0VhatI5ERABZJo"
+NEW_KEY = "NywrRIm9rn087WL97kgzhsmdbBNI-QXT7L49V9CMsNg"
+SURVEY_LINK = re.compile(r"https?://\S+/s/[A-Za-z0-9_.-]+")
+
+runner = CliRunner()
+
+
+def invoke(app, *args):
+    return runner.invoke(ppflow_cli, list(args), obj=app)
+
+
+def configure(app, environment: str = "production", **portal):
+    app.settings = app.settings.model_copy(
+        update={"environment": environment, "portal": PortalSettings(**portal)}
+    )
+    return app
+
+
+def notifications(app, template: str) -> list[NotificationRow]:
+    with app.session_factory() as session:
+        return list(
+            session.scalars(
+                select(NotificationRow)
+                .where(NotificationRow.template == template)
+                .order_by(NotificationRow.id)
+            )
+        )
+
+
+def path_of(url: str) -> str:
+    return "/" + url.split("/", 3)[3]
+
+
+@pytest.fixture
+def global_settings(monkeypatch):
+    """The settings read once (get_settings), from a given environment."""
+
+    def use(**environment: str) -> Settings:
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        return get_settings()
+
+    yield use
+    get_settings.cache_clear()
+
+
+# ------------------------------------------------------ production refuses the dev key
+
+
+def test_production_refuses_the_development_key_when_mail_is_dispatched(mail_app, smtp_server):
+    code = factories.referral(mail_app, factories.staff(mail_app))
+    advisors.invite_advisor(mail_app.uow(), code, Meta("t"), mail_app.clock)
+    configure(mail_app, "production")
+
+    result = invoke(mail_app, "mail", "dispatch")
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    [line] = result.output.strip().splitlines()
+    assert "PPFLOW_ENVIRONMENT=production" in line
+    assert "the signing key is the development default" in line
+    assert smtp_server.count() == 0
+    assert {row.status for row in notifications(mail_app, "invitation")} == {"pending"}
+    with pytest.raises(SigningKeyError, match="development default"):
+        mail_app.renderer()
+
+
+def test_production_refuses_a_weak_key_when_mail_is_rendered(sqlite_app):
+    configure(sqlite_app, "production", signing_key="a" * 40)
+    with pytest.raises(SigningKeyError, match="1 distinct character"):
+        sqlite_app.renderer()
+
+
+def test_production_refuses_the_development_key_on_the_portal(sqlite_app):
+    configure(sqlite_app, "production")
+    with pytest.raises(SigningKeyError, match="development default"):
+        sqlite_app.portal()
+    configure(sqlite_app, "production", signing_key=NEW_KEY, previous_signing_keys=["x" * 40])
+    with pytest.raises(SigningKeyError, match="previous signing key 1 has 1 distinct"):
+        sqlite_app.portal()
+
+
+def test_production_refuses_the_development_key_when_a_survey_round_is_opened(
+    sqlite_app, global_settings
+):
+    opened = open_engagement(sqlite_app)  # round 1, in development
+    global_settings(PPFLOW_ENVIRONMENT="production")
+    with sqlite_app.engine.connect() as connection:
+        before = connection.scalar(select(SurveyRequestRow.id).order_by(SurveyRequestRow.id.desc()))
+
+    with pytest.raises(SigningKeyError, match="development default"):
+        feedback.open_feedback(sqlite_app.uow(), opened.engagement, Meta("t"), 2, sqlite_app.clock)
+    sqlite_app.clock.moment += timedelta(days=30)
+    with pytest.raises(SigningKeyError, match="development default"):
+        feedback.remind_feedback(
+            sqlite_app.uow(), opened.engagement, timedelta(days=7), sqlite_app.clock
+        )
+
+    with sqlite_app.engine.connect() as connection:
+        after = connection.scalar(select(SurveyRequestRow.id).order_by(SurveyRequestRow.id.desc()))
+        reminded = connection.scalar(
+            select(SurveyRequestRow.reminded_at).where(SurveyRequestRow.reminded_at.is_not(None))
+        )
+    assert after == before and reminded is None  # nothing opened, nobody reminded
+    assert len(notifications(sqlite_app, "survey_request")) == 2  # round 1's only
+
+    global_settings(PPFLOW_ENVIRONMENT="production", PPFLOW_PORTAL__SIGNING_KEY=NEW_KEY)
+    status = feedback.open_feedback(
+        sqlite_app.uow(), opened.engagement, Meta("t"), 2, sqlite_app.clock
+    )
+    assert status.opened == 4
+
+
+def test_development_still_signs_with_the_development_key(sqlite_app):
+    configure(sqlite_app, "development")
+    assert sqlite_app.signing_keys().current == DEVELOPMENT_SIGNING_KEY
+    assert sqlite_app.renderer() is not None and sqlite_app.portal() is not None
+
+
+# ---------------------------------------------------------------------- weak keys
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("a" * 32, "the signing key has 1 distinct character; 8 are needed"),
+        ("a" * 32, "the signing key has about 0 bits of entropy; 80 are needed"),
+        ("eyukimeeevpgxfierhhyevkuabieigfsdfnznqcz", "the signing key is only lower-case letters"),
+        ("4" + "0123456789" * 4, "the signing key is only digits"),
+        ("aB3$" * 10, "the signing key has 4 distinct characters; 8 are needed"),
+        ("Tr0ub4dor&3-Tr0ub4dor&3-Tr0ub4dor&3", "the signing key has about 41 bits of entropy"),
+        ("short-but-not-default", "the signing key has 21 characters; 32 are needed"),
+        (DEVELOPMENT_SIGNING_KEY, "the signing key is the development default"),
+    ],
+)
+def test_check_refuses_a_weak_key_in_production_with_the_reason(sqlite_app, key, reason):
+    result = invoke(configure(sqlite_app, "production", signing_key=key), "check")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "refused" in result.output
+    assert reason in " ".join(result.output.split())
+    assert "the portal may start" not in result.output
+
+
+def test_check_refuses_a_weak_previous_key_and_names_it(sqlite_app):
+    app = configure(
+        sqlite_app, "production", signing_key=NEW_KEY, previous_signing_keys=[OLD_KEY, "b" * 40]
+    )
+    result = invoke(app, "check")
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert "and 2 previous key(s)" in output
+    assert "previous signing key 2 has 1 distinct character" in output
+    assert "previous signing key 1" not in output
+
+
+def test_check_accepts_strong_current_and_previous_keys(sqlite_app):
+    app = configure(sqlite_app, "production", signing_key=NEW_KEY, previous_signing_keys=[OLD_KEY])
+    result = invoke(app, "check")
+    assert result.exit_code == 0, result.output
+    assert "and 1 previous key(s)" in result.output
+    assert "the portal may start" in result.output
+
+
+def test_random_keys_of_32_characters_and_more_pass_the_rules():
+    import secrets
+
+    for _ in range(500):
+        assert links.key_problems(secrets.token_hex(16)) == []
+        assert links.key_problems(secrets.token_urlsafe(24)) == []
+        assert links.key_problems(secrets.token_urlsafe(48)) == []
+
+
+# ------------------------------------------------------------------------ rotation
+
+
+def test_previous_keys_come_from_the_environment_as_a_list(global_settings):
+    settings = global_settings(PPFLOW_PORTAL__PREVIOUS_SIGNING_KEYS=f"{OLD_KEY}, {NEW_KEY}")
+    assert settings.portal.previous_signing_keys == [OLD_KEY, NEW_KEY]
+    settings = global_settings(PPFLOW_PORTAL__PREVIOUS_SIGNING_KEYS=f'["{OLD_KEY}"]')
+    assert settings.portal.previous_signing_keys == [OLD_KEY]
+
+
+def test_after_rotation_links_already_sent_open_and_new_links_use_the_new_key(
+    mail_app, smtp_server
+):
+    configure(mail_app, "production", signing_key=OLD_KEY)
+    opened = open_engagement(mail_app)
+    mail_app.dispatch_pending()
+    sent_before = advisor_survey_link(smtp_server, opened.advisor)
+    withdrawal_before = links.withdrawal_link(
+        mail_app.settings, opened.advisor, mail_app.clock.now()
+    )
+
+    configure(mail_app, "production", signing_key=NEW_KEY, previous_signing_keys=[OLD_KEY])
+    mail_app.clock.moment += timedelta(days=10)
+    feedback.remind_feedback(mail_app.uow(), opened.engagement, timedelta(days=7), mail_app.clock)
+    mail_app.dispatch_pending()
+    sent_after = advisor_survey_link(smtp_server, opened.advisor, last=True)
+
+    now = mail_app.clock.now()
+    segment = sent_after.rsplit("/", 1)[1]
+    assert links.verify(NEW_KEY, links.SURVEY, segment, now).subject
+    with pytest.raises(links.LinkError, match="forged"):
+        links.verify(OLD_KEY, links.SURVEY, segment, now)
+
+    portal = TestClient(mail_app.portal())
+    assert portal.get(path_of(sent_before)).status_code == 200
+    assert portal.get(path_of(withdrawal_before)).status_code == 200
+    assert portal.get(path_of(sent_after)).status_code == 200
+
+    mail_app.clock.moment += timedelta(days=21)  # 31 days after the first mail
+    assert portal.get(path_of(sent_before)).status_code == 410  # expired all the same
+    assert portal.get(path_of(sent_after)).status_code == 200
+
+    configure(mail_app, "production", signing_key=NEW_KEY)  # the old key dropped
+    mail_app.clock.moment -= timedelta(days=21)
+    dropped = TestClient(mail_app.portal())
+    assert dropped.get(path_of(sent_before)).status_code == 403
+    assert dropped.get(path_of(sent_after)).status_code == 200
+
+
+def advisor_survey_link(smtp_server, advisor: str, last: bool = False) -> str:
+    mails = [
+        m
+        for m in smtp_server.messages()
+        if m.header("X-Ppflow-Template") == "survey_request"
+        and m.header("X-Ppflow-Recipient") == advisor
+    ]
+    mail = mails[-1] if last else mails[0]
+    [link] = set(SURVEY_LINK.findall(mail.text))
+    assert link in mail.html
+    return link
+
+
+# -------------------------------------------------------- the outbox holds no link
+
+
+def test_the_outbox_holds_the_survey_token_and_the_mail_a_working_link(mail_app, smtp_server):
+    opened = open_engagement(mail_app)
+    with mail_app.engine.connect() as connection:
+        query = select(SurveyRequestRow.respondent_code, SurveyRequestRow.token)
+        tokens = {code: token for code, token in connection.execute(query)}
+    rows = notifications(mail_app, "survey_request")
+    assert {row.recipient_code for row in rows} == {opened.advisor, opened.lead}
+    for row in rows:
+        assert row.context["survey_token"] == tokens[row.recipient_code]
+        assert "http" not in repr(row.context) and "/s/" not in repr(row.context)
+
+    shown = invoke(mail_app, "outbox", "show", str(rows[0].id))
+    assert shown.exit_code == 0, shown.output
+    assert "survey_token=" in shown.output
+    assert "http" not in shown.output and "/s/" not in shown.output
+
+    mail_app.dispatch_pending()
+    link = advisor_survey_link(smtp_server, opened.advisor)
+    assert link.startswith(mail_app.settings.portal_url + "/s/" + tokens[opened.advisor] + ".")
+    page = TestClient(mail_app.portal()).get(path_of(link))
+    assert page.status_code == 200
+    assert "Envoyer mes réponses" in page.text
