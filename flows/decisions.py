@@ -22,7 +22,7 @@ from enum import Enum, StrEnum
 from functools import cached_property
 from typing import Any
 
-from prefect.exceptions import FlowPauseTimeout, PrefectHTTPStatusError
+from prefect.exceptions import Abort, FlowPauseTimeout, PrefectHTTPStatusError
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput, keyset_from_paused_state
 from prefect.input.run_input import keyset_from_base_key
@@ -309,8 +309,11 @@ def _pause_here(form: type[RunInput], timeout: int, poll: float, key: str) -> No
         while time.monotonic() < deadline:
             woken.wait(poll)
             woken.clear()
-            if client().read_flow_run(run.id).state.is_running():
+            state = client().read_flow_run(run.id).state
+            if state.is_running():
                 return
+            if state.is_final():  # cancelled while it waited (the advisor withdrew)
+                raise Abort(f"{run.name} is {state.name}: {state.message}")
         raise FlowPauseTimeout("no answer in time")
     finally:
         with _wakers_lock:
