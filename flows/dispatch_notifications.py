@@ -1,15 +1,25 @@
-"""dispatch-notifications: send what the outbox holds (every minute on a schedule)."""
+"""dispatch-notifications: send what the outbox holds (every minute on a schedule), and end
+the runs still waiting on an advisor who has withdrawn (through the portal, say, which
+does not talk to Prefect)."""
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 
-from ppflow_flows import tasks
+from ppflow_flows import runtime, tasks
 from ppflow_flows.results import OutboxPass
+
+
+@task(retries=3, retry_delay_seconds=[10, 60, 300])
+def end_waits_of_withdrawn() -> list[str]:
+    return runtime.end_waits_of_withdrawn()
 
 
 @flow(name="dispatch-notifications", flow_run_name="dispatch")
 def dispatch_notifications(max_rows: int | None = None) -> OutboxPass:
     report = tasks.dispatch_outbox(max_rows)
     get_run_logger().info("outbox pass: %s", report)
+    ended = end_waits_of_withdrawn()
+    if ended:
+        get_run_logger().info("ended %d run(s) waiting on withdrawn advisors", len(ended))
     return report

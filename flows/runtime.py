@@ -30,9 +30,11 @@ from prefect.settings import (
     PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
     temporary_settings,
 )
+from prefect.states import Cancelled
 
 from ppflow.bootstrap import App, bootstrap
 from ppflow.domain.commands import Meta
+from ppflow.services.portal import withdrawn_among
 
 
 @cache
@@ -152,6 +154,32 @@ def paused_runs(names: list[str] | None = None, tags: list[str] | None = None) -
         if len(page) < PAGE:
             return found
         offset += PAGE
+
+
+def end_waits_of_withdrawn(advisor: str | None = None) -> list[str]:
+    """Cancel every run paused or suspended on a person's answer about an advisor who has
+    since withdrawn (its ``advisor`` parameter), with a message naming the code; only the
+    runs about ``advisor`` when given. Nothing the run waited for is then applied. One
+    paged read of the waiting runs and one look-up of their advisors, whatever their number.
+    Returns the ids of the runs ended."""
+
+    def subject(run) -> str | None:
+        return (run.parameters or {}).get("advisor")
+
+    waiting = [run for run in paused_runs() if subject(run) and advisor in (None, subject(run))]
+    if not waiting:
+        return []
+    gone = withdrawn_among(application().uow(), {subject(run) for run in waiting})
+    ended = []
+    for run in waiting:
+        code = subject(run)
+        if code in gone:
+            client().set_flow_run_state(
+                run.id, Cancelled(message=f"advisor {code} withdrew"), force=True
+            )
+            logger().info("%s ended: advisor %s withdrew", run.name, code)
+            ended.append(str(run.id))
+    return ended
 
 
 def current_flow_run_id() -> str | None:

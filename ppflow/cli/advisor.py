@@ -179,13 +179,40 @@ def withdraw(
     code: str,
     reason: Annotated[str, typer.Option(help="What the person said (kept in the log).")] = "",
 ) -> None:
-    """The advisor withdraws consent: open engagements end, unsent mail is cancelled, and
-    the coordinators are told."""
+    """The advisor withdraws consent: open engagements end, unsent mail is cancelled, the
+    coordinators are told, and the runs waiting on them end (at once when PREFECT_API_URL
+    answers; otherwise at the next dispatch-notifications run)."""
     application = current_app()
     change = advisor_service.withdraw_advisor(
         application.uow(), code, meta(reason=reason or "withdrew consent"), application.clock
     )
     out.print(f"{code}: {change.from_state} -> {change.to_state}")
+    end_waiting_runs(code)
+
+
+def end_waiting_runs(code: str) -> None:
+    """Cancel the Prefect runs that wait on ``code``, when a Prefect server is configured
+    and answers. Never starts one, and a server that does not answer is only a note: the
+    withdrawal is recorded, and the dispatch-notifications sweep ends those runs later."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        return
+    import httpx
+
+    from ppflow_flows.runtime import end_waits_of_withdrawn
+
+    try:
+        ended = end_waits_of_withdrawn(code)
+    except (httpx.HTTPError, OSError, RuntimeError):
+        err.print(
+            "note: the Prefect server did not answer; runs waiting on "
+            f"{code} end at the next dispatch-notifications run",
+            highlight=False,
+        )
+        return
+    if ended:
+        out.print(f"ended {len(ended)} flow run(s) waiting on {code}", highlight=False)
 
 
 @advisor_app.command("export")

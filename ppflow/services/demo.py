@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import unicodedata
 
-from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, Meta, RegisterReferral, TargetSpec
+from ppflow.domain.commands import (
+    AddProgram,
+    AddStaff,
+    AddTeam,
+    Meta,
+    RegisterReferral,
+    ScreeningOutcome,
+    TargetSpec,
+)
+from ppflow.domain.lifecycle import AdvisorStage as S
 from ppflow.domain.model import ParticipationRules, TrainingModule
 from ppflow.services import advisors as a
 from ppflow.services import organization as o
@@ -26,17 +35,17 @@ STAFF = [
 
 ADVISORS = [
     # first, last, language, spoken, tags, skills, hours, path
-    ("Marie", "Lavoie", "fr", "fr", "cancer;caregiver", "writing", 8, "ready"),
-    ("Luc", "Morin", "fr", "fr;en", "mental-health", "facilitation", 6, "ready"),
-    ("Aisha", "Khan", "en", "en;fr", "diabetes;chronic-pain", "data", 4, "preparing"),
-    ("Pierre", "Girard", "fr", "fr", "cancer", "", 10, "recruited"),
-    ("Nadia", "Belanger", "fr", "fr", "mental-health;youth", "peer-support", 5, "screening"),
-    ("Tom", "Wilson", "en", "en", "cardiac", "", 3, "invited"),
-    ("Sophie", "Fortin", "fr", "fr", "maternity", "design", 6, "identified"),
-    ("Éric", "Caron", "fr", "fr", "cancer", "", 2, "declined"),
-    ("Julie", "Ouellet", "fr", "fr", "mental-health", "", 4, "not_retained"),
-    ("Ken", "Ito", "en", "en;fr", "chronic-pain", "teaching", 6, "on_hold"),
-    ("Léa", "Dubois", "fr", "fr", "caregiver", "", 5, "withdrawn"),
+    ("Marie", "Lavoie", "fr", "fr", "cancer;caregiver", "writing", 8, S.READY),
+    ("Luc", "Morin", "fr", "fr;en", "mental-health", "facilitation", 6, S.READY),
+    ("Aisha", "Khan", "en", "en;fr", "diabetes;chronic-pain", "data", 4, S.PREPARING),
+    ("Pierre", "Girard", "fr", "fr", "cancer", "", 10, S.RECRUITED),
+    ("Nadia", "Belanger", "fr", "fr", "mental-health;youth", "peer-support", 5, S.SCREENING),
+    ("Tom", "Wilson", "en", "en", "cardiac", "", 3, S.INVITED),
+    ("Sophie", "Fortin", "fr", "fr", "maternity", "design", 6, S.IDENTIFIED),
+    ("Éric", "Caron", "fr", "fr", "cancer", "", 2, S.DECLINED),
+    ("Julie", "Ouellet", "fr", "fr", "mental-health", "", 4, S.NOT_RETAINED),
+    ("Ken", "Ito", "en", "en;fr", "chronic-pain", "teaching", 6, S.ON_HOLD),
+    ("Léa", "Dubois", "fr", "fr", "caregiver", "", 5, S.WITHDRAWN),
 ]
 
 MODULES = [
@@ -162,35 +171,39 @@ def seed(uow: UnitOfWork, clock: Clock) -> bool:
 
 def _walk(uow: UnitOfWork, code: str, path: str, meta: Meta, clock: Clock) -> None:
     """Move one advisor along the lifecycle up to the stage named by ``path``."""
-    if path == "identified":
+    if path == S.IDENTIFIED:
         return
     a.invite_advisor(uow, code, meta, clock)
-    if path == "invited":
+    if path == S.INVITED:
         return
-    if path == "declined":
+    if path == S.DECLINED:
         a.record_invitation_answer(
             uow, code, False, Meta(ACTOR, "no answer after reminders"), clock
         )
         return
     a.record_invitation_answer(uow, code, True, meta, clock)
-    if path == "screening":
+    if path == S.SCREENING:
         return
-    if path == "not_retained":
+    if path == S.NOT_RETAINED:
         a.apply_screening_outcome(
-            uow, code, "not_retained", Meta(ACTOR, "availability too limited"), clock=clock
+            uow,
+            code,
+            ScreeningOutcome.NOT_RETAINED,
+            Meta(ACTOR, "availability too limited"),
+            clock=clock,
         )
         return
-    a.apply_screening_outcome(uow, code, "retained", meta, clock=clock)
-    if path == "recruited":
+    a.apply_screening_outcome(uow, code, ScreeningOutcome.RETAINED, meta, clock=clock)
+    if path == S.RECRUITED:
         return
-    if path == "withdrawn":
+    if path == S.WITHDRAWN:
         a.withdraw_advisor(uow, code, Meta(ACTOR, "personal reasons"), clock)
         return
     a.enrol_required_modules(uow, code, meta, clock)
-    if path == "preparing":
+    if path == S.PREPARING:
         a.complete_module(uow, code, MODULES[0].code, meta, clock)
         return
     for module in MODULES:
         a.complete_module(uow, code, module.code, meta, clock)
-    if path == "on_hold":
+    if path == S.ON_HOLD:
         a.put_on_hold(uow, code, Meta(ACTOR, "health reasons, back in spring"), clock)

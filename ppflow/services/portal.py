@@ -277,3 +277,15 @@ def withdraw_through_link(
         open_withdrawal(uow, advisor)  # used, if withdrawn meanwhile
         raise LinkError("closed") from None
     return page
+
+
+def withdrawn_among(uow: UnitOfWork, codes: Iterable[str]) -> set[str]:
+    """Which of these advisor codes belong to advisors who have withdrawn, so that whatever
+    still waits on them (a run paused on their screening, say) can end. Unknown codes are
+    not withdrawn."""
+    with uow:
+        return {
+            code
+            for code in set(codes)
+            if uow.advisors.exists(code) and uow.advisors.get(code).stage == WITHDRAWN
+        }
