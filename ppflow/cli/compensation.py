@@ -17,7 +17,7 @@ from ppflow.cli.context import current_app, err, meta, out
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
 from ppflow.domain.compensation import CompensationPolicy, hours, money, percent
 from ppflow.services import compensation as pay
-from ppflow.services.csv_files import CsvFormatError
+from ppflow.services.csv_files import ACCEPTED, CsvFormatError, describe
 
 pay_app = CommandGroup(help="Compensation: rate tiers, hours, expenses, budgets and alerts.")
 tier_app = CommandGroup(help="Rate tiers with effective dates.")
@@ -153,24 +153,30 @@ def log(
     show_alerts(logged.alerts)
 
 
-@pay_app.command("import")
+@pay_app.command(
+    "import",
+    help=(
+        "Import hours from a CSV file: engagement, date, activity, hours and optionally "
+        f"note. Accepted: {ACCEPTED}.\n\nEvery row is checked first; if any row is bad "
+        "nothing is imported, unless --skip-invalid is given. Importing the same file again "
+        "adds nothing."
+    ),
+)
 def import_csv(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="UTF-8 CSV file.")],
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CSV file.")],
     skip_invalid: Annotated[bool, typer.Option(help="Import the good rows anyway.")] = False,
 ) -> None:
-    """Import hours from a CSV file: engagement,date,activity,hours[,note].
-
-    Every row is checked first; if any row is bad nothing is imported, unless
-    --skip-invalid is given. Importing the same file again adds nothing."""
+    data = path.read_bytes()
     with about(path.name, (CsvFormatError,)):
         report = pay.import_hours(
             current_app().uow(),
-            path.read_bytes(),
+            data,
             meta(),
             _policy(),
             skip_invalid=skip_invalid,
             clock=current_app().clock,
         )
+        out.print(f"{path.name}: {describe(data)}", highlight=False, markup=False)
     if report.problems:
         show_bad_rows(report.problems, path.name)
     if report.problems and not skip_invalid:

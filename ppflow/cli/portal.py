@@ -17,6 +17,7 @@ from rich.table import Table
 from ppflow.bootstrap import App
 from ppflow.cli.context import current_app, err, out
 from ppflow.cli.errors import CommandGroup, about, fail
+from ppflow.services.csv_files import ACCEPTED
 
 feedback_app = CommandGroup(help="Questionnaire responses entered by a coordinator.")
 questionnaire_app = CommandGroup(help="Questionnaire files: ppflow's own and licensed instruments.")
@@ -161,20 +162,25 @@ def feedback_record(
     print_recorded(recorded)
 
 
-@feedback_app.command("import")
+@feedback_app.command(
+    "import",
+    help=(
+        "Import responses from CSV: columns engagement, respondent, optionally round, then "
+        f"one column per item id. Accepted: {ACCEPTED}.\n\nEvery row is checked first; if "
+        "one is bad nothing is imported (unless --skip-invalid)."
+    ),
+)
 def feedback_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Import the good rows, report the bad.")
     ] = False,
 ) -> None:
-    """Import responses from CSV: columns engagement, respondent, optionally round, then
-    one column per item id. Every row is checked first; if one is bad nothing is
-    imported (unless --skip-invalid)."""
     from ppflow.services.portal import import_responses, read_responses_csv
 
     with about(file.name):
         rows = read_responses_csv(file.read_bytes())
+        out.print(f"{file.name}: {rows.described}", highlight=False, markup=False)
         report = import_responses(
             current_app().uow(),
             current_app().questionnaires(),

@@ -316,39 +316,45 @@ def log_hours(
 
 
 def parse_hours_csv(data: bytes, meta: Meta) -> tuple[list[tuple[int, LogHours]], list[RowProblem]]:
-    """Read the rows into commands, with the problems that need no database: missing
-    fields, extra fields, a bad date, bad hours, a bad activity, a repeated row."""
+    """Read the rows into commands, with every problem of each row that needs no
+    database: missing fields, extra fields, a bad date, bad hours, a bad activity, a bad
+    note, a repeated row."""
     commands: list[tuple[int, LogHours]] = []
     problems: list[RowProblem] = []
     seen: dict[tuple, int] = {}
-    for record in read_csv(data, CSV_REQUIRED, CSV_OPTIONAL, lowercase_header=True):
+    for record in read_csv(data, CSV_REQUIRED, CSV_OPTIONAL):
         line, row = record.line, record.values
-        if record.problem:
-            problems.append(RowProblem(line, record.problem))
-            continue
+        reasons = list(record.problems)
         empty = [c for c in CSV_REQUIRED if not row.get(c)]
         if empty:
-            problems.append(RowProblem(line, f"missing {', '.join(empty)}"))
-            continue
-        try:
-            day = date.fromisoformat(row["date"])
-        except ValueError:
-            problems.append(RowProblem(line, f"date '{row['date']}' is not YYYY-MM-DD"))
-            continue
+            reasons.append(f"missing {', '.join(empty)}")
+        day = None
+        if row.get("date"):
+            try:
+                day = date.fromisoformat(row["date"])
+            except ValueError:
+                reasons.append(f"date '{row['date']}' is not YYYY-MM-DD")
         cmd = LogHours(
-            engagement=row["engagement"].upper(),
+            engagement=row.get("engagement", "").upper(),
             day=day,
-            activity=row["activity"],
-            hours=row["hours"],
+            activity=row.get("activity", ""),
+            hours=row.get("hours", ""),
             note=row.get("note", ""),
             meta=meta,
         )
-        try:
-            check_activity(cmd.activity)
-            parse_hours(cmd.hours)
-            _check_text(cmd.note, "note", MAX_NOTE)
-        except InvalidInputError as error:
-            problems.append(RowProblem(line, str(error)))
+        checks: list[tuple[Callable, tuple]] = []
+        if cmd.activity:
+            checks.append((check_activity, (cmd.activity,)))
+        if cmd.hours:
+            checks.append((parse_hours, (cmd.hours,)))
+        checks.append((_check_text, (cmd.note, "note", MAX_NOTE)))
+        for check, args in checks:
+            try:
+                check(*args)
+            except InvalidInputError as error:
+                reasons.append(str(error))
+        if reasons:
+            problems.append(RowProblem(line, "; ".join(reasons)))
             continue
         key = (cmd.engagement, day, cmd.activity.strip().lower(), parse_hours(cmd.hours))
         if key in seen:

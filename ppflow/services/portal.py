@@ -22,7 +22,7 @@ from ppflow.domain.errors import (
 )
 from ppflow.domain.lifecycle import ADVISOR_FINAL, AdvisorStage
 from ppflow.services import advisors
-from ppflow.services.csv_files import CsvRecord, read_csv
+from ppflow.services.csv_files import CsvFile, CsvRecord, read_csv
 from ppflow.services.links import LinkError
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 from ppflow.services.questionnaires import (
@@ -171,9 +171,10 @@ class ImportReport:
     skipped: int = 0
 
 
-def read_responses_csv(data: bytes) -> list[CsvRecord]:
-    """The records of a response CSV. Columns: ``engagement``, ``respondent``, optionally
-    ``round``, then one column per item id."""
+def read_responses_csv(data: bytes) -> CsvFile:
+    """The records of a response CSV (iterating the result gives them; it also says how
+    the file was read). Columns: ``engagement``, ``respondent``, optionally ``round``,
+    then one column per item id, matched whatever their case or spacing."""
     return read_csv(data, ("engagement", "respondent"), ("round",), max_bytes=CSV_MAX_BYTES)
 
 
