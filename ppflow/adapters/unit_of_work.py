@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ppflow.adapters.bulk import SqlReferralBatch
 from ppflow.adapters.compensation import SqlCompensation
 from ppflow.adapters.portal_store import SqlSurveyResponses
 from ppflow.adapters.repositories import (
@@ -46,6 +47,7 @@ class SqlUnitOfWork:
         self.decisions = SqlDecisions(session)
         self.pay = SqlCompensation(session)
         self.responses = SqlSurveyResponses(session)
+        self.referral_batch = SqlReferralBatch(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -18,7 +18,7 @@ from ppflow.services import advisors as advisor_service
 from ppflow.services import queries
 from ppflow.services.csv_files import CsvFormatError
 from ppflow.services.ports import AdvisorFilter
-from ppflow.services.referral_import import import_referrals
+from ppflow.services.referral_import import ACCEPTED, import_referrals
 
 advisor_app = CommandGroup(help="Potential and active patient advisors.")
 
@@ -62,13 +62,21 @@ def add(
     out.print(f"registered [bold]{change.code}[/] as {change.to_state}{note}")
 
 
-@advisor_app.command("import")
+IMPORT_HELP = (
+    "Import referrals from a CSV file.\n\n"
+    "Columns: first_name, last_name, email, language, referred_by, and optionally phone, "
+    f"languages, tags, skills, availability_hours, program, context. Accepted: {ACCEPTED}."
+    "\n\nEvery row is checked first, reading only, and every problem of a row is shown at "
+    "the line where it starts; if any row is bad nothing is imported, unless --skip-invalid "
+    "is given. The good rows then go in at once, in one short transaction."
+)
+
+
+@advisor_app.command("import", help=IMPORT_HELP)
 def import_csv(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="UTF-8 CSV file.")],
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CSV file.")],
     skip_invalid: Annotated[bool, typer.Option(help="Import the good rows anyway.")] = False,
 ) -> None:
-    """Import referrals from a CSV file with a header. Every row is checked first; if any
-    row is bad nothing is imported, unless --skip-invalid is given."""
     data = path.read_bytes()
     application = current_app()
     with Progress(
@@ -79,10 +87,14 @@ def import_csv(
         console=err,
         transient=True,
     ) as progress:
-        task = progress.add_task("importing", total=None)
+        checking = progress.add_task("checking", total=None)
+        writing = progress.add_task("importing", total=None, visible=False)
+
+        def checked(done: int, total: int) -> None:
+            progress.update(checking, completed=done, total=total)
 
         def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            progress.update(writing, completed=done, total=total, visible=True)
 
         with about(path.name, (CsvFormatError,)):
             report = import_referrals(
@@ -92,7 +104,9 @@ def import_csv(
                 skip_invalid=skip_invalid,
                 clock=application.clock,
                 progress=advance,
+                checked=checked,
             )
+    out.print(f"{path.name}: {report.described}", highlight=False, markup=False)
     if report.problems:
         show_bad_rows(report.problems, path.name)
     if report.problems and not skip_invalid:

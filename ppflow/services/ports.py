@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         RenderedEmail,
     )
     from ppflow.services.portal import PendingSurvey
+    from ppflow.services.referral_import import NewReferral
     from ppflow.services.sweeps import Found
 
 
@@ -234,6 +235,18 @@ class ResponseStore(Protocol):
     def advisor_language(self, advisor: str) -> str | None: ...
 
 
+class ReferralBatch(Protocol):
+    """Set-based reads and one bulk write for a large referral import."""
+
+    def replayed(self, request_ids: Sequence[str]) -> dict[str, str]:
+        """Map each request id already logged to the advisor code it logged."""
+
+    def codes_taken(self, codes: Sequence[str]) -> set[str]: ...
+    def add(self, referrals: Iterable[NewReferral], at: datetime) -> None:
+        """Write every referral, registered at ``at``, with bulk inserts in the open
+        transaction; a row refused by the database raises RegisteredMeanwhileError."""
+
+
 class UnitOfWork(Protocol):
     advisors: AdvisorRepository
     staff: StaffRepository
@@ -248,6 +261,7 @@ class UnitOfWork(Protocol):
     decisions: DecisionRepository
     pay: CompensationRepository
     responses: ResponseStore
+    referral_batch: ReferralBatch
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

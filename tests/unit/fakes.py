@@ -62,6 +62,7 @@ from ppflow.services.notifications import (
 from ppflow.services.portal import PendingSurvey
 from ppflow.services.ports import AdvisorFilter, FixedClock, PoolEntry
 from ppflow.services.questionnaires import Questionnaire, parse
+from ppflow.services.referral_import import NewReferral, RegisteredMeanwhileError
 from ppflow.services.sweeps import Found
 
 
@@ -788,6 +789,65 @@ class FakeResponses:
         return contact.language if contact else None
 
 
+class FakeReferralBatch:
+    """The bulk import's reads and writes, over the same tables as the repositories; a
+    row the SQL schema's unique indexes refuse fails the whole write, as in SQL."""
+
+    def __init__(self, db: Tables):
+        self.db = db
+
+    def replayed(self, request_ids: Sequence[str]) -> dict[str, str]:
+        wanted = set(request_ids)
+        return {t.request_id: t.code for t in self.db.transitions if t.request_id in wanted}
+
+    def codes_taken(self, codes: Sequence[str]) -> set[str]:
+        return set(codes) & self.db.advisors.keys()
+
+    def add(self, referrals: Iterable[NewReferral], at: datetime) -> None:
+        emails = {c.email.strip().lower() for c in self.db.contacts.values() if c.email}
+        phones = {c.phone for c in self.db.contacts.values() if c.phone}
+        request_ids = {t.request_id for t in self.db.transitions if t.request_id}
+        keys = {n.idempotency_key for n in self.db.notifications}
+        for r in referrals:
+            a, c, t = r.advisor, r.contact, r.transition
+            email = c.email.strip().lower()
+            if (
+                a.code in self.db.advisors
+                or email in emails
+                or (c.phone and c.phone in phones)
+                or (t.request_id and t.request_id in request_ids)
+                or any(n.idempotency_key in keys for n in r.notices)
+            ):
+                raise RegisteredMeanwhileError()
+            _need(r.referrer in self.db.staff, "staff member", r.referrer)
+            if a.program:
+                _need(a.program in self.db.programs, "program", a.program)
+            emails.add(email)
+            phones.add(c.phone)
+            request_ids.add(t.request_id)
+            self.db.advisors[a.code] = copy.deepcopy(a)
+            self.db.contacts[a.code] = copy.deepcopy(c)
+            self.db.consents[a.code] = []
+            self.db.referrals.append((a.code, r.referrer, at, r.source))
+            self.db.transitions.append(t)
+            transition_id = len(self.db.transitions)
+            for n in r.notices:
+                keys.add(n.idempotency_key)
+                self.db.notifications.append(
+                    NotificationRecord(
+                        id=len(self.db.notifications) + 1,
+                        template=n.template,
+                        recipient_kind=n.recipient_kind,
+                        recipient_code=n.recipient_code,
+                        language=n.language,
+                        context=copy.deepcopy(n.context),
+                        idempotency_key=n.idempotency_key,
+                        transition_id=transition_id,
+                        next_attempt_at=at,
+                    )
+                )
+
+
 # ------------------------------------------------------------------- unit of work
 
 
@@ -815,6 +875,7 @@ class FakeUnitOfWork:
         self.decisions = FakeDecisions(db)
         self.pay = FakeCompensation(db)
         self.responses = FakeResponses(db)
+        self.referral_batch = FakeReferralBatch(db)
 
     def __enter__(self) -> FakeUnitOfWork:
         self._snapshot = copy.deepcopy(self.tables)
