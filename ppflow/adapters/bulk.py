@@ -54,7 +54,7 @@ from ppflow.adapters.repositories import contact_keys
 from ppflow.services.referral_import import NewReferral, RegisteredMeanwhileError
 
 CHUNK = 2000  # referrals per executemany into the staging tables
-SQLITE_CACHE_KB = 65536  # the page cache of the copy on SQLite (64 MB at most)
+SQLITE_CACHE_KB = 32768  # the page cache of the copy on SQLite (32 MB at most)
 
 advisors = AdvisorRow.__table__
 contacts = ContactRow.__table__
