@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ppflow.adapters.orm import NotificationRow, SurveyRequestRow
 from ppflow.domain.commands import Meta
-from ppflow.services import advisors, feedback, integration
+from ppflow.services import advisors, feedback, integration, links
 from tests import factories
 
 
@@ -48,7 +48,8 @@ def token_of(app, respondent: str) -> str:
 
 
 def mailed_link(app, respondent: str) -> str:
-    """The survey link in the e-mail queued for this respondent (path only)."""
+    """The survey link an e-mail to this respondent carries, signed now as the renderer
+    signs it (the outbox keeps the token only; path only)."""
     with app.session_factory() as session:
         context = session.scalar(
             select(NotificationRow.context).where(
@@ -56,7 +57,7 @@ def mailed_link(app, respondent: str) -> str:
                 NotificationRow.recipient_code == respondent,
             )
         )
-    url = context["survey_url"]
+    url = links.survey_link(app.settings, context["survey_token"], app.clock.now())
     return url[url.index("/s/") :]
 
 

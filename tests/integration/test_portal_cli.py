@@ -99,11 +99,11 @@ def test_a_csv_that_is_not_utf8_is_refused_whole(sqlite_app, opened, tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes(
         f"engagement,respondent,open_improve\n{opened.engagement},{opened.advisor},".encode()
-        + "très bien\n".encode("latin-1")
+        + b"tr\x81s bien\n"  # 0x81 is neither UTF-8 here nor any Windows-1252 letter
     )
     result = invoke(sqlite_app, "feedback", "import", str(path))
     assert result.exit_code == 1
-    assert "not UTF-8" in result.output
+    assert "neither UTF-8 nor Windows-1252" in result.output
     assert response_row(sqlite_app, opened.advisor).answered_at is None
 
 
