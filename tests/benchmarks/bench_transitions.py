@@ -46,6 +46,7 @@ from ppflow.adapters.orm import (
     NotificationRow,
     ReferralRow,
     StaffRow,
+    TransitionReasonRow,
     TransitionRow,
 )
 from ppflow.bootstrap import App, bootstrap
@@ -250,6 +251,7 @@ def floor_rows(app: App, rows: list[dict[str, str]], codes: list[str], meta: Met
         "contacts": [],
         "referrals": [],
         "transitions": [],
+        "transition_reasons": [],
         "notifications": [],
     }
     for line, (row, code) in enumerate(zip(rows, codes, strict=True), start=2):
@@ -278,6 +280,8 @@ def floor_rows(app: App, rows: list[dict[str, str]], codes: list[str], meta: Met
                 "phone": normalise_phone(row["phone"]),
                 "language": row["language"],
                 "context": "",
+                "email_key": row["email"].strip().lower(),
+                "phone_key": normalise_phone(row["phone"]) or None,
             }
         )
         tables["referrals"].append(
@@ -296,10 +300,12 @@ def floor_rows(app: App, rows: list[dict[str, str]], codes: list[str], meta: Met
                 "to_state": "identified",
                 "at": NOW,
                 "actor": meta.actor,
-                "reason": f"referred by {referrer}",
                 "request_id": f"{meta.request_id}:{line}",
                 "flow_run_id": meta.flow_run_id,
             }
+        )
+        tables["transition_reasons"].append(
+            {"transition_id": transition_id, "reason": f"referred by {referrer}"}
         )
         context = {"advisor": code, "referrer": referrer}
         notices = [("referral_acknowledgement", referrer, f"referral_acknowledgement:{code}")]
@@ -330,6 +336,7 @@ FLOOR_TABLES = {
     "contacts": ContactRow,
     "referrals": ReferralRow,
     "transitions": TransitionRow,
+    "transition_reasons": TransitionReasonRow,
     "notifications": NotificationRow,
 }
 
@@ -409,7 +416,8 @@ def _snapshot(app: App) -> dict[str, list[tuple]]:
             table = row.__table__
             columns = [c for c in table.c if c.name != "created_at"]
             found[name] = [
-                tuple(r) for r in connection.execute(select(*columns).order_by(table.c.id))
+                tuple(r)
+                for r in connection.execute(select(*columns).order_by(*table.primary_key))
             ]
     return found
 
