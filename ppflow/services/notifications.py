@@ -767,12 +767,20 @@ async def dispatch_once_async(
                 group.create_task(produce(group, queue, slots))
                 group.create_task(send(mailer, queue))
                 group.create_task(recorder(slots))
+        except BaseExceptionGroup as failed:
+            # What broke the pass, as itself, so that callers can tell what happened.
+            raise _first_error(failed) from None
         finally:
             # When the pass breaks off, still record what is known: a message that went
             # out must be marked sent. Rows still claimed come back when their lease ends.
             if known or delivered:
                 record(take())
     return report
+
+
+def _first_error(group: BaseExceptionGroup) -> BaseException:
+    first = group.exceptions[0]
+    return _first_error(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _count(report: DispatchReport, outcomes: Sequence[Outcome]) -> None:

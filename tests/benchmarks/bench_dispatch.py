@@ -11,6 +11,15 @@ built before its clock starts, with ``sendmail`` on the same number of connectio
 The two take turns for several rounds, each on a fresh sink; the figure is the median of
 the rounds' ratios, since a shared machine's load shifts from one round to the next.
 Target: dispatcher / bare >= 0.8.
+
+    .venv/bin/python tests/benchmarks/bench_dispatch.py --crash [--messages 5000]
+                                                        [--kill-after 400]
+
+instead kills ``ppflow mail dispatch`` with SIGKILL once the sink (in its own process) has
+received ``--kill-after`` messages, runs passes until the outbox is empty, and prints how
+many messages were received twice (target: at most the number of connections) and how
+long the rows the dead dispatcher held took to go out again (target: under 60 s), with
+the default lease, on SQLite and, when PPFLOW_TEST_DATABASE_URL is set, on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -234,13 +243,45 @@ def measure(
     }
 
 
+def crash(messages: int, connections: int, kill_after: int) -> None:
+    """The crash test's run, at full size, with the default lease (see its module)."""
+    from ppflow.services.ports import SystemClock
+    from tests.conftest import POSTGRES_URL, make_app
+    from tests.integration.test_dispatch_crash import crash_and_recover
+
+    for kind in ("sqlite", "postgres"):
+        if kind == "postgres" and not POSTGRES_URL:
+            print("postgres: skipped (PPFLOW_TEST_DATABASE_URL is not set)")
+            continue
+        with tempfile.TemporaryDirectory(prefix="ppflow-crash-") as tmp:
+            tmp = Path(tmp)
+            sink = Sink(tmp / "maildir")
+            app, cleanup = make_app(kind, tmp, SystemClock())
+            try:
+                figures = crash_and_recover(
+                    app, sink.port, sink.maildir, messages, concurrency=connections,
+                    kill_after=kill_after,
+                )  # fmt: skip
+            finally:
+                sink.stop()
+                app.dispose()
+                if cleanup:
+                    cleanup()
+        print(f"{kind}: lease {app.settings.smtp.lease_seconds:.0f} s; {figures.summary()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--advisors", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--crash", action="store_true", help="kill a dispatcher mid-pass")
+    parser.add_argument("--kill-after", type=int, default=400)
     args = parser.parse_args()
+    if args.crash:
+        crash(args.messages, args.connections, args.kill_after)
+        return
     result = measure(args.messages, args.connections, args.advisors, args.rounds)
     ratio = result["ratio"]
     print(f"messages: {args.messages}, connections: {args.connections}, rounds: {args.rounds}")

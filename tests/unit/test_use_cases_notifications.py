@@ -329,3 +329,16 @@ def test_line_breaks_in_a_referrals_context_and_accented_addresses_are_accepted(
         o.clock,
     ).code
     assert o.uow.tables.contacts[code].email == "éric.caron.7@example.org"
+
+
+def test_a_pass_that_cannot_reach_the_outbox_raises_that_error_itself(o):
+    advisor_at(o, "invited")
+    dispatch = ports(o)
+
+    def unreachable(*args):
+        raise ConnectionError("the outbox cannot be reached")
+
+    dispatch.outbox.claim = unreachable
+    # not wrapped in an exception group, so that the CLI's error handler knows it
+    with pytest.raises(ConnectionError, match="cannot be reached"):
+        dispatch_once(dispatch, clock=o.clock)
