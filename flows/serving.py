@@ -20,7 +20,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig
 from prefect.deployments import run_deployment
 from prefect.events import DeploymentEventTrigger
 from prefect.runner import Runner
-from prefect.schedules import Cron
+from prefect.schedules import Cron, Interval
 from prefect.settings import PREFECT_RUNNER_POLL_FREQUENCY, temporary_settings
 
 from ppflow import resources
@@ -81,6 +81,8 @@ def runner_deployments(timezone: str | None = None, path: Path = PREFECT_FILE) -
     for spec in load_deployments(path):
         schedules = [
             Cron(s["cron"], timezone=timezone or s.get("timezone"))
+            if "cron" in s
+            else Interval(s["interval"], timezone=timezone or s.get("timezone"))
             for s in spec.get("schedules") or []
         ]
         built.append(

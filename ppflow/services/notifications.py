@@ -759,7 +759,7 @@ async def dispatch_once_async(
 
     async with ports.mailer() as mailer:
         # As many messages out at once as the mailer has connections, and no more.
-        slots = asyncio.Semaphore(max(1, getattr(mailer, "concurrency", 1)))
+        slots = asyncio.Semaphore(max(1, mailer.concurrency))
         queue: asyncio.Queue[OutgoingEmail | None] = asyncio.Queue()
         try:
             async with asyncio.TaskGroup() as group:

@@ -325,6 +325,7 @@ class Outbox(Protocol):
         outcomes: Sequence[Outcome],
         notices: Sequence[NewNotification] = (),
     ) -> int: ...
+    def renew(self, token: str, lease_until: datetime) -> int: ...
 
 
 class Directory(Protocol):
@@ -339,6 +340,8 @@ class Renderer(Protocol):
 class Mailer(Protocol):
     """Sends mail for one dispatcher pass, used as an async context manager so that its
     connections are opened once and reused for the whole pass."""
+
+    concurrency: int  # connections used at once: at most one unrecorded message on each
 
     async def __aenter__(self) -> Mailer: ...
     async def __aexit__(self, *exc: object) -> None: ...

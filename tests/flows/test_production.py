@@ -265,7 +265,6 @@ def test_the_scheduler_runs_dispatch_and_pending_mail_reaches_the_sink(office):
 
 
 SCHEDULES = {
-    "dispatch-notifications": "* * * * *",
     "send-reminders": "0 7 * * *",
     "open-due-surveys": "30 7 * * *",
     "evaluate-program": "0 6 1 1,4,7,10 *",
@@ -278,6 +277,8 @@ def test_every_deployment_is_served_with_its_schedule_and_the_chain_as_automatio
     for name, cron in SCHEDULES.items():
         [schedule] = deployments[name].schedules
         assert (schedule.schedule.cron, schedule.schedule.timezone) == (cron, "America/Montreal")
+    [dispatch] = deployments["dispatch-notifications"].schedules  # within a lease and a half
+    assert dispatch.schedule.interval.total_seconds() == 30
     with office.client() as client:
         automations = {a.name: a for a in client.read_automations()}
     assert {
