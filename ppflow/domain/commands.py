@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from ppflow.domain.errors import InvalidInputError
-from ppflow.domain.model import LANGUAGES, ParticipationRules, normalise_phone, valid_email
+from ppflow.domain.model import (
+    LANGUAGES,
+    Advisor,
+    Contact,
+    ParticipationRules,
+    normalise_phone,
+    valid_email,
+)
 
 
 class ScreeningOutcome(StrEnum):
@@ -89,6 +97,29 @@ class RegisterReferral:
     context: str = ""
     source: str = "cli"
     meta: Meta = Meta()
+
+    def advisor(self, code: str, now: datetime) -> Advisor:
+        """The advisor this referral registers, under ``code`` (pseudonymous data only)."""
+        return Advisor(
+            code=code,
+            program=self.program,
+            languages=list(self.languages or (self.language,)),
+            tags=sorted({t.strip().lower() for t in self.tags if t.strip()}),
+            skills=sorted({s.strip().lower() for s in self.skills if s.strip()}),
+            availability_hours=self.availability_hours,
+            stage_changed_at=now,
+        )
+
+    def contact(self) -> Contact:
+        """The person's contact, kept apart from everything else."""
+        return Contact(
+            first_name=self.first_name.strip(),
+            last_name=self.last_name.strip(),
+            email=self.email.strip(),
+            phone=normalise_phone(self.phone),
+            language=self.language,
+            context=self.context,
+        )
 
     def problems(self) -> list[str]:
         """What is wrong with this referral, in words a coordinator can act on."""

@@ -25,11 +25,9 @@ from ppflow.domain.lifecycle import (
 from ppflow.domain.model import (
     Advisor,
     Consent,
-    Contact,
     StaffRole,
     Transition,
     new_code,
-    normalise_phone,
 )
 from ppflow.services.moves import StageChange, apply_move, log_start, run_once
 from ppflow.services.notifications import queue_notification
@@ -161,25 +159,8 @@ def add_referral(uow: UnitOfWork, cmd: RegisterReferral, now: datetime) -> Stage
     referrer = known.get(key) or known.get(key.lower())
     if referrer is None:
         raise NotFoundError("staff member (referrer)", cmd.referred_by)
-    phone = normalise_phone(cmd.phone)
     code = _new_advisor_code(uow)
-    advisor = Advisor(
-        code=code,
-        program=cmd.program,
-        languages=list(cmd.languages or (cmd.language,)),
-        tags=sorted({t.strip().lower() for t in cmd.tags if t.strip()}),
-        skills=sorted({s.strip().lower() for s in cmd.skills if s.strip()}),
-        availability_hours=cmd.availability_hours,
-        stage_changed_at=now,
-    )
-    contact = Contact(
-        first_name=cmd.first_name.strip(),
-        last_name=cmd.last_name.strip(),
-        email=cmd.email.strip(),
-        phone=phone,
-        language=cmd.language,
-        context=cmd.context,
-    )
+    advisor, contact = cmd.advisor(code, now), cmd.contact()
     uow.advisors.add(advisor, contact)  # refused with the existing code if already there
     uow.advisors.add_referral(code, referrer, now, cmd.source)
     meta = replace(cmd.meta, reason=cmd.meta.reason or f"referred by {referrer}")

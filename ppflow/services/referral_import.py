@@ -267,23 +267,7 @@ def _referrals(
     step = max(1, total // 100)
     for done, (code, row) in enumerate(planned, start=1):
         cmd, referrer = row.cmd, row.referrer or ""
-        advisor = Advisor(
-            code=code,
-            program=cmd.program,
-            languages=list(cmd.languages or (cmd.language,)),
-            tags=sorted({t.strip().lower() for t in cmd.tags if t.strip()}),
-            skills=sorted({s.strip().lower() for s in cmd.skills if s.strip()}),
-            availability_hours=cmd.availability_hours,
-            stage_changed_at=now,
-        )
-        contact = Contact(
-            first_name=cmd.first_name.strip(),
-            last_name=cmd.last_name.strip(),
-            email=cmd.email.strip(),
-            phone=normalise_phone(cmd.phone),
-            language=cmd.language,
-            context=cmd.context,
-        )
+        advisor, contact = cmd.advisor(code, now), cmd.contact()
         m = cmd.meta
         meta = Meta(m.actor, m.reason or f"referred by {referrer}", m.request_id, m.flow_run_id)
         transition = advisor.begin(meta, now)
