@@ -30,7 +30,7 @@ from ppflow.adapters.orm import (
     TransitionReasonRow,
     TransitionRow,
 )
-from ppflow.domain.errors import ConcurrentUpdateError, DuplicateError, NotFoundError
+from ppflow.domain.errors import AlreadyRegisteredError, ConcurrentUpdateError, NotFoundError
 from ppflow.domain.lifecycle import AdvisorStage, EngagementStage, TeamStage
 from ppflow.domain.model import (
     Advisor,
@@ -142,10 +142,8 @@ class SqlAdvisors:
             existing = self.find_by_email_or_phone([contact.email], [contact.phone])
             if not existing:
                 raise
-            raise DuplicateError(
-                f"already in the pool as {', '.join(sorted(set(existing.values())))} "
-                "(same e-mail or phone)"
-            ) from error
+            stages = {code: self.get(code).stage for code in set(existing.values())}
+            raise AlreadyRegisteredError(stages) from error
 
     def get(self, code: str) -> Advisor:
         found = self.session.execute(
@@ -173,6 +171,7 @@ class SqlAdvisors:
             phone=row.phone,
             language=row.language,
             context=row.context,
+            erased=row.erased_at is not None,
         )
 
     def find_by_email_or_phone(

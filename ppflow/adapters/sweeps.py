@@ -18,7 +18,7 @@ from ppflow.adapters.orm import (
     TrainingRecordRow,
 )
 from ppflow.adapters.privacy import erase_people, forget
-from ppflow.domain.lifecycle import ADVISOR_FINAL, EngagementStage
+from ppflow.domain.lifecycle import ADVISOR_ENDED, EngagementStage
 from ppflow.services.sweeps import FINAL_ROUND, Case, Found, due_round
 
 
@@ -85,7 +85,7 @@ class SqlSweeps:
             ConsentRow.withdrawn_at.is_(None),
             ConsentRow.expires_at >= now,
             ConsentRow.expires_at < until,
-            AdvisorRow.stage.not_in(ADVISOR_FINAL),
+            AdvisorRow.stage.not_in(ADVISOR_ENDED),
         )
         with self.session_factory() as session:
             return self._found(
@@ -111,7 +111,7 @@ class SqlSweeps:
             TrainingRecordRow.completed_at.is_(None),
             TrainingRecordRow.enrolled_at < before,
             TrainingModuleRow.required.is_(True),
-            AdvisorRow.stage.not_in(ADVISOR_FINAL),
+            AdvisorRow.stage.not_in(ADVISOR_ENDED),
         )
         joined = (
             select(func.count())

@@ -204,6 +204,50 @@ def withdraw(
     end_waiting_runs(code)
 
 
+ReasonOption = Annotated[str, typer.Option(help="Why (kept in the log, erased with the person).")]
+
+
+@advisor_app.command("hold")
+def hold(code: str, reason: ReasonOption) -> None:
+    """Put an advisor on hold (illness, a move, a pause they asked for); `resume` takes
+    them back to the stage they were at."""
+    application = current_app()
+    change = advisor_service.put_on_hold(
+        application.uow(), code, meta(reason=reason), application.clock
+    )
+    out.print(f"{code}: {change.from_state} -> {change.to_state}")
+
+
+@advisor_app.command("resume")
+def resume(code: str) -> None:
+    """Take an advisor on hold back to the stage they held before."""
+    application = current_app()
+    change = advisor_service.resume(application.uow(), code, meta(), application.clock)
+    out.print(f"{code}: {change.from_state} -> {change.to_state}")
+
+
+@advisor_app.command("leave")
+def leave(code: str, reason: ReasonOption) -> None:
+    """The advisor leaves the program: their active engagements are completed, they are
+    thanked, they become alumni, and the alumni retention period starts."""
+    application = current_app()
+    change = advisor_service.leave_program(
+        application.uow(), code, meta(reason=reason), application.clock
+    )
+    out.print(f"{code}: {change.from_state} -> {change.to_state}")
+
+
+@advisor_app.command("reopen")
+def reopen(code: str, reason: ReasonOption) -> None:
+    """Reopen a declined or not-retained advisor's file (referred again, or a decision
+    to correct): back to identified, while their data is still held."""
+    application = current_app()
+    change = advisor_service.reopen_advisor(
+        application.uow(), code, meta(reason=reason), application.clock
+    )
+    out.print(f"{code}: {change.from_state} -> {change.to_state}")
+
+
 def end_waiting_runs(code: str) -> None:
     """Cancel the Prefect runs that wait on ``code``, when a Prefect server is configured
     and answers. Never starts one, and a server that does not answer is only a note: the

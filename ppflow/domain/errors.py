@@ -53,5 +53,26 @@ class DuplicateError(PPFlowError):
     pass
 
 
+class AlreadyRegisteredError(DuplicateError):
+    """The person is in the pool already (same e-mail address or phone): one person, one
+    code. A closed file (declined, not retained) is reopened rather than registered twice."""
+
+    def __init__(self, found: dict[str, str]):
+        self.found = dict(found)  # advisor code -> stage
+        super().__init__("already in the pool as " + already_in_pool(self.found))
+
+
+def already_in_pool(found: dict[str, str]) -> str:
+    """``PA-… (declined; reopen it: ppflow advisor reopen PA-… --reason "…")``, for each
+    code the person already has, with the way to go on when their file is closed."""
+    closed = ("declined", "not_retained")
+    return "; ".join(
+        f'{code} ({stage}; reopen it: ppflow advisor reopen {code} --reason "…")'
+        if stage in closed
+        else f"{code} (same e-mail or phone)"
+        for code, stage in sorted(found.items())
+    )
+
+
 class InvalidInputError(PPFlowError):
     pass

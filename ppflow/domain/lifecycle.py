@@ -59,6 +59,8 @@ class Lifecycle:
     initial: str
     final: frozenset[str]
     moves: tuple[Move, ...]
+    # closed: ended, but a coordinator may reopen the file (the only way out of them)
+    closed: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         seen: set[tuple[str, str]] = set()
@@ -107,7 +109,14 @@ class Lifecycle:
 
     @property
     def non_final(self) -> tuple[str, ...]:
-        return tuple(s for s in self.states if s not in self.final)
+        """The open states: neither final nor closed ("any non-final state" in a diagram)."""
+        return tuple(s for s in self.states if s not in self.final and s not in self.closed)
+
+    @property
+    def ended(self) -> frozenset[str]:
+        """The states in which a case is over, for now or for good (retention counts from
+        them)."""
+        return self.final | self.closed
 
     def mermaid(self) -> str:
         """The lifecycle as a Mermaid state diagram, guards as edge labels. Moves that exist
@@ -148,6 +157,7 @@ class AdvisorFacts:
     leaving: bool = False
     consent_withdrawn: bool = False
     held_from: str | None = None
+    contact_held: bool = False
     reason: str | None = None
 
 
@@ -168,8 +178,11 @@ class AdvisorStage(StrEnum):
 
 A = AdvisorStage
 ADVISOR_STATES = tuple(AdvisorStage)
-ADVISOR_FINAL = frozenset({A.DECLINED, A.NOT_RETAINED, A.WITHDRAWN, A.ALUMNI})
-_HOLDABLE = tuple(s for s in ADVISOR_STATES if s not in ADVISOR_FINAL and s != A.ON_HOLD)
+ADVISOR_FINAL = frozenset({A.WITHDRAWN, A.ALUMNI})
+# Closed, not final: a coordinator may reopen the file, while the person's data is held.
+ADVISOR_CLOSED = frozenset({A.DECLINED, A.NOT_RETAINED})
+ADVISOR_ENDED = ADVISOR_FINAL | ADVISOR_CLOSED
+_HOLDABLE = tuple(s for s in ADVISOR_STATES if s not in ADVISOR_ENDED and s != A.ON_HOLD)
 
 
 def _advisor_moves() -> tuple[Move, ...]:
@@ -218,6 +231,11 @@ def _advisor_moves() -> tuple[Move, ...]:
         Move(A.ACTIVE, A.ALUMNI, (leaving,)),
         Move(A.READY, A.ALUMNI, (leaving,)),
     ]
+    held = fact(
+        "contact_held",
+        "the person's data has been erased; a new referral registers them under a new code",
+    )
+    moves += [Move(s, A.IDENTIFIED, (REASON, held)) for s in sorted(ADVISOR_CLOSED)]
     withdrawn = fact("consent_withdrawn", "no withdrawal of consent recorded")
     moves += [
         Move(s, A.WITHDRAWN, (withdrawn,), (ANY, A.WITHDRAWN)) for s in (*_HOLDABLE, A.ON_HOLD)
@@ -232,6 +250,7 @@ ADVISOR = Lifecycle(
     states=ADVISOR_STATES,
     initial=A.IDENTIFIED,
     final=ADVISOR_FINAL,
+    closed=ADVISOR_CLOSED,
     moves=_advisor_moves(),
 )
 

@@ -137,6 +137,7 @@ class Contact:
     phone: str = ""
     language: str = "fr"
     context: str = ""
+    erased: bool = False  # erased on request or by retention: nothing of the person is left
 
 
 @dataclass

@@ -72,6 +72,10 @@ class _Facts:
         return any(e.stage == EngagementStage.ACTIVE for e in engagements)
 
     @property
+    def contact_held(self) -> bool:
+        return not self._uow.advisors.contact(self._advisor.code).erased
+
+    @property
     def invitation_queued(self) -> bool:
         return "invitation" in self._uow.notifications.templates_for(self._advisor.code)
 
@@ -344,6 +348,61 @@ def resume(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOC
         return move_advisor(uow, ChangeAdvisorStage(advisor, held_from, meta=meta), now)[0]
 
     return run_once(uow, meta, clock, work)
+
+
+def reopen_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
+    """A declined or not-retained advisor's file is reopened (they are referred again, or
+    the decision was a mistake): back to identified, with the reason, while their data is
+    still held. After erasure a new referral gives them a new code."""
+    cmd = ChangeAdvisorStage(advisor, AdvisorStage.IDENTIFIED, meta=meta)
+    return _run_move(uow, cmd, clock)
+
+
+def leave_program(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
+    """The advisor leaves the program, in one transaction: their active engagements are
+    completed (each thanked as usual), the advisor becomes alumni and is thanked for their
+    time in the program; the retention period of alumni runs from now."""
+
+    def end_engagements(uow: UnitOfWork, now: datetime) -> None:
+        for engagement in uow.engagements.for_advisor(advisor):
+            if engagement.stage == EngagementStage.ACTIVE:
+                ended = replace(
+                    meta,
+                    request_id=f"{meta.request_id}:{engagement.code}" if meta.request_id else None,
+                )
+                facts = EngagementFacts(reason=meta.reason)
+                change, transition_id = apply_move(
+                    uow, engagement, EngagementStage.COMPLETED, facts, ended, now
+                )
+                queue_notification(
+                    uow,
+                    template="engagement_thank_you",
+                    recipient_kind="advisor",
+                    recipient_code=advisor,
+                    context={
+                        "advisor": advisor,
+                        "engagement": engagement.code,
+                        "team_name": uow.teams.get(engagement.team).name,
+                    },
+                    idempotency_key=f"engagement_thank_you:{engagement.code}",
+                    at=now,
+                    transition_id=transition_id,
+                )
+
+    def thank(uow: UnitOfWork, change: StageChange, transition_id: int, now: datetime) -> None:
+        queue_notification(
+            uow,
+            template="program_thank_you",
+            recipient_kind="advisor",
+            recipient_code=advisor,
+            context={"advisor": advisor},
+            idempotency_key=f"program_thank_you:{advisor}",
+            at=now,
+            transition_id=transition_id,
+        )
+
+    cmd = ChangeAdvisorStage(advisor, AdvisorStage.ALUMNI, leaving=True, meta=meta)
+    return _run_move(uow, cmd, clock, end_engagements, thank)
 
 
 def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):

@@ -153,6 +153,12 @@ _KINDS = (
         },
     ),
     NotificationKind(
+        "program_thank_you",
+        "advisor",
+        ("advisor",),
+        {"advisor": SAMPLE_ADVISOR},
+    ),
+    NotificationKind(
         "delivery_failed",
         "staff",
         ("notification", "template", "failed_recipient", "status", "reply"),

@@ -20,7 +20,7 @@ from ppflow.domain.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from ppflow.domain.lifecycle import ADVISOR_FINAL, AdvisorStage
+from ppflow.domain.lifecycle import ADVISOR_ENDED, AdvisorStage
 from ppflow.services import advisors
 from ppflow.services.csv_files import CsvFile, CsvRecord, read_csv
 from ppflow.services.links import LinkError
@@ -255,7 +255,7 @@ def open_withdrawal(uow: UnitOfWork, advisor: str) -> WithdrawalPage:
         stage = uow.advisors.get(advisor).stage
         if stage == WITHDRAWN:
             raise LinkError("used")
-        if stage in ADVISOR_FINAL:
+        if stage in ADVISOR_ENDED:
             raise LinkError("closed")
         language = _language(uow.responses.advisor_language(advisor))
     return WithdrawalPage(advisor, language)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ppflow.domain.lifecycle import ADVISOR_FINAL
+from ppflow.domain.lifecycle import ADVISOR_ENDED
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, RetentionStore
 
 
@@ -24,11 +24,11 @@ class RetentionReport:
 def apply_retention(
     store: RetentionStore, periods: dict[str, int], clock: Clock = SYSTEM_CLOCK
 ) -> RetentionReport:
-    unknown = set(periods) - ADVISOR_FINAL
+    unknown = set(periods) - ADVISOR_ENDED
     if unknown:
         raise ValueError(
-            f"retention is set per final state; {', '.join(sorted(unknown))} "
-            f"is not one of {', '.join(sorted(ADVISOR_FINAL))}"
+            f"retention is set per closed or final state; {', '.join(sorted(unknown))} "
+            f"is not one of {', '.join(sorted(ADVISOR_ENDED))}"
         )
     now = clock.now()
     erased, cancelled = {}, 0

@@ -24,7 +24,12 @@ from typing import Any
 
 from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, Meta, RegisterReferral
 from ppflow.domain.compensation import RateTier, fiscal_year_bounds
-from ppflow.domain.errors import ConcurrentUpdateError, DuplicateError, NotFoundError
+from ppflow.domain.errors import (
+    AlreadyRegisteredError,
+    ConcurrentUpdateError,
+    DuplicateError,
+    NotFoundError,
+)
 from ppflow.domain.lifecycle import EngagementStage
 from ppflow.domain.model import (
     Advisor,
@@ -183,10 +188,8 @@ class FakeAdvisors:
         _unique(advisor.code in self.db.advisors, "advisors.code")
         existing = self.find_by_email_or_phone([contact.email], [contact.phone])
         if existing:  # the contacts' unique keys, as the SQL repository reports them
-            raise DuplicateError(
-                f"already in the pool as {', '.join(sorted(set(existing.values())))} "
-                "(same e-mail or phone)"
-            )
+            codes = set(existing.values())
+            raise AlreadyRegisteredError({c: self.db.advisors[c].stage for c in codes})
         self.db.advisors[advisor.code] = copy.deepcopy(advisor)
         self.db.contacts[advisor.code] = copy.deepcopy(contact)
         self.db.consents[advisor.code] = []

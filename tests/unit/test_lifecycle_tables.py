@@ -35,7 +35,10 @@ ADVISOR_MOVES = {
     ("active", "ready"): {"no_active_engagement", "available"},
     ("active", "alumni"): {"leaving"},
     ("ready", "alumni"): {"leaving"},
-    # consent can be withdrawn from every non-final state
+    # a closed file is reopened, with a reason, while the person's data is held
+    ("declined", "identified"): {"reason", "contact_held"},
+    ("not_retained", "identified"): {"reason", "contact_held"},
+    # consent can be withdrawn from every open state
     ("identified", "withdrawn"): {"consent_withdrawn"},
     ("invited", "withdrawn"): {"consent_withdrawn"},
     ("screening", "withdrawn"): {"consent_withdrawn"},
@@ -219,7 +222,10 @@ def test_the_advisor_table_matches_the_design():
         "active",
         "on_hold",
     }
-    assert ADVISOR.final == {"declined", "not_retained", "withdrawn", "alumni"}
+    assert ADVISOR.final == {"withdrawn", "alumni"}
+    assert ADVISOR.closed == {"declined", "not_retained"}  # reopened, never left otherwise
+    for state in ADVISOR.closed:
+        assert ADVISOR.allowed_from(state) == ("identified",)
     # any non-final state can be withdrawn and put on hold, and comes back where it was
     for state in non_final:
         assert "withdrawn" in ADVISOR.allowed_from(state)

@@ -309,3 +309,45 @@ def test_two_moves_read_at_the_same_version_cannot_both_be_saved(o):
         o.uow.advisors.save(first)
         with pytest.raises(ConcurrentUpdateError, match=f"advisor {code} was changed"):
             o.uow.advisors.save(second)
+
+
+# -------------------------------------------------------------- reopen and leave
+
+
+def test_a_declined_file_is_reopened_with_its_reason(o):
+    code = advisor_at(o, "invited")
+    a.record_invitation_answer(o.uow, code, False, COORDINATOR, o.clock)
+
+    change = a.reopen_advisor(o.uow, code, Meta("camille", "referred again"), o.clock)
+
+    assert (change.from_state, change.to_state) == ("declined", "identified")
+    assert o.uow.log("advisor")[-1].reason == "referred again"
+
+
+def test_a_file_is_not_reopened_without_a_reason_nor_once_the_person_is_erased(o):
+    code = advisor_at(o, "invited")
+    a.record_invitation_answer(o.uow, code, False, COORDINATOR, o.clock)
+    with pytest.raises(GuardFailedError, match="no reason recorded"):
+        a.reopen_advisor(o.uow, code, Meta("camille"), o.clock)
+    o.uow.tables.contacts[code] = replace(o.uow.tables.contacts[code], erased=True)
+    with pytest.raises(GuardFailedError, match="data has been erased"):
+        a.reopen_advisor(o.uow, code, Meta("camille", "back"), o.clock)
+
+
+def test_the_same_person_referred_after_a_decline_is_told_to_reopen_the_file(o):
+    code = advisor_at(o, "invited", email="twice@example.org")
+    a.record_invitation_answer(o.uow, code, False, COORDINATOR, o.clock)
+    with pytest.raises(DuplicateError, match=f"reopen it: ppflow advisor reopen {code}"):
+        a.register_referral(o.uow, referral(o, email="Twice@Example.org"), o.clock)
+
+
+def test_an_advisor_who_leaves_completes_their_engagements_and_is_thanked(o):
+    code = advisor_at(o, "active")
+
+    change = a.leave_program(o.uow, code, Meta("camille", "moving abroad"), o.clock)
+
+    assert (change.from_state, change.to_state) == ("active", "alumni")
+    [engagement] = o.uow.engagements.for_advisor(code)
+    assert engagement.stage == "completed"
+    assert [n.recipient_code for n in o.uow.queued("program_thank_you")] == [code]
+    assert [n.recipient_code for n in o.uow.queued("engagement_thank_you")] == [code]
