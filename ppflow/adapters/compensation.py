@@ -343,6 +343,31 @@ class SqlCompensation:
             )
         return [totals[code] for code in sorted(totals)]
 
+    def engagement_total(self, engagement: str) -> PayeeTotal:
+        """Everything logged on one engagement, all dates."""
+        engagement_id = self._engagement_id(engagement)
+        advisor = self.session.scalar(
+            select(AdvisorRow.code)
+            .join(EngagementRow, EngagementRow.advisor_id == AdvisorRow.id)
+            .where(EngagementRow.id == engagement_id)
+        )
+        centihours, owed, entries, declined = self.session.execute(
+            select(
+                func.coalesce(func.sum(ActivityLogRow.centihours), 0),
+                func.coalesce(func.sum(ActivityLogRow.amount_cents), 0),
+                func.count(ActivityLogRow.id),
+                func.max(case((ActivityLogRow.declined.is_(True), 1), else_=0)),
+            ).where(ActivityLogRow.engagement_id == engagement_id)
+        ).one()
+        spent = self.session.scalar(
+            select(func.coalesce(func.sum(ExpenseRow.amount_cents), 0)).where(
+                ExpenseRow.engagement_id == engagement_id
+            )
+        )
+        return PayeeTotal(
+            advisor, int(centihours), int(owed), int(spent or 0), int(entries), bool(declined)
+        )
+
     def coordinators(self) -> list[str]:
         return list(
             self.session.scalars(

@@ -51,6 +51,7 @@ from ppflow.domain.model import (
     Transition,
 )
 from ppflow.services.ports import AdvisorFilter, PoolEntry
+from ppflow.services.queries import ContactMatch, matches
 
 OPEN_ENGAGEMENT_STAGES = (EngagementStage.PROPOSED, EngagementStage.ACTIVE)
 
@@ -221,6 +222,10 @@ class SqlAdvisors:
         )
         if criteria.stage:
             query = query.where(AdvisorRow.stage == criteria.stage)
+        if criteria.available_hours is not None:
+            query = query.where(AdvisorRow.availability_hours >= criteria.available_hours)
+        if criteria.max_load is not None:
+            query = query.where(load <= criteria.max_load)
         query = query.order_by(AdvisorRow.id)
         entries = []
         for row, program, active in self.session.execute(query):
@@ -228,10 +233,38 @@ class SqlAdvisors:
                 continue
             if criteria.tags and not set(criteria.tags) <= set(row.tags or []):
                 continue
+            if criteria.skills and not set(criteria.skills) <= set(row.skills or []):
+                continue
             entries.append(PoolEntry(_advisor(row, program), active))
             if criteria.limit and len(entries) >= criteria.limit:
                 break
         return entries
+
+    def find(self, words: tuple[str, ...], limit: int) -> list[ContactMatch]:
+        """The contacts are read in batches and compared in Python (queries.matches), so
+        that case and accents are folded alike on SQLite and PostgreSQL, whose lower() and
+        collations differ; only four short columns are read, and reading stops at
+        ``limit`` matches."""
+        query = (
+            select(
+                AdvisorRow.code,
+                AdvisorRow.stage,
+                ContactRow.first_name,
+                ContactRow.last_name,
+                ContactRow.email,
+            )
+            .join(ContactRow, ContactRow.advisor_id == AdvisorRow.id)
+            .where(ContactRow.erased_at.is_(None))
+            .order_by(AdvisorRow.id)
+            .execution_options(yield_per=1000)
+        )
+        found: list[ContactMatch] = []
+        for code, stage, first, last, email in self.session.execute(query):
+            if matches(words, first, last, email):
+                found.append(ContactMatch(code, AdvisorStage(stage), first, last, email))
+                if len(found) >= limit:
+                    break
+        return found
 
     def count_by_stage(self) -> dict[str, int]:
         query = select(AdvisorRow.stage, func.count()).group_by(AdvisorRow.stage)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,8 @@ from rich.table import Table
 from ppflow.cli.context import actor, current_app, err, meta, out, split_values, when
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
 from ppflow.domain.commands import RegisterReferral
+from ppflow.domain.lifecycle import AdvisorStage
+from ppflow.domain.model import LANGUAGES
 from ppflow.services import advisors as advisor_service
 from ppflow.services import queries
 from ppflow.services.csv_files import CsvFormatError
@@ -117,16 +120,59 @@ def import_csv(
     out.print(f"imported {len(report.imported)} referral(s) of {report.rows} row(s)")
 
 
+# Choice options are enums, so that Typer refuses an unknown value with the valid ones.
+Spoken = StrEnum("Spoken", {language: language for language in LANGUAGES})
+
+
 @advisor_app.command("list")
 def list_advisors(
-    stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
-    language: Annotated[str | None, typer.Option(help="Speaks this language.")] = None,
+    stage: Annotated[AdvisorStage | None, typer.Option(help="Only this stage.")] = None,
+    language: Annotated[Spoken | None, typer.Option(help="Speaks this language.")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Has every one of these tags.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
+    skill: Annotated[list[str] | None, typer.Option(help="Has every one of these skills.")] = None,
+    available_hours: Annotated[
+        int | None, typer.Option(min=0, help="Offers at least this many hours a month.")
+    ] = None,
+    max_load: Annotated[
+        int | None, typer.Option(min=0, help="Has at most this many active engagements.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Show at most this many.")] = None,
 ) -> None:
-    """The pool: advisors by stage, language and lived-experience tags."""
-    criteria = AdvisorFilter(stage, language, tuple(t.lower() for t in split_values(tag)), limit)
-    out.print(pool_table(queries.list_advisors(current_app().uow(), criteria)))
+    """The pool: advisors by stage, language, lived-experience tags, skills, availability
+    and load."""
+    criteria = AdvisorFilter(
+        stage,
+        language and language.value,
+        tuple(t.lower() for t in split_values(tag)),
+        limit,
+        skills=tuple(s.lower() for s in split_values(skill)),
+        available_hours=available_hours,
+        max_load=max_load,
+    )
+    entries = queries.list_advisors(current_app().uow(), criteria)
+    if not entries:
+        out.print("no advisor matches", highlight=False)
+        return
+    out.print(pool_table(entries))
+
+
+@advisor_app.command("find")
+def find(
+    text: Annotated[str, typer.Argument(help="Words of a first name, last name or e-mail.")],
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = queries.FIND_LIMIT,
+) -> None:
+    """Find advisors by name or e-mail, whatever the case and accents. The names and
+    addresses are printed here only, never sent to Prefect; erased people are not found."""
+    found = queries.find_advisors(current_app().uow(), text, limit)
+    if not found:
+        out.print("no advisor matches", highlight=False)
+        return
+    table = Table("code", "stage", "name", "e-mail", title=f"Found ({len(found)})")
+    for m in found:
+        table.add_row(m.code, m.stage, f"{m.first_name} {m.last_name}", m.email)
+    out.print(table)
+    if len(found) == limit:
+        out.print(f"showing the first {limit}; add words to narrow the search", highlight=False)
 
 
 def pool_table(entries) -> Table:

@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ppflow.cli.context import current_app, meta, out, split_values
+from ppflow.cli.context import current_app, meta, out, split_values, when
 from ppflow.cli.errors import CommandGroup
 from ppflow.domain.commands import AddTeam
+from ppflow.domain.compensation import hours, money
+from ppflow.domain.lifecycle import EngagementStage
 from ppflow.domain.model import ParticipationRules
 from ppflow.services import integration, organization, queries
 
@@ -107,3 +109,80 @@ def end_engagement(
         application.uow(), code, meta(reason=reason or None), early, application.clock
     )
     out.print(f"engagement {code}: {change.from_state} -> {change.to_state}")
+
+
+@engagement_app.command("list")
+def list_engagements(
+    team: Annotated[str | None, typer.Option(help="Only this team's (QT-...).")] = None,
+    advisor: Annotated[str | None, typer.Option(help="Only this advisor's (PA-...).")] = None,
+    state: Annotated[EngagementStage | None, typer.Option(help="Only in this state.")] = None,
+) -> None:
+    """Engagements, by team, advisor and state: the codes that `ppflow run feedback` and
+    `engagement show` take."""
+    found = queries.list_engagements(current_app().uow(), team, advisor, state)
+    if not found:
+        out.print("no engagement matches", highlight=False)
+        return
+    table = Table(
+        "engagement", "advisor", "team", "state", "role", "start", "end", title="Engagements"
+    )
+    for e in found:
+        table.add_row(
+            e.code,
+            e.advisor,
+            e.team,
+            e.stage,
+            e.role,
+            str(e.start_date or "-"),
+            str(e.end_date or "-"),
+        )
+    out.print(table)
+
+
+@engagement_app.command("show")
+def show_engagement(code: str) -> None:
+    """One engagement: advisor, team, state, dates, rate and reason; its evaluation and
+    criteria; its feedback rounds; its hours and pay."""
+    detail = queries.get_engagement(current_app().uow(), code)
+    e = detail.engagement
+    rate = f"{e.hourly_rate:.2f}/h" if e.hourly_rate is not None else "the rate tiers"
+    out.print(f"[bold]{e.code}[/] — {e.stage}", highlight=False)
+    out.print(
+        f"advisor: {e.advisor}   team: {e.team}   role: {e.role}   joined: {when(e.joined_at)}   "
+        f"start: {e.start_date or '-'}   end: {e.end_date or '-'}",
+        highlight=False,
+    )
+    out.print(f"rate: {rate}   reason: {e.reason or '-'}", highlight=False, markup=False)
+    evaluation = detail.evaluation
+    if evaluation is None:
+        out.print("evaluation: not yet", highlight=False)
+    else:
+        score = "not measured" if evaluation.score is None else f"{evaluation.score:.2f}"
+        out.print(
+            f"evaluation: {score}, on {when(evaluation.at)} by {evaluation.actor}"
+            + (f" — {evaluation.notes}" if evaluation.notes else ""),
+            highlight=False,
+            markup=False,
+        )
+        criteria = Table("criterion", "score", "explanation", title="Criteria")
+        for c in evaluation.criteria:
+            measured = "not measured" if c.get("score") is None else f"{c['score']:.2f}"
+            criteria.add_row(c.get("name", "?"), measured, c.get("explanation", ""))
+        out.print(criteria)
+    rounds = Table("round", "respondent", "opened", "answered", "score", title="Feedback rounds")
+    for r in detail.surveys:
+        rounds.add_row(
+            str(r.round),
+            f"{r.respondent_kind} {r.respondent}",
+            when(r.opened_at),
+            when(r.answered_at) if r.answered_at else "not yet",
+            "-" if r.score is None else f"{r.score:.2f}",
+        )
+    out.print(rounds if detail.surveys else "feedback rounds: none opened", highlight=False)
+    pay = detail.pay
+    out.print(
+        f"hours: {hours(pay.centihours)} in {pay.entries} entr{'y' if pay.entries == 1 else 'ies'}"
+        f"   owed: {money(pay.owed_cents)}{' (declined)' if pay.declined else ''}"
+        f"   expenses: {money(pay.expenses_cents)}",
+        highlight=False,
+    )

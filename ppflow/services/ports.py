@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         RenderedEmail,
     )
     from ppflow.services.portal import PendingSurvey
+    from ppflow.services.queries import ContactMatch
     from ppflow.services.referral_import import NewReferral
     from ppflow.services.sweeps import Found
 
@@ -83,6 +84,9 @@ class AdvisorFilter:
     language: str | None = None
     tags: tuple[str, ...] = ()
     limit: int | None = None
+    skills: tuple[str, ...] = ()  # has every one of these skills
+    available_hours: int | None = None  # offers at least this many hours a month
+    max_load: int | None = None  # at most this many active engagements
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,9 @@ class AdvisorRepository(Protocol):
     def complete(self, code: str, module: str, at: datetime) -> bool: ...
     def add_referral(self, code: str, referred_by: str, at: datetime, source: str) -> None: ...
     def referrer(self, code: str) -> str | None: ...
+    def find(self, words: tuple[str, ...], limit: int) -> list[ContactMatch]:
+        """People whose names or e-mail contain every folded word (queries.matches), in
+        registration order, at most ``limit``; erased contacts never match."""
 
 
 class StaffRepository(Protocol):
@@ -211,6 +218,9 @@ class CompensationRepository(Protocol):
     def committed(self, program: str, start: date, end: date) -> int: ...
     def payee_total(self, advisor: str, start: date, end: date) -> int: ...
     def payees(self, start: date, end: date) -> list[PayeeTotal]: ...
+    def engagement_total(self, engagement: str) -> PayeeTotal:
+        """Everything logged on one engagement, all dates (``advisor`` is its advisor)."""
+
     def coordinators(self) -> list[str]: ...
 
 

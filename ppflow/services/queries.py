@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ppflow.domain.errors import NotFoundError
+from ppflow.domain.errors import InvalidInputError, NotFoundError
 from ppflow.domain.model import (
     Advisor,
     Consent,
     Contact,
     Engagement,
+    Evaluation,
     Program,
     QITeam,
     StaffMember,
+    SurveyRequest,
     TrainingRecord,
 )
 from ppflow.services.ports import AdvisorFilter, PoolEntry, UnitOfWork
+
+if TYPE_CHECKING:
+    from ppflow.services.compensation import PayeeTotal
+
+FIND_LIMIT = 50  # the most people a search shows: a search is for finding one person
 
 
 @dataclass
@@ -73,3 +82,99 @@ def get_team(uow: UnitOfWork, code: str) -> TeamSummary:
     with uow:
         team = uow.teams.get(code)
         return TeamSummary(team, uow.teams.advisor_count(code), uow.engagements.for_team(code))
+
+
+# -------------------------------------------------------------------- search by name
+
+
+@dataclass(frozen=True)
+class ContactMatch:
+    """One person found by name or e-mail: personal data, printed locally only."""
+
+    code: str
+    stage: str
+    first_name: str
+    last_name: str
+    email: str
+
+
+def fold(text: str) -> str:
+    """``text`` without case or accents ("Hélène" and "HELENE" both give "helene"), the same
+    on every database, since it is computed here rather than by SQL collations."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def search_words(text: str) -> tuple[str, ...]:
+    """The folded words of a search; refuses a search with none."""
+    words = tuple(fold(text).split())
+    if not words:
+        raise InvalidInputError("give a name or an e-mail address to search for")
+    return words
+
+
+def matches(words: tuple[str, ...], first_name: str, last_name: str, email: str) -> bool:
+    """Every word of the search is part of the first name, the last name or the e-mail."""
+    haystack = fold(f"{first_name} {last_name} {email}")
+    return all(word in haystack for word in words)
+
+
+def find_advisors(uow: UnitOfWork, text: str, limit: int = FIND_LIMIT) -> list[ContactMatch]:
+    """Advisors whose first name, last name or e-mail address contain every word of
+    ``text``, whatever the case and accents; erased people never match."""
+    words = search_words(text)
+    if limit < 1:
+        raise InvalidInputError("the limit must be at least 1")
+    with uow:
+        return uow.advisors.find(words, limit)
+
+
+# ------------------------------------------------------------------------ engagements
+
+
+@dataclass
+class EngagementDetail:
+    engagement: Engagement
+    evaluation: Evaluation | None
+    surveys: list[SurveyRequest]
+    pay: PayeeTotal
+
+
+def list_engagements(
+    uow: UnitOfWork,
+    team: str | None = None,
+    advisor: str | None = None,
+    state: str | None = None,
+) -> list[Engagement]:
+    """Engagements of a team, of an advisor, in a state, or all of them, team by team."""
+    with uow:
+        if advisor is not None:
+            if not uow.advisors.exists(advisor):
+                raise NotFoundError("advisor", advisor)
+            found = uow.engagements.for_advisor(advisor)
+        elif team is not None:
+            uow.teams.get(team)  # an unknown team is refused, not shown as empty
+            found = uow.engagements.for_team(team)
+        else:
+            found = [e for t in uow.teams.list() for e in uow.engagements.for_team(t.code)]
+        if team is not None and advisor is not None:
+            uow.teams.get(team)
+        return [
+            e
+            for e in found
+            if (team is None or e.team == team) and (state is None or e.stage == state)
+        ]
+
+
+def get_engagement(uow: UnitOfWork, code: str) -> EngagementDetail:
+    """One engagement with its evaluation, its feedback rounds, and its hours and pay."""
+    with uow:
+        engagement = uow.engagements.get(code)
+        return EngagementDetail(
+            engagement=engagement,
+            evaluation=uow.evaluations.get(code),
+            surveys=sorted(
+                uow.surveys.for_engagement(code), key=lambda s: (s.round, s.respondent_kind)
+            ),
+            pay=uow.pay.engagement_total(code),
+        )

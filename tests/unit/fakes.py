@@ -66,6 +66,7 @@ from ppflow.services.notifications import (
 )
 from ppflow.services.portal import PendingSurvey
 from ppflow.services.ports import AdvisorFilter, FixedClock, PoolEntry
+from ppflow.services.queries import ContactMatch, matches
 from ppflow.services.questionnaires import Questionnaire, parse
 from ppflow.services.referral_import import NewReferral, RegisteredMeanwhileError
 from ppflow.services.sweeps import Found
@@ -230,15 +231,36 @@ class FakeAdvisors:
                 continue
             if criteria.tags and not set(criteria.tags) <= set(advisor.tags):
                 continue
+            if criteria.skills and not set(criteria.skills) <= set(advisor.skills):
+                continue
+            if (
+                criteria.available_hours is not None
+                and advisor.availability_hours < criteria.available_hours
+            ):
+                continue
             active = sum(
                 1
                 for e in self.db.engagements.values()
                 if e.advisor == advisor.code and e.stage == EngagementStage.ACTIVE
             )
+            if criteria.max_load is not None and active > criteria.max_load:
+                continue
             entries.append(PoolEntry(copy.deepcopy(advisor), active))
             if criteria.limit and len(entries) >= criteria.limit:
                 break
         return entries
+
+    def find(self, words: tuple[str, ...], limit: int) -> list[ContactMatch]:
+        """As SQL, on the contacts in registration order (the fake has no erasure: the SQL
+        one's exclusion of erased people is tested on the databases)."""
+        found = []
+        for code, c in self.db.contacts.items():
+            if matches(words, c.first_name, c.last_name, c.email):
+                stage = self.db.advisors[code].stage
+                found.append(ContactMatch(code, stage, c.first_name, c.last_name, c.email))
+                if len(found) >= limit:
+                    break
+        return found
 
     def count_by_stage(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -713,6 +735,23 @@ class FakeCompensation:
             t = totals.get(code) or PayeeTotal(code, 0, 0, 0, 0, False)
             totals[code] = replace(t, expenses_cents=t.expenses_cents + x.expense.amount_cents)
         return [totals[code] for code in sorted(totals)]
+
+    def engagement_total(self, engagement: str) -> PayeeTotal:
+        advisor = _need(self.db.engagements.get(engagement), "engagement", engagement).advisor
+        total = PayeeTotal(advisor, 0, 0, 0, 0, False)
+        for a in self.db.activities:
+            if a.entry.engagement == engagement:
+                total = replace(
+                    total,
+                    centihours=total.centihours + a.entry.centihours,
+                    owed_cents=total.owed_cents + a.entry.amount_cents,
+                    entries=total.entries + 1,
+                    declined=total.declined or a.entry.declined,
+                )
+        spent = sum(
+            x.expense.amount_cents for x in self.db.expenses if x.expense.engagement == engagement
+        )
+        return replace(total, expenses_cents=spent)
 
     def coordinators(self) -> list[str]:
         return sorted(c for c, s in self.db.staff.items() if s.role == StaffRole.COORDINATOR)
