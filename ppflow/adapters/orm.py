@@ -249,6 +249,21 @@ class TransitionReasonRow(Base):
     reason: Mapped[str] = mapped_column(Text)
 
 
+class CorrectionRow(Base):
+    """A correction a coordinator made to a record (an advisor's contact or profile, a
+    staff member, a team): which fields, who, when and why. The values themselves are not
+    kept here, so the log holds no personal data beyond the reason, which erasure empties."""
+
+    __tablename__ = "corrections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(16), index=True)
+    fields: Mapped[list] = mapped_column(JSON, default=list)
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class ErasureRow(Base):
     """One erasure of a person's data: who asked, when, and which kinds of data went. It
     holds the advisor's code and nothing personal."""

@@ -16,6 +16,7 @@ from ppflow.adapters.orm import (
     AdvisorRow,
     ConsentRow,
     ContactRow,
+    CorrectionRow,
     DecisionRow,
     EngagementRow,
     ErasureRow,
@@ -156,6 +157,12 @@ def erase_people(
         update(ExpenseRow)
         .where(ExpenseRow.engagement_id.in_(engagements))
         .values(receipt="")
+        .execution_options(**quiet)
+    )
+    session.execute(
+        update(CorrectionRow)
+        .where(CorrectionRow.entity == "advisor", CorrectionRow.code.in_(erased))
+        .values(reason="")
         .execution_options(**quiet)
     )
     session.add_all(

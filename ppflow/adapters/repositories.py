@@ -14,6 +14,7 @@ from ppflow.adapters.orm import (
     AdvisorRow,
     ConsentRow,
     ContactRow,
+    CorrectionRow,
     DecisionRow,
     EngagementRow,
     EvaluationRow,
@@ -36,6 +37,7 @@ from ppflow.domain.model import (
     Advisor,
     Consent,
     Contact,
+    Correction,
     Decision,
     Engagement,
     Evaluation,
@@ -197,7 +199,8 @@ class SqlAdvisors:
         return found
 
     def save(self, advisor: Advisor) -> None:
-        """Write the new stage only if nobody changed the advisor since it was read."""
+        """Write the advisor (stage and profile) only if nobody changed them since they
+        were read."""
         _versioned_update(
             self.session,
             AdvisorRow,
@@ -206,7 +209,41 @@ class SqlAdvisors:
             stage=advisor.stage,
             held_from=advisor.held_from,
             stage_changed_at=advisor.stage_changed_at,
+            languages=advisor.languages,
+            tags=advisor.tags,
+            skills=advisor.skills,
+            availability_hours=advisor.availability_hours,
         )
+
+    def save_contact(self, code: str, contact: Contact) -> None:
+        """Correct the person's contact: the contacts table only. Its unique keys refuse an
+        address or phone another advisor has, naming them."""
+        row = self.session.scalar(
+            select(ContactRow).join(AdvisorRow).where(AdvisorRow.code == code)
+        )
+        if row is None:
+            raise NotFoundError("contact for advisor", code)
+        email_key, phone_key = contact_keys(contact.email, contact.phone)
+        values = dict(
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            email=contact.email,
+            phone=contact.phone,
+            language=contact.language,
+            context=contact.context,
+            email_key=email_key,
+            phone_key=phone_key,
+        )
+        try:
+            self.session.execute(update(ContactRow).where(ContactRow.id == row.id).values(**values))
+            self.session.flush()
+        except IntegrityError as error:
+            self.session.rollback()
+            existing = self.find_by_email_or_phone([contact.email], [contact.phone])
+            others = {c for c in existing.values() if c != code}
+            if not others:
+                raise
+            raise AlreadyRegisteredError({c: self.get(c).stage for c in others}) from error
 
     def list(self, criteria: AdvisorFilter) -> list[PoolEntry]:
         load = (
@@ -384,6 +421,12 @@ class SqlStaff:
     def get(self, code: str) -> StaffMember:
         return _staff(_one(self.session, StaffRow, "staff member", code))
 
+    def save(self, member: StaffMember) -> None:
+        row = _one(self.session, StaffRow, "staff member", member.code)
+        row.name, row.email = member.name, member.email
+        row.role, row.department = member.role.value, member.department
+        self.session.flush()
+
     def by_email(self, email: str) -> StaffMember | None:
         row = self.session.scalar(
             select(StaffRow).where(func.lower(StaffRow.email) == email.lower())
@@ -528,6 +571,13 @@ class SqlTeams:
             stage=team.stage,
             briefed_at=team.briefed_at,
             objectives_set_at=team.objectives_set_at,
+            name=team.name,
+            lead_id=_one(self.session, StaffRow, "staff member", team.lead).id
+            if team.lead
+            else None,
+            advisor_seats=team.advisor_seats,
+            languages=team.languages,
+            focus_tags=team.focus_tags,
         )
 
     def advisor_count(self, code: str) -> int:
@@ -915,3 +965,31 @@ class SqlDecisions:
             )
         )
         self.session.flush()
+
+
+class SqlCorrections:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, correction: Correction) -> None:
+        self.session.add(
+            CorrectionRow(
+                entity=correction.entity,
+                code=correction.code,
+                fields=list(correction.fields),
+                actor=correction.actor,
+                reason=correction.reason,
+                at=correction.at,
+            )
+        )
+        self.session.flush()
+
+    def of(self, entity: str, code: str) -> list[Correction]:
+        rows = self.session.scalars(
+            select(CorrectionRow)
+            .where(CorrectionRow.entity == entity, CorrectionRow.code == code)
+            .order_by(CorrectionRow.id)
+        )
+        return [
+            Correction(r.entity, r.code, tuple(r.fields), r.actor, r.reason, r.at) for r in rows
+        ]

@@ -12,6 +12,7 @@ from ppflow.adapters.compensation import SqlCompensation
 from ppflow.adapters.portal_store import SqlSurveyResponses
 from ppflow.adapters.repositories import (
     SqlAdvisors,
+    SqlCorrections,
     SqlDecisions,
     SqlEngagements,
     SqlEvaluations,
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
         self.surveys = SqlSurveys(session)
         self.evaluations = SqlEvaluations(session)
         self.decisions = SqlDecisions(session)
+        self.corrections = SqlCorrections(session)
         self.pay = SqlCompensation(session)
         self.responses = SqlSurveyResponses(session)
         self.referral_batch = SqlReferralBatch(session)

@@ -253,6 +253,40 @@ def withdraw(
 ReasonOption = Annotated[str, typer.Option(help="Why (kept in the log, erased with the person).")]
 
 
+@advisor_app.command("edit")
+def edit(
+    code: str,
+    first_name: Annotated[str | None, typer.Option(help="First name.")] = None,
+    last_name: Annotated[str | None, typer.Option(help="Last name.")] = None,
+    email: Annotated[str | None, typer.Option(help="E-mail address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone number.")] = None,
+    language: Annotated[str | None, typer.Option(help="Language for e-mail: fr or en.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Lived experience (repeatable).")] = None,
+    skill: Annotated[list[str] | None, typer.Option(help="Skill (repeatable).")] = None,
+    availability: Annotated[int | None, typer.Option(help="Hours a month offered.")] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept in the corrections log).")] = "",
+) -> None:
+    """Correct an advisor's contact (the contacts table only) or profile; the correction
+    is logged with who made it, why and which fields (never the values)."""
+    from ppflow.domain.commands import EditAdvisor
+    from ppflow.services import corrections
+
+    cmd = EditAdvisor(
+        code.upper(),
+        first_name,
+        last_name,
+        email,
+        phone,
+        language,
+        tuple(split_values(tag)) if tag is not None else None,
+        tuple(split_values(skill)) if skill is not None else None,
+        availability,
+        meta(reason=reason),
+    )
+    changed = corrections.edit_advisor(current_app().uow(), cmd, current_app().clock)
+    out.print(f"corrected {cmd.advisor}: {', '.join(changed)}")
+
+
 @advisor_app.command("hold")
 def hold(code: str, reason: ReasonOption) -> None:
     """Put an advisor on hold (illness, a move, a pause they asked for); `resume` takes

@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ppflow.cli.context import current_app, out
+from ppflow.cli.context import current_app, meta, out
 from ppflow.cli.errors import CommandGroup
-from ppflow.domain.commands import AddStaff
+from ppflow.domain.commands import AddStaff, EditStaff
 from ppflow.domain.model import StaffRole
-from ppflow.services import organization, queries
+from ppflow.services import corrections, organization, queries
 
 staff_app = CommandGroup(help="Coordinators, managers and providers.")
 
@@ -28,6 +28,23 @@ def add(
         current_app().uow(), AddStaff(name, email, role.value, department)
     )
     out.print(f"added staff member [bold]{member.code}[/] ({member.role})")
+
+
+@staff_app.command("edit")
+def edit(
+    code: str,
+    name: Annotated[str | None, typer.Option(help="Full name.")] = None,
+    email: Annotated[str | None, typer.Option(help="Work e-mail.")] = None,
+    role: Annotated[StaffRole | None, typer.Option(help="Role in the program.")] = None,
+    department: Annotated[str | None, typer.Option(help="Department.")] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept in the corrections log).")] = "",
+) -> None:
+    """Correct a staff member; the correction is logged with who made it and why."""
+    cmd = EditStaff(
+        code.upper(), name, email, role.value if role else None, department, meta(reason=reason)
+    )
+    member = corrections.edit_staff(current_app().uow(), cmd, current_app().clock)
+    out.print(f"corrected staff member [bold]{member.code}[/]")
 
 
 @staff_app.command("list")

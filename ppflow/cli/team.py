@@ -10,11 +10,11 @@ from rich.table import Table
 
 from ppflow.cli.context import current_app, meta, out, split_values, when
 from ppflow.cli.errors import CommandGroup
-from ppflow.domain.commands import AddTeam
+from ppflow.domain.commands import AddTeam, EditTeam
 from ppflow.domain.compensation import hours, money
 from ppflow.domain.lifecycle import EngagementStage
 from ppflow.domain.model import ParticipationRules
-from ppflow.services import integration, organization, queries
+from ppflow.services import corrections, integration, organization, queries
 
 team_app = CommandGroup(help="Quality-improvement teams.")
 engagement_app = CommandGroup(help="Advisors placed in QI teams.")
@@ -40,6 +40,33 @@ def add(
     application = current_app()
     team = organization.add_team(application.uow(), cmd, application.clock)
     out.print(f"added QI team [bold]{team.code}[/] ({team.stage})")
+
+
+@team_app.command("edit")
+def edit(
+    code: str,
+    lead: Annotated[str | None, typer.Option(help="Staff code of the team lead.")] = None,
+    seats: Annotated[int | None, typer.Option(help="Advisor seats.")] = None,
+    name: Annotated[str | None, typer.Option(help="Team name.")] = None,
+    language: Annotated[
+        list[str] | None, typer.Option(help="Working language (fr, en; repeatable).")
+    ] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Focus area (repeatable).")] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept in the corrections log).")] = "",
+) -> None:
+    """Correct a QI team: its lead (a team made without one can then be briefed), its
+    seats, name, languages or focus; logged with who made it and why."""
+    cmd = EditTeam(
+        code.upper(),
+        lead.upper() if lead else None,
+        seats,
+        name,
+        tuple(split_values(language)) if language is not None else None,
+        tuple(split_values(tag)) if tag is not None else None,
+        meta(reason=reason),
+    )
+    changed = corrections.edit_team(current_app().uow(), cmd, current_app().clock)
+    out.print(f"corrected team [bold]{cmd.team}[/]: {', '.join(changed)}")
 
 
 @team_app.command("list")

@@ -197,3 +197,41 @@ class RecordConsent:
     wording_version: str
     valid_days: int | None = 730
     meta: Meta = Meta()
+
+
+@dataclass(frozen=True)
+class EditAdvisor:
+    """Corrections to an advisor: their contact (the contacts table only) or their profile.
+    A field left None stays as it is."""
+
+    advisor: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    language: str | None = None
+    tags: tuple[str, ...] | None = None
+    skills: tuple[str, ...] | None = None
+    availability_hours: int | None = None
+    meta: Meta = Meta()
+
+
+@dataclass(frozen=True)
+class EditStaff:
+    code: str
+    name: str | None = None
+    email: str | None = None
+    role: str | None = None
+    department: str | None = None
+    meta: Meta = Meta()
+
+
+@dataclass(frozen=True)
+class EditTeam:
+    team: str
+    lead: str | None = None
+    advisor_seats: int | None = None
+    name: str | None = None
+    languages: tuple[str, ...] | None = None
+    focus_tags: tuple[str, ...] | None = None
+    meta: Meta = Meta()

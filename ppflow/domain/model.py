@@ -273,6 +273,18 @@ class TrainingRecord:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A coordinator corrected a record: which fields (not their values), who, when, why."""
+
+    entity: str  # advisor | staff | team
+    code: str
+    fields: tuple[str, ...]
+    actor: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Transition:
     entity: str  # "advisor" | "engagement" | "team"
     code: str

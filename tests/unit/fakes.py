@@ -35,6 +35,7 @@ from ppflow.domain.model import (
     Advisor,
     Consent,
     Contact,
+    Correction,
     Decision,
     Engagement,
     Evaluation,
@@ -149,6 +150,7 @@ class Tables:
     expenses: list[ExpenseRecord] = field(default_factory=list)
     declines: list[tuple[str, date, datetime, str]] = field(default_factory=list)
     budgets: dict[tuple[str, int], tuple[int, datetime, str]] = field(default_factory=dict)
+    corrections: list[Correction] = field(default_factory=list)
 
 
 def _unique(taken: bool, what: str) -> None:
@@ -219,8 +221,27 @@ class FakeAdvisors:
 
     def save(self, advisor: Advisor) -> None:
         _versioned_save(
-            self.db.advisors, "advisor", advisor, ("stage", "held_from", "stage_changed_at")
+            self.db.advisors,
+            "advisor",
+            advisor,
+            (
+                "stage",
+                "held_from",
+                "stage_changed_at",
+                "languages",
+                "tags",
+                "skills",
+                "availability_hours",
+            ),
         )
+
+    def save_contact(self, code: str, contact: Contact) -> None:
+        _need(self.db.contacts.get(code), "contact for advisor", code)
+        existing = self.find_by_email_or_phone([contact.email], [contact.phone])
+        others = {c for c in existing.values() if c != code}
+        if others:  # the contacts' unique keys, as the SQL repository reports them
+            raise AlreadyRegisteredError({c: self.db.advisors[c].stage for c in others})
+        self.db.contacts[code] = copy.deepcopy(contact)
 
     def list(self, criteria: AdvisorFilter) -> list[PoolEntry]:
         entries = []
@@ -314,6 +335,17 @@ class FakeAdvisors:
         return next((staff for a, staff, _, _ in self.db.referrals if a == code), None)
 
 
+class FakeCorrections:
+    def __init__(self, db: Tables):
+        self.db = db
+
+    def add(self, correction: Correction) -> None:
+        self.db.corrections.append(correction)
+
+    def of(self, entity: str, code: str) -> list[Correction]:
+        return [c for c in self.db.corrections if (c.entity, c.code) == (entity, code)]
+
+
 class FakeStaff:
     def __init__(self, db: Tables):
         self.db = db
@@ -325,6 +357,10 @@ class FakeStaff:
 
     def get(self, code: str) -> StaffMember:
         return copy.deepcopy(_need(self.db.staff.get(code), "staff member", code))
+
+    def save(self, member: StaffMember) -> None:
+        _need(self.db.staff.get(member.code), "staff member", member.code)
+        self.db.staff[member.code] = copy.deepcopy(member)
 
     def by_email(self, email: str) -> StaffMember | None:
         for member in self.db.staff.values():
@@ -389,7 +425,21 @@ class FakeTeams:
         return [copy.deepcopy(t) for t in self.db.teams.values() if not stage or t.stage == stage]
 
     def save(self, team: QITeam) -> None:
-        _versioned_save(self.db.teams, "team", team, ("stage", "briefed_at", "objectives_set_at"))
+        _versioned_save(
+            self.db.teams,
+            "team",
+            team,
+            (
+                "stage",
+                "briefed_at",
+                "objectives_set_at",
+                "name",
+                "lead",
+                "advisor_seats",
+                "languages",
+                "focus_tags",
+            ),
+        )
 
     def advisor_count(self, code: str) -> int:
         return sum(
@@ -633,6 +683,14 @@ class FakeCompensation:
     def logged_request_ids(self, request_ids: Iterable[str]) -> set[str]:
         wanted = set(request_ids)
         return {a.entry.request_id for a in self.db.activities if a.entry.request_id in wanted}
+
+    def logged_keys(self, pairs: Iterable[tuple[str, date]]) -> set[tuple]:
+        wanted = set(pairs)
+        return {
+            (e.engagement, e.day, e.activity, e.centihours, e.note)
+            for e in (a.entry for a in self.db.activities)
+            if (e.engagement, e.day) in wanted
+        }
 
     def add_activity(self, entry: ActivityEntry, at: datetime, actor: str) -> int:
         _need(entry.engagement in self.db.engagements, "engagement", entry.engagement)
@@ -915,6 +973,7 @@ class FakeUnitOfWork:
         self.surveys = FakeSurveys(db)
         self.evaluations = FakeEvaluations(db)
         self.decisions = FakeDecisions(db)
+        self.corrections = FakeCorrections(db)
         self.pay = FakeCompensation(db)
         self.responses = FakeResponses(db)
         self.referral_batch = FakeReferralBatch(db)
