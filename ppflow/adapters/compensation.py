@@ -55,6 +55,7 @@ class SqlCompensation:
     # ---------------------------------------------------------------- tiers
 
     def add_tier(self, tier: RateTier, at: datetime, actor: str) -> RateTier:
+        """Store a tier; the use case has refused overlaps, this guards one start date."""
         clash = self.session.scalar(
             select(RateTierRow.id).where(
                 RateTierRow.activity == tier.activity,
@@ -134,6 +135,36 @@ class SqlCompensation:
                     )
                 )
             )
+        return found
+
+    def logged_keys(
+        self, pairs: Iterable[tuple[str, date]]
+    ) -> set[tuple[str, date, str, int, str]]:
+        """(engagement, date, activity, centihours, note) of the activities already logged
+        for these engagements on these dates."""
+        wanted = set(pairs)
+        codes = sorted({code for code, _ in wanted})
+        found: set[tuple[str, date, str, int, str]] = set()
+        for start in range(0, len(codes), 500):
+            chunk = codes[start : start + 500]
+            days = sorted({day for code, day in wanted if code in set(chunk)})
+            rows = self.session.execute(
+                select(
+                    EngagementRow.code,
+                    ActivityLogRow.activity_date,
+                    ActivityLogRow.activity,
+                    ActivityLogRow.centihours,
+                    ActivityLogRow.note,
+                )
+                .join(EngagementRow, EngagementRow.id == ActivityLogRow.engagement_id)
+                .where(
+                    EngagementRow.code.in_(chunk),
+                    ActivityLogRow.activity_date.between(days[0], days[-1]),
+                )
+            )
+            for code, day, activity, centihours, note in rows:
+                if (code, day) in wanted:
+                    found.add((code, day, activity, centihours, note or ""))
         return found
 
     def add_activity(self, entry: ActivityEntry, at: datetime, actor: str) -> int:

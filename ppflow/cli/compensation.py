@@ -15,7 +15,13 @@ from rich.table import Table
 
 from ppflow.cli.context import current_app, err, meta, out
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
-from ppflow.domain.compensation import CompensationPolicy, hours, money, percent
+from ppflow.domain.compensation import (
+    KNOWN_ACTIVITIES,
+    CompensationPolicy,
+    hours,
+    money,
+    percent,
+)
 from ppflow.services import compensation as pay
 from ppflow.services.csv_files import ACCEPTED, CsvFormatError, describe
 
@@ -55,7 +61,8 @@ def show_alerts(alerts) -> None:
             what = (
                 f"program {alert.subject} has committed {money(alert.amount_cents)} of its "
                 f"{money(alert.limit_cents)} budget for {alert.year} "
-                f"({percent(alert.amount_cents, alert.limit_cents)}%)"
+                f"({percent(alert.amount_cents, alert.limit_cents)}%, "
+                f"past the {alert.level}% level)"
             )
         else:
             what = (
@@ -88,8 +95,8 @@ def tier_add(
 ) -> None:
     """Add a rate tier for an activity from a date.
 
-    A later tier for the same activity supersedes an open-ended earlier one from its
-    first day."""
+    A tier whose dates intersect another's for the same activity is refused (an
+    open-ended tier runs forever)."""
     first = _day(start, _today())
     last = _day(end, first) if end else None
     tier = pay.add_rate_tier(
@@ -125,7 +132,10 @@ def tier_list() -> None:
 @pay_app.command("log")
 def log(
     engagement: Annotated[str, typer.Argument(help="Engagement code (EN-...).")],
-    activity: Annotated[str, typer.Option(help="Activity kind, e.g. meeting.")],
+    activity: Annotated[
+        str,
+        typer.Option(help=f"One with a rate tier, or one of {', '.join(KNOWN_ACTIVITIES)}."),
+    ],
     hours_text: Annotated[str, typer.Option("--hours", help="Hours, e.g. 1.5.")],
     day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
     note: Annotated[str, typer.Option(help="A short note (no health details).")] = "",

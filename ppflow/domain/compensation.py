@@ -19,6 +19,17 @@ from ppflow.domain.errors import InvalidInputError
 TIER_KINDS = ("hourly", "flat")
 EXPENSE_KINDS = ("travel", "parking", "meals", "childcare", "caregiver", "internet", "other")
 ACTIVITY = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+# The activities an advisor may be paid for without a tier of their own (at the
+# engagement's hourly rate); any activity that has a rate tier is known too.
+KNOWN_ACTIVITIES = (
+    "meeting",
+    "preparation",
+    "presentation",
+    "workshop",
+    "training",
+    "interview",
+    "review",
+)
 MAX_HOURS_PER_ENTRY = 24
 MAX_CENTS = 100_000_000_00  # one hundred million dollars: anything above is a typing error
 MAX_DOLLARS = Decimal(MAX_CENTS) / 100
@@ -107,6 +118,19 @@ def check_activity(activity: str) -> str:
     return activity
 
 
+def check_known_activity(activity: str, tiers: Iterable[RateTier]) -> str:
+    """A well-formed activity that is either one of KNOWN_ACTIVITIES or has a rate tier
+    (whatever its dates); anything else ("cooking") is refused with the valid ones."""
+    activity = check_activity(activity)
+    valid = sorted(set(KNOWN_ACTIVITIES) | {t.activity for t in tiers})
+    if activity not in valid:
+        raise InvalidInputError(
+            f"activity '{activity}' is unknown: give one of {', '.join(valid)}, "
+            "or add a rate tier for it with `ppflow pay tier add`"
+        )
+    return activity
+
+
 # ------------------------------------------------------------------------ rate tiers
 
 
@@ -127,6 +151,41 @@ class RateTier:
             self.effective_to is None or day <= self.effective_to
         )
 
+    def overlaps(self, other: RateTier) -> bool:
+        """Same activity, and the dates intersect (an open-ended tier runs forever)."""
+        return (
+            self.activity == other.activity
+            and (other.effective_to is None or self.effective_from <= other.effective_to)
+            and (self.effective_to is None or other.effective_from <= self.effective_to)
+        )
+
+    def describe(self) -> str:
+        until = f"to {self.effective_to}" if self.effective_to else "with no end"
+        return (
+            f"'{self.activity}' {self.kind} {money(self.amount_cents)} "
+            f"from {self.effective_from} {until}"
+        )
+
+
+class OverlappingTierError(InvalidInputError):
+    """A new tier's dates intersect those of another tier for the same activity."""
+
+    def __init__(self, tier: RateTier, other: RateTier):
+        self.tier, self.other = tier, other
+        super().__init__(
+            f"the new tier overlaps tier {other.describe()}: give the new tier dates "
+            "outside it (an open-ended tier runs forever)"
+        )
+
+
+def check_no_overlap(tier: RateTier, existing: Iterable[RateTier]) -> RateTier:
+    """Refuse a tier whose dates intersect another's for the same activity, naming the
+    earliest such tier; so that on any day at most one tier applies to an activity."""
+    clashes = sorted((t for t in existing if tier.overlaps(t)), key=lambda t: t.effective_from)
+    if clashes:
+        raise OverlappingTierError(tier, clashes[0])
+    return tier
+
 
 def new_tier(
     activity: str, kind: str, amount: str | Decimal, effective_from: date, effective_to=None
@@ -145,8 +204,9 @@ def new_tier(
 
 
 def applicable_tier(tiers: Iterable[RateTier], activity: str, day: date) -> RateTier | None:
-    """The tier for this activity on this day: among those in effect, the one that
-    started last (a new tier supersedes an open-ended older one from its first day)."""
+    """The tier for this activity on this day. Tiers do not overlap (a new one that would
+    is refused); should tiers recorded before that rule overlap, the one that started last
+    applies."""
     matching = [t for t in tiers if t.activity == activity and t.applies_on(day)]
     return max(matching, key=lambda t: t.effective_from, default=None)
 
@@ -275,6 +335,24 @@ class CompensationPolicy:
             t4a_threshold_cents=parse_money(threshold, "T4A threshold"),
             budget_alert_ratio=ratio,
             fiscal_year_start_month=check_start_month(start_month),
+        )
+
+    def budget_alert_levels(self) -> tuple[Decimal, ...]:
+        """The shares of a budget that alert, once each: the alert ratio, and all of it."""
+        return (
+            (self.budget_alert_ratio, Decimal(1)) if self.budget_alert_ratio < 1 else (Decimal(1),)
+        )
+
+    def budget_levels_reached(
+        self, committed_cents: int, budget_cents: int | None
+    ) -> tuple[Decimal, ...]:
+        """The alert levels that committed spending has reached (none without spending)."""
+        if budget_cents is None or committed_cents <= 0:
+            return ()
+        return tuple(
+            level
+            for level in self.budget_alert_levels()
+            if Decimal(committed_cents) >= level * Decimal(budget_cents)
         )
 
     def budget_alert_due(self, committed_cents: int, budget_cents: int | None) -> bool:

@@ -5,14 +5,15 @@ Each use case runs in one unit of work that also has ``pay``, the compensation
 repository (``uow.pay``). An alert is an
 outbox row for every coordinator, written in the same transaction as the hours that
 crossed the threshold, and keyed so that a threshold crossed once alerts once: per
-program and fiscal year for the budget, per payee and calendar year for the T4A level.
+program, fiscal year and level (80% and 100%) for the budget, per payee and calendar year
+for the T4A level.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from ppflow.domain.commands import Meta
@@ -22,6 +23,8 @@ from ppflow.domain.compensation import (
     RateTier,
     calendar_year_bounds,
     check_activity,
+    check_known_activity,
+    check_no_overlap,
     declined_on,
     fiscal_year,
     fiscal_year_bounds,
@@ -34,7 +37,8 @@ from ppflow.domain.compensation import (
     rate_to_cents,
     value_activity,
 )
-from ppflow.domain.errors import InvalidInputError, NotFoundError, PPFlowError
+from ppflow.domain.compensation import hours as hours_text
+from ppflow.domain.errors import DuplicateError, InvalidInputError, NotFoundError, PPFlowError
 from ppflow.domain.lifecycle import EngagementStage as E
 from ppflow.services.csv_files import read_csv
 from ppflow.services.notifications import InvalidRecipientError, queue_notification
@@ -118,6 +122,7 @@ class Alert:
     limit_cents: int
     notified: int
     unreachable: tuple[str, ...] = ()
+    level: int = 0  # for a budget: the share of it reached, in percent (80 or 100)
 
 
 # ----------------------------------------------------------------------- commands
@@ -205,8 +210,11 @@ class Summary:
 
 
 def add_rate_tier(uow: UnitOfWork, cmd: AddRateTier, clock: Clock = SYSTEM_CLOCK) -> RateTier:
+    """Add a rate tier; refused if its dates intersect another tier's for the same
+    activity (OverlappingTierError names that tier)."""
     tier = new_tier(cmd.activity, cmd.kind, cmd.amount, cmd.effective_from, cmd.effective_to)
     with uow:
+        check_no_overlap(tier, uow.pay.tiers(tier.activity))
         added = uow.pay.add_tier(tier, clock.now(), cmd.meta.actor)
         uow.commit()
     return added
@@ -233,7 +241,7 @@ def _payable(engagement: EngagementPay | None, code: str, day: date, today: date
     if engagement.start_date and day < engagement.start_date:
         raise InvalidInputError(
             f"date {day.isoformat()} is before engagement {code} started "
-            f"({engagement.start_date.isoformat()})"
+            f"({engagement.start_date.isoformat()}): nothing can be logged before its start"
         )
     return engagement
 
@@ -255,8 +263,9 @@ def value_entry(
     today: date,
     request_id: str | None = None,
 ) -> ActivityEntry:
-    """Check one logged activity and value it; raises InvalidInputError saying why not."""
-    activity = check_activity(cmd.activity)
+    """Check one logged activity and value it; raises InvalidInputError saying why not.
+    Both ``log_hours`` and ``import_hours`` come through here, so they share each rule."""
+    activity = check_known_activity(cmd.activity, tiers)
     centihours = parse_hours(cmd.hours)
     note = _check_text(cmd.note, "note", MAX_NOTE)
     engagement = _payable(engagement, cmd.engagement, cmd.day, today)
@@ -283,6 +292,33 @@ def value_entry(
     )
 
 
+EntryKey = tuple[str, date, str, int, str]
+
+
+def entry_key(entry: ActivityEntry) -> EntryKey:
+    """What makes two logged activities the same: engagement, date, activity, hours and
+    note. Two meetings on one day are two entries when their hours or notes differ."""
+    return (entry.engagement, entry.day, entry.activity, entry.centihours, entry.note)
+
+
+def check_not_repeated(entry: ActivityEntry, logged: dict[EntryKey, str]) -> None:
+    """The one rule against logging an activity twice, for ``pay log`` and ``pay import``
+    alike: ``logged`` maps each key already logged (in the database, or earlier in the
+    same file) to where it is."""
+    where = logged.get(entry_key(entry))
+    if where is not None:
+        raise DuplicateError(
+            f"{entry.engagement} already has {hours_text(entry.centihours)} h of "
+            f"'{entry.activity}' on {entry.day.isoformat()} ({where}); if this is another "
+            "one, give it a note that tells them apart"
+        )
+
+
+def _logged(uow: UnitOfWork, entries: Iterable[ActivityEntry]) -> dict[EntryKey, str]:
+    pairs = {(e.engagement, e.day) for e in entries}
+    return {key: "already logged" for key in uow.pay.logged_keys(pairs)}
+
+
 def log_hours(
     uow: UnitOfWork,
     cmd: LogHours,
@@ -306,6 +342,7 @@ def log_hours(
             now.date(),
             request_id,
         )
+        check_not_repeated(entry, _logged(uow, [entry]))
         uow.pay.add_activity(entry, now, cmd.meta.actor)
         alerts = raise_alerts(uow, [(engagement, entry.day)], policy, now, payees=True)
         uow.commit()
@@ -318,10 +355,9 @@ def log_hours(
 def parse_hours_csv(data: bytes, meta: Meta) -> tuple[list[tuple[int, LogHours]], list[RowProblem]]:
     """Read the rows into commands, with every problem of each row that needs no
     database: missing fields, extra fields, a bad date, bad hours, a bad activity, a bad
-    note, a repeated row."""
+    note. Repeated rows are found by ``import_hours``, with the rule ``pay log`` uses."""
     commands: list[tuple[int, LogHours]] = []
     problems: list[RowProblem] = []
-    seen: dict[tuple, int] = {}
     for record in read_csv(data, CSV_REQUIRED, CSV_OPTIONAL):
         line, row = record.line, record.values
         reasons = list(record.problems)
@@ -356,13 +392,6 @@ def parse_hours_csv(data: bytes, meta: Meta) -> tuple[list[tuple[int, LogHours]]
         if reasons:
             problems.append(RowProblem(line, "; ".join(reasons)))
             continue
-        key = (cmd.engagement, day, cmd.activity.strip().lower(), parse_hours(cmd.hours))
-        if key in seen:
-            problems.append(
-                RowProblem(line, f"repeats line {seen[key]} (same engagement, date, activity)")
-            )
-            continue
-        seen[key] = line
         commands.append((line, cmd))
     return commands, problems
 
@@ -391,6 +420,7 @@ def import_hours(
         tiers = uow.pay.tiers()
         done = uow.pay.logged_request_ids(f"csv:{digest}:{line}" for line, _ in commands)
         entries: list[ActivityEntry] = []
+        valued: list[tuple[int, ActivityEntry]] = []
         for line, cmd in commands:
             request_id = f"csv:{digest}:{line}"
             if request_id in done:
@@ -398,18 +428,30 @@ def import_hours(
                 continue
             engagement = engagements.get(cmd.engagement)
             try:
-                entries.append(
-                    value_entry(
-                        cmd,
-                        engagement,
-                        tiers,
-                        declines.get(engagement.advisor, []) if engagement else [],
-                        now.date(),
-                        request_id,
+                valued.append(
+                    (
+                        line,
+                        value_entry(
+                            cmd,
+                            engagement,
+                            tiers,
+                            declines.get(engagement.advisor, []) if engagement else [],
+                            now.date(),
+                            request_id,
+                        ),
                     )
                 )
             except PPFlowError as error:
                 report.problems.append(RowProblem(line, str(error)))
+        logged = _logged(uow, (e for _, e in valued))
+        for line, entry in valued:
+            try:
+                check_not_repeated(entry, logged)
+            except DuplicateError as error:
+                report.problems.append(RowProblem(line, str(error)))
+                continue
+            logged[entry_key(entry)] = f"line {line}"
+            entries.append(entry)
         report.problems.sort(key=lambda p: p.line)
         if report.problems and not skip_invalid:
             return report
@@ -575,8 +617,6 @@ def _budget_alerts(
         if budget is None:
             continue
         committed = uow.pay.committed(program, *fiscal_year_bounds(year, month))
-        if not policy.budget_alert_due(committed, budget):
-            continue
         label = fiscal_year_label(year, month)
         context = {
             "program": program,
@@ -586,19 +626,15 @@ def _budget_alerts(
             "percent": percent(committed, budget),
             "currency": policy.currency,
         }
-        alert = _notify(
-            uow,
-            BUDGET_ALERT,
-            program,
-            label,
-            committed,
-            budget,
-            context,
-            f"{BUDGET_ALERT}:{program}:{year}",
-            now,
-        )
-        if alert.notified or alert.unreachable:
-            alerts.append(alert)
+        for level in policy.budget_levels_reached(committed, budget):
+            # The alert ratio's level keeps the key it had before the 100% alert existed,
+            # so that an 80% alert already sent is not sent again; 100% has its own.
+            key = f"{BUDGET_ALERT}:{program}:{year}"
+            if level != policy.budget_alert_ratio:
+                key += f":{int(level * 100)}"
+            alert = _notify(uow, BUDGET_ALERT, program, label, committed, budget, context, key, now)
+            if alert.notified or alert.unreachable:
+                alerts.append(replace(alert, level=int(level * 100)))
     return alerts
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ppflow.adapters.compensation import SqlCompensationReport
 from ppflow.adapters.orm import NotificationRow, StaffRow
@@ -20,7 +20,7 @@ from ppflow.adapters.orm_compensation import (
 )
 from ppflow.domain.commands import AddProgram, AddTeam, Meta
 from ppflow.domain.compensation import CompensationPolicy
-from ppflow.domain.errors import InvalidInputError, NotFoundError
+from ppflow.domain.errors import DuplicateError, InvalidInputError, NotFoundError
 from ppflow.services import compensation as pay
 from ppflow.services import integration, organization
 from ppflow.services.referral_import import CsvFormatError
@@ -122,7 +122,7 @@ def test_each_kind_of_tier_pays_by_the_date_of_the_activity(world):
     app = world.app
     hourly, _ = world.engagement(rate=None)
     agreed, _ = world.engagement(rate=25.0)
-    world.tier("meeting", "hourly", "20.00", date(2026, 1, 1))
+    world.tier("meeting", "hourly", "20.00", date(2026, 1, 1), date(2026, 4, 30))
     world.tier("meeting", "hourly", "30.00", date(2026, 5, 1))
     world.tier("presentation", "flat", "75.00", date(2026, 1, 1), date(2026, 12, 31))
     later(app, date(2026, 6, 1))
@@ -154,7 +154,7 @@ def test_each_kind_of_tier_pays_by_the_date_of_the_activity(world):
 def test_hours_cannot_be_logged_before_the_engagement_in_the_future_or_twice(world):
     engagement, _ = world.engagement()
     later(world.app, date(2026, 6, 1))
-    with pytest.raises(InvalidInputError, match="before engagement"):
+    with pytest.raises(InvalidInputError, match="nothing can be logged before its start"):
         world.log(engagement, date(2026, 3, 1), "1")
     with pytest.raises(InvalidInputError, match="in the future"):
         world.log(engagement, date(2026, 6, 2), "1")
@@ -235,8 +235,19 @@ def test_the_budget_alert_goes_to_each_coordinator_once_when_spending_reaches_80
         "percent": 80,
         "currency": "CAD",
     }
-    assert world.log(engagement, date(2026, 4, 4), "4").alerts == ()
+    assert world.log(engagement, date(2026, 4, 4), "4").alerts == ()  # 900.00
     assert len(world.alerts(pay.BUDGET_ALERT)) == 2
+
+    spent = world.log(engagement, date(2026, 4, 5), "4")  # 1000.00: 100%
+    assert [(a.level, a.amount_cents, a.notified) for a in spent.alerts] == [(100, 100000, 2)]
+    assert world.log(engagement, date(2026, 4, 6), "20").alerts == ()  # 1500.00
+    assert world.expense(engagement, date(2026, 4, 7), "400").alerts == ()  # 1900.00: 190%
+    sent = world.alerts(pay.BUDGET_ALERT)
+    assert sorted(key for _, key, _ in sent) == sorted(
+        [f"budget_alert:PP-X:2026:{c}" for c in world.coordinators]
+        + [f"budget_alert:PP-X:2026:100:{c}" for c in world.coordinators]
+    )
+    assert [context["percent"] for _, _, context in sent] == [80, 80, 100, 100]
 
 
 def test_a_budget_set_below_what_is_committed_alerts_at_once(world):
@@ -247,8 +258,12 @@ def test_a_budget_set_below_what_is_committed_alerts_at_once(world):
         pay.set_budget(world.uow(), "PP-X", 2026, "500", Meta("t"), POLICY, world.app.clock) == ()
     )
     alerts = pay.set_budget(world.uow(), "PP-X", 2026, "110", Meta("t"), POLICY, world.app.clock)
-    assert [a.amount_cents for a in alerts] == [10000]
+    assert [(a.level, a.amount_cents) for a in alerts] == [(80, 10000)]
     assert len(world.alerts(pay.BUDGET_ALERT)) == 2
+    alerts = pay.set_budget(world.uow(), "PP-X", 2026, "50", Meta("t"), POLICY, world.app.clock)
+    assert [(a.level, a.amount_cents) for a in alerts] == [(100, 10000)]
+    assert pay.set_budget(world.uow(), "PP-X", 2026, "40", Meta("t"), POLICY, world.app.clock) == ()
+    assert len(world.alerts(pay.BUDGET_ALERT)) == 4
     with pytest.raises(NotFoundError):
         pay.set_budget(world.uow(), "PP-NONE", 2026, "1", Meta("t"), POLICY, world.app.clock)
 
@@ -328,14 +343,16 @@ def test_the_csv_import_reports_every_kind_of_bad_row_and_imports_nothing(world)
         f"{engagement},2026-02-01,meeting,1,",  # 11: before the engagement
         f"{engagement},2026-07-01,meeting,1,",  # 12: in the future
         f"{engagement},2026-04-03,workshop,1,",  # 13: no rate for it
-        f"{engagement},2026-04-01,meeting,2,again",  # 14: repeats line 2
+        f"{engagement},2026-04-01,meeting,2,first",  # 14: repeats line 2
         f"{engagement},2026-04-04,meeting,1,note,extra",  # 15: an extra field
         f"{engagement},2026-04-05,meeting,1,bad\x07note",  # 16: control character
         f"{engagement},2026-04-06,meeting,1.5,",  # 17: good
+        f"{engagement},2026-04-06,cooking,1,",  # 18: unknown activity
+        f"{engagement},2026-04-01,meeting,2,second",  # 19: good: another meeting that day
     )
     report = run_import(world, data)
     reasons = {p.line: p.reason for p in report.problems}
-    assert sorted(reasons) == list(range(3, 17))
+    assert sorted(reasons) == [*range(3, 17), 18]
     assert "missing hours" in reasons[3]
     assert "not YYYY-MM-DD" in reasons[4]
     assert "not a number" in reasons[5]
@@ -347,18 +364,19 @@ def test_the_csv_import_reports_every_kind_of_bad_row_and_imports_nothing(world)
     assert "before engagement" in reasons[11]
     assert "in the future" in reasons[12]
     assert "no rate tier for 'workshop'" in reasons[13]
-    assert "repeats line 2" in reasons[14]
+    assert "already has 2 h of 'meeting' on 2026-04-01 (line 2)" in reasons[14]
+    assert "activity 'cooking' is unknown: give one of interview, meeting" in reasons[18]
     assert "more fields" in reasons[15]
     assert "control characters" in reasons[16]
-    assert (report.rows, report.imported) == (16, 0)
+    assert (report.rows, report.imported) == (18, 0)
     assert world.summary().payees == []
 
     skipped = run_import(world, data, skip_invalid=True)
-    assert skipped.imported == 2
-    assert world.summary().payees[0].centihours == 350
+    assert skipped.imported == 3
+    assert world.summary().payees[0].centihours == 550
     again = run_import(world, data, skip_invalid=True)
-    assert (again.imported, again.already_imported) == (0, 2)
-    assert world.summary().payees[0].centihours == 350
+    assert (again.imported, again.already_imported) == (0, 3)
+    assert world.summary().payees[0].centihours == 550
 
 
 def test_a_csv_that_cannot_be_read_is_refused_as_a_whole(world):
@@ -404,3 +422,64 @@ def test_the_indicators_read_hours_and_compensation_for_a_period(world):
     assert (program.centihours, program.compensation_cents, program.payees) == (350, 8750, 1)
     empty = report.paid(date(2025, 1, 1), date(2025, 1, 1) + timedelta(days=90))
     assert (empty.centihours, empty.compensation_cents, empty.payees) == (0, 0, 0)
+
+
+# ------------------------------------------------------------------ the books' rules
+
+
+def test_a_tier_that_overlaps_another_is_refused_and_one_that_meets_it_is_stored(world):
+    world.tier("meeting", "hourly", "20", date(2026, 1, 1), date(2026, 4, 30))
+    world.tier("meeting", "hourly", "30", date(2026, 5, 1))
+    with pytest.raises(
+        InvalidInputError,
+        match="overlaps tier 'meeting' hourly 30.00 from 2026-05-01 with no end",
+    ):
+        world.tier("meeting", "hourly", "40", date(2027, 1, 1))
+    with pytest.raises(
+        InvalidInputError,
+        match="overlaps tier 'meeting' hourly 20.00 from 2026-01-01 to 2026-04-30",
+    ):
+        world.tier("meeting", "flat", "40", date(2025, 6, 1), date(2026, 1, 1))
+    world.tier("meeting", "hourly", "15", date(2025, 1, 1), date(2025, 12, 31))
+    world.tier("talk", "flat", "75", date(2026, 1, 1))
+    with world.app.session_factory() as session:
+        stored = session.scalars(select(RateTierRow.amount_cents).order_by(RateTierRow.id)).all()
+    assert stored == [2000, 3000, 1500, 7500]
+
+
+def test_an_unknown_activity_is_refused_and_a_known_one_uses_the_engagement_rate(world):
+    engagement, _ = world.engagement(rate=25.0)
+    later(world.app, date(2026, 6, 1))
+    with pytest.raises(InvalidInputError, match="activity 'cooking' is unknown: give one of"):
+        world.log(engagement, date(2026, 5, 1), "1", "cooking")
+    assert world.log(engagement, date(2026, 5, 1), "2", "training").amount_cents == 5000
+    world.tier("cooking", "flat", "30", date(2026, 1, 1))
+    assert world.log(engagement, date(2026, 5, 1), "1", "cooking").amount_cents == 3000
+
+
+def test_the_same_activity_is_logged_once_whichever_path_it_comes_by(world):
+    engagement, _ = world.engagement(rate=25.0)
+    later(world.app, date(2026, 6, 1))
+    world.log(engagement, date(2026, 5, 1), "2")
+    with pytest.raises(DuplicateError, match="already has 2 h of 'meeting' on 2026-05-01"):
+        world.log(engagement, date(2026, 5, 1), "2")
+    world.log(engagement, date(2026, 5, 1), "1")  # another meeting, of another length
+    report = run_import(
+        world,
+        csv_file(
+            f"{engagement},2026-05-01,meeting,2,",  # 2: logged already
+            f"{engagement},2026-05-01,meeting,1,",  # 3: logged already
+            f"{engagement},2026-05-01,meeting,2,evening",  # 4: good: another note
+            f"{engagement},2026-05-02,meeting,2,",  # 5: good
+            f"{engagement},2026-05-02,meeting,2,",  # 6: repeats line 5
+        ),
+        skip_invalid=True,
+    )
+    assert {p.line: p.reason for p in report.problems}.keys() == {2, 3, 6}
+    assert "(already logged)" in report.problems[0].reason
+    assert "(line 5)" in report.problems[2].reason
+    assert report.imported == 2
+    with pytest.raises(DuplicateError, match="already has 2 h of 'meeting' on 2026-05-02"):
+        world.log(engagement, date(2026, 5, 2), "2")
+    with world.app.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(ActivityLogRow)) == 4

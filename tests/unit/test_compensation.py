@@ -9,10 +9,13 @@ from decimal import Decimal
 import pytest
 
 from ppflow.domain.compensation import (
+    KNOWN_ACTIVITIES,
     CompensationPolicy,
     NoRateError,
     RateTier,
     applicable_tier,
+    check_known_activity,
+    check_no_overlap,
     declined_on,
     fiscal_year,
     fiscal_year_bounds,
@@ -209,3 +212,50 @@ def test_settings_out_of_range_are_refused():
         CompensationPolicy.from_values(1e300, 0.8, 4)
     with pytest.raises(InvalidInputError, match="ratio 'nan' is not a number"):
         CompensationPolicy.from_values(500.0, float("nan"), 4)
+
+
+def test_the_budget_alerts_at_its_ratio_and_at_all_of_the_budget():
+    policy = CompensationPolicy.from_values(500.0, 0.8, 4)
+    assert policy.budget_levels_reached(79_999, 100_000) == ()
+    assert policy.budget_levels_reached(80_000, 100_000) == (Decimal("0.8"),)
+    assert policy.budget_levels_reached(99_999, 100_000) == (Decimal("0.8"),)
+    assert policy.budget_levels_reached(190_000, 100_000) == (Decimal("0.8"), Decimal(1))
+    assert policy.budget_levels_reached(0, 0) == ()
+    assert policy.budget_levels_reached(5, None) == ()
+    whole = CompensationPolicy.from_values(500.0, 1, 4)
+    assert whole.budget_levels_reached(100_000, 100_000) == (Decimal(1),)
+
+
+def _tier(start, end=None, activity="meeting"):
+    return RateTier(activity, "hourly", 2500, start, end)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "overlaps"),
+    [
+        (date(2026, 1, 1), date(2026, 1, 31), False),  # ends the day before
+        (date(2026, 1, 1), date(2026, 2, 1), True),  # ends on its first day
+        (date(2026, 3, 31), None, True),  # starts on its last day, open-ended
+        (date(2026, 4, 1), None, False),  # starts the day after
+        (date(2025, 1, 1), None, True),  # open-ended, from before
+    ],
+)
+def test_tiers_overlap_when_their_days_intersect(start, end, overlaps):
+    existing = _tier(date(2026, 2, 1), date(2026, 3, 31))
+    assert _tier(start, end).overlaps(existing) is overlaps
+    assert existing.overlaps(_tier(start, end)) is overlaps
+    assert not _tier(start, end, "talk").overlaps(existing)
+
+
+def test_an_open_ended_tier_overlaps_every_later_one():
+    assert _tier(date(2030, 1, 1)).overlaps(_tier(date(2026, 1, 1)))
+    with pytest.raises(InvalidInputError, match="overlaps tier 'meeting' .* from 2026-01-01"):
+        check_no_overlap(_tier(date(2030, 1, 1)), [_tier(date(2026, 1, 1))])
+
+
+def test_an_activity_is_known_from_the_list_or_from_a_tier():
+    assert check_known_activity(" Meeting ", []) == "meeting"
+    assert check_known_activity("cooking", [_tier(date(2026, 1, 1), activity="cooking")])
+    with pytest.raises(InvalidInputError, match="'cooking' is unknown: give one of interview"):
+        check_known_activity("cooking", [])
+    assert set(KNOWN_ACTIVITIES) >= {"meeting", "workshop", "presentation"}

@@ -31,17 +31,19 @@ def engaged(o, rate: float | None = None) -> str:
     return o.uow.engagements.for_advisor(code)[0].code
 
 
-def meeting_tier(o, amount="25.00", start=date(2026, 1, 1)):
-    return pay.add_rate_tier(o.uow, pay.AddRateTier("meeting", "hourly", amount, start), o.clock)
+def meeting_tier(o, amount="25.00", start=date(2026, 1, 1), end=None):
+    return pay.add_rate_tier(
+        o.uow, pay.AddRateTier("meeting", "hourly", amount, start, end), o.clock
+    )
 
 
 def hours(engagement, h="2", day=DAY, activity="meeting", request_id=None):
     return pay.LogHours(engagement, day, activity, h, meta=Meta("camille", request_id=request_id))
 
 
-def test_rate_tiers_are_listed_by_activity_and_start_and_one_start_date_per_activity(o):
+def test_rate_tiers_are_listed_by_activity_and_start(o):
     meeting_tier(o, start=date(2026, 5, 1))
-    meeting_tier(o, "20.00", start=date(2025, 1, 1))
+    meeting_tier(o, "20.00", start=date(2025, 1, 1), end=date(2026, 4, 30))
     pay.add_rate_tier(o.uow, pay.AddRateTier("talk", "flat", "75", date(2026, 1, 1)), o.clock)
 
     tiers = pay.list_rate_tiers(o.uow)
@@ -51,15 +53,44 @@ def test_rate_tiers_are_listed_by_activity_and_start_and_one_start_date_per_acti
         ("meeting", 2026),
         ("talk", 2026),
     ]
-    with pytest.raises(DuplicateError, match="already starts on 2026-05-01"):
-        meeting_tier(o, start=date(2026, 5, 1))
     with pytest.raises(InvalidInputError, match="amount must be more than 0"):
         meeting_tier(o, "0")
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "other"),
+    [
+        (date(2026, 5, 1), None, "from 2026-05-01 with no end"),  # the same start
+        (date(2027, 1, 1), None, "from 2026-05-01 with no end"),  # within an open-ended one
+        (date(2026, 4, 30), date(2026, 5, 1), "from 2026-01-01 to 2026-04-30"),  # both
+        (date(2025, 1, 1), None, "from 2026-01-01 to 2026-04-30"),  # runs over both
+        (date(2025, 1, 1), date(2026, 1, 1), "from 2026-01-01 to 2026-04-30"),  # its first day
+    ],
+)
+def test_a_tier_that_overlaps_another_for_the_same_activity_is_refused_naming_it(
+    o, start, end, other
+):
+    meeting_tier(o, "20.00", start=date(2026, 1, 1), end=date(2026, 4, 30))
+    meeting_tier(o, "30.00", start=date(2026, 5, 1))
+
+    with pytest.raises(InvalidInputError, match=f"overlaps tier 'meeting' hourly .* {other}"):
+        meeting_tier(o, "40.00", start=start, end=end)
+
+    assert len(pay.list_rate_tiers(o.uow)) == 2
+
+
+def test_tiers_that_meet_without_overlapping_or_for_another_activity_are_accepted(o):
+    meeting_tier(o, start=date(2026, 1, 1), end=date(2026, 4, 30))
+    meeting_tier(o, start=date(2026, 5, 1))
+    meeting_tier(o, start=date(2025, 1, 1), end=date(2025, 12, 31))
+    pay.add_rate_tier(o.uow, pay.AddRateTier("talk", "flat", "75", date(2026, 1, 1)), o.clock)
+
+    assert len(pay.list_rate_tiers(o.uow)) == 4
+
+
 def test_hours_are_valued_with_the_tier_in_effect_on_the_activitys_date(o):
     engagement = engaged(o)
-    meeting_tier(o, "20.00", start=date(2025, 1, 1))
+    meeting_tier(o, "20.00", start=date(2025, 1, 1), end=date(2026, 3, 9))
     meeting_tier(o, "30.00", start=date(2026, 3, 10))
 
     early = pay.log_hours(o.uow, hours(engagement, "1.5", date(2026, 3, 5)), POLICY, o.clock)
@@ -86,8 +117,16 @@ def test_the_same_request_logs_hours_once(o):
     ("change", "message"),
     [
         ({"day": date(2026, 4, 2)}, "date 2026-04-02 is in the future"),
-        ({"day": date(2026, 3, 1)}, "is before engagement .* started \\(2026-03-02\\)"),
+        (
+            {"day": date(2026, 3, 1)},
+            "is before engagement .* started \\(2026-03-02\\): nothing can be logged before",
+        ),
         ({"activity": "Big Meeting"}, "must be a short lowercase word"),
+        (
+            {"activity": "cooking"},
+            "activity 'cooking' is unknown: give one of interview, meeting, preparation, "
+            "presentation, review, training, workshop, or add a rate tier",
+        ),
     ],
 )
 def test_hours_that_cannot_be_paid_are_refused_and_nothing_is_logged(o, change, message):
@@ -144,9 +183,12 @@ def test_setting_a_budget_below_what_is_committed_alerts_now(o):
     meeting_tier(o)
     pay.log_hours(o.uow, hours(engagement, "4"), POLICY, o.clock)
 
-    [alert] = pay.set_budget(o.uow, o.program, 2025, "100", META, POLICY, o.clock)
+    alerts = pay.set_budget(o.uow, o.program, 2025, "100", META, POLICY, o.clock)
 
-    assert (alert.amount_cents, alert.limit_cents) == (10000, 10000)
+    assert [(a.level, a.amount_cents, a.limit_cents) for a in alerts] == [
+        (80, 10000, 10000),
+        (100, 10000, 10000),
+    ]
     with pytest.raises(NotFoundError, match="no program 'PP-NONE'"):
         pay.set_budget(o.uow, "PP-NONE", 2025, "100", META, POLICY, o.clock)
     with pytest.raises(InvalidInputError, match="fiscal year 1999"):
@@ -240,7 +282,7 @@ def test_an_hours_file_with_a_bad_row_imports_nothing_unless_told_to_skip_it(o):
     assert sorted(report.bad_lines) == [3, 4, 5]
     assert "date '05/03/2026' is not YYYY-MM-DD" in report.problems[0].reason
     assert "no engagement 'EN-NONE'" in report.problems[1].reason
-    assert "repeats line 2" in report.problems[2].reason
+    assert "already has 2 h of 'meeting' on 2026-03-05 (line 2)" in report.problems[2].reason
 
     skipped = pay.import_hours(o.uow, data, META, POLICY, skip_invalid=True, clock=o.clock)
     assert skipped.imported == 1 and len(o.uow.tables.activities) == 1
@@ -249,3 +291,108 @@ def test_an_hours_file_with_a_bad_row_imports_nothing_unless_told_to_skip_it(o):
 def test_an_hours_file_without_the_required_columns_is_refused_as_a_whole(o):
     with pytest.raises(InvalidInputError, match="lacks the column\\(s\\) hours"):
         pay.import_hours(o.uow, csv("engagement,date,activity"), META, POLICY, clock=o.clock)
+
+
+# --------------------------------------------------------------- the books' rules
+
+
+def test_an_activity_with_a_tier_of_its_own_is_known_even_outside_the_list(o):
+    engagement = engaged(o)
+    pay.add_rate_tier(o.uow, pay.AddRateTier("cooking", "flat", "40", date(2026, 1, 1)), o.clock)
+
+    logged = pay.log_hours(o.uow, hours(engagement, activity="cooking"), POLICY, o.clock)
+
+    assert logged.amount_cents == 4000
+
+
+def test_a_known_activity_without_a_tier_is_paid_at_the_engagement_rate(o):
+    engagement = engaged(o, rate=30.0)
+
+    logged = pay.log_hours(o.uow, hours(engagement, activity="training"), POLICY, o.clock)
+
+    assert logged.amount_cents == 6000
+    with pytest.raises(InvalidInputError, match="activity 'cooking' is unknown"):
+        pay.log_hours(o.uow, hours(engagement, activity="cooking"), POLICY, o.clock)
+    assert len(o.uow.tables.activities) == 1
+
+
+def test_the_same_activity_twice_is_refused_unless_its_hours_or_note_differ(o):
+    engagement = engaged(o)
+    meeting_tier(o)
+    pay.log_hours(o.uow, hours(engagement, "2"), POLICY, o.clock)
+
+    with pytest.raises(DuplicateError, match="already has 2 h of 'meeting' on 2026-03-02"):
+        pay.log_hours(o.uow, hours(engagement, "2"), POLICY, o.clock)
+    pay.log_hours(o.uow, hours(engagement, "1.5"), POLICY, o.clock)
+    afternoon = pay.LogHours(engagement, DAY, "meeting", "2", "afternoon", META)
+    pay.log_hours(o.uow, afternoon, POLICY, o.clock)
+
+    assert [a.entry.centihours for a in o.uow.tables.activities] == [200, 150, 200]
+
+
+def test_the_import_refuses_what_the_log_refuses_and_accepts_what_it_accepts(o):
+    engagement = engaged(o)
+    meeting_tier(o)
+    pay.log_hours(o.uow, hours(engagement, "2", date(2026, 3, 5)), POLICY, o.clock)
+    data = csv(
+        "engagement,date,activity,hours,note",
+        f"{engagement},2026-03-05,meeting,2,",  # 2: logged already
+        f"{engagement},2026-03-06,meeting,2,",  # 3: good
+        f"{engagement},2026-03-06,meeting,1,",  # 4: good: other hours
+        f"{engagement},2026-03-06,meeting,2,",  # 5: repeats line 3
+        f"{engagement},2026-03-06,meeting,2,afternoon",  # 6: good: another note
+        f"{engagement},2026-03-06,cooking,1,",  # 7: unknown activity
+        f"{engagement},2026-03-01,meeting,1,",  # 8: before the start
+    )
+
+    report = pay.import_hours(o.uow, data, META, POLICY, clock=o.clock)
+
+    reasons = {p.line: p.reason for p in report.problems}
+    assert sorted(reasons) == [2, 5, 7, 8]
+    assert "already has 2 h of 'meeting' on 2026-03-05 (already logged)" in reasons[2]
+    assert "(line 3)" in reasons[5]
+    assert "activity 'cooking' is unknown: give one of interview, meeting" in reasons[7]
+    assert "before engagement" in reasons[8] and "nothing can be logged before" in reasons[8]
+    skipped = pay.import_hours(o.uow, data, META, POLICY, skip_invalid=True, clock=o.clock)
+    assert skipped.imported == 3 and len(o.uow.tables.activities) == 4
+
+
+def test_the_budget_alerts_once_at_80_and_once_at_100_percent(o):
+    engagement = engaged(o)
+    meeting_tier(o, "100.00")
+    pay.set_budget(o.uow, o.program, 2025, "1000", META, POLICY, o.clock)
+
+    def log(h, day):
+        logged = pay.log_hours(o.uow, hours(engagement, h, day), POLICY, o.clock)
+        return [a.level for a in logged.alerts if a.kind == pay.BUDGET_ALERT]
+
+    assert log("7.5", date(2026, 3, 2)) == []  # 75%
+    assert log("1", date(2026, 3, 3)) == [80]  # 85%
+    assert log("1", date(2026, 3, 4)) == []  # 95%
+    assert log("1", date(2026, 3, 5)) == [100]  # 105%
+    assert log("9", date(2026, 3, 6)) == []  # 195%
+    keys = [n.idempotency_key for n in o.uow.queued("budget_alert")]
+    assert keys == [
+        f"budget_alert:{o.program}:2025:{o.coordinator}",
+        f"budget_alert:{o.program}:2025:100:{o.coordinator}",
+    ]
+
+
+def test_each_budget_level_alerts_per_program_and_fiscal_year(o):
+    engagement = engaged(o)
+    meeting_tier(o, "100.00")
+    pay.set_budget(o.uow, o.program, 2025, "100", META, POLICY, o.clock)
+    pay.set_budget(o.uow, o.program, 2026, "100", META, POLICY, o.clock)
+
+    old = pay.log_hours(o.uow, hours(engagement, "1", date(2026, 3, 31)), POLICY, o.clock)
+    o.later(days=30)
+    new = pay.log_hours(o.uow, hours(engagement, "1", date(2026, 4, 1)), POLICY, o.clock)
+
+    assert [(a.year, a.level) for a in old.alerts if a.kind == pay.BUDGET_ALERT] == [
+        ("2025-26", 80),
+        ("2025-26", 100),
+    ]
+    assert [(a.year, a.level) for a in new.alerts if a.kind == pay.BUDGET_ALERT] == [
+        ("2026-27", 80),
+        ("2026-27", 100),
+    ]
