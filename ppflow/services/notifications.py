@@ -85,6 +85,12 @@ _KINDS = (
         {"advisor": SAMPLE_ADVISOR, "referrer": SAMPLE_STAFF},
     ),
     NotificationKind(
+        "referrals_imported",
+        "staff",
+        ("count", "advisors"),
+        {"count": 3, "advisors": [SAMPLE_ADVISOR, "PA-7K3M9Q", "PA-4TQ8ZP"], "more": 0},
+    ),
+    NotificationKind(
         "introduction_advisor",
         "advisor",
         ("advisor", "team", "team_name", "lead"),

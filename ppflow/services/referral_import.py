@@ -39,7 +39,7 @@ from ppflow.domain.model import (
 )
 from ppflow.domain.model import valid_email as _valid_email
 from ppflow.services.csv_files import ACCEPTED, CsvFormatError, iter_csv
-from ppflow.services.notifications import InvalidRecipientError
+from ppflow.services.notifications import InvalidRecipientError, queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 
 __all__ = ["ACCEPTED", "CsvFormatError", "RegisteredMeanwhileError", "import_referrals"]
@@ -272,18 +272,41 @@ def _referrals(
         meta = Meta(m.actor, m.reason or f"referred by {referrer}", m.request_id, m.flow_run_id)
         transition = advisor.begin(meta, now)
         context = {"advisor": code, "referrer": referrer}
+        # the referrer is thanked for each person; the coordinators hear once per import
         notices = (
             Notice(
                 "referral_acknowledgement", referrer, f"referral_acknowledgement:{code}", context
-            ),
-            *(
-                Notice("referral_received", c, f"referral_received:{code}:{c}", context)
-                for c in coordinators
             ),
         )
         yield NewReferral(advisor, contact, referrer, cmd.source, transition, notices)
         if progress and (done % step == 0 or done == total):
             progress(done, total)
+
+
+IMPORT_NOTICE_CODES = 50  # the codes an import notice lists; the rest are counted
+
+
+def _tell_coordinators(
+    uow: UnitOfWork, coordinators: list[str], codes: list[str], meta: Meta, now: datetime
+) -> None:
+    """One notice to each coordinator for the whole import, with the count and the codes
+    (a 300-row file sends each coordinator one e-mail, not 300)."""
+    key = meta.request_id or codes[0]
+    for coordinator in coordinators:
+        queue_notification(
+            uow,
+            template="referrals_imported",
+            recipient_kind="staff",
+            recipient_code=coordinator,
+            context={
+                "count": len(codes),
+                "advisors": codes[:IMPORT_NOTICE_CODES],
+                "more": max(0, len(codes) - IMPORT_NOTICE_CODES),
+            },
+            idempotency_key=f"referrals_imported:{key}:{coordinator}",
+            at=now,
+            transition_id=None,
+        )
 
 
 def import_referrals(
@@ -324,6 +347,7 @@ def import_referrals(
     with uow:  # the one write transaction: bulk inserts, then commit
         now = clock.now()
         uow.referral_batch.add(_referrals(planned, coordinators, now, progress), now)
+        _tell_coordinators(uow, coordinators, [code for code, _ in planned], meta, now)
         uow.commit()
     report.imported = [code for code, _ in planned]
     return report

@@ -309,10 +309,6 @@ def floor_rows(app: App, rows: list[dict[str, str]], codes: list[str], meta: Met
         )
         context = {"advisor": code, "referrer": referrer}
         notices = [("referral_acknowledgement", referrer, f"referral_acknowledgement:{code}")]
-        notices += [
-            ("referral_received", c["code"], f"referral_received:{code}:{c['code']}")
-            for c in COORDINATORS
-        ]
         tables["notifications"] += [
             {
                 "template": template,
@@ -328,6 +324,26 @@ def floor_rows(app: App, rows: list[dict[str, str]], codes: list[str], meta: Met
             }
             for template, recipient, key in notices
         ]
+    # the coordinators hear once for the whole file
+    for c in COORDINATORS:
+        tables["notifications"].append(
+            {
+                "template": "referrals_imported",
+                "recipient_kind": "staff",
+                "recipient_code": c["code"],
+                "language": "fr",
+                "context": {
+                    "count": len(codes),
+                    "advisors": codes[:50],
+                    "more": max(0, len(codes) - 50),
+                },
+                "idempotency_key": f"referrals_imported:{meta.request_id or codes[0]}:{c['code']}",
+                "transition_id": None,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": NOW,
+            }
+        )
     return tables
 
 
@@ -416,8 +432,7 @@ def _snapshot(app: App) -> dict[str, list[tuple]]:
             table = row.__table__
             columns = [c for c in table.c if c.name != "created_at"]
             found[name] = [
-                tuple(r)
-                for r in connection.execute(select(*columns).order_by(*table.primary_key))
+                tuple(r) for r in connection.execute(select(*columns).order_by(*table.primary_key))
             ]
     return found
 

@@ -274,7 +274,21 @@ def test_the_import_writes_the_rows_registering_one_referral_writes(any_app):
     ).encode()
     [two] = import_referrals(any_app.uow(), data, Meta("test"), clock=any_app.clock).imported
     registered, imported = written_rows(any_app, one), written_rows(any_app, two)
-    assert len(imported["notices"]) == 3  # the referrer's acknowledgement, two coordinators
+    # the referrer is thanked for each person; the coordinators hear once for the whole file
+    assert [n["template"] for n in imported["notices"]] == ["referral_acknowledgement"]
+    assert [n["template"] for n in registered["notices"]] == [
+        "referral_acknowledgement",
+        "referral_received",
+        "referral_received",
+    ]
+    registered["notices"] = registered["notices"][:1]
+    with any_app.engine.connect() as connection:
+        told = connection.execute(
+            select(NotificationRow.context).where(
+                NotificationRow.template == "referrals_imported"
+            )
+        ).all()
+    assert [c for (c,) in told] == [{"count": 1, "advisors": [two], "more": 0}] * 2
     for rows in (registered, imported):
         rows["contact"] = {k: v for k, v in rows["contact"].items() if "one" not in str(v)}
         rows["contact"] = {k: v for k, v in rows["contact"].items() if "two" not in str(v)}

@@ -63,6 +63,9 @@ class FakeIndicatorQueries:
     def item_themes(self):
         return self.themes
 
+    def attendance(self, start, end):
+        return []
+
     def target_versions(self):
         return [
             TargetVersion("share_teams_with_two_advisors", 0.5, "2026", 2, Q1[0], 0.4),
@@ -133,7 +136,9 @@ def test_a_referral_file_is_imported_in_one_transaction_and_a_retry_replays_it()
     first = o.uow.advisors.get(report.imported[0])
     assert first.tags == ["cancer", "youth"]
     assert [t.request_id for t in o.uow.log("advisor")] == ["upload-9:2", "upload-9:3"]
-    assert len(o.uow.queued("referral_received")) == 2
+    assert o.uow.queued("referral_received") == []  # the coordinators hear once per import
+    [notice] = o.uow.queued("referrals_imported")
+    assert notice.context["count"] == 2 and notice.recipient_code == o.coordinator
 
 
 def test_a_referral_file_with_bad_rows_imports_nothing_unless_told_to_skip_them():
