@@ -6,6 +6,8 @@ run waiting and says why."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 
 from prefect.client.schemas.responses import SetStateStatus
 from prefect.utilities.schema_tools import validate
@@ -20,6 +22,36 @@ RUN_NAMES = {"screening": "recruit/{}", "training": "prepare/{}", "match": "inte
 
 class NoRunWaitingError(PPFlowError):
     pass
+
+
+@dataclass(frozen=True)
+class OpenQuestion:
+    """A decision a run waits for: the question, the advisor or team it is about, since
+    when, and the run that asks it."""
+
+    question: str  # screening, training or match
+    subject: str
+    since: datetime
+    flow_run_id: str
+    run_name: str
+
+
+# the parameter of each asking stage's run that names what the question is about
+SUBJECT_PARAMETER = {"screening": "advisor", "training": "advisor", "match": "team"}
+
+
+def open_questions() -> list[OpenQuestion]:
+    """Every decision a run is waiting for, oldest first (one paged read of the waiting
+    runs); the question comes from the pause key, its subject from the run's parameters."""
+    found = []
+    for run in paused_runs():
+        key = (run.state.state_details.pause_key or "") if run.state else ""
+        question = key.split("-")[0]
+        subject = (run.parameters or {}).get(SUBJECT_PARAMETER.get(question, ""), "")
+        if question in SUBJECT_PARAMETER and subject:
+            since = run.state.timestamp if run.state else run.created
+            found.append(OpenQuestion(question, subject, since, str(run.id), run.name))
+    return sorted(found, key=lambda q: q.since)
 
 
 def waiting_run(question: str, subject: str, flow_run_id: str | None = None):

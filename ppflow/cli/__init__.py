@@ -35,6 +35,7 @@ app = CommandGroup(
 
 app.command("serve")(orchestration.serve)
 app.command("run")(orchestration.run)
+app.command("waiting")(orchestration.waiting)
 app.command("lifecycle")(lifecycle.lifecycle)
 app.command("demo")(demo.demo)
 app.command("mail-sink")(mail.mail_sink)

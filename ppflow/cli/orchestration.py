@@ -62,6 +62,64 @@ def run(
     out.print(f"started {name} (flow run {run_id})")
 
 
+# How each question is answered from the command line (the same choices as the UI form).
+ANSWER_WITH = {
+    "screening": "ppflow answer screening {s} --outcome retained|not_retained|declined",
+    "training": "ppflow answer training {s} --module CODE",
+    "match": "ppflow answer match {s} --advisor PA-… [--rate N] | --reject",
+}
+
+
+def waiting() -> None:
+    """What waits on the coordinators: every decision a run is waiting for (the question,
+    the advisor or team, since when, and the command or the Prefect UI page that answers
+    it), then the cases stalled past their service level (the reminders' digest, now)."""
+    from rich.table import Table
+
+    from ppflow.services.sweeps import DEFAULT_SERVICE_LEVELS, find_stalled_cases
+
+    application = current_app()
+    now = application.clock.now()
+    questions = _open_questions()
+    if questions is None:
+        out.print("no Prefect server at PREFECT_API_URL: waiting runs are not listed")
+    elif not questions:
+        out.print("no run waits for a decision")
+    else:
+        from prefect.settings import PREFECT_UI_URL
+
+        ui = PREFECT_UI_URL.value()
+        table = Table("question", "about", "waiting since", "answer with", title="Decisions")
+        for q in questions:
+            days = (now - q.since).days
+            answer_with = ANSWER_WITH[q.question].format(s=q.subject)
+            if ui:
+                answer_with += f"\nor {ui.rstrip('/')}/runs/flow-run/{q.flow_run_id}"
+            table.add_row(q.question, q.subject, f"{q.since:%Y-%m-%d} ({days} d)", answer_with)
+        out.print(table)
+    levels = {**DEFAULT_SERVICE_LEVELS, **application.settings.service_levels}
+    found = find_stalled_cases(application.sweeps(), now, levels)
+    stalled = [(kind, case) for kind, f in found.items() for case in f.first]
+    if not stalled:
+        out.print("no case is stalled past its service level")
+        return
+    table = Table("kind", "code", "what waits", "days", title="Stalled past their service level")
+    for kind, case in stalled:
+        table.add_row(str(kind), case.advisor, case.stage, str(case.days))
+    out.print(table)
+
+
+def _open_questions():
+    """The decisions runs wait for, or None when no Prefect server is configured."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        return None
+    from ppflow_flows.answers import open_questions
+
+    return open_questions()
+
+
 def give_answer(question: str, subject: str, values: dict) -> None:
     """Check the answer and resume the run that waits on it; the CLI's user is the actor."""
     from ppflow_flows.answers import answer
