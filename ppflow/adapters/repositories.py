@@ -122,31 +122,10 @@ class SqlAdvisors:
         )
         self.session.add(row)
         self.session.flush()
-        email_key, phone_key = contact_keys(contact.email, contact.phone)
-        self.session.add(
-            ContactRow(
-                advisor_id=row.id,
-                first_name=contact.first_name,
-                last_name=contact.last_name,
-                email=contact.email,
-                phone=contact.phone,
-                language=contact.language,
-                context=contact.context,
-                email_key=email_key,
-                phone_key=phone_key,
-            )
-        )
-        try:
-            self.session.flush()
-        except IntegrityError as error:
-            # the unique keys refuse a second contact for the same person: the insert is
-            # the check, so two coordinators registering one person at once get one code
-            self.session.rollback()
-            existing = self.find_by_email_or_phone([contact.email], [contact.phone])
-            if not existing:
-                raise
-            stages = {code: self.get(code).stage for code in set(existing.values())}
-            raise AlreadyRegisteredError(stages) from error
+        self.session.add(ContactRow(advisor_id=row.id, **_contact_values(contact)))
+        # the unique keys refuse a second contact for the same person: the insert is the
+        # check, so two coordinators registering one person at once get one code
+        self._as_one_person(contact, advisor.code, self.session.flush)
 
     def get(self, code: str) -> Advisor:
         found = self.session.execute(
@@ -223,20 +202,16 @@ class SqlAdvisors:
         )
         if row is None:
             raise NotFoundError("contact for advisor", code)
-        email_key, phone_key = contact_keys(contact.email, contact.phone)
-        values = dict(
-            first_name=contact.first_name,
-            last_name=contact.last_name,
-            email=contact.email,
-            phone=contact.phone,
-            language=contact.language,
-            context=contact.context,
-            email_key=email_key,
-            phone_key=phone_key,
+        change = update(ContactRow).where(ContactRow.id == row.id)
+        self._as_one_person(
+            contact, code, lambda: self.session.execute(change.values(**_contact_values(contact)))
         )
+
+    def _as_one_person(self, contact: Contact, code: str, write) -> None:
+        """``write`` the contact; if the contacts' unique keys refuse it (the address or
+        phone is another advisor's), say whose, with how to go on."""
         try:
-            self.session.execute(update(ContactRow).where(ContactRow.id == row.id).values(**values))
-            self.session.flush()
+            write()
         except IntegrityError as error:
             self.session.rollback()
             existing = self.find_by_email_or_phone([contact.email], [contact.phone])
@@ -677,6 +652,21 @@ class SqlTraining:
         if required_only:
             query = query.where(TrainingModuleRow.required.is_(True))
         return [TrainingModule(r.code, r.title, r.required) for r in self.session.scalars(query)]
+
+
+def _contact_values(contact: Contact) -> dict[str, Any]:
+    """A contact's columns, with its unique keys."""
+    email_key, phone_key = contact_keys(contact.email, contact.phone)
+    return dict(
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        email=contact.email,
+        phone=contact.phone,
+        language=contact.language,
+        context=contact.context,
+        email_key=email_key,
+        phone_key=phone_key,
+    )
 
 
 def contact_keys(email: str, phone: str) -> tuple[str | None, str | None]:
