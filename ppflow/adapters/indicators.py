@@ -9,7 +9,7 @@ covering indexes declared on ``TransitionRow`` let each one read an index instea
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
     Integer,
@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from ppflow.adapters.orm import (
     AdvisorRow,
     EngagementRow,
+    MeetingAttendanceRow,
+    MeetingRow,
     ProgramTargetRow,
     SurveyRequestRow,
     TeamRow,
@@ -40,6 +42,7 @@ from ppflow.adapters.orm import (
 from ppflow.domain.lifecycle import AdvisorStage, EngagementStage, TeamStage
 from ppflow.resources import questionnaires_dir
 from ppflow.services.indicators import (
+    Attendance,
     Compensation,
     Durations,
     ItemScores,
@@ -284,6 +287,25 @@ class SqlIndicators:
         with self.session_factory() as session:
             mean, n = session.execute(query).one()
         return (round(float(mean), 2) if mean is not None else None), int(n)
+
+    def attendance(self, start: date, end: date) -> list[Attendance]:
+        M, R = MeetingRow, MeetingAttendanceRow
+        query = (
+            select(
+                TeamRow.code,
+                func.count(),
+                func.sum(case((R.present.is_(True), 1), else_=0)),
+            )
+            .select_from(R)
+            .join(M, M.id == R.meeting_id)
+            .join(TeamRow, TeamRow.id == M.team_id)
+            .where(M.held_on >= start, M.held_on < end)
+            .group_by(TeamRow.code)
+            .order_by(TeamRow.code)
+        )
+        with self.session_factory() as session:
+            rows = session.execute(query).all()
+        return [Attendance(team, int(held), int(attended or 0)) for team, held, attended in rows]
 
     def item_scores(self, start: datetime, end: datetime) -> list[ItemScores]:
         """Mean of each scale item per quarter, the JSON answers unnested by the database."""

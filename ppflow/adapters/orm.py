@@ -264,6 +264,30 @@ class CorrectionRow(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class MeetingRow(Base):
+    """A meeting of a QI team, on a day: one a day per team, so that recording the same
+    meeting twice cannot count its attendance twice (a second sitting on one day is
+    recorded as one meeting). It names people by their advisor row only."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (UniqueConstraint("team_id", "held_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("qi_teams.id"))
+    held_on: Mapped[date] = mapped_column(Date)
+    sets_objectives: Mapped[bool] = mapped_column(Boolean, default=False)
+    actor: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class MeetingAttendanceRow(Base):
+    """The roll call of one meeting: each advisor of the team, present or absent."""
+
+    __tablename__ = "meeting_attendance"
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), primary_key=True, index=True)
+    present: Mapped[bool] = mapped_column(Boolean)
+
+
 class ErasureRow(Base):
     """One erasure of a person's data: who asked, when, and which kinds of data went. It
     holds the advisor's code and nothing personal."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -18,6 +18,8 @@ from ppflow.adapters.orm import (
     DecisionRow,
     EngagementRow,
     EvaluationRow,
+    MeetingAttendanceRow,
+    MeetingRow,
     NotificationRow,
     ProgramManagerRow,
     ProgramRow,
@@ -41,6 +43,7 @@ from ppflow.domain.model import (
     Decision,
     Engagement,
     Evaluation,
+    Meeting,
     ParticipationRules,
     Program,
     ProgramTarget,
@@ -983,3 +986,70 @@ class SqlCorrections:
         return [
             Correction(r.entity, r.code, tuple(r.fields), r.actor, r.reason, r.at) for r in rows
         ]
+
+
+class SqlMeetings:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, meeting: Meeting) -> None:
+        team = _one(self.session, TeamRow, "QI team", meeting.team)
+        row = MeetingRow(
+            team_id=team.id,
+            held_on=meeting.held_on,
+            sets_objectives=meeting.sets_objectives,
+            actor=meeting.actor,
+            recorded_at=meeting.recorded_at,
+        )
+        self.session.add(row)
+        self.session.flush()
+        for codes, present in ((meeting.present, True), (meeting.absent, False)):
+            for code in codes:
+                advisor = _one(self.session, AdvisorRow, "advisor", code)
+                self.session.add(
+                    MeetingAttendanceRow(meeting_id=row.id, advisor_id=advisor.id, present=present)
+                )
+        self.session.flush()
+
+    def _meetings(self, team: str, *where) -> list[Meeting]:
+        rows = self.session.execute(
+            select(MeetingRow, TeamRow.code)
+            .join(TeamRow, TeamRow.id == MeetingRow.team_id)
+            .where(TeamRow.code == team, *where)
+            .order_by(MeetingRow.held_on)
+        ).all()
+        calls: dict[int, dict[bool, list[str]]] = {r.id: {True: [], False: []} for r, _ in rows}
+        if calls:
+            for meeting_id, code, present in self.session.execute(
+                select(
+                    MeetingAttendanceRow.meeting_id, AdvisorRow.code, MeetingAttendanceRow.present
+                )
+                .join(AdvisorRow, AdvisorRow.id == MeetingAttendanceRow.advisor_id)
+                .where(MeetingAttendanceRow.meeting_id.in_(list(calls)))
+                .order_by(AdvisorRow.code)
+            ):
+                calls[meeting_id][present].append(code)
+        return [
+            Meeting(
+                code,
+                r.held_on,
+                tuple(calls[r.id][True]),
+                tuple(calls[r.id][False]),
+                r.actor,
+                r.recorded_at,
+                r.sets_objectives,
+            )
+            for r, code in rows
+        ]
+
+    def on(self, team: str, day: date) -> Meeting | None:
+        found = self._meetings(team, MeetingRow.held_on == day)
+        return found[0] if found else None
+
+    def for_team(self, team: str, start: date | None, end: date | None) -> list[Meeting]:
+        where = []
+        if start is not None:
+            where.append(MeetingRow.held_on >= start)
+        if end is not None:
+            where.append(MeetingRow.held_on <= end)
+        return self._meetings(team, *where)

@@ -16,6 +16,7 @@ from ppflow.adapters.repositories import (
     SqlDecisions,
     SqlEngagements,
     SqlEvaluations,
+    SqlMeetings,
     SqlNotifications,
     SqlPrograms,
     SqlStaff,
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
         self.evaluations = SqlEvaluations(session)
         self.decisions = SqlDecisions(session)
         self.corrections = SqlCorrections(session)
+        self.meetings = SqlMeetings(session)
         self.pay = SqlCompensation(session)
         self.responses = SqlSurveyResponses(session)
         self.referral_batch = SqlReferralBatch(session)

@@ -16,6 +16,7 @@ from ppflow.cli import (
     incident,
     lifecycle,
     mail,
+    meeting,
     orchestration,
     portal,
     program,
@@ -49,6 +50,7 @@ app.add_typer(staff.staff_app, name="staff")
 app.add_typer(program.program_app, name="program")
 app.add_typer(incident.incident_app, name="incident")
 app.add_typer(team.engagement_app, name="engagement")
+app.add_typer(meeting.meeting_app, name="meeting")
 app.add_typer(orchestration.answer_app, name="answer")
 app.add_typer(mail.templates_app, name="templates")
 app.add_typer(mail.mail_app, name="mail")

@@ -114,13 +114,30 @@ def show(code: str) -> None:
 
 
 @team_app.command("objectives")
-def objectives(code: str) -> None:
-    """Record that the team set its QI objectives today, and show which advisors took part."""
+def objectives(
+    code: str,
+    present: Annotated[
+        list[str] | None, typer.Option(help="An advisor who attended (PA-...; repeatable).")
+    ] = None,
+    absent: Annotated[
+        list[str] | None, typer.Option(help="An advisor who did not (PA-...; repeatable).")
+    ] = None,
+) -> None:
+    """Record that the team set its QI objectives today, as a meeting with its roll call
+    (without --present or --absent, every advisor on the team was there)."""
     application = current_app()
-    present = integration.record_objectives(application.uow(), code, meta(), application.clock)
+    called = present is not None or absent is not None
+    here = integration.record_objectives(
+        application.uow(),
+        code.upper(),
+        meta(),
+        application.clock,
+        tuple(p.upper() for p in split_values(present)) if called else None,
+        tuple(a.upper() for a in split_values(absent)) if called else None,
+    )
     out.print(
-        f"objectives of {code} recorded; advisors on the team: "
-        f"{', '.join(present) if present else 'none (a tokenism risk)'}"
+        f"objectives of {code} recorded; advisors present: "
+        f"{', '.join(here) if here else 'none (a tokenism risk)'}"
     )
 
 

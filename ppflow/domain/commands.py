@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from ppflow.domain.errors import InvalidInputError
@@ -235,3 +235,16 @@ class EditTeam:
     languages: tuple[str, ...] | None = None
     focus_tags: tuple[str, ...] | None = None
     meta: Meta = Meta()
+
+
+@dataclass(frozen=True)
+class RecordMeeting:
+    """A team meeting and its roll call (advisor codes only). Without a roll call
+    (``present`` and ``absent`` both None), every advisor on the team that day was there."""
+
+    team: str
+    held_on: date
+    present: tuple[str, ...] | None = None
+    absent: tuple[str, ...] | None = None
+    sets_objectives: bool = False
+    meta: Meta = field(default_factory=Meta)

@@ -285,6 +285,26 @@ class Correction:
 
 
 @dataclass(frozen=True)
+class Meeting:
+    """A QI team met on a day; the roll call names each advisor of the team by code,
+    present or absent. One meeting a day per team."""
+
+    team: str
+    held_on: date
+    present: tuple[str, ...]
+    absent: tuple[str, ...]
+    actor: str
+    recorded_at: datetime
+    sets_objectives: bool = False
+
+    def attended(self, advisor: str) -> bool | None:
+        """Whether ``advisor`` was there; None when the roll call does not name them."""
+        if advisor in self.present:
+            return True
+        return False if advisor in self.absent else None
+
+
+@dataclass(frozen=True)
 class Transition:
     entity: str  # "advisor" | "engagement" | "team"
     code: str

@@ -14,6 +14,7 @@ from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.evaluation import EvaluationInput, evaluate, overall
 from ppflow.domain.lifecycle import EngagementFacts, EngagementStage
 from ppflow.domain.model import Evaluation, SurveyRequest
+from ppflow.services.meetings import attendance
 from ppflow.services.moves import StageChange, apply_move, rebuild_after_replay, run_once
 from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
@@ -182,6 +183,7 @@ def evaluate_engagement(
         scores = tuple(
             r.score for r in uow.surveys.for_engagement(engagement_code) if r.score is not None
         )
+        held, attended = attendance(uow, engagement, until=now.date())
         criteria = evaluate(
             EvaluationInput(
                 joined_at=engagement.joined_at,
@@ -190,8 +192,8 @@ def evaluate_engagement(
                 min_advisors=team.rules.min_advisors,
                 required_modules=len(required),
                 completed_modules=len(required & done),
-                meetings_held=None,
-                meetings_attended=None,
+                meetings_held=held,
+                meetings_attended=attended,
                 feedback_scores=scores,
             )
         )

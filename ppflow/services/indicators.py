@@ -149,6 +149,15 @@ class ItemScores:
     answers: int
 
 
+@dataclass(frozen=True)
+class Attendance:
+    """One team's roll calls in a period: advisor-meetings held and attended."""
+
+    team: str
+    held: int
+    attended: int
+
+
 # What a manager reads for each indicator.
 LABELS = {
     "new_referrals": "New referrals",
@@ -171,12 +180,19 @@ LABELS = {
     "expenses": "Expenses (CAD)",
     "feedback_mean": "Feedback score (mean, 1 to 5)",
     "feedback_answers": "Questionnaires answered",
+    "attendance_rate": "Attendance of advisors at team meetings (attended / held)",
+    "advisor_meetings": "Advisor-meetings held (roll-call entries)",
 }
+# Each team's attendance is ``attendance_rate_<team code>``, judged by the program's
+# ``attendance_rate`` target.
+TEAM_ATTENDANCE = "attendance_rate_"
 
 
 def label(name: str) -> str:
     if name in LABELS:
         return LABELS[name]
+    if name.startswith(TEAM_ATTENDANCE):
+        return f"Attendance at meetings: team {name.removeprefix(TEAM_ATTENDANCE)}"
     if name.startswith("feedback_"):
         return f"Feedback: {name.removeprefix('feedback_').replace('_', ' ')}"
     return name.replace("_", " ")
@@ -219,7 +235,9 @@ class Indicators:
         rows = []
         for name in names:
             value = self.values.get(name)
-            target = self.target_versions.get(name)
+            target = self.target_versions.get(
+                "attendance_rate" if name.startswith(TEAM_ATTENDANCE) else name
+            )
             met = None
             if target is not None and value is not None:
                 met = value <= target.target if name in LOWER_IS_BETTER else value >= target.target
@@ -267,6 +285,13 @@ def item_theme(item: str, themes: dict[str, str] | None) -> str:
     if themes and item in themes:
         return themes[item]
     return re.split(r"[_.\-]", item, maxsplit=1)[0] or item
+
+
+def _day(moment: datetime) -> date:
+    """The day a period bound stands for. Meetings are dated by local day, and a bound is
+    local midnight in UTC: within 12 hours of the UTC midnight of its day in every zone
+    from UTC-12 to UTC+12 (Quebec is UTC-5 or UTC-4), so the nearest midnight is its day."""
+    return (moment + timedelta(hours=12)).date()
 
 
 def compute_indicators(
@@ -335,6 +360,13 @@ def compute_indicators(
         values[f"feedback_{theme}"] = (
             round(sum(total for total, _ in cells) / answers, 2) if answers else None
         )
+
+    teams_attendance = queries.attendance(_day(start), _day(end))
+    held = sum(a.held for a in teams_attendance)
+    values["attendance_rate"] = _share(sum(a.attended for a in teams_attendance), held)
+    values["advisor_meetings"] = held
+    for a in sorted(teams_attendance, key=lambda a: a.team):
+        values[f"{TEAM_ATTENDANCE}{a.team}"] = _share(a.attended, a.held)
 
     result.values = values
     result.reasons_for_leaving = aggregate_reasons(queries.reasons_for_leaving(start, end))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from ppflow.domain.commands import ChangeAdvisorStage, Meta
+from ppflow.domain.commands import ChangeAdvisorStage, Meta, RecordMeeting
 from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.lifecycle import (
     AdvisorStage,
@@ -19,6 +19,7 @@ from ppflow.domain.lifecycle import (
 from ppflow.domain.matching import Match, rank
 from ppflow.domain.model import Engagement, QITeam, new_code
 from ppflow.services.advisors import move_advisor
+from ppflow.services.meetings import record_meeting
 from ppflow.services.moves import StageChange, apply_move, log_start, rebuild_after_replay, run_once
 from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, AdvisorFilter, Clock, UnitOfWork
@@ -213,20 +214,18 @@ def confirm_match(
 
 
 def record_objectives(
-    uow: UnitOfWork, team_code: str, meta: Meta, clock: Clock = SYSTEM_CLOCK
+    uow: UnitOfWork,
+    team_code: str,
+    meta: Meta,
+    clock: Clock = SYSTEM_CLOCK,
+    present: tuple[str, ...] | None = None,
+    absent: tuple[str, ...] | None = None,
 ) -> list[str]:
-    """The objective-setting meeting happened; returns the advisors who were on the team."""
-    with uow:
-        team = uow.teams.get(team_code)
-        team.objectives_set_at = clock.now()
-        uow.teams.save(team)
-        present = [
-            e.advisor
-            for e in uow.engagements.for_team(team_code)
-            if e.stage == EngagementStage.ACTIVE
-        ]
-        uow.commit()
-    return present
+    """The objective-setting meeting happened today: it is recorded as a team meeting
+    flagged as setting the objectives, with its roll call (without one, every advisor on
+    the team was there); returns the advisors who were present."""
+    cmd = RecordMeeting(team_code, clock.now().date(), present, absent, True, meta)
+    return list(record_meeting(uow, cmd, clock).present)
 
 
 def end_engagement(

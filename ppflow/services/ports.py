@@ -19,6 +19,7 @@ from ppflow.domain.model import (
     Decision,
     Engagement,
     Evaluation,
+    Meeting,
     Program,
     QITeam,
     StaffMember,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         PayeeTotal,
     )
     from ppflow.services.indicators import (
+        Attendance,
         Compensation,
         Durations,
         ItemScores,
@@ -199,6 +201,17 @@ class CorrectionRepository(Protocol):
     def of(self, entity: str, code: str) -> list[Correction]: ...
 
 
+class MeetingRepository(Protocol):
+    def add(self, meeting: Meeting) -> None:
+        """Record the meeting and its roll call; a second meeting of the team on the same
+        day is refused by the database (IntegrityError)."""
+
+    def on(self, team: str, day: date) -> Meeting | None: ...
+    def for_team(self, team: str, start: date | None, end: date | None) -> list[Meeting]:
+        """The team's meetings held from ``start`` to ``end`` (both included; None: no
+        bound), by date."""
+
+
 class DecisionRepository(Protocol):
     def get(self, flow_run_id: str, question: str) -> Decision | None: ...
     def latest(self, subject: str, question: str) -> Decision | None: ...
@@ -281,6 +294,7 @@ class UnitOfWork(Protocol):
     evaluations: EvaluationRepository
     decisions: DecisionRepository
     corrections: CorrectionRepository
+    meetings: MeetingRepository
     pay: CompensationRepository
     responses: ResponseStore
     referral_batch: ReferralBatch
@@ -318,6 +332,9 @@ class IndicatorQueries(Protocol):
     def item_scores(self, start: datetime, end: datetime) -> list[ItemScores]: ...
     def item_themes(self) -> tuple[dict[str, str], dict[str, str]] | None: ...
     def target_versions(self) -> list[TargetVersion]: ...
+    def attendance(self, start: date, end: date) -> list[Attendance]:
+        """Per team, the roll-call entries of its meetings held from ``start`` (included)
+        to ``end`` (excluded), and how many of them were present."""
 
 
 class RetentionStore(Protocol):

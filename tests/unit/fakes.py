@@ -39,6 +39,7 @@ from ppflow.domain.model import (
     Decision,
     Engagement,
     Evaluation,
+    Meeting,
     Program,
     QITeam,
     StaffMember,
@@ -151,6 +152,7 @@ class Tables:
     declines: list[tuple[str, date, datetime, str]] = field(default_factory=list)
     budgets: dict[tuple[str, int], tuple[int, datetime, str]] = field(default_factory=dict)
     corrections: list[Correction] = field(default_factory=list)
+    meetings: list[Meeting] = field(default_factory=list)
 
 
 def _unique(taken: bool, what: str) -> None:
@@ -344,6 +346,39 @@ class FakeCorrections:
 
     def of(self, entity: str, code: str) -> list[Correction]:
         return [c for c in self.db.corrections if (c.entity, c.code) == (entity, code)]
+
+
+class FakeMeetings:
+    def __init__(self, db: Tables):
+        self.db = db
+
+    def add(self, meeting: Meeting) -> None:
+        _need(meeting.team in self.db.teams, "QI team", meeting.team)
+        for code in meeting.present + meeting.absent:
+            _need(code in self.db.advisors, "advisor", code)
+        _unique(self.on(meeting.team, meeting.held_on) is not None, "meetings.team_id, held_on")
+        self.db.meetings.append(
+            replace(
+                meeting,
+                present=tuple(sorted(meeting.present)),
+                absent=tuple(sorted(meeting.absent)),
+            )
+        )
+
+    def on(self, team: str, day: date) -> Meeting | None:
+        return next((m for m in self.db.meetings if (m.team, m.held_on) == (team, day)), None)
+
+    def for_team(self, team: str, start: date | None, end: date | None) -> list[Meeting]:
+        return sorted(
+            (
+                m
+                for m in self.db.meetings
+                if m.team == team
+                and (start is None or m.held_on >= start)
+                and (end is None or m.held_on <= end)
+            ),
+            key=lambda m: m.held_on,
+        )
 
 
 class FakeStaff:
@@ -974,6 +1009,7 @@ class FakeUnitOfWork:
         self.evaluations = FakeEvaluations(db)
         self.decisions = FakeDecisions(db)
         self.corrections = FakeCorrections(db)
+        self.meetings = FakeMeetings(db)
         self.pay = FakeCompensation(db)
         self.responses = FakeResponses(db)
         self.referral_batch = FakeReferralBatch(db)
