@@ -364,7 +364,8 @@ class SqlIndicators:
         return (items, titles) if items else None
 
     def target_versions(self) -> list[TargetVersion]:
-        """The latest version of each target, with its previous value. Targets are a
+        """Every version of each target, oldest first, each with the value of the version
+        before it; the report picks the one in force during its period. Targets are a
         handful of rows, read whole."""
         P = ProgramTargetRow
         query = select(P.indicator, P.target, P.period, P.version, P.created_at).order_by(
@@ -373,6 +374,7 @@ class SqlIndicators:
         with self.session_factory() as session:
             rows = session.execute(query).all()
         latest: dict[str, TargetVersion] = {}
+        versions = []
         for indicator, target, period, version, changed in rows:
             before = latest.get(indicator)
             latest[indicator] = TargetVersion(
@@ -383,4 +385,5 @@ class SqlIndicators:
                 changed,
                 before.target if before else None,
             )
-        return list(latest.values())
+            versions.append(latest[indicator])
+        return versions

@@ -445,15 +445,39 @@ class SqlPrograms:
             staff_id = _one(self.session, StaffRow, "staff member", manager).id
             self.session.add(ProgramManagerRow(program_id=row.id, staff_id=staff_id))
         for target in program.targets:
-            self.session.add(
-                ProgramTargetRow(
-                    program_id=row.id,
-                    indicator=target.indicator,
-                    target=target.target,
-                    period=target.period,
-                    version=target.version,
-                )
+            self.session.add(self._target_row(row.id, target))
+        self.session.flush()
+
+    @staticmethod
+    def _target_row(program_id: int, target: ProgramTarget) -> ProgramTargetRow:
+        row = ProgramTargetRow(
+            program_id=program_id,
+            indicator=target.indicator,
+            target=target.target,
+            period=target.period,
+            version=target.version,
+        )
+        if target.set_at is not None:  # else the server's time
+            row.created_at = target.set_at
+        return row
+
+    def add_target(self, program_code: str, target: ProgramTarget) -> None:
+        # The program's row is locked (on PostgreSQL) so that two revisions of one
+        # indicator are taken in turn; the second then finds the version taken.
+        program = self.session.scalars(
+            select(ProgramRow).where(ProgramRow.code == program_code).with_for_update()
+        ).one_or_none()
+        if program is None:
+            raise NotFoundError("program", program_code)
+        latest = self.session.scalar(
+            select(func.max(ProgramTargetRow.version)).where(
+                ProgramTargetRow.program_id == program.id,
+                ProgramTargetRow.indicator == target.indicator,
             )
+        )
+        if target.version != (latest or 0) + 1:
+            raise ConcurrentUpdateError(f"the target for {target.indicator} of {program_code}")
+        self.session.add(self._target_row(program.id, target))
         self.session.flush()
 
     def _program(self, row: ProgramRow) -> Program:
@@ -473,7 +497,10 @@ class SqlPrograms:
             name=row.name,
             owner_department=row.owner_department,
             responsible_managers=list(managers),
-            targets=[ProgramTarget(t.indicator, t.target, t.period, t.version) for t in targets],
+            targets=[
+                ProgramTarget(t.indicator, t.target, t.period, t.version, t.created_at)
+                for t in targets
+            ],
         )
 
     def get(self, code: str) -> Program:

@@ -123,10 +123,20 @@ def portal(
 
 def print_recorded(recorded) -> None:
     themes = ", ".join(f"{k} {v}" for k, v in recorded.scores.by_theme.items())
+    if recorded.opened_round is not None:
+        out.print(
+            f"opened round {recorded.opened_round} of {recorded.engagement}, which was due",
+            highlight=False,
+        )
     out.print(
         f"recorded {recorded.respondent} on {recorded.engagement}: "
         f"{recorded.questionnaire} v{recorded.version}, score {recorded.scores.overall}"
-        + (f" ({themes})" if themes else ""),
+        + (f" ({themes})" if themes else "")
+        + (
+            f"; partial: {recorded.missing} of {recorded.items} agreement items missing"
+            if recorded.missing
+            else ""
+        ),
         highlight=False,
     )
 
@@ -140,8 +150,12 @@ def feedback_record(
         typer.Option("--answer", "-a", help="item_id=value (1-5, or text); repeat"),
     ],
     round: Annotated[int | None, typer.Option(help="Default: the latest round.")] = None,
+    partial: Annotated[
+        bool, typer.Option("--partial", help="Accept a form with agreement items left blank.")
+    ] = False,
 ) -> None:
-    """Enter one response collected on paper or by phone."""
+    """Enter one response collected on paper or by phone. With no round open for the
+    respondent, the round due for the engagement is opened first."""
     from ppflow.services.portal import record_response
 
     answers = {}
@@ -158,6 +172,7 @@ def feedback_record(
         answers,
         current_app().clock,
         round,
+        partial,
     )
     print_recorded(recorded)
 
@@ -167,13 +182,18 @@ def feedback_record(
     help=(
         "Import responses from CSV: columns engagement, respondent, optionally round, then "
         f"one column per item id. Accepted: {ACCEPTED}.\n\nEvery row is checked first; if "
-        "one is bad nothing is imported (unless --skip-invalid)."
+        "one is bad nothing is imported (unless --skip-invalid). A row with no round open "
+        "for its respondent opens the round due; a row with agreement items left blank is "
+        "bad unless --partial."
     ),
 )
 def feedback_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Import the good rows, report the bad.")
+    ] = False,
+    partial: Annotated[
+        bool, typer.Option("--partial", help="Accept rows with agreement items left blank.")
     ] = False,
 ) -> None:
     from ppflow.services.portal import import_responses, read_responses_csv
@@ -187,6 +207,7 @@ def feedback_import(
             rows,
             current_app().clock,
             skip_invalid,
+            partial,
         )
     for line, message in report.errors:
         err.print(f"{file.name}:{line}: {message}", highlight=False, markup=False)
@@ -195,9 +216,24 @@ def feedback_import(
             f"{len(report.errors)} bad row(s); nothing was imported "
             "(fix them, or use --skip-invalid)"
         )
+    partial_rows = [r for r in report.imported if r.missing]
+    opened = sorted(
+        {
+            f"{r.engagement} round {r.opened_round}"
+            for r in report.imported
+            if r.opened_round is not None
+        }
+    )
     out.print(
         f"imported {len(report.imported)} response(s) from {file.name}"
-        + (f"; skipped {report.skipped} bad row(s)" if report.skipped else ""),
+        + (f"; skipped {report.skipped} bad row(s)" if report.skipped else "")
+        + (
+            f"; {len(partial_rows)} partial ({sum(r.missing for r in partial_rows)} "
+            "agreement items missing in all)"
+            if partial_rows
+            else ""
+        )
+        + (f"; opened {', '.join(opened)}" if opened else ""),
         highlight=False,
     )
 

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from ppflow.cli.context import current_app, out, split_values
-from ppflow.cli.errors import CommandGroup
+from ppflow.cli.errors import CommandGroup, fail
 from ppflow.domain.commands import AddProgram, TargetSpec
 from ppflow.services import organization, queries
 
@@ -39,8 +39,9 @@ def add(
 ) -> None:
     """Record the program, the department in charge and its responsible managers."""
     targets = tuple(parse_target(t) for t in target or [])
+    app = current_app()
     program = organization.add_program(
-        current_app().uow(), AddProgram(code, name, department, split_values(manager), targets)
+        app.uow(), AddProgram(code, name, department, split_values(manager), targets), app.clock
     )
     out.print(f"added program [bold]{program.code}[/]")
 
@@ -52,7 +53,38 @@ def show(code: str) -> None:
     out.print(f"[bold]{program.code}[/] {program.name}")
     out.print(f"owner department: {program.owner_department}")
     out.print(f"responsible managers: {', '.join(program.responsible_managers) or '-'}")
-    table = Table("indicator", "target", "period", "version", title="Targets")
+    table = Table("indicator", "target", "period", "version", "set", title="Targets")
     for t in program.targets:
-        table.add_row(t.indicator, f"{t.target:g}", t.period, str(t.version))
+        set_at = t.set_at.date().isoformat() if t.set_at else "-"
+        table.add_row(t.indicator, f"{t.target:g}", t.period, str(t.version), set_at)
     out.print(table)
+
+
+@program_app.command("target")
+def target(
+    code: Annotated[str, typer.Argument(help="Program code, PP-...")],
+    revision: Annotated[
+        str, typer.Argument(help="INDICATOR=VALUE[:YEAR], e.g. teams_with_advisors=12:2027")
+    ],
+) -> None:
+    """Set or revise one target of the program's logic model: a new version, dated today.
+    Earlier versions are kept; a report judges each period by the version in force then."""
+    indicator, sep, rest = revision.partition("=")
+    value_text, _, year = rest.partition(":")
+    try:
+        value = float(value_text)
+    except ValueError:
+        value = None
+    if not sep or not indicator.strip() or value is None:
+        fail(f"'{revision}': write INDICATOR=VALUE[:YEAR], e.g. teams_with_advisors=12:2027")
+    app = current_app()
+    themes = tuple(sorted({t.id for q in app.questionnaires().all() for t in q.themes}))
+    saved = organization.revise_target(
+        app.uow(), code, indicator, value, year.strip() or None, app.clock, themes
+    )
+    before = f" (version {saved.version - 1} stays in the history)" if saved.version > 1 else ""
+    out.print(
+        f"{code}: target for {saved.indicator} is {saved.target:g} for {saved.period}, "
+        f"version {saved.version}{before}",
+        highlight=False,
+    )

@@ -107,6 +107,7 @@ class ProgramTarget:
     target: float
     period: str
     version: int = 1
+    set_at: datetime | None = None  # when this version was set (None: not known)
 
 
 @dataclass

@@ -79,6 +79,7 @@ def seed_structure(uow: UnitOfWork, clock: Clock) -> dict[str, str] | None:
                 TargetSpec("days_to_integration_median", 60, "2027"),
             ),
         ),
+        clock,
     )
     with uow:
         existing = {m.code for m in uow.training.list()}

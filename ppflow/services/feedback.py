@@ -5,15 +5,16 @@ requests, records answers, reminds, and evaluates against explicit criteria."""
 
 from __future__ import annotations
 
+import calendar
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from ppflow.domain.commands import Meta
-from ppflow.domain.errors import InvalidInputError
+from ppflow.domain.errors import InvalidInputError, NotFoundError
 from ppflow.domain.evaluation import EvaluationInput, evaluate, overall
 from ppflow.domain.lifecycle import EngagementFacts, EngagementStage
-from ppflow.domain.model import Evaluation, SurveyRequest
+from ppflow.domain.model import Engagement, Evaluation, SurveyRequest
 from ppflow.services.meetings import attendance
 from ppflow.services.moves import StageChange, apply_move, rebuild_after_replay, run_once
 from ppflow.services.notifications import queue_notification
@@ -71,27 +72,93 @@ def open_feedback(
                 f"engagement {engagement_code} is {engagement.stage}; feedback is asked "
                 "of active or completed engagements"
             )
-        team = uow.teams.get(engagement.team)
-        now = clock.now()
-        respondents = [("advisor", engagement.advisor, ADVISOR_QUESTIONNAIRE)]
-        if team.lead:
-            respondents.append(("staff", team.lead, TEAM_QUESTIONNAIRE))
-        for kind, code, questionnaire in respondents:
-            request = SurveyRequest(
-                engagement_code, kind, code, round, questionnaire, secrets.token_urlsafe(24), now
-            )
-            if uow.surveys.open(request):
-                queue_notification(
-                    uow,
-                    template="survey_request",
-                    recipient_kind=kind,
-                    recipient_code=code,
-                    context=_survey_context(request, team.name),
-                    idempotency_key=f"survey_request:{engagement_code}:{code}:{round}",
-                    at=now,
-                )
+        _open_round(uow, engagement, round, clock.now())
         uow.commit()
     return feedback_status(uow, engagement_code)
+
+
+def _respondents(uow: UnitOfWork, engagement: Engagement) -> list[tuple[str, str, str]]:
+    """(kind, code, questionnaire) of who is asked about an engagement."""
+    respondents = [("advisor", engagement.advisor, ADVISOR_QUESTIONNAIRE)]
+    lead = uow.teams.get(engagement.team).lead
+    if lead:
+        respondents.append(("staff", lead, TEAM_QUESTIONNAIRE))
+    return respondents
+
+
+def _open_round(
+    uow: UnitOfWork,
+    engagement: Engagement,
+    round: int,
+    now: datetime,
+    answered_by: frozenset[str] = frozenset(),
+) -> None:
+    """Inside an open unit of work: open the round for each respondent, each asked by
+    e-mail once, except those whose answers are being entered (``answered_by``)."""
+    team_name = uow.teams.get(engagement.team).name
+    for kind, code, questionnaire in _respondents(uow, engagement):
+        request = SurveyRequest(
+            engagement.code, kind, code, round, questionnaire, secrets.token_urlsafe(24), now
+        )
+        if uow.surveys.open(request) and code not in answered_by:
+            queue_notification(
+                uow,
+                template="survey_request",
+                recipient_kind=kind,
+                recipient_code=code,
+                context=_survey_context(request, team_name),
+                idempotency_key=f"survey_request:{engagement.code}:{code}:{round}",
+                at=now,
+            )
+
+
+def open_due_round(
+    uow: UnitOfWork,
+    engagement_code: str,
+    respondent: str,
+    now: datetime,
+    answered_by: frozenset[str] = frozenset(),
+) -> int:
+    """Inside an open unit of work, for answers collected on paper: open the round due for
+    the engagement (as ``open-due-surveys`` would: three months after its start, then
+    every six months; the final round once it is completed) and return it. Refused for an
+    unknown engagement, one neither active nor completed, a respondent not asked about it,
+    or when no round is due yet."""
+    from ppflow.services.sweeps import FINAL_ROUND, due_round
+
+    engagement = uow.engagements.get(engagement_code)  # "no engagement 'EN-…'"
+    if engagement.stage not in (EngagementStage.ACTIVE, EngagementStage.COMPLETED):
+        raise InvalidInputError(
+            f"engagement {engagement_code} is {engagement.stage}; feedback is asked "
+            "of active or completed engagements"
+        )
+    if respondent not in {code for _, code, _ in _respondents(uow, engagement)}:
+        raise NotFoundError(f"questionnaire for {respondent} on engagement", engagement_code)
+    if engagement.stage == EngagementStage.COMPLETED:
+        round = FINAL_ROUND
+    else:
+        start = engagement.start_date or now.date()
+        today = now.date()
+        months = (today.year - start.year) * 12 + today.month - start.month
+        round = due_round(months - (1 if today.day < start.day else 0))
+        if round == 0:
+            first = _months_after(start, 3)
+            raise InvalidInputError(
+                f"no questionnaire is due yet on {engagement_code}: the first round is due "
+                f"three months after its start, on {first.isoformat()}"
+            )
+    _open_round(uow, engagement, round, now, answered_by | {respondent})
+    return round
+
+
+def _months_after(day: date, months: int) -> date:
+    """The first day that is ``months`` whole months after ``day`` (as the sweep counts
+    them: 31 January plus one month is 1 March)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    if day.day <= calendar.monthrange(year, month)[1]:
+        return date(year, month, day.day)
+    return date(year + month // 12, month % 12 + 1, 1)
 
 
 def feedback_status(uow: UnitOfWork, engagement_code: str) -> FeedbackStatus:

@@ -370,9 +370,30 @@ def compute_indicators(
 
     result.values = values
     result.reasons_for_leaving = aggregate_reasons(queries.reasons_for_leaving(start, end))
-    result.target_versions = {t.indicator: t for t in queries.target_versions()}
+    result.target_versions, later = targets_in_force(queries.target_versions(), end)
     result.targets = {name: t.target for name, t in result.target_versions.items()}
+    if later:
+        result.notes.append(
+            f"Not judged against a target: {', '.join(later)} (the first target was set "
+            "after this period ended)."
+        )
     return result
+
+
+def targets_in_force(
+    versions: list[TargetVersion], end: datetime
+) -> tuple[dict[str, TargetVersion], list[str]]:
+    """For each indicator, the last version set before the period ended (the one in force
+    during it, or at its end if it was revised within it), and the indicators whose first
+    target was set only after the period ended: those periods get no verdict. A version
+    with no time is taken as always in force."""
+    in_force: dict[str, TargetVersion] = {}
+    every: set[str] = set()
+    for version in sorted(versions, key=lambda v: (v.indicator, v.version)):
+        every.add(version.indicator)
+        if version.changed_at is None or version.changed_at < end:
+            in_force[version.indicator] = version
+    return in_force, sorted(every - set(in_force))
 
 
 REASON_MIN_COUNT = 3

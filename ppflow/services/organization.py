@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import replace
 
 from ppflow.domain.commands import AddProgram, AddStaff, AddTeam
@@ -17,6 +19,7 @@ from ppflow.domain.model import (
     new_code,
     valid_email,
 )
+from ppflow.services.indicators import LABELS
 from ppflow.services.moves import log_start
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 
@@ -47,7 +50,7 @@ def add_staff(uow: UnitOfWork, cmd: AddStaff) -> StaffMember:
     return member
 
 
-def add_program(uow: UnitOfWork, cmd: AddProgram) -> Program:
+def add_program(uow: UnitOfWork, cmd: AddProgram, clock: Clock = SYSTEM_CLOCK) -> Program:
     if not cmd.code.strip() or not cmd.name.strip() or not cmd.owner_department.strip():
         raise InvalidInputError("a program needs a code, a name and an owner department")
     with uow:
@@ -62,11 +65,68 @@ def add_program(uow: UnitOfWork, cmd: AddProgram) -> Program:
             name=cmd.name.strip(),
             owner_department=cmd.owner_department.strip(),
             responsible_managers=list(cmd.managers),
-            targets=[ProgramTarget(t.indicator, t.target, t.period) for t in cmd.targets],
+            targets=[
+                ProgramTarget(t.indicator, t.target, t.period, set_at=clock.now())
+                for t in cmd.targets
+            ],
         )
         uow.programs.add(program)
         uow.commit()
     return program
+
+
+_YEAR = re.compile(r"^\d{4}$")
+
+
+def _target_problem(indicator: str, value: float) -> str | None:
+    """What is wrong with a target's value for this indicator, if anything."""
+    if not math.isfinite(value) or value < 0:
+        return f"a target for {indicator} is a number of 0 or more, not {value:g}"
+    is_share = indicator.startswith("share_") or (
+        indicator.startswith("retention_") and not indicator.endswith("_cohort")
+    )
+    if is_share and value > 1:
+        return f"{indicator} is a share: write its target from 0 to 1 (0.5 for half)"
+    is_score = indicator.startswith("feedback_") and indicator != "feedback_answers"
+    if is_score and not 1 <= value <= 5:
+        return f"{indicator} is a score from 1 to 5, not {value:g}"
+    return None
+
+
+def revise_target(
+    uow: UnitOfWork,
+    program_code: str,
+    indicator: str,
+    value: float,
+    period: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    themes: tuple[str, ...] = (),
+) -> ProgramTarget:
+    """Add a new version of the program's target for one indicator (the logic model is
+    versioned: earlier versions stay, so a report judges each period by the version in
+    force then). ``period`` is the year the target aims at, this year by default;
+    ``themes`` are the questionnaire themes, whose ``feedback_THEME`` scores have
+    targets too."""
+    indicator = (indicator or "").strip()
+    known = sorted(set(LABELS) | {f"feedback_{t}" for t in themes})
+    if indicator not in known:
+        raise InvalidInputError(
+            f"'{indicator}' is not an indicator; valid ones: {', '.join(known)}"
+        )
+    problem = _target_problem(indicator, value)
+    if problem:
+        raise InvalidInputError(problem)
+    now = clock.now()
+    year = (period or str(now.year)).strip()
+    if not _YEAR.match(year) or not 2000 <= int(year) <= 2100:
+        raise InvalidInputError(f"'{year}' is not a year: write the target's year, e.g. 2027")
+    with uow:
+        program = uow.programs.get(program_code)
+        previous = max((t.version for t in program.targets if t.indicator == indicator), default=0)
+        target = ProgramTarget(indicator, float(value), year, previous + 1, now)
+        uow.programs.add_target(program.code, target)
+        uow.commit()
+    return target
 
 
 def add_team(uow: UnitOfWork, cmd: AddTeam, clock: Clock = SYSTEM_CLOCK) -> QITeam:

@@ -9,7 +9,7 @@ reads it from the database.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ppflow.domain.commands import Meta
@@ -21,7 +21,7 @@ from ppflow.domain.errors import (
     NotFoundError,
 )
 from ppflow.domain.lifecycle import ADVISOR_ENDED, AdvisorStage
-from ppflow.services import advisors
+from ppflow.services import advisors, feedback
 from ppflow.services.csv_files import CsvFile, CsvRecord, read_csv
 from ppflow.services.links import LinkError
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
@@ -65,6 +65,9 @@ class RecordedResponse:
     questionnaire: str
     version: int
     scores: Scores
+    missing: int = 0  # agreement items left unanswered (a partial answer)
+    items: int = 0  # agreement items of the questionnaire
+    opened_round: int | None = None  # the round opened to take these answers, if any
 
 
 def _language(value: str | None) -> str:
@@ -99,9 +102,32 @@ def _record(
         survey.token, answers, questionnaire.version, scores.overall, scores.by_theme, now
     ):
         return None
+    scale = questionnaire.scale_items
     return RecordedResponse(
-        survey.engagement, survey.respondent, questionnaire.name, questionnaire.version, scores
+        survey.engagement,
+        survey.respondent,
+        questionnaire.name,
+        questionnaire.version,
+        scores,
+        missing=sum(1 for i in scale if i.id not in answers),
+        items=len(scale),
     )
+
+
+def _check_complete(questionnaire: Questionnaire, answers: Mapping[str, object], partial: bool):
+    """Answers entered by a coordinator answer every agreement item, unless they are
+    declared partial (open questions may be left blank either way)."""
+    missing = [
+        i.id
+        for i in questionnaire.scale_items
+        if answers.get(i.id) is None or not str(answers.get(i.id)).strip()
+    ]
+    if missing and not partial:
+        raise InvalidInputError(
+            f"{len(missing)} of {len(questionnaire.scale_items)} agreement items are not "
+            f"answered ({', '.join(missing)}); if the form came back so, record it as "
+            "partial (--partial)"
+        )
 
 
 def submit_response(
@@ -133,25 +159,52 @@ def record_response(
     raw: Mapping[str, object],
     clock: Clock = SYSTEM_CLOCK,
     round: int | None = None,
+    partial: bool = False,
 ) -> RecordedResponse:
-    """A coordinator enters one response (a paper form, a phone call)."""
+    """A coordinator enters one response (a paper form, a phone call). If no round is
+    open for this respondent, the round due for the engagement is opened first. Every
+    agreement item is answered, unless ``partial``."""
+    now = clock.now()
     with uow:
-        survey = _find(uow, engagement, respondent, round)
-        recorded = _record(uow, library, survey, raw, clock.now())
+        survey, opened = _find(uow, engagement, respondent, round, now)
+        questionnaire = library.get(survey.questionnaire)
+        _check_complete(questionnaire, clean_answers(questionnaire, raw), partial)
+        recorded = _record(uow, library, survey, raw, now)
         if recorded is None:
             raise DuplicateError(_answered(survey))
         uow.commit()
-    return recorded
+    return replace(recorded, opened_round=opened)
 
 
-def _find(uow: UnitOfWork, engagement: str, respondent: str, round: int | None):
+def _find(
+    uow: UnitOfWork,
+    engagement: str,
+    respondent: str,
+    round: int | None,
+    now: datetime,
+    answered_by: frozenset[str] = frozenset(),
+) -> tuple[PendingSurvey, int | None]:
+    """The respondent's open questionnaire, and the round opened for it if there was none
+    (answers collected on paper before the flow asked). A round named explicitly is one
+    already opened: nothing is opened for it."""
     survey = uow.responses.latest(engagement, respondent, round)
+    opened = None
+    if round is None and (survey is None or survey.answered_at is not None):
+        try:
+            due = feedback.open_due_round(uow, engagement, respondent, now, answered_by)
+        except InvalidInputError:
+            if survey is None:
+                raise
+            raise DuplicateError(_answered(survey)) from None
+        if survey is None or survey.round < due:
+            opened = due
+            survey = uow.responses.latest(engagement, respondent, None)
     if survey is None:
         which = f" round {round}" if round is not None else ""
         raise NotFoundError(f"questionnaire{which} for {respondent} on engagement", engagement)
     if survey.answered_at is not None:
         raise DuplicateError(_answered(survey))
-    return survey
+    return survey, opened
 
 
 def _answered(survey: PendingSurvey) -> str:
@@ -184,56 +237,95 @@ def import_responses(
     records: Iterable[CsvRecord],
     clock: Clock = SYSTEM_CLOCK,
     skip_invalid: bool = False,
+    partial: bool = False,
 ) -> ImportReport:
     """Check every row first; import nothing if one is bad, unless ``skip_invalid``, in
-    which case the good rows go in and the bad ones are reported. One transaction."""
+    which case the good rows go in and the bad ones are reported. One transaction. A row
+    for an engagement with no round open for its respondent opens the round due (those
+    answering in the file are not e-mailed); a row that leaves agreement items blank is
+    bad unless ``partial``."""
     report = ImportReport()
     now = clock.now()
+    records = list(records)
     with uow:
-        planned: list[tuple[PendingSurvey, dict]] = []
-        seen: set[str] = set()
-        for record in records:
-            line, row = record.line, record.values
-            try:
-                if record.problem:
-                    raise InvalidInputError(record.problem)
-                engagement, respondent = row.get("engagement", ""), row.get("respondent", "")
-                if not engagement or not respondent:
-                    raise InvalidInputError("engagement and respondent are required")
-                round_text = row.get("round", "")
-                if round_text and not round_text.isdigit():
-                    raise InvalidInputError("round is a whole number")
-                survey = _find(uow, engagement, respondent, int(round_text) if round_text else None)
-                if survey.token in seen:
-                    raise DuplicateError(f"{respondent} on {engagement} appears twice in the file")
-                questionnaire = library.get(survey.questionnaire)
-                known = {i.id for i in questionnaire.items}
-                extra = [
-                    k
-                    for k, v in row.items()
-                    if k not in ("engagement", "respondent", "round") and k not in known and v
-                ]
-                if extra:
-                    raise InvalidInputError(
-                        f"{', '.join(sorted(extra))} not in {questionnaire.name} "
-                        f"v{questionnaire.version}"
-                    )
-                answers = {k: v for k, v in row.items() if k in known}
-                clean_answers(questionnaire, answers)
-                seen.add(survey.token)
-                planned.append((survey, answers))
-            except (InvalidInputError, NotFoundError, DuplicateError) as error:
-                report.errors.append((line, str(error)))
+        planned, report.errors = _plan_import(uow, library, records, now, partial)
         if report.errors and not skip_invalid:
             return report
+        if report.errors:
+            # Checking may have opened rounds for the bad rows too: start again with the
+            # good rows only, so that no round is opened for an answer left out.
+            uow.rollback()
+            bad = {line for line, _ in report.errors}
+            good = [r for r in records if r.line not in bad]
+            planned, again = _plan_import(uow, library, good, now, partial)
+            report.errors += again
         report.skipped = len(report.errors)
-        for survey, answers in planned:
+        for survey, answers, opened in planned:
             recorded = _record(uow, library, survey, answers, now)
             if recorded is None:  # answered meanwhile by another coordinator
                 raise DuplicateError(_answered(survey))
-            report.imported.append(recorded)
+            report.imported.append(replace(recorded, opened_round=opened))
         uow.commit()
     return report
+
+
+def _plan_import(
+    uow: UnitOfWork,
+    library: QuestionnaireLibrary,
+    records: list[CsvRecord],
+    now: datetime,
+    partial: bool,
+) -> tuple[list[tuple[PendingSurvey, dict, int | None]], list[tuple[int, str]]]:
+    """Inside an open unit of work: each good row's questionnaire and answers, and each
+    bad row's line and reason."""
+    answering: dict[str, set[str]] = {}
+    for record in records:
+        values = record.values or {}
+        answering.setdefault(values.get("engagement", ""), set()).add(values.get("respondent", ""))
+    planned: list[tuple[PendingSurvey, dict, int | None]] = []
+    errors: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for record in records:
+        line, row = record.line, record.values
+        try:
+            if record.problem:
+                raise InvalidInputError(record.problem)
+            engagement, respondent = row.get("engagement", ""), row.get("respondent", "")
+            if not engagement or not respondent:
+                raise InvalidInputError("engagement and respondent are required")
+            round_text = row.get("round", "")
+            if round_text and not round_text.isdigit():
+                raise InvalidInputError("round is a whole number")
+            survey, opened = _find(
+                uow,
+                engagement,
+                respondent,
+                int(round_text) if round_text else None,
+                now,
+                frozenset(answering.get(engagement, ())),
+            )
+            if survey.token in seen:
+                raise DuplicateError(f"{respondent} on {engagement} appears twice in the file")
+            questionnaire = library.get(survey.questionnaire)
+            known = {i.id for i in questionnaire.items}
+            extra = [
+                k
+                for k, v in row.items()
+                if k not in ("engagement", "respondent", "round") and k not in known and v
+            ]
+            if extra:
+                raise InvalidInputError(
+                    f"{', '.join(sorted(extra))} not in {questionnaire.name} "
+                    f"v{questionnaire.version}"
+                )
+            answers = {k: v for k, v in row.items() if k in known}
+            clean_answers(questionnaire, answers)
+            _check_complete(questionnaire, answers, partial)
+            seen.add(survey.token)
+            planned.append((survey, answers, opened))
+        except (InvalidInputError, NotFoundError, DuplicateError) as error:
+            errors.append((line, str(error)))
+    return planned, errors
 
 
 # ------------------------------------------------------------------------------ withdrawal

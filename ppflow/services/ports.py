@@ -21,6 +21,7 @@ from ppflow.domain.model import (
     Evaluation,
     Meeting,
     Program,
+    ProgramTarget,
     QITeam,
     StaffMember,
     SurveyRequest,
@@ -136,6 +137,9 @@ class ProgramRepository(Protocol):
     def add(self, program: Program) -> None: ...
     def get(self, code: str) -> Program: ...
     def list(self) -> list[Program]: ...
+    def add_target(self, program_code: str, target: ProgramTarget) -> None:
+        """Add a version of a target; ConcurrentUpdateError if another version of the
+        indicator was added since the program was read (``target.version`` is not next)."""
 
 
 class TeamRepository(Protocol):

@@ -156,10 +156,17 @@ def _walk(o) -> dict:
         first,
         {"res_heard": 4, "inf_change": 5},
         o.clock,
+        partial=True,
     )
     attempt(
         lambda: portal.record_response(
-            o.uow, FakeQuestionnaires(), joined.engagement, first, {"res_heard": 1}, o.clock
+            o.uow,
+            FakeQuestionnaires(),
+            joined.engagement,
+            first,
+            {"res_heard": 1},
+            o.clock,
+            partial=True,
         )
     )
     o.later(days=1)

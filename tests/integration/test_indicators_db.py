@@ -35,6 +35,7 @@ def _fixture(app):
                 TargetSpec("feedback_communication", 4, "2026"),
             ),
         ),
+        app.clock,
     )
     lead = factories.staff(app, role="front_line_manager")
     one, two = factories.team(app, lead), factories.team(app, lead)
@@ -52,7 +53,13 @@ def _fixture(app):
     feedback.open_feedback(app.uow(), joined_a.engagement, META, clock=app.clock)
     answers = {"com_information": 4, "com_role": 2, "views_invited": 5, "open_improve": "-"}
     portal.record_response(
-        app.uow(), app.questionnaires(), joined_a.engagement, a, answers, clock=app.clock
+        app.uow(),
+        app.questionnaires(),
+        joined_a.engagement,
+        a,
+        answers,
+        clock=app.clock,
+        partial=True,
     )
     app.clock.moment = t0 + timedelta(days=100)
     advisors.withdraw_advisor(app.uow(), b, Meta("test", reason="moved away"), app.clock)
@@ -66,6 +73,7 @@ def _fixture(app):
                     "target": 25,
                     "period": "2026",
                     "version": 2,
+                    "created_at": app.clock.now(),
                 }
             ],
         )
@@ -91,13 +99,15 @@ def test_each_indicator_matches_the_fixture_worked_out_by_hand(any_app):
     )
     assert values["share_teams_with_advisors"] == 0.5
     assert values["advisors_per_team"] == 1.0
-    # the target was revised from 15 to 25; 20 days is within the new one
+    # the target was revised from 15 to 25 on day 100: this period is judged by the 15
     target = first.target_versions["days_to_integration_median"]
-    assert (target.target, target.version, target.previous) == (25.0, 2, 15.0)
+    assert (target.target, target.version, target.previous) == (15.0, 1, None)
     comparisons = {c.indicator: c for c in first.comparisons()}
-    assert comparisons["days_to_integration_median"].met is True
+    assert comparisons["days_to_integration_median"].met is False
 
     later = compute_indicators(app.indicators(), t0 + timedelta(days=31), t0 + timedelta(days=400))
+    target = later.target_versions["days_to_integration_median"]
+    assert (target.target, target.version, target.previous) == (25.0, 2, 15.0)
     assert later.funnel == {"active": 1, "ready": 1, "identified": 1, "withdrawn": 1}
     assert later.values["withdrawals"] == 1
     # one person gave this reason: the report counts it with the others, never alone

@@ -27,9 +27,11 @@ def test_a_coordinator_records_a_paper_response(sqlite_app, opened):
         sqlite_app,
         "feedback", "record", opened.engagement, opened.advisor,
         "--answer", "com_role=4", "-a", "respect_equal=2", "-a", "open_improve=Plus de temps",
+        "--partial",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "partnership-experience-advisor v1, score 3.0" in result.output
+    assert "partial: 12 of 14 agreement items missing" in result.output
     row = response_row(sqlite_app, opened.advisor)
     assert row.answers == {"com_role": 4, "respect_equal": 2, "open_improve": "Plus de temps"}
     assert (row.questionnaire_version, row.theme_scores) == (1, {"communication": 4, "respect": 2})
@@ -66,7 +68,7 @@ def test_a_csv_with_a_bad_row_imports_nothing_and_names_the_lines(sqlite_app, op
         f"{opened.engagement},{opened.lead},,,6,\n"
         f"{opened.engagement},PA-NOBODY,3,,,\n",
     )
-    result = invoke(sqlite_app, "feedback", "import", str(path))
+    result = invoke(sqlite_app, "feedback", "import", str(path), "--partial")
     assert result.exit_code == 1
     assert "responses.csv:3: views_space: agreement answers go from 1 to 5" in result.output
     assert "responses.csv:4: no questionnaire for PA-NOBODY" in result.output
@@ -81,10 +83,11 @@ def test_skip_invalid_imports_the_good_rows_and_reports_the_bad(sqlite_app, open
         f'{opened.engagement},{opened.advisor},4,5,,"<b>Plus</b>, de temps"\n'
         f"{opened.engagement},{opened.lead},,,6,\n",
     )
-    result = invoke(sqlite_app, "feedback", "import", str(path), "--skip-invalid")
+    result = invoke(sqlite_app, "feedback", "import", str(path), "--skip-invalid", "--partial")
     assert result.exit_code == 0, result.output
     assert "responses.csv:3:" in result.output
     assert "imported 1 response(s) from responses.csv; skipped 1 bad row(s)" in result.output
+    assert "1 partial (12 agreement items missing in all)" in result.output
     row = response_row(sqlite_app, opened.advisor)
     assert row.answers == {
         "com_role": 4,

@@ -39,6 +39,7 @@ def _program(app) -> None:
         AddProgram(
             "PP-R", "Program", "Quality", (), (TargetSpec("days_to_integration_median", 9, "2026"),)
         ),
+        app.clock,
     )
     lead = factories.staff(app, role="front_line_manager")
     team = factories.team(app, lead)
@@ -53,7 +54,13 @@ def _program(app) -> None:
     feedback.open_feedback(app.uow(), joined.engagement, META, clock=app.clock)
     answers = {"com_information": 5, "com_role": 4}
     portal.record_response(
-        app.uow(), app.questionnaires(), joined.engagement, first, answers, clock=app.clock
+        app.uow(),
+        app.questionnaires(),
+        joined.engagement,
+        first,
+        answers,
+        clock=app.clock,
+        partial=True,
     )
 
 

@@ -138,6 +138,7 @@ def test_indicators_count_the_funnel_and_compare_with_targets(any_app):
         AddProgram(
             "PP-X", "Program", "Quality", (), (TargetSpec("teams_with_two_advisors", 3, "2026"),)
         ),
+        app.clock,
     )
     lead = factories.staff(app, role="front_line_manager")
     team = factories.team(app, lead)

@@ -41,6 +41,7 @@ from ppflow.domain.model import (
     Evaluation,
     Meeting,
     Program,
+    ProgramTarget,
     QITeam,
     StaffMember,
     StaffRole,
@@ -439,6 +440,14 @@ class FakePrograms:
 
     def list(self) -> list[Program]:
         return [self._read(p) for p in self.db.programs.values()]
+
+    def add_target(self, program_code: str, target: ProgramTarget) -> None:
+        program = _need(self.db.programs.get(program_code), "program", program_code)
+        versions = [t.version for t in program.targets if t.indicator == target.indicator]
+        latest = max(versions, default=0)
+        if target.version != latest + 1:
+            raise ConcurrentUpdateError(f"the target for {target.indicator} of {program_code}")
+        program.targets.append(copy.deepcopy(target))
 
 
 class FakeTeams:

@@ -234,7 +234,9 @@ def test_reminders_go_once_per_period_to_those_who_have_not_answered(o):
     engagement = active_engagement(o)
     code = o.uow.engagements.get(engagement).advisor
     feedback.open_feedback(o.uow, engagement, META, clock=o.clock)
-    portal.record_response(o.uow, FakeQuestionnaires(), engagement, code, {"res_heard": 4})
+    portal.record_response(
+        o.uow, FakeQuestionnaires(), engagement, code, {"res_heard": 4}, partial=True
+    )
 
     o.later(days=6)
     assert feedback.remind_feedback(o.uow, engagement, timedelta(days=7), o.clock) == 0

@@ -97,11 +97,13 @@ def test_a_response_with_faults_is_refused_naming_each_and_nothing_is_recorded(o
 def test_a_coordinator_enters_a_paper_response_and_a_second_one_is_refused(o, asked):
     engagement, _, _ = asked
 
-    recorded = portal.record_response(o.uow, LIBRARY, engagement, o.lead, {"inf_change": 3})
+    recorded = portal.record_response(
+        o.uow, LIBRARY, engagement, o.lead, {"inf_change": 3}, partial=True
+    )
 
     assert (recorded.questionnaire, recorded.scores.overall) == ("partnership-experience-team", 3)
     with pytest.raises(DuplicateError, match="the first response stands"):
-        portal.record_response(o.uow, LIBRARY, engagement, o.lead, {"inf_change": 1})
+        portal.record_response(o.uow, LIBRARY, engagement, o.lead, {"inf_change": 1}, partial=True)
     with pytest.raises(NotFoundError, match="questionnaire round 2 for"):
         portal.record_response(o.uow, LIBRARY, engagement, o.lead, {"inf_change": 1}, round=2)
 
@@ -113,7 +115,10 @@ def test_a_response_keeps_the_version_of_the_questionnaire_it_answered(o, asked)
         questionnaire("partnership-experience-advisor", 2),
     )
     assert (
-        portal.record_response(o.uow, library, engagement, advisor, {"res_heard": 5}).version == 2
+        portal.record_response(
+            o.uow, library, engagement, advisor, {"res_heard": 5}, partial=True
+        ).version
+        == 2
     )
 
 
@@ -130,7 +135,9 @@ def test_a_response_file_is_imported_in_full_or_not_at_all(o, asked):
         f"{engagement},ST-NOBODY,,3,",
     )
 
-    report = portal.import_responses(o.uow, LIBRARY, portal.read_responses_csv(data), o.clock)
+    report = portal.import_responses(
+        o.uow, LIBRARY, portal.read_responses_csv(data), o.clock, partial=True
+    )
 
     assert report.imported == []
     assert [line for line, _ in report.errors] == [3, 4]
@@ -138,7 +145,7 @@ def test_a_response_file_is_imported_in_full_or_not_at_all(o, asked):
     assert all(s.request.answered_at is None for s in o.uow.tables.surveys)
 
     report = portal.import_responses(
-        o.uow, LIBRARY, portal.read_responses_csv(data), o.clock, skip_invalid=True
+        o.uow, LIBRARY, portal.read_responses_csv(data), o.clock, skip_invalid=True, partial=True
     )
     assert [r.respondent for r in report.imported] == [advisor] and report.skipped == 2
     [answered] = [s for s in o.uow.tables.surveys if s.request.answered_at]
@@ -153,7 +160,9 @@ def test_a_response_file_naming_a_respondent_twice_or_an_unknown_item_is_refused
         f"{engagement},{advisor},5,",
         f"{engagement},{o.lead},5,blue",
     )
-    report = portal.import_responses(o.uow, LIBRARY, portal.read_responses_csv(data), o.clock)
+    report = portal.import_responses(
+        o.uow, LIBRARY, portal.read_responses_csv(data), o.clock, partial=True
+    )
     assert report.errors == [
         (3, f"{advisor} on {engagement} appears twice in the file"),
         (4, "colour not in partnership-experience-team v1"),
