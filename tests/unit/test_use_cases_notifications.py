@@ -255,10 +255,10 @@ def test_a_pass_longer_than_its_lease_renews_the_lease_and_sends_everything(o):
     clock = RunningClock()
     held: list[bool] = []  # whether the outbox still holds each row as it goes out
     mailer = FakeMailer(
-        delay=0.01, watch=lambda m: held.append(rows[m.key].lease_until > clock.now())
+        delay=0.005, watch=lambda m: held.append(rows[m.key].lease_until > clock.now())
     )
     dispatch = ports(o, mailer)
-    policy = DispatchPolicy(batch_size=20, lease_seconds=0.09)  # renewed every 0.03 s
+    policy = DispatchPolicy(batch_size=20, lease_seconds=0.045)  # renewed every 0.015 s
 
     report = dispatch_once(dispatch, clock=clock, policy=policy)
 
@@ -285,9 +285,9 @@ def test_a_message_is_not_sent_once_the_claims_lease_may_have_run_out(o):
 
 def test_a_pass_whose_lease_cannot_be_renewed_stops_sending_and_ends(o):
     digests(o, 20)
-    dispatch = ports(o, FakeMailer(delay=0.01))
+    dispatch = ports(o, FakeMailer(delay=0.005))
     dispatch.outbox.unreachable = True
-    policy = DispatchPolicy(batch_size=20, lease_seconds=0.09)
+    policy = DispatchPolicy(batch_size=20, lease_seconds=0.045)
 
     report = dispatch_once(dispatch, clock=RunningClock(), policy=policy)
 
