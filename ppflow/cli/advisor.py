@@ -12,7 +12,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from ppflow.cli.context import actor, current_app, err, meta, out, split_values, when
+from ppflow.cli.context import (
+    CorrectionReason,
+    actor,
+    current_app,
+    err,
+    meta,
+    out,
+    split_values,
+    when,
+)
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
 from ppflow.domain.commands import RegisterReferral
 from ppflow.domain.lifecycle import AdvisorStage
@@ -264,7 +273,7 @@ def edit(
     tag: Annotated[list[str] | None, typer.Option(help="Lived experience (repeatable).")] = None,
     skill: Annotated[list[str] | None, typer.Option(help="Skill (repeatable).")] = None,
     availability: Annotated[int | None, typer.Option(help="Hours a month offered.")] = None,
-    reason: Annotated[str, typer.Option(help="Why (kept in the corrections log).")] = "",
+    reason: CorrectionReason = "",
 ) -> None:
     """Correct an advisor's contact (the contacts table only) or profile; the correction
     is logged with who made it, why and which fields (never the values)."""

@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from functools import cache
+from typing import Annotated
 
+import typer
 from rich.console import Console
 
 from ppflow.bootstrap import App, bootstrap
@@ -72,3 +74,13 @@ def split_values(values: list[str] | None) -> tuple[str, ...]:
 
 def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+# Options several commands share, written once.
+CorrectionReason = Annotated[str, typer.Option(help="Why (kept in the corrections log).")]
+Present = Annotated[
+    list[str] | None, typer.Option(help="An advisor who attended (PA-...; repeatable).")
+]
+Absent = Annotated[
+    list[str] | None, typer.Option(help="An advisor who did not (PA-...; repeatable).")
+]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ppflow.cli.context import current_app, meta, out, split_values
+from ppflow.cli.context import Absent, Present, current_app, meta, out, split_values
 from ppflow.cli.errors import CommandGroup
 from ppflow.domain.commands import RecordMeeting
 from ppflow.domain.errors import InvalidInputError
@@ -34,12 +34,8 @@ def add(
     objectives: Annotated[
         bool, typer.Option("--objectives", help="The meeting set the team's QI objectives.")
     ] = False,
-    present: Annotated[
-        list[str] | None, typer.Option(help="An advisor who attended (PA-...; repeatable).")
-    ] = None,
-    absent: Annotated[
-        list[str] | None, typer.Option(help="An advisor who did not (PA-...; repeatable).")
-    ] = None,
+    present: Present = None,
+    absent: Absent = None,
 ) -> None:
     """Record a team meeting and its roll call: every advisor whose engagement on the team
     ran that day, named present or absent. One meeting a day per team."""

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ppflow.cli.context import current_app, meta, out
+from ppflow.cli.context import CorrectionReason, current_app, meta, out
 from ppflow.cli.errors import CommandGroup
 from ppflow.domain.commands import AddStaff, EditStaff
 from ppflow.domain.model import StaffRole
@@ -37,7 +37,7 @@ def edit(
     email: Annotated[str | None, typer.Option(help="Work e-mail.")] = None,
     role: Annotated[StaffRole | None, typer.Option(help="Role in the program.")] = None,
     department: Annotated[str | None, typer.Option(help="Department.")] = None,
-    reason: Annotated[str, typer.Option(help="Why (kept in the corrections log).")] = "",
+    reason: CorrectionReason = "",
 ) -> None:
     """Correct a staff member; the correction is logged with who made it and why."""
     cmd = EditStaff(

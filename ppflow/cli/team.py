@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ppflow.cli.context import current_app, meta, out, split_values, when
+from ppflow.cli.context import (
+    Absent,
+    CorrectionReason,
+    Present,
+    current_app,
+    meta,
+    out,
+    split_values,
+    when,
+)
 from ppflow.cli.errors import CommandGroup
 from ppflow.domain.commands import AddTeam, EditTeam
 from ppflow.domain.compensation import hours, money
@@ -52,7 +61,7 @@ def edit(
         list[str] | None, typer.Option(help="Working language (fr, en; repeatable).")
     ] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Focus area (repeatable).")] = None,
-    reason: Annotated[str, typer.Option(help="Why (kept in the corrections log).")] = "",
+    reason: CorrectionReason = "",
 ) -> None:
     """Correct a QI team: its lead (a team made without one can then be briefed), its
     seats, name, languages or focus; logged with who made it and why."""
@@ -116,12 +125,8 @@ def show(code: str) -> None:
 @team_app.command("objectives")
 def objectives(
     code: str,
-    present: Annotated[
-        list[str] | None, typer.Option(help="An advisor who attended (PA-...; repeatable).")
-    ] = None,
-    absent: Annotated[
-        list[str] | None, typer.Option(help="An advisor who did not (PA-...; repeatable).")
-    ] = None,
+    present: Present = None,
+    absent: Absent = None,
 ) -> None:
     """Record that the team set its QI objectives today, as a meeting with its roll call
     (without --present or --absent, every advisor on the team was there)."""
