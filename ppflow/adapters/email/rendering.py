@@ -39,6 +39,7 @@ from ppflow.services.notifications import (
     template_context,
 )
 from ppflow.services.ports import SYSTEM_CLOCK, Clock
+from ppflow.services.wording import Wording, check_wording, template_filters
 
 ROOT = "email"
 # What the templates check signs its sample links with.
@@ -48,8 +49,9 @@ PARTS = {"subject": ".subject.txt", "text": ".txt", "html": ".html"}
 
 
 def make_environment(templates_dir: Path) -> Environment:
-    """Build the Jinja2 environment (called by the bootstrap, never at import)."""
-    return Environment(
+    """Build the Jinja2 environment (called by the bootstrap, never at import), with the
+    locale filters and the wording catalogues (``wording.stage(kind, stage, lang)``)."""
+    environment = Environment(
         loader=FileSystemLoader(str(templates_dir)),
         autoescape=select_autoescape(enabled_extensions=("html",), default=False),
         undefined=StrictUndefined,
@@ -58,6 +60,9 @@ def make_environment(templates_dir: Path) -> Environment:
         keep_trailing_newline=True,
         auto_reload=False,
     )
+    environment.filters.update(template_filters())
+    environment.globals["wording"] = Wording.from_directory(templates_dir)
+    return environment
 
 
 def template_path(name: str, language: str, part: str) -> str:
@@ -168,6 +173,9 @@ def check_templates(
                 recipient = _sample_recipient(audience, language)
                 problems = _check_one(links, kind.name, language, kind.sample, recipient, people)
                 results.append(TemplateCheck(kind.name, language, audience, tuple(problems)))
+    wording = check_wording(templates_dir, languages)
+    if wording:
+        results.append(TemplateCheck("(wording)", "-", "-", tuple(wording)))
     stray = _stray_files(templates_dir, languages)
     if stray:
         results.append(TemplateCheck("(unknown files)", "-", "-", tuple(stray)))

@@ -1,0 +1,242 @@
+"""What people read, in each language ppflow speaks: the wording catalogues and the
+formatting of dates, numbers, money and shares.
+
+Formatting is Babel's, with the Canadian locales (``fr`` is ``fr_CA``, ``en`` is
+``en_CA``): "14 décembre 2026", "1 234,50 $", "100 %" in French; "December 14, 2026",
+"$1,234.50", "100%" in English.
+
+The catalogues are YAML files, one per area and language, in the templates directory::
+
+    wording/<lang>/<area>.yaml      a mapping of keys (nested mappings allowed) to text
+
+A text is found by ``<area>.<key>``: ``text("stages.advisor.integrated", "fr")``. Values
+may hold ``{placeholders}``, filled by :func:`Wording.text`. :func:`check_wording` (part of
+``ppflow templates check``) reports an area or a key missing from a language, an empty
+text, and placeholders that differ between languages.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from babel import Locale
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+
+from ppflow.domain.model import LANGUAGES
+
+LOCALES = {"fr": "fr_CA", "en": "en_CA"}
+FOLDER = "wording"
+NBSP = "\u00a0"  # before a colon and inside guillemets
+NNBSP = "\u202f"  # Babel's thin space in French numbers and percentages
+
+
+class WordingError(LookupError):
+    """A text that no catalogue holds, or a catalogue that cannot be read."""
+
+
+def locale_of(language: str) -> str:
+    try:
+        return LOCALES[language]
+    except KeyError:
+        raise WordingError(
+            f"no locale for language {language!r}; ppflow speaks {', '.join(LOCALES)}"
+        ) from None
+
+
+# ------------------------------------------------------------------------ formatting
+
+
+def format_date(value: date | datetime | None, language: str, form: str = "long") -> str:
+    """``form`` is Babel's: ``long`` ("14 décembre 2026"), ``medium``, ``short``."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.date()
+    return babel_dates.format_date(value, format=form, locale=locale_of(language))
+
+
+def format_datetime(value: datetime | None, language: str, form: str = "medium") -> str:
+    if value is None:
+        return "—"
+    return babel_dates.format_datetime(value, format=form, locale=locale_of(language))
+
+
+def format_number(value: float | int | Decimal | None, language: str, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return babel_numbers.format_decimal(value, format=pattern, locale=locale_of(language))
+
+
+def format_money(
+    value: float | int | Decimal | None, language: str, currency: str = "CAD"
+) -> str:
+    """"1 234,50 $" in French, "$1,234.50" in English (Canadian dollars by default)."""
+    if value is None:
+        return "—"
+    return babel_numbers.format_currency(value, currency, locale=locale_of(language))
+
+
+def format_percent(share: float | Decimal | None, language: str, digits: int = 0) -> str:
+    """A share from 0 to 1 as a percentage: 1 is "100 %" in French, "100%" in English."""
+    if share is None:
+        return "—"
+    locale = Locale.parse(locale_of(language))
+    pattern = locale.percent_formats[None].pattern  # "#,##0 %" in French
+    if digits:
+        pattern = pattern.replace("0", "0." + "0" * digits, 1)
+    return babel_numbers.format_percent(share, format=pattern, locale=locale)
+
+
+_BEFORE = re.compile(r"[ \u00a0]*([:»])")
+_AFTER = re.compile(r"«[ \u00a0]*")
+_TIGHT = re.compile(r" ([;!?])")
+
+
+def typeset(text: str, language: str) -> str:
+    """French typography for plain text: a non-breaking space before a colon and inside
+    guillemets, so that neither is left alone at the start or the end of a line; the space
+    a writer put before ``;``, ``!`` or ``?`` becomes non-breaking. Other languages are
+    returned unchanged. URLs are left as they are."""
+    if language != "fr":
+        return text
+    text = _BEFORE.sub(lambda m: NBSP + m.group(1), text)
+    text = _AFTER.sub("«" + NBSP, text)
+    text = _TIGHT.sub(NBSP + r"\1", text)
+    return _URL_COLON.sub(r"\1:\2", text)  # "https://" keeps its colon glued
+
+
+_URL_COLON = re.compile(r"(\b[a-z][a-z0-9+.-]*)\u00a0:(//)")
+
+
+# ------------------------------------------------------------------------- catalogues
+
+
+def _flatten(prefix: str, node: object, into: dict[str, str], source: str) -> None:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), value, into, source)
+    elif isinstance(node, str | int | float):
+        into[prefix] = str(node)
+    else:
+        raise WordingError(f"{source}: {prefix} is neither a text nor a mapping")
+
+
+def read_catalogue(folder: Path) -> dict[str, str]:
+    """Every ``<area>.yaml`` in one language's folder, flattened to ``area.key`` texts."""
+    texts: dict[str, str] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise WordingError(f"{path}: not valid YAML ({error})") from None
+        _flatten(path.stem, document, texts, str(path))
+    return texts
+
+
+def _placeholders(value: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(value) if name}
+
+
+@dataclass(frozen=True)
+class Wording:
+    """The texts of every language, by ``area.key``."""
+
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_directory(cls, templates_dir: Path, languages: Iterable[str] = LANGUAGES):
+        return cls({lang: read_catalogue(templates_dir / FOLDER / lang) for lang in languages})
+
+    def has(self, key: str, language: str) -> bool:
+        return key in self.texts.get(language, {})
+
+    def text(self, key: str, language: str, /, **values: object) -> str:
+        try:
+            found = self.texts[language][key]
+        except KeyError:
+            raise WordingError(f"no {language} text for {key!r}") from None
+        return found.format(**values) if values else found
+
+    def label(self, key: str, language: str, fallback: str | None = None) -> str:
+        """A label that may be missing (a custom feedback theme, say): ``fallback``, or
+        the last part of the key with spaces, when no catalogue has it."""
+        if self.has(key, language):
+            return self.texts[language][key]
+        if fallback is not None:
+            return fallback
+        return key.rsplit(".", 1)[-1].replace("_", " ")
+
+    def stage(self, kind: str, stage: str, language: str) -> str:
+        """An advisor's, engagement's or team's stage, as people read it."""
+        return self.text(f"stages.{kind}.{stage}", language)
+
+
+@lru_cache(maxsize=4)
+def _shipped(templates_dir: Path) -> Wording:
+    return Wording.from_directory(templates_dir)
+
+
+def shipped_wording(templates_dir: Path | None = None) -> Wording:
+    """The catalogues of ``templates_dir`` (the shipped templates by default), read once."""
+    if templates_dir is None:
+        from ppflow.resources import templates_dir as shipped
+
+        templates_dir = shipped()
+    return _shipped(Path(templates_dir))
+
+
+def check_wording(templates_dir: Path, languages: Iterable[str] = LANGUAGES) -> list[str]:
+    """Problems in the catalogues, one sentence each: an area or key missing from a
+    language, an empty text, placeholders that differ between languages."""
+    languages = tuple(languages)
+    problems: list[str] = []
+    root = templates_dir / FOLDER
+    areas = {lang: {p.stem for p in (root / lang).glob("*.yaml")} for lang in languages}
+    every_area = set().union(*areas.values())
+    for lang in languages:
+        problems.extend(
+            f"missing translation: {FOLDER}/{lang}/{area}.yaml"
+            for area in sorted(every_area - areas[lang])
+        )
+    try:
+        texts = {lang: read_catalogue(root / lang) for lang in languages}
+    except WordingError as error:
+        return [*problems, str(error)]
+    every_key = set().union(*(t.keys() for t in texts.values()))
+    for key in sorted(every_key):
+        present = {lang: texts[lang][key] for lang in languages if key in texts[lang]}
+        for lang in languages:
+            if lang not in present and key.split(".", 1)[0] in areas[lang]:
+                problems.append(f"missing translation: {lang} text for {key}")
+        for lang, value in present.items():
+            if not value.strip():
+                problems.append(f"empty {lang} text for {key}")
+        shapes = {lang: _placeholders(value) for lang, value in present.items()}
+        if len({frozenset(s) for s in shapes.values()}) > 1:
+            detail = "; ".join(f"{lang}: {sorted(s)}" for lang, s in shapes.items())
+            problems.append(f"placeholders differ for {key} ({detail})")
+    return problems
+
+
+def template_filters() -> dict[str, object]:
+    """The Jinja filters every environment of ppflow installs, each taking the language:
+    ``{{ due | date(lang) }}``, ``{{ amount | money(lang) }}``, ``{{ share | percent(lang) }}``,
+    ``{{ count | number(lang) }}``, ``{{ text | typeset(lang) }}``."""
+    return {
+        "date": format_date,
+        "datetime": format_datetime,
+        "money": format_money,
+        "percent": format_percent,
+        "number": format_number,
+        "typeset": typeset,
+    }
