@@ -23,6 +23,9 @@ NO_POSTGRES = "PPFLOW_TEST_DATABASE_URL is not set (no PostgreSQL server to test
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+# browser, page_at: headless Chromium for the page tests
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture
 def clock() -> FixedClock:
