@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import and_, case, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from ppflow.adapters.orm import AdvisorRow, EngagementRow, ProgramRow, StaffRow, TeamRow
 from ppflow.adapters.orm_compensation import (
@@ -30,6 +31,7 @@ from ppflow.services.compensation import (
     EngagementPay,
     Expense,
     PayeeTotal,
+    PayEntry,
 )
 
 __all__ = ["PaidSummary", "SqlCompensation", "SqlCompensationReport"]
@@ -140,8 +142,9 @@ class SqlCompensation:
     def logged_keys(
         self, pairs: Iterable[tuple[str, date]]
     ) -> set[tuple[str, date, str, int, str]]:
-        """(engagement, date, activity, centihours, note) of the activities already logged
-        for these engagements on these dates."""
+        """(engagement, date, activity, centihours, note) of the activities logged and
+        standing for these engagements on these dates: a voided entry and its reversal
+        are left out."""
         wanted = set(pairs)
         codes = sorted({code for code, _ in wanted})
         found: set[tuple[str, date, str, int, str]] = set()
@@ -160,6 +163,10 @@ class SqlCompensation:
                 .where(
                     EngagementRow.code.in_(chunk),
                     ActivityLogRow.activity_date.between(days[0], days[-1]),
+                    ActivityLogRow.voids_id.is_(None),
+                    ActivityLogRow.id.not_in(
+                        select(ActivityLogRow.voids_id).where(ActivityLogRow.voids_id.is_not(None))
+                    ),
                 )
             )
             for code, day, activity, centihours, note in rows:
@@ -181,10 +188,55 @@ class SqlCompensation:
             request_id=entry.request_id,
             recorded_at=at,
             actor=actor,
+            voids_id=entry.voids,
         )
-        self.session.add(row)
-        self.session.flush()
+        if entry.voids is None:
+            self.session.add(row)
+            self.session.flush()
+            return row.id
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+                self.session.flush()
+        except IntegrityError:
+            raise DuplicateError(
+                f"entry {entry.voids} was voided meanwhile by another entry"
+            ) from None
         return row.id
+
+    def _entries(self, *where) -> list[PayEntry]:
+        reversal = aliased(ActivityLogRow)
+        rows = self.session.execute(
+            select(ActivityLogRow, EngagementRow.code, reversal.id)
+            .join(EngagementRow, EngagementRow.id == ActivityLogRow.engagement_id)
+            .outerjoin(reversal, reversal.voids_id == ActivityLogRow.id)
+            .where(*where)
+            .order_by(ActivityLogRow.id)
+        )
+        return [
+            PayEntry(
+                id=row.id,
+                engagement=code,
+                day=row.activity_date,
+                activity=row.activity,
+                centihours=row.centihours,
+                amount_cents=row.amount_cents,
+                declined=row.declined,
+                note=row.note or "",
+                recorded_at=row.recorded_at,
+                actor=row.actor,
+                voids=row.voids_id,
+                voided_by=voided_by,
+            )
+            for row, code, voided_by in rows
+        ]
+
+    def entry(self, entry_id: int) -> PayEntry | None:
+        found = self._entries(ActivityLogRow.id == entry_id)
+        return found[0] if found else None
+
+    def entries(self, engagement: str | None = None) -> list[PayEntry]:
+        return self._entries(*([EngagementRow.code == engagement] if engagement else []))
 
     def add_expense(self, expense: Expense, at: datetime, actor: str) -> int | None:
         if expense.request_id and self.session.scalar(

@@ -288,6 +288,21 @@ class MeetingAttendanceRow(Base):
     present: Mapped[bool] = mapped_column(Boolean)
 
 
+class MatchProposalRow(Base):
+    """The last advisors proposed for a team, best first, with the score's reasons (which
+    may name lived experience: erased with the advisor). A new proposal replaces them."""
+
+    __tablename__ = "match_proposals"
+    __table_args__ = (UniqueConstraint("team_id", "rank"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("qi_teams.id"))
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    proposed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class ErasureRow(Base):
     """One erasure of a person's data: who asked, when, and which kinds of data went. It
     holds the advisor's code and nothing personal."""

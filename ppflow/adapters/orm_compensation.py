@@ -43,6 +43,9 @@ class ActivityLogRow(Base):
     request_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(64))
+    # A reversing entry names the entry it voids (its hours and amount negated, its note
+    # the reason); unique, so that two voids of one entry cannot both be written.
+    voids_id: Mapped[int | None] = mapped_column(ForeignKey("activity_logs.id"), unique=True)
 
 
 class ExpenseRow(Base):

@@ -163,6 +163,65 @@ def log(
     show_alerts(logged.alerts)
 
 
+@pay_app.command("entries")
+def entries(
+    engagement: Annotated[
+        str | None, typer.Argument(help="Engagement code (EN-...); all when left out.")
+    ] = None,
+) -> None:
+    """List the pay entries with the ids ppflow pay void takes; a voided entry shows the
+    reversal that voids it."""
+    found = pay.list_entries(current_app().uow(), engagement.upper() if engagement else None)
+    if not found:
+        out.print("no pay entries")
+        return
+    table = Table("entry", "engagement", "date", "activity", "hours", "owed", "status")
+    for e in found:
+        status = (
+            f"voids {e.voids}: {e.note}"
+            if e.voids is not None
+            else f"voided by {e.voided_by}"
+            if e.voided_by is not None
+            else "declined"
+            if e.declined
+            else ""
+        )
+        table.add_row(
+            str(e.id),
+            e.engagement,
+            e.day.isoformat(),
+            e.activity,
+            hours(e.centihours),
+            money(e.amount_cents),
+            status,
+        )
+    out.print(table)
+
+
+@pay_app.command("void")
+def void(
+    entry: Annotated[int, typer.Argument(help="The entry's id (ppflow pay entries).")],
+    reason: Annotated[str, typer.Option(help="Why the entry is void (kept on its reversal).")],
+    request_id: Annotated[
+        str | None, typer.Option(help="Voiding twice with the same id voids once.")
+    ] = None,
+) -> None:
+    """Void a pay entry: a reversing entry, dated as the entry, negates its hours and
+    amount; both stay in the books."""
+    voided = pay.void_entry(
+        current_app().uow(), pay.VoidEntry(entry, reason, meta(request_id)), current_app().clock
+    )
+    if voided.replayed:
+        out.print(f"already voided with request id {request_id}; nothing changed")
+        return
+    out.print(
+        f"entry {voided.entry} voided by entry {voided.reversal}: "
+        f"{hours(-voided.centihours)} h and {money(-voided.amount_cents)} on "
+        f"[bold]{voided.engagement}[/]",
+        highlight=False,
+    )
+
+
 @pay_app.command(
     "import",
     help=(

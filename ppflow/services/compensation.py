@@ -81,6 +81,26 @@ class ActivityEntry:
     declined: bool
     note: str = ""
     request_id: str | None = None
+    voids: int | None = None  # a reversing entry: the id of the entry it voids
+
+
+@dataclass(frozen=True)
+class PayEntry:
+    """One stored pay entry, as ``pay entries`` lists it: ``voids`` is set on a reversing
+    entry, ``voided_by`` on the entry it reverses."""
+
+    id: int
+    engagement: str
+    day: date
+    activity: str
+    centihours: int
+    amount_cents: int
+    declined: bool
+    note: str
+    recorded_at: datetime
+    actor: str
+    voids: int | None = None
+    voided_by: int | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +166,23 @@ class LogHours:
     hours: str  # as text: "1.5"
     note: str = ""
     meta: Meta = Meta()
+
+
+@dataclass(frozen=True)
+class VoidEntry:
+    entry: int  # the id ``pay entries`` shows
+    reason: str
+    meta: Meta = Meta()
+
+
+@dataclass(frozen=True)
+class Voided:
+    entry: int
+    reversal: int | None  # the reversing entry's id (None for a replayed request)
+    engagement: str
+    centihours: int
+    amount_cents: int
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -304,7 +341,8 @@ def entry_key(entry: ActivityEntry) -> EntryKey:
 def check_not_repeated(entry: ActivityEntry, logged: dict[EntryKey, str]) -> None:
     """The one rule against logging an activity twice, for ``pay log`` and ``pay import``
     alike: ``logged`` maps each key already logged (in the database, or earlier in the
-    same file) to where it is."""
+    same file) to where it is. A voided entry and its reversal count as not logged, so the
+    corrected activity can be logged again."""
     where = logged.get(entry_key(entry))
     if where is not None:
         raise DuplicateError(
@@ -347,6 +385,61 @@ def log_hours(
         alerts = raise_alerts(uow, [(engagement, entry.day)], policy, now, payees=True)
         uow.commit()
     return Logged(entry.engagement, entry.centihours, entry.amount_cents, entry.declined, alerts)
+
+
+def list_entries(uow: UnitOfWork, engagement: str | None = None) -> list[PayEntry]:
+    """Every pay entry (of one engagement), oldest first, with its id for ``pay void``."""
+    with uow:
+        if engagement is not None and not uow.pay.engagements([engagement]):
+            raise NotFoundError("engagement", engagement)
+        return uow.pay.entries(engagement)
+
+
+def void_entry(uow: UnitOfWork, cmd: VoidEntry, clock: Clock = SYSTEM_CLOCK) -> Voided:
+    """Void a pay entry by writing its reversal: the same engagement, date and activity,
+    the hours and amount negated, the reason as its note. Nothing is deleted, so the books
+    keep both; their sum is zero in every total. An entry voided already, or itself a
+    reversal, is refused, and two voids of one entry at once cannot both be written (the
+    reversal's ``voids`` is unique)."""
+    reason = _check_text(cmd.reason, "reason", MAX_NOTE)
+    if not reason:
+        raise InvalidInputError("give the reason for voiding the entry (--reason)")
+    request_id = cmd.meta.request_id
+    with uow:
+        original = uow.pay.entry(cmd.entry)
+        if original is None:
+            raise InvalidInputError(
+                f"there is no pay entry {cmd.entry}; ppflow pay entries lists them with their ids"
+            )
+        if request_id and uow.pay.logged_request_ids([request_id]):
+            return Voided(original.id, None, original.engagement, 0, 0, replayed=True)
+        if original.voids is not None:
+            raise InvalidInputError(
+                f"entry {original.id} is the reversal of entry {original.voids}; "
+                "log the activity again instead of voiding its reversal"
+            )
+        if original.voided_by is not None:
+            raise DuplicateError(
+                f"entry {original.id} was already voided by entry {original.voided_by}"
+            )
+        reversal = ActivityEntry(
+            engagement=original.engagement,
+            day=original.day,
+            activity=original.activity,
+            centihours=-original.centihours,
+            rate_cents=0,
+            basis="void",
+            amount_cents=-original.amount_cents,
+            declined=original.declined,
+            note=reason,
+            request_id=request_id,
+            voids=original.id,
+        )
+        reversal_id = uow.pay.add_activity(reversal, clock.now(), cmd.meta.actor)
+        uow.commit()
+    return Voided(
+        original.id, reversal_id, original.engagement, original.centihours, original.amount_cents
+    )
 
 
 # ---------------------------------------------------------------------- CSV import

@@ -77,10 +77,8 @@ def format_number(value: float | int | Decimal | None, language: str, digits: in
     return babel_numbers.format_decimal(value, format=pattern, locale=locale_of(language))
 
 
-def format_money(
-    value: float | int | Decimal | None, language: str, currency: str = "CAD"
-) -> str:
-    """"1 234,50 $" in French, "$1,234.50" in English (Canadian dollars by default)."""
+def format_money(value: float | int | Decimal | None, language: str, currency: str = "CAD") -> str:
+    """ "1 234,50 $" in French, "$1,234.50" in English (Canadian dollars by default)."""
     if value is None:
         return "—"
     return babel_numbers.format_currency(value, currency, locale=locale_of(language))

@@ -56,6 +56,7 @@ from ppflow.services.compensation import (
     EngagementPay,
     Expense,
     PayeeTotal,
+    PayEntry,
 )
 from ppflow.services.feedback import ADVISOR_QUESTIONNAIRE, TEAM_QUESTIONNAIRE
 from ppflow.services.notifications import (
@@ -728,12 +729,15 @@ class FakeCompensation:
         wanted = set(request_ids)
         return {a.entry.request_id for a in self.db.activities if a.entry.request_id in wanted}
 
+    def _voided(self) -> set[int]:
+        return {a.entry.voids for a in self.db.activities if a.entry.voids is not None}
+
     def logged_keys(self, pairs: Iterable[tuple[str, date]]) -> set[tuple]:
-        wanted = set(pairs)
+        wanted, voided = set(pairs), self._voided()
         return {
             (e.engagement, e.day, e.activity, e.centihours, e.note)
-            for e in (a.entry for a in self.db.activities)
-            if (e.engagement, e.day) in wanted
+            for number, e in enumerate((a.entry for a in self.db.activities), 1)
+            if (e.engagement, e.day) in wanted and e.voids is None and number not in voided
         }
 
     def add_activity(self, entry: ActivityEntry, at: datetime, actor: str) -> int:
@@ -743,8 +747,37 @@ class FakeCompensation:
                 entry.request_id in self.logged_request_ids([entry.request_id]),
                 "activity_logs.request_id",
             )
+        if entry.voids is not None and entry.voids in self._voided():
+            raise DuplicateError(f"entry {entry.voids} was voided meanwhile by another entry")
         self.db.activities.append(ActivityRecord(entry, at, actor))
         return len(self.db.activities)
+
+    def entries(self, engagement: str | None = None) -> list[PayEntry]:
+        by = {a.entry.voids: n for n, a in enumerate(self.db.activities, 1) if a.entry.voids}
+        found = []
+        for n, record in enumerate(self.db.activities, 1):
+            e = record.entry
+            if engagement is None or e.engagement == engagement:
+                found.append(
+                    PayEntry(
+                        n,
+                        e.engagement,
+                        e.day,
+                        e.activity,
+                        e.centihours,
+                        e.amount_cents,
+                        e.declined,
+                        e.note,
+                        record.at,
+                        record.actor,
+                        e.voids,
+                        by.get(n),
+                    )
+                )
+        return found
+
+    def entry(self, entry_id: int) -> PayEntry | None:
+        return next((e for e in self.entries() if e.id == entry_id), None)
 
     def add_expense(self, expense: Expense, at: datetime, actor: str) -> int | None:
         if expense.request_id and any(

@@ -396,3 +396,81 @@ def test_each_budget_level_alerts_per_program_and_fiscal_year(o):
         ("2026-27", 80),
         ("2026-27", 100),
     ]
+
+
+# ------------------------------------------------------------------------- voids
+
+
+def void(entry: int, reason="logged on the wrong engagement", request_id=None):
+    return pay.VoidEntry(entry, reason, Meta("camille", request_id=request_id))
+
+
+def test_a_void_writes_the_reversing_entry_and_the_books_net_to_zero(o):
+    engagement = engaged(o)
+    meeting_tier(o)
+    pay.log_hours(o.uow, hours(engagement, "2"), POLICY, o.clock)
+    [entry] = pay.list_entries(o.uow, engagement)
+
+    voided = pay.void_entry(o.uow, void(entry.id), o.clock)
+
+    original, reversal = pay.list_entries(o.uow, engagement)
+    assert (voided.entry, voided.reversal) == (original.id, reversal.id)
+    assert original.voided_by == reversal.id and reversal.voids == original.id
+    assert (reversal.centihours, reversal.amount_cents) == (-200, -5000)
+    assert (reversal.day, reversal.activity) == (original.day, original.activity)
+    assert reversal.note == "logged on the wrong engagement"
+    total = o.uow.pay.engagement_total(engagement)
+    assert (total.centihours, total.owed_cents) == (0, 0)
+
+
+def test_after_a_void_the_same_activity_can_be_logged_again(o):
+    engagement = engaged(o)
+    meeting_tier(o)
+    pay.log_hours(o.uow, hours(engagement, "2"), POLICY, o.clock)
+    with pytest.raises(DuplicateError, match="already has"):
+        pay.log_hours(o.uow, hours(engagement, "2"), POLICY, o.clock)
+    pay.void_entry(o.uow, void(1), o.clock)
+
+    again = pay.log_hours(o.uow, hours(engagement, "2"), POLICY, o.clock)
+
+    assert again.amount_cents == 5000
+    assert o.uow.pay.engagement_total(engagement).owed_cents == 5000
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason", "message"),
+    [
+        (1, "again", "entry 1 was already voided by entry 2"),
+        (2, "again", "entry 2 is the reversal of entry 1"),
+        (9, "typo", "there is no pay entry 9; ppflow pay entries lists them"),
+        (1, "   ", "give the reason for voiding"),
+    ],
+)
+def test_a_void_is_refused_for_an_entry_voided_a_reversal_an_unknown_id_or_no_reason(
+    o, entry, reason, message
+):
+    engagement = engaged(o)
+    meeting_tier(o)
+    pay.log_hours(o.uow, hours(engagement, "2"), POLICY, o.clock)
+    pay.void_entry(o.uow, void(1), o.clock)
+
+    with pytest.raises((InvalidInputError, DuplicateError), match=message):
+        pay.void_entry(o.uow, void(entry, reason), o.clock)
+    assert len(pay.list_entries(o.uow)) == 2
+
+
+def test_the_same_void_request_voids_once(o):
+    engagement = engaged(o)
+    meeting_tier(o)
+    pay.log_hours(o.uow, hours(engagement, "2"), POLICY, o.clock)
+    pay.void_entry(o.uow, void(1, request_id="void-1"), o.clock)
+
+    again = pay.void_entry(o.uow, void(1, request_id="void-1"), o.clock)
+
+    assert again.replayed
+    assert len(pay.list_entries(o.uow, engagement)) == 2
+
+
+def test_entries_of_an_unknown_engagement_are_refused(o):
+    with pytest.raises(NotFoundError):
+        pay.list_entries(o.uow, "EN-NOWHERE")
