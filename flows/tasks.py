@@ -183,7 +183,8 @@ def brief(team: str) -> StageResult:
 
 
 def propose(team: str, limit: int) -> list[Proposal]:
-    matches = integration.propose_matches(application().uow(), team, limit)
+    app = application()
+    matches = integration.propose_matches(app.uow(), team, limit, app.clock)
     return [Proposal.of(m) for m in matches]
 
 

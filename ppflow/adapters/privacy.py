@@ -22,6 +22,7 @@ from ppflow.adapters.orm import (
     ErasureRow,
     EvaluationRow,
     IncidentRow,
+    MatchProposalRow,
     NotificationRow,
     ReferralRow,
     StaffRow,
@@ -115,6 +116,12 @@ def erase_people(
         update(EvaluationRow)
         .where(EvaluationRow.engagement_id.in_(engagements))
         .values(notes="")
+        .execution_options(**quiet)
+    )
+    # a proposal's reasons name the lived experience the advisor shares with the team
+    session.execute(
+        delete(MatchProposalRow)
+        .where(MatchProposalRow.advisor_id.in_(ids))
         .execution_options(**quiet)
     )
     session.execute(

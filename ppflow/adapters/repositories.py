@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from ppflow.adapters.orm import (
     DecisionRow,
     EngagementRow,
     EvaluationRow,
+    MatchProposalRow,
     MeetingAttendanceRow,
     MeetingRow,
     NotificationRow,
@@ -35,6 +36,7 @@ from ppflow.adapters.orm import (
 )
 from ppflow.domain.errors import AlreadyRegisteredError, ConcurrentUpdateError, NotFoundError
 from ppflow.domain.lifecycle import AdvisorStage, EngagementStage, TeamStage
+from ppflow.domain.matching import Match
 from ppflow.domain.model import (
     Advisor,
     Consent,
@@ -591,6 +593,43 @@ class SqlTeams:
             .join(TeamRow, TeamRow.id == EngagementRow.team_id)
             .where(TeamRow.code == code, EngagementRow.stage == EngagementStage.ACTIVE)
         )
+
+    def record_proposals(self, code: str, matches: Sequence[Match], at: datetime) -> None:
+        team = _one(self.session, TeamRow, "QI team", code)
+        self.session.execute(delete(MatchProposalRow).where(MatchProposalRow.team_id == team.id))
+        ids = dict(
+            self.session.execute(
+                select(AdvisorRow.code, AdvisorRow.id).where(
+                    AdvisorRow.code.in_([m.advisor for m in matches])
+                )
+            ).all()
+        )
+        self.session.add_all(
+            MatchProposalRow(
+                team_id=team.id,
+                advisor_id=ids[m.advisor],
+                rank=rank,
+                score=m.score,
+                reasons=list(m.reasons),
+                proposed_at=at,
+            )
+            for rank, m in enumerate(matches, 1)
+        )
+        self.session.flush()
+
+    def last_proposals(self, code: str) -> tuple[datetime | None, list[Match]]:
+        team = _one(self.session, TeamRow, "QI team", code)
+        rows = self.session.execute(
+            select(MatchProposalRow, AdvisorRow.code)
+            .join(AdvisorRow, AdvisorRow.id == MatchProposalRow.advisor_id)
+            .where(MatchProposalRow.team_id == team.id)
+            .order_by(MatchProposalRow.rank)
+        ).all()
+        if not rows:
+            return None, []
+        return rows[0][0].proposed_at, [
+            Match(advisor, row.score, tuple(row.reasons)) for row, advisor in rows
+        ]
 
 
 class SqlEngagements:

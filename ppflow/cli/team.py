@@ -105,8 +105,9 @@ def teams_table(teams) -> Table:
 
 @team_app.command("show")
 def show(code: str) -> None:
-    """Show a QI team, its rules and its engagements."""
-    summary = queries.get_team(current_app().uow(), code)
+    """Show a QI team: its rules, its engagements, its tokenism warnings now, and the last
+    advisors proposed for it with the reasons of each score."""
+    summary = queries.get_team(current_app().uow(), code.upper())
     t = summary.team
     out.print(f"[bold]{t.code}[/] {t.name} — {t.stage}")
     out.print(f"program: {t.program or '-'}   lead: {t.lead or '-'}   seats: {t.advisor_seats}")
@@ -120,6 +121,19 @@ def show(code: str) -> None:
     for e in summary.engagements:
         table.add_row(e.code, e.advisor, e.stage, e.role, str(e.start_date or "-"))
     out.print(table)
+    out.print("[bold]Tokenism warnings[/]")
+    for warning in summary.warnings:
+        out.print(f"  [yellow]![/] {warning}", highlight=False)
+    if not summary.warnings:
+        out.print("  none")
+    if not summary.proposals:
+        out.print("[bold]Last match proposals[/]\n  none (the integrate-advisor flow proposes)")
+        return
+    out.print(f"[bold]Last match proposals[/] ({summary.proposed_at:%Y-%m-%d %H:%M})")
+    for number, match in enumerate(summary.proposals, 1):
+        out.print(f"  {number}. {match.advisor}  score {match.score}/100", highlight=False)
+        for reason in match.reasons:
+            out.print(f"       {reason}", highlight=False, markup=False)
 
 
 @team_app.command("objectives")

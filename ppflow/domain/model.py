@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -212,14 +212,31 @@ class QITeam(Moves):
     def participation_warnings(self, advisors_on_team: int, joined_at: datetime) -> list[str]:
         """The two tokenism risks named in the literature, as warnings for the record: an
         advisor left alone on the team, and objectives set before the advisor joined."""
-        warnings = []
-        if advisors_on_team < self.rules.min_advisors:
-            warnings.append(
-                f"team {self.code} has {advisors_on_team} advisor(s); its rule asks for at "
-                f"least {self.rules.min_advisors}, so one advisor may be left alone"
-            )
+        warnings = self._too_few(advisors_on_team)
         if self.objectives_set_at is not None and self.objectives_set_at < joined_at:
             warnings.append(f"team {self.code} set its objectives before this advisor joined")
+        return warnings
+
+    def _too_few(self, advisors_on_team: int) -> list[str]:
+        if advisors_on_team >= self.rules.min_advisors:
+            return []
+        return [
+            f"team {self.code} has {advisors_on_team} advisor(s); its rule asks for at "
+            f"least {self.rules.min_advisors}, so one advisor may be left alone"
+        ]
+
+    def current_warnings(self, joined: Sequence[datetime | None]) -> list[str]:
+        """The tokenism risks of an active team now, from when each of its active advisors
+        joined: too few advisors for its rule, and objectives set before some joined."""
+        if self.stage != TeamStage.ACTIVE:
+            return []
+        warnings = self._too_few(len(joined))
+        late = [j for j in joined if j and self.objectives_set_at and self.objectives_set_at < j]
+        if late:
+            warnings.append(
+                f"team {self.code} set its objectives before {len(late)} of its "
+                f"{len(joined)} advisor(s) joined"
+            )
         return warnings
 
 

@@ -95,8 +95,11 @@ def brief_team(
     return run_once(uow, meta, clock, work)
 
 
-def propose_matches(uow: UnitOfWork, team_code: str, limit: int = 5) -> list[Match]:
-    """The best-matching ready advisors for a team, each score explained."""
+def propose_matches(
+    uow: UnitOfWork, team_code: str, limit: int = 5, clock: Clock = SYSTEM_CLOCK
+) -> list[Match]:
+    """The best-matching ready advisors for a team, each score explained; they are kept
+    as the team's last proposals (``ppflow team show``), replacing the ones before."""
     with uow:
         team = uow.teams.get(team_code)
         engaged = {
@@ -108,7 +111,10 @@ def propose_matches(uow: UnitOfWork, team_code: str, limit: int = 5) -> list[Mat
         candidates = [
             (p.advisor, p.active_engagements) for p in pool if p.advisor.code not in engaged
         ]
-        return rank(candidates, team, limit)
+        matches = rank(candidates, team, limit)
+        uow.teams.record_proposals(team_code, matches, clock.now())
+        uow.commit()
+        return matches
 
 
 def _check_placement(uow: UnitOfWork, team_code: str, advisor_code: str) -> tuple[QITeam, int]:

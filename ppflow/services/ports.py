@@ -32,6 +32,7 @@ from ppflow.domain.model import (
 
 if TYPE_CHECKING:
     from ppflow.domain.compensation import RateTier
+    from ppflow.domain.matching import Match
     from ppflow.services.compensation import (
         ActivityEntry,
         BudgetLine,
@@ -149,6 +150,11 @@ class TeamRepository(Protocol):
     def list(self, stage: str | None = None) -> list[QITeam]: ...
     def save(self, team: QITeam) -> None: ...
     def advisor_count(self, code: str) -> int: ...
+    def record_proposals(self, code: str, matches: Sequence[Match], at: datetime) -> None:
+        """Keep ``matches`` as the team's last proposals, replacing the ones before."""
+
+    def last_proposals(self, code: str) -> tuple[datetime | None, list[Match]]:
+        """When the team's last proposals were made, and the proposals, best first."""
 
 
 class EngagementRepository(Protocol):

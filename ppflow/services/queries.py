@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ppflow.domain.errors import InvalidInputError, NotFoundError
+from ppflow.domain.lifecycle import EngagementStage
+from ppflow.domain.matching import Match
 from ppflow.domain.model import (
     Advisor,
     Consent,
@@ -32,6 +35,9 @@ class TeamSummary:
     team: QITeam
     active_advisors: int
     engagements: list[Engagement] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the tokenism risks now
+    proposed_at: datetime | None = None
+    proposals: list[Match] = field(default_factory=list)  # the last ones, best first
 
 
 @dataclass
@@ -79,9 +85,20 @@ def list_teams(uow: UnitOfWork, stage: str | None) -> list[TeamSummary]:
 
 
 def get_team(uow: UnitOfWork, code: str) -> TeamSummary:
+    """A team with its engagements, its tokenism warnings now, and its last proposals."""
     with uow:
         team = uow.teams.get(code)
-        return TeamSummary(team, uow.teams.advisor_count(code), uow.engagements.for_team(code))
+        engagements = uow.engagements.for_team(code)
+        active = [e for e in engagements if e.stage == EngagementStage.ACTIVE]
+        proposed_at, proposals = uow.teams.last_proposals(code)
+        return TeamSummary(
+            team,
+            len(active),
+            engagements,
+            team.current_warnings([e.joined_at for e in active]),
+            proposed_at,
+            proposals,
+        )
 
 
 # -------------------------------------------------------------------- search by name

@@ -31,6 +31,7 @@ from ppflow.domain.errors import (
     NotFoundError,
 )
 from ppflow.domain.lifecycle import EngagementStage
+from ppflow.domain.matching import Match
 from ppflow.domain.model import (
     Advisor,
     Consent,
@@ -150,6 +151,7 @@ class Tables:
     decisions: list[Decision] = field(default_factory=list)
     tiers: list[tuple[RateTier, datetime, str]] = field(default_factory=list)
     activities: list[ActivityRecord] = field(default_factory=list)
+    proposals: dict[str, tuple[datetime, list[Match]]] = field(default_factory=dict)
     expenses: list[ExpenseRecord] = field(default_factory=list)
     declines: list[tuple[str, date, datetime, str]] = field(default_factory=list)
     budgets: dict[tuple[str, int], tuple[int, datetime, str]] = field(default_factory=dict)
@@ -492,6 +494,16 @@ class FakeTeams:
             for e in self.db.engagements.values()
             if e.team == code and e.stage == EngagementStage.ACTIVE
         )
+
+    def record_proposals(self, code: str, matches: Sequence[Match], at: datetime) -> None:
+        _need(code in self.db.teams, "QI team", code)
+        for m in matches:
+            _need(m.advisor in self.db.advisors, "advisor", m.advisor)
+        self.db.proposals[code] = (at, list(matches))
+
+    def last_proposals(self, code: str) -> tuple[datetime | None, list[Match]]:
+        _need(code in self.db.teams, "QI team", code)
+        return self.db.proposals.get(code, (None, []))
 
 
 class FakeEngagements:

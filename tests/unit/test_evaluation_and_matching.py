@@ -88,3 +88,22 @@ def test_a_match_score_adds_up_its_explained_parts():
     assert poor.score == 0 + 0 + 5 + 5
     assert poor.reasons[0] == "+0 speaks none of the team's languages (fr)"
     assert [m.advisor for m in rank([(far, 1), (close, 0)], team)] == ["PA-CLOSE1", "PA-FAR001"]
+
+
+def test_a_teams_current_warnings_name_too_few_advisors_and_objectives_set_before_they_joined():
+    from datetime import UTC, datetime
+
+    from ppflow.domain.lifecycle import TeamStage
+    from ppflow.domain.model import QITeam
+
+    day = datetime(2026, 5, 1, tzinfo=UTC)
+    team = QITeam("QT-1", "Parcours", stage=TeamStage.ACTIVE, objectives_set_at=day)
+
+    assert team.current_warnings([day.replace(day=2)]) == [
+        "team QT-1 has 1 advisor(s); its rule asks for at least 2, so one advisor may be left "
+        "alone",
+        "team QT-1 set its objectives before 1 of its 1 advisor(s) joined",
+    ]
+    assert team.current_warnings([day.replace(month=4), day.replace(month=3)]) == []
+    team.stage = TeamStage.FORMING
+    assert team.current_warnings([]) == []
