@@ -60,7 +60,8 @@ class ImportResult:
 
 @dataclass(frozen=True)
 class Proposal:
-    """A ready advisor proposed for a team, with the reasons for the score."""
+    """A ready advisor proposed for a team, with the reasons for the score, the lived
+    experience left unnamed (Prefect shows them; ``ppflow team show`` names it)."""
 
     advisor: str
     score: int
@@ -68,7 +69,7 @@ class Proposal:
 
     @classmethod
     def of(cls, match) -> Proposal:
-        return cls(match.advisor, match.score, tuple(match.reasons))
+        return cls(match.advisor, match.score, match.reasons_without_health_details)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,18 @@ class Match:
     advisor: str
     score: int
     reasons: tuple[str, ...]
+    shared: tuple[str, ...] = ()  # the lived experience named in the reasons
+
+    @property
+    def reasons_without_health_details(self) -> tuple[str, ...]:
+        """The reasons with the lived experience left unnamed ("shared lived experience in
+        2 of the team's focus areas"), for Prefect, whose runs, artifacts and forms must
+        carry no health detail; ppflow keeps the full reasons (``ppflow team show``)."""
+        if not self.shared:
+            return self.reasons
+        named = f"shared lived experience: {', '.join(self.shared)}"
+        unnamed = f"shared lived experience in {len(self.shared)} of the team's focus areas"
+        return tuple(r.replace(named, unnamed) for r in self.reasons)
 
 
 def score_match(advisor: Advisor, active_engagements: int, team: QITeam) -> Match:
@@ -52,7 +64,7 @@ def score_match(advisor: Advisor, active_engagements: int, team: QITeam) -> Matc
     load = LOAD_POINTS.get(active_engagements, 0)
     score += load
     reasons.append(f"+{load} already in {active_engagements} team(s)")
-    return Match(advisor.code, score, tuple(reasons))
+    return Match(advisor.code, score, tuple(reasons), tuple(shared_tags))
 
 
 def rank(candidates: list[tuple[Advisor, int]], team: QITeam, limit: int = 5) -> list[Match]:

@@ -66,11 +66,11 @@ def test_no_name_email_phone_or_health_detail_reaches_prefect(flow_app, tmp_path
     team = factories.team(flow_app, lead, tags=("cancer",))
     path = tmp_path / "private.csv"
     path.write_text(
-        "first_name,last_name,email,phone,language,referred_by,context\n"
-        f"Zephyrine,Quixotebloom,zq.private@example.org,514-555-0199,fr,{referrer},"
+        "first_name,last_name,email,phone,language,referred_by,tags,context\n"
+        f"Zephyrine,Quixotebloom,zq.private@example.org,514-555-0199,fr,{referrer},cancer,"
         "rarecondition since 2019\n"
-        f"Hortensia,Blathersby,hb.private@example.org,,fr,{referrer},\n"
-        f"Hortensia,Blathersby,hb.private@example.org,,xx,{referrer},\n",
+        f"Hortensia,Blathersby,hb.private@example.org,,fr,{referrer},,\n"
+        f"Hortensia,Blathersby,hb.private@example.org,,xx,{referrer},,\n",
         encoding="utf-8",
     )
     codes = identify_advisors(str(path), "private", skip_invalid=True)
@@ -97,8 +97,10 @@ def test_no_name_email_phone_or_health_detail_reaches_prefect(flow_app, tmp_path
         "Recruitment of",
         "waits for the screening answer",
         "Screening outcome for advisor",  # the form the UI shows
+        "shared lived experience in 1 of the team's focus areas",  # the match's reasons
     ):
         assert proof in stored, proof
+    assert "shared lived experience:" not in stored  # the experience is never named
     # ...and none of the person's data is there
     lowered = stored.lower()
     leaked = [s for s in SECRETS if s.lower() in lowered]

@@ -107,3 +107,18 @@ def test_a_teams_current_warnings_name_too_few_advisors_and_objectives_set_befor
     assert team.current_warnings([day.replace(month=4), day.replace(month=3)]) == []
     team.stage = TeamStage.FORMING
     assert team.current_warnings([]) == []
+
+
+def test_the_reasons_for_prefect_leave_the_lived_experience_unnamed():
+    from ppflow.domain.matching import score_match
+    from ppflow.domain.model import Advisor, QITeam
+
+    advisor = Advisor("PA-1", languages=["fr"], tags=["cancer", "caregiver"])
+    team = QITeam("QT-1", "Parcours", languages=["fr"], focus_tags=["cancer", "caregiver"])
+
+    match = score_match(advisor, 0, team)
+
+    assert "+40 shared lived experience: cancer, caregiver" in match.reasons
+    shareable = " ".join(match.reasons_without_health_details)
+    assert "cancer" not in shareable and "caregiver" not in shareable
+    assert "+40 shared lived experience in 2 of the team's focus areas" in shareable
