@@ -19,10 +19,14 @@ runner = CliRunner()
 
 @pytest.fixture
 def waiting(any_app, monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
 
     def invoke() -> str:
-        result = runner.invoke(ppflow_cli, ["waiting"], obj=any_app)
+        # whatever server an earlier test left configured, none is here
+        with temporary_settings(restore_defaults={PREFECT_API_URL}):
+            result = runner.invoke(ppflow_cli, ["waiting"], obj=any_app)
         assert result.exit_code == 0, result.output
         assert "Traceback" not in result.output
         return " ".join(result.output.split())
