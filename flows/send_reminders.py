@@ -31,7 +31,7 @@ def waiting_decisions() -> list[Case]:
             continue
         since = run.state.timestamp if run.state else now
         stage = tag.removeprefix("stage:")
-        found.append(Case(subject, f"{stage}: waiting for a decision", max(0, (now - since).days)))
+        found.append(Case(subject, "decision", max(0, (now - since).days), stage))
     return found
 
 
