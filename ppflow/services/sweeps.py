@@ -38,6 +38,10 @@ DIGEST_ITEMS = 200  # the longest list one e-mail carries; the total is always g
 # digest words it in the coordinator's language (wording/<lang>/digest.yaml).
 ADVISOR_STAGE_KINDS = (AdvisorStage.IDENTIFIED, AdvisorStage.INVITED, AdvisorStage.PREPARING)
 CASE_KINDS = (*ADVISOR_STAGE_KINDS, "survey", "consent", "training", "decision")
+# The stages whose runs wait for a person's answer (a "decision" case's detail), and the
+# purposes of consent (a "consent" case's detail): the digest has a text for each.
+DECISION_STAGES = ("recruit", "prepare", "integrate")
+CONSENT_PURPOSES = ("participation", "confidentiality")
 # What ``detail`` holds for each kind that has one.
 DETAIL = {
     "survey": "the engagement code of the questionnaire",
@@ -73,6 +77,17 @@ class Case:
     def stage(self) -> str:
         """What is waiting, in a few English words (the CLI's table, the run's artifact)."""
         return ENGLISH.get(self.kind, self.kind).format(detail=self.detail, days=self.days)
+
+
+def digest_texts() -> list[str]:
+    """The catalogue texts a digest may need, whatever its cases (for the templates
+    check: every kind, decision stage and purpose must be worded in every language)."""
+    return (
+        [f"digest.kinds.{kind}" for kind in CASE_KINDS]
+        + [f"digest.decisions.{stage}" for stage in DECISION_STAGES]
+        + [f"digest.purposes.{purpose}" for purpose in CONSENT_PURPOSES]
+        + ["digest.days.one", "digest.days.other"]
+    )
 
 
 def digest_line(item: Mapping[str, Any], language: str, wording: Wording) -> str:

@@ -47,7 +47,7 @@ from ppflow.services.notifications import (
     template_context,
 )
 from ppflow.services.ports import SYSTEM_CLOCK, Clock
-from ppflow.services.sweeps import digest_line
+from ppflow.services.sweeps import digest_line, digest_texts
 from ppflow.services.wording import (
     Wording,
     WordingError,
@@ -274,6 +274,14 @@ def check_templates(
                 problems = _check_one(links, kind.name, language, kind.sample, recipient, people)
                 results.append(TemplateCheck(kind.name, language, audience, tuple(problems)))
     wording = check_wording(templates_dir, languages)
+    if not wording:  # the catalogues agree; the digest needs texts they may both lack
+        catalogues = environment.globals["wording"]
+        wording = [
+            f"missing translation: {language} text for {key}"
+            for key in digest_texts()
+            for language in languages
+            if not catalogues.has(key, language)
+        ]
     if wording:
         results.append(TemplateCheck("(wording)", "-", "-", tuple(wording)))
     stray = _stray_files(templates_dir, languages)
