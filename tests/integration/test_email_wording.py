@@ -265,3 +265,24 @@ def test_templates_check_command_fails_on_a_missing_digest_text(copy, tmp_path):
     result = CliRunner().invoke(cli, ["templates", "check"])
     assert result.exit_code == 1
     assert "missing translation: fr text for digest.kinds.consent" in result.output
+
+
+def test_the_check_fails_on_a_notification_name_missing_in_every_language(copy):
+    for language in ("fr", "en"):
+        path = copy / "wording" / language / "email.yaml"
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document["notifications"].pop("budget_alert")
+        path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    assert problems(copy)["(wording)", "-", "-"] == (
+        "missing translation: fr text for email.notifications.budget_alert",
+        "missing translation: en text for email.notifications.budget_alert",
+    )
+
+
+def test_the_delivery_notice_names_the_mail_and_its_outcome_in_the_readers_language():
+    fr, _ = render("delivery_failed", "fr", STAFF, status="dead")
+    en, _ = render("delivery_failed", "en", STAFF, status="dead")
+    assert f"«{NBSP}invitation à devenir patient partenaire{NBSP}»" in fr.text
+    assert f"(statut{NBSP}: abandonné après plusieurs essais)" in fr.text
+    assert '"invitation to become a patient advisor"' in en.text
+    assert "(status: given up after several attempts)" in en.text

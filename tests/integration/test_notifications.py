@@ -222,7 +222,7 @@ def test_a_4xx_reply_is_retried_with_growing_backoff_until_the_row_is_dead(mail_
     dispatch(mail_app)
     notices = by_template(smtp_server.messages(), "delivery_failed")
     assert [n.header("X-Ppflow-Recipient") for n in notices] == [coordinator]
-    assert "dead" in notices[0].text
+    assert "abandonné après plusieurs essais" in notices[0].text  # status dead, in French
     assert by_template(smtp_server.messages(), "invitation") == []
 
 

@@ -274,11 +274,11 @@ def check_templates(
                 problems = _check_one(links, kind.name, language, kind.sample, recipient, people)
                 results.append(TemplateCheck(kind.name, language, audience, tuple(problems)))
     wording = check_wording(templates_dir, languages)
-    if not wording:  # the catalogues agree; the digest needs texts they may both lack
+    if not wording:  # the catalogues agree; the e-mails need texts they may both lack
         catalogues = environment.globals["wording"]
         wording = [
             f"missing translation: {language} text for {key}"
-            for key in digest_texts()
+            for key in required_texts()
             for language in languages
             if not catalogues.has(key, language)
         ]
@@ -288,6 +288,18 @@ def check_templates(
     if stray:
         results.append(TemplateCheck("(unknown files)", "-", "-", tuple(stray)))
     return results
+
+
+def required_texts() -> list[str]:
+    """Catalogue texts the e-mails may need whatever the sample: the digest's (every kind
+    of case, decision stage and purpose), the name of every notification and the outcomes
+    of a failed delivery (the coordinators' notice)."""
+    return (
+        ["email.organization"]
+        + digest_texts()
+        + [f"email.notifications.{name}" for name in NOTIFICATIONS]
+        + [f"email.statuses.{status}" for status in ("failed", "dead")]
+    )
 
 
 def _check_one(
