@@ -141,18 +141,19 @@ def make_environment(
     return environment
 
 
-_TEXT_NODE = re.compile(r"(<(?:style|script)\b.*?</(?:style|script)>|<[^>]*>)", re.S | re.I)
+# Tags, and what is not prose: style sheets, scripts, and code (commands, server replies).
+_TEXT_NODE = re.compile(r"(<(style|script|code)\b.*?</\2>|<[^>]*>)", re.S | re.I)
 
 
 def typeset_html(html: str, language: str) -> str:
-    """:func:`typeset` on the text between tags only (tags, attributes and style sheets
-    are left as they are)."""
+    """:func:`typeset` on the text between tags only (tags, attributes, style sheets and
+    ``<code>`` are left as they are)."""
     if language != "fr":
         return html
-    pieces = _TEXT_NODE.split(html)  # odd pieces are tags
-    for i in range(0, len(pieces), 2):
+    pieces = _TEXT_NODE.split(html)  # text, tag, the tag's name (or None), text, ...
+    for i in range(0, len(pieces), 3):
         pieces[i] = typeset(pieces[i], language)
-    return "".join(pieces)
+    return "".join(piece for n, piece in enumerate(pieces) if n % 3 != 2)
 
 
 def finish(part: str, body: str, language: str) -> str:
