@@ -288,3 +288,28 @@ def test_the_delivery_notice_names_the_mail_and_its_outcome_in_the_readers_langu
     assert "(status: given up after several attempts)" in en.text
     # the server's reply is quoted as it came, without French typography
     assert "<code>550 5.1.1 &lt;address&gt;: mailbox unavailable</code>" in fr.html
+
+
+def test_the_links_copied_from_a_sent_survey_request_open_on_the_portal(mail_app, smtp_server):
+    """End to end: the survey request as the SMTP server received it; each link copied from
+    its text part opens its page on the portal, the other-language one in that language."""
+    from tests.integration.portal_helpers import client_for, open_engagement
+    from tests.integration.test_notifications import by_template, dispatch
+
+    opened = open_engagement(mail_app, language="fr")
+    dispatch(mail_app)
+    [mail] = [
+        m
+        for m in by_template(smtp_server.messages(), "survey_request")
+        if m.header("X-Ppflow-Recipient") == opened.advisor
+    ]
+    copied = [token for token in mail.text.split() if "://" in token]
+    assert len(copied) == 3  # the questionnaire, in English, and the withdrawal link
+    client = client_for(mail_app)
+    languages = []
+    for url in copied:
+        address = urlsplit(url)
+        page = client.get(address.path + (f"?{address.query}" if address.query else ""))
+        assert page.status_code == 200, (url, page.status_code)
+        languages.append(re.search(r'<html lang="(\w+)"', page.text).group(1))
+    assert languages == ["fr", "en", "fr"]
