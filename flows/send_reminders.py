@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from prefect import flow
 
-from ppflow.services.sweeps import Case
+from ppflow.services.sweeps import DECISION_STAGES, Case
 from ppflow_flows import tasks
 from ppflow_flows.results import ReminderResult
 from ppflow_flows.runtime import paused_runs, publish
@@ -15,7 +15,7 @@ from ppflow_flows.serving import SHORT_NAMES
 
 # The stages whose runs wait for a person's answer. Their runs are tagged stage:<stage>,
 # and the parameter SHORT_NAMES names for the stage holds the code the answer is about.
-ASKING = ("recruit", "prepare", "integrate")
+ASKING = DECISION_STAGES
 
 
 def waiting_decisions() -> list[Case]:
@@ -31,7 +31,7 @@ def waiting_decisions() -> list[Case]:
             continue
         since = run.state.timestamp if run.state else now
         stage = tag.removeprefix("stage:")
-        found.append(Case(subject, f"{stage}: waiting for a decision", max(0, (now - since).days)))
+        found.append(Case(subject, "decision", max(0, (now - since).days), stage))
     return found
 
 

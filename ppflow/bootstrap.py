@@ -117,7 +117,9 @@ class App:
         from ppflow.adapters.email.rendering import JinjaRenderer, PersonalLinks
 
         key = self.signing_keys().current
-        inner = JinjaRenderer.from_directory(self.settings.templates_dir)
+        inner = JinjaRenderer.from_directory(
+            self.settings.templates_dir, self.settings.organization_names()
+        )
         portal = self.settings.portal
         return PersonalLinks(inner, self.settings.portal_url, key, portal.link_days, self.clock)
 

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     # The shipped templates unless PPFLOW_TEMPLATES_DIR names an organization's own copy.
     templates_dir: Path = Field(default_factory=resources.templates_dir)
     timezone: str = "America/Montreal"
+    # The organization that sends the e-mails, named in the header of each one
+    # (PPFLOW_ORGANIZATION_NAME, e.g. "CHU de Québec"; PPFLOW_ORGANIZATION_NAME_EN when its
+    # English name differs). Unset, e-mails are headed by the partnership office.
+    organization_name: str | None = None
+    organization_name_en: str | None = None
     actor: str | None = None
     # How long a flow waits for a person's decision, and how often a paused run looks.
     decision_timeout_hours: float = 24 * 28
@@ -122,6 +127,15 @@ class Settings(BaseSettings):
     portal: PortalSettings = Field(default_factory=PortalSettings)
     compensation: CompensationSettings = Field(default_factory=CompensationSettings)
     environment: str = "development"  # "production" makes `ppflow check` strict
+
+    def organization_names(self) -> dict[str, str]:
+        """The sending organization's name by language (none configured: empty)."""
+        names = {}
+        if self.organization_name and self.organization_name.strip():
+            names = {"fr": self.organization_name.strip(), "en": self.organization_name.strip()}
+        if self.organization_name_en and self.organization_name_en.strip():
+            names["en"] = self.organization_name_en.strip()
+        return names
 
     @property
     def resolved_database_url(self) -> str:

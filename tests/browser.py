@@ -1,7 +1,7 @@
 """Headless Chromium for the page tests: Debian's /usr/bin/chromium, driven by Playwright
 through ``executable_path`` (Playwright never downloads a browser of its own here).
 
-``browser`` is one Chromium per test session; ``page_at(width)`` opens a page of that
+``browser`` is one Chromium per test module; ``page_at(width)`` opens a page of that
 width (390 px for a phone, 1280 px for a desktop). ``screenshot(page, name)`` saves a full
 page PNG in the folder ``PPFLOW_SCREENSHOTS`` names, when it is set, so that a person can
 look at what the tests saw."""
@@ -22,7 +22,10 @@ WIDTHS = (PHONE, DESKTOP)
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 
 
-@pytest.fixture(scope="session")
+# One Chromium per test module, not per session: while Playwright's sync API is open, the
+# main thread reports a running event loop, and the tests after it that call asyncio.run
+# (the mail dispatcher does) would fail.
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(NO_CHROMIUM)

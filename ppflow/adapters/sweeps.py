@@ -75,9 +75,7 @@ class SqlSweeps:
                 .where(*where)
                 .order_by(SurveyRequestRow.opened_at)
                 .limit(limit),
-                lambda who, engagement, since: Case(
-                    who, f"questionnaire {engagement} unanswered", _days(now, since)
-                ),
+                lambda who, engagement, since: Case(who, "survey", _days(now, since), engagement),
             )
 
     def expiring_consents(self, now: datetime, until: datetime, limit: int) -> Found:
@@ -100,9 +98,7 @@ class SqlSweeps:
                 .order_by(ConsentRow.expires_at)
                 .limit(limit),
                 lambda code, purpose, expires: Case(
-                    code,
-                    f"{purpose} consent expires in {_days(expires, now)} days",
-                    _days(expires, now),
+                    code, "consent", _days(expires, now), purpose, expires.date().isoformat()
                 ),
             )
 
@@ -129,9 +125,7 @@ class SqlSweeps:
                 .where(*where)
                 .order_by(TrainingRecordRow.enrolled_at)
                 .limit(limit),
-                lambda code, module, since: Case(
-                    code, f"training {module} overdue", _days(now, since)
-                ),
+                lambda code, module, since: Case(code, "training", _days(now, since), module),
             )
 
     def due_survey_rounds(self, now: datetime) -> list[tuple[str, int]]:

@@ -141,10 +141,24 @@ _KINDS = (
         ("date", "items"),
         {
             "date": "2026-11-23",
+            # One case of every kind (services.sweeps.CASE_KINDS), as the sweep queues them.
             "items": [
-                {"advisor": SAMPLE_ADVISOR, "stage": "invited", "days": 12},
-                {"advisor": "PA-2B8NQW", "stage": "preparing", "days": 31},
+                {"advisor": "PA-4TQ8ZP", "kind": "identified", "days": 9},
+                {"advisor": SAMPLE_ADVISOR, "kind": "invited", "days": 12},
+                {"advisor": "PA-2B8NQW", "kind": "preparing", "days": 31},
+                {"advisor": SAMPLE_STAFF, "kind": "survey", "days": 15, "detail": "EN-8DKR4M"},
+                {
+                    "advisor": "PA-9JW3XH",
+                    "kind": "consent",
+                    "days": 1,
+                    "detail": "participation",
+                    "on": "2026-11-24",
+                },
+                {"advisor": "PA-5NVB7C", "kind": "training", "days": 34, "detail": "PP-101"},
+                {"advisor": "PA-6HCK2M", "kind": "decision", "days": 16, "detail": "recruit"},
+                {"advisor": "QT-5MPX8R", "kind": "decision", "days": 21, "detail": "integrate"},
             ],
+            "total": 9,
         },
     ),
     NotificationKind(

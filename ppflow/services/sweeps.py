@@ -4,8 +4,12 @@ not grow with the number of advisors."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from babel import Locale
 
 from ppflow.domain.commands import Meta
 from ppflow.domain.lifecycle import AdvisorStage
@@ -13,6 +17,7 @@ from ppflow.domain.model import StaffRole
 from ppflow.services.feedback import DEFAULT_PORTAL_URL, open_feedback
 from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, SweepQueries, UnitOfWork
+from ppflow.services.wording import Wording, format_date, format_number, locale_of
 
 # Days a case may stay at a stage before it counts as stalled (configurable).
 DEFAULT_SERVICE_LEVELS = {
@@ -29,11 +34,96 @@ FINAL_ROUND = 100  # the questionnaire at the end of an engagement
 DIGEST_ITEMS = 200  # the longest list one e-mail carries; the total is always given
 
 
+# The kinds of stalled case a digest lists. A case carries its kind and plain values; the
+# digest words it in the coordinator's language (wording/<lang>/digest.yaml).
+ADVISOR_STAGE_KINDS = (AdvisorStage.IDENTIFIED, AdvisorStage.INVITED, AdvisorStage.PREPARING)
+CASE_KINDS = (*ADVISOR_STAGE_KINDS, "survey", "consent", "training", "decision")
+# The stages whose runs wait for a person's answer (a "decision" case's detail), and the
+# purposes of consent (a "consent" case's detail): the digest has a text for each.
+DECISION_STAGES = ("recruit", "prepare", "integrate")
+CONSENT_PURPOSES = ("participation", "confidentiality")
+# What ``detail`` holds for each kind that has one.
+DETAIL = {
+    "survey": "the engagement code of the questionnaire",
+    "consent": "the consent's purpose (participation, confidentiality)",
+    "training": "the module code",
+    "decision": "the stage whose run waits (recruit, prepare, integrate)",
+}
+ENGLISH = {
+    AdvisorStage.IDENTIFIED: "identified",
+    AdvisorStage.INVITED: "invited",
+    AdvisorStage.PREPARING: "preparing",
+    "survey": "questionnaire {detail} unanswered",
+    "consent": "{detail} consent expires in {days} days",
+    "training": "training {detail} overdue",
+    "decision": "{detail}: waiting for a decision",
+}
+
+
 @dataclass(frozen=True)
 class Case:
-    advisor: str  # the code the coordinator acts on (advisor, or staff for a survey)
-    stage: str  # what is waiting, in a few words
+    """One stalled case: the code the coordinator acts on (an advisor, a staff member for a
+    questionnaire, a team for an integration decision), its kind (``CASE_KINDS``), the days
+    it has waited (for a consent: the days left before it expires), what it is about
+    (``DETAIL``), and for a consent the day it expires (ISO)."""
+
+    advisor: str
+    kind: str
     days: int
+    detail: str = ""
+    on: str | None = None
+
+    @property
+    def stage(self) -> str:
+        """What is waiting, in a few English words (the CLI's table, the run's artifact)."""
+        return ENGLISH.get(self.kind, self.kind).format(detail=self.detail, days=self.days)
+
+
+def digest_texts() -> list[str]:
+    """The catalogue texts a digest may need, whatever its cases (for the templates
+    check: every kind, decision stage and purpose must be worded in every language)."""
+    return (
+        [f"digest.kinds.{kind}" for kind in CASE_KINDS]
+        + [f"digest.decisions.{stage}" for stage in DECISION_STAGES]
+        + [f"digest.purposes.{purpose}" for purpose in CONSENT_PURPOSES]
+        + ["digest.days.one", "digest.days.other"]
+    )
+
+
+def digest_line(item: Mapping[str, Any], language: str, wording: Wording) -> str:
+    """One case of a digest as its reader reads it, from the values the outbox holds (a
+    ``Case``'s fields): "invité·e, sans réponse depuis 12 jours", "invited, no answer for
+    12 days"."""
+    kind = item.get("kind")
+    if kind is None and item.get("stage") in CASE_KINDS:
+        kind = item["stage"]  # queued before cases had kinds: an advisor's stage
+    if "days" not in item or (kind is None and "stage" not in item):
+        raise ValueError(f"a digest case needs its days and its kind; got {sorted(item)}")
+    days = int(item["days"])
+    if kind is None:  # queued before cases had kinds: its English text, as it was
+        return f"{item['stage']} ({format_number(days, language)})"
+    if kind not in CASE_KINDS:
+        raise ValueError(f"unknown kind of case {kind!r}; known: {', '.join(CASE_KINDS)}")
+    detail = str(item.get("detail") or "")
+    plural = Locale.parse(locale_of(language)).plural_form(days)
+    values = {
+        "days": wording.text(
+            f"digest.days.{'one' if plural == 'one' else 'other'}",
+            language,
+            n=format_number(days, language),
+        ),
+        "detail": detail,
+        "stage": "",
+        "purpose": "",
+        "date": format_date(date.fromisoformat(item["on"]), language) if item.get("on") else "",
+    }
+    if kind in ADVISOR_STAGE_KINDS:
+        values["stage"] = wording.stage("advisor", kind, language)
+    elif kind == "decision":
+        values["stage"] = wording.text(f"digest.decisions.{detail}", language)
+    elif kind == "consent":
+        values["purpose"] = wording.label(f"digest.purposes.{detail}", language, detail)
+    return wording.text(f"digest.kinds.{kind}", language, **values)
 
 
 @dataclass(frozen=True)
@@ -88,7 +178,7 @@ def send_reminders(
     report = ReminderReport(cases={kind: f.total for kind, f in found.items()})
     if report.total == 0:
         return report
-    items = [vars(case) for f in found.values() for case in f.first][:DIGEST_ITEMS]
+    items = [_plain(case) for f in found.values() for case in f.first][:DIGEST_ITEMS]
     day = now.date().isoformat()
     with uow:
         for coordinator in uow.staff.list(role=StaffRole.COORDINATOR):
@@ -104,6 +194,11 @@ def send_reminders(
             report.digests += int(queued)
         uow.commit()
     return report
+
+
+def _plain(case: Case) -> dict[str, Any]:
+    """A case as the outbox keeps it: its fields, without the empty ones."""
+    return {k: v for k, v in vars(case).items() if v not in ("", None)}
 
 
 def open_due_surveys(

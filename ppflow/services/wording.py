@@ -104,16 +104,19 @@ def typeset(text: str, language: str) -> str:
     """French typography for plain text: a non-breaking space before a colon and inside
     guillemets, so that neither is left alone at the start or the end of a line; the space
     a writer put before ``;``, ``!`` or ``?`` becomes non-breaking. Other languages are
-    returned unchanged. URLs are left as they are."""
+    returned unchanged. URLs (``scheme://`` up to the next space) are left exactly as they
+    are, ports and all."""
     if language != "fr":
         return text
-    text = _BEFORE.sub(lambda m: NBSP + m.group(1), text)
-    text = _AFTER.sub("«" + NBSP, text)
-    text = _TIGHT.sub(NBSP + r"\1", text)
-    return _URL_COLON.sub(r"\1:\2", text)  # "https://" keeps its colon glued
+    pieces = _URL.split(text)  # odd pieces are URLs
+    for i in range(0, len(pieces), 2):
+        piece = _BEFORE.sub(lambda m: NBSP + m.group(1), pieces[i])
+        piece = _AFTER.sub("«" + NBSP, piece)
+        pieces[i] = _TIGHT.sub(NBSP + r"\1", piece)
+    return "".join(pieces)
 
 
-_URL_COLON = re.compile(r"(\b[a-z][a-z0-9+.-]*)\u00a0:(//)")
+_URL = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>\"]+)")
 
 
 # ------------------------------------------------------------------------- catalogues

@@ -135,8 +135,5 @@ def test_reminders_find_waiting_runs_by_their_tags_and_parameters_not_their_name
             parameters={"advisor": stranger},
             state=Paused(pause_key="screening"),
         )
-    found = {(d.advisor, d.stage) for d in waiting_decisions() if marker in d.advisor}
-    assert found == {
-        (team, "integrate: waiting for a decision"),
-        (advisor, "prepare: waiting for a decision"),
-    }
+    found = {(d.advisor, d.kind, d.detail) for d in waiting_decisions() if marker in d.advisor}
+    assert found == {(team, "decision", "integrate"), (advisor, "decision", "prepare")}

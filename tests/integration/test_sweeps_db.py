@@ -45,7 +45,7 @@ def test_the_digest_lists_each_kind_of_stalled_case_once_a_day(any_app):
     assert report.digests == 2  # one per coordinator
     [digest] = [d for d in digests(app) if d.recipient_code == coordinator]
     listed = {item["advisor"]: item for item in digest.context["items"]}
-    assert listed[stalled]["days"] == 23 and listed[invited]["stage"] == "invited"
+    assert listed[stalled]["days"] == 23 and listed[invited]["kind"] == "invited"
     assert fresh in listed and digest.context["total"] == report.total
     again = send_reminders(app.uow(), app.sweeps(), clock=app.clock)
     assert again.digests == 0 and len(digests(app)) == 2
@@ -63,9 +63,11 @@ def test_overdue_training_and_expiring_consent_are_reminded(any_app):
     report = send_reminders(app.uow(), app.sweeps(), clock=app.clock)
     assert report.cases["training"] == 1
     assert report.cases["consent"] == 2  # participation and confidentiality
-    stages = [item["stage"] for item in digests(app)[0].context["items"]]
-    assert "training PP-101 overdue" in stages
-    assert "participation consent expires in 20 days" in stages
+    items = digests(app)[0].context["items"]
+    assert {"advisor": code, "kind": "training", "days": 710, "detail": "PP-101"} in items
+    expires = (app.clock.now() + timedelta(days=20)).date().isoformat()
+    consent = {"advisor": code, "kind": "consent", "days": 20, "detail": "participation"}
+    assert {**consent, "on": expires} in items
 
 
 def test_questionnaires_open_three_months_in_then_every_six_and_at_the_end(any_app):

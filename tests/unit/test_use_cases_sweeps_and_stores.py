@@ -44,14 +44,14 @@ def test_one_digest_a_day_goes_to_each_coordinator_listing_the_stalled_cases():
 
 def test_no_digest_when_nothing_waits_and_decisions_count_after_their_service_level():
     o = organization()
-    young = [Case("PA-2222AA", "decision: screening", 3)]
+    young = [Case("PA-2222AA", "decision", 3, "recruit")]
 
     report = sweeps.send_reminders(
         o.uow, FakeSweepQueries(), waiting_decisions=young, clock=o.clock
     )
 
     assert report.total == 0 and o.uow.queued("reminder_digest") == []
-    old = [Case("PA-2222AA", "decision: screening", 14)]
+    old = [Case("PA-2222AA", "decision", 14, "recruit")]
     assert (
         sweeps.send_reminders(
             o.uow, FakeSweepQueries(), waiting_decisions=old, clock=o.clock

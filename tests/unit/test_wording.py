@@ -38,6 +38,11 @@ def test_french_typography_keeps_guillemets_and_colons_with_their_words_but_not_
     assert typeset("Note: see", "en") == "Note: see"
 
 
+def test_french_typography_leaves_a_url_with_a_port_whole():
+    url = "http://127.0.0.1:8000/s/tok.6b36bfcc.mac?lang=en"
+    assert typeset(f"Répondre : {url}", "fr") == f"Répondre{NBSP}: {url}"
+
+
 def test_an_unknown_language_or_text_is_named():
     with pytest.raises(WordingError, match="de"):
         format_date(date(2026, 1, 1), "de")

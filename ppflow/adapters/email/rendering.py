@@ -5,17 +5,25 @@ Layout of ``templates/``::
     email/layout.html                  the shared HTML layout
     email/<lang>/_withdrawal.{txt,html}  the withdrawal footer of every advisor e-mail
     email/<lang>/_footer.{txt,html}     the signature of every e-mail
+    email/<lang>/_header.txt           the sending organization, atop every text part
     email/<lang>/<name>.subject.txt     one line
     email/<lang>/<name>.txt             the plain-text part
     email/<lang>/<name>.html            the HTML part (extends the layout)
 
-HTML is autoescaped and every undefined variable is an error (StrictUndefined).
+HTML is autoescaped and every undefined variable is an error (StrictUndefined). Dates,
+money and shares go through the locale filters (``{{ due_date | date(lang) }}``; ISO
+strings as the outbox keeps them are read as dates). French parts get French typography
+after rendering (a non-breaking space before ":" and inside guillemets), in the subject,
+the text and the HTML's text, never inside a URL or a tag.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +47,74 @@ from ppflow.services.notifications import (
     template_context,
 )
 from ppflow.services.ports import SYSTEM_CLOCK, Clock
-from ppflow.services.wording import Wording, check_wording, template_filters
+from ppflow.services.sweeps import digest_line, digest_texts
+from ppflow.services.wording import (
+    Wording,
+    WordingError,
+    check_wording,
+    format_date,
+    format_money,
+    template_filters,
+    typeset,
+)
 
 ROOT = "email"
 # What the templates check signs its sample links with.
 SAMPLE_PORTAL_URL = "https://portal.example"
 SAMPLE_KEY = "sample-key-for-the-templates-check"
 PARTS = {"subject": ".subject.txt", "text": ".txt", "html": ".html"}
+# Internal codes a subject must not carry (subjects show in inboxes, lists and logs, and
+# mean nothing to the reader): advisors, staff, engagements, teams, surveys.
+INTERNAL_CODE = re.compile(r"\b(?:PA|ST|EN|QT|SV)-[0-9A-Z]{4,}\b")
 
 
-def make_environment(templates_dir: Path) -> Environment:
+def _as_date(value: Any) -> Any:
+    """An ISO date string (as contexts keep dates) as a date; anything else unchanged."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10]) if len(value) >= 10 else value
+        except ValueError:
+            return value
+    return value
+
+
+def _date(value: Any, language: str, form: str = "long") -> str:
+    found = _as_date(value)
+    if isinstance(found, date | datetime) or found is None:
+        return format_date(found, language, form)
+    return str(found)  # not a date: shown as it is rather than failing the e-mail
+
+
+def _money(value: Any, language: str, currency: str = "CAD") -> str:
+    """Money from a number or a decimal string ("8012.50", as contexts keep amounts)."""
+    if isinstance(value, str):
+        try:
+            value = Decimal(value)
+        except InvalidOperation:
+            return value
+    return format_money(value, language, currency)
+
+
+def other_language(language: str) -> str:
+    """The language an e-mail offers beside its own (fr <-> en)."""
+    others = [lang for lang in LANGUAGES if lang != language]
+    return others[0] if others else language
+
+
+def in_language(url: str, language: str) -> str:
+    """A portal link that opens in ``language`` (the portal reads ``?lang=``)."""
+    return f"{url}{'&' if '?' in url else '?'}lang={language}"
+
+
+def make_environment(
+    templates_dir: Path, organization_names: Mapping[str, str] | None = None
+) -> Environment:
     """Build the Jinja2 environment (called by the bootstrap, never at import), with the
-    locale filters and the wording catalogues (``wording.stage(kind, stage, lang)``)."""
+    locale filters, the wording catalogues (``wording.stage(kind, stage, lang)``), the
+    sending organization (``organization(lang)``: ``organization_names`` by language,
+    from PPFLOW_ORGANIZATION_NAME, else the catalogue's ``email.organization``), a digest
+    case in words (``digest_line(item, lang)``) and the other language's link
+    (``survey_url | in_language(other_language(lang))``)."""
     environment = Environment(
         loader=FileSystemLoader(str(templates_dir)),
         autoescape=select_autoescape(enabled_extensions=("html",), default=False),
@@ -61,8 +125,40 @@ def make_environment(templates_dir: Path) -> Environment:
         auto_reload=False,
     )
     environment.filters.update(template_filters())
-    environment.globals["wording"] = Wording.from_directory(templates_dir)
+    environment.filters.update(date=_date, money=_money, in_language=in_language)
+    wording = Wording.from_directory(templates_dir)
+    names = dict(organization_names or {})
+
+    def organization(language: str) -> str:
+        return names.get(language) or wording.text("email.organization", language)
+
+    environment.globals.update(
+        wording=wording,
+        organization=organization,
+        digest_line=lambda item, language: digest_line(item, language, wording),
+        other_language=other_language,
+    )
     return environment
+
+
+# Tags, and what is not prose: style sheets, scripts, and code (commands, server replies).
+_TEXT_NODE = re.compile(r"(<(style|script|code)\b.*?</\2>|<[^>]*>)", re.S | re.I)
+
+
+def typeset_html(html: str, language: str) -> str:
+    """:func:`typeset` on the text between tags only (tags, attributes, style sheets and
+    ``<code>`` are left as they are)."""
+    if language != "fr":
+        return html
+    pieces = _TEXT_NODE.split(html)  # text, tag, the tag's name (or None), text, ...
+    for i in range(0, len(pieces), 3):
+        pieces[i] = typeset(pieces[i], language)
+    return "".join(piece for n, piece in enumerate(pieces) if n % 3 != 2)
+
+
+def finish(part: str, body: str, language: str) -> str:
+    """A rendered part with the typography of its language."""
+    return typeset_html(body, language) if part == "html" else typeset(body, language)
 
 
 def template_path(name: str, language: str, part: str) -> str:
@@ -75,8 +171,10 @@ class JinjaRenderer:
         self._parts: dict[tuple[str, str], tuple[Template, Template, Template]] = {}
 
     @classmethod
-    def from_directory(cls, templates_dir: Path) -> JinjaRenderer:
-        return cls(make_environment(templates_dir))
+    def from_directory(
+        cls, templates_dir: Path, organization_names: Mapping[str, str] | None = None
+    ) -> JinjaRenderer:
+        return cls(make_environment(templates_dir, organization_names))
 
     def _templates(self, template: str, language: str) -> tuple[Template, Template, Template]:
         found = self._parts.get((template, language))
@@ -88,10 +186,13 @@ class JinjaRenderer:
 
     def render(self, template: str, language: str, context: Mapping[str, Any]) -> RenderedEmail:
         subject_template, text_template, html_template = self._templates(template, language)
-        subject = " ".join(subject_template.render(context).split())  # always one line
+        # always one line (split() also takes non-breaking spaces, so they come after)
+        subject = finish("subject", " ".join(subject_template.render(context).split()), language)
         values = {**context, "subject": subject}
         return RenderedEmail(
-            subject=subject, text=text_template.render(values), html=html_template.render(values)
+            subject=subject,
+            text=finish("text", text_template.render(values), language),
+            html=finish("html", html_template.render(values), language),
         )
 
 
@@ -174,12 +275,32 @@ def check_templates(
                 problems = _check_one(links, kind.name, language, kind.sample, recipient, people)
                 results.append(TemplateCheck(kind.name, language, audience, tuple(problems)))
     wording = check_wording(templates_dir, languages)
+    if not wording:  # the catalogues agree; the e-mails need texts they may both lack
+        catalogues = environment.globals["wording"]
+        wording = [
+            f"missing translation: {language} text for {key}"
+            for key in required_texts()
+            for language in languages
+            if not catalogues.has(key, language)
+        ]
     if wording:
         results.append(TemplateCheck("(wording)", "-", "-", tuple(wording)))
     stray = _stray_files(templates_dir, languages)
     if stray:
         results.append(TemplateCheck("(unknown files)", "-", "-", tuple(stray)))
     return results
+
+
+def required_texts() -> list[str]:
+    """Catalogue texts the e-mails may need whatever the sample: the digest's (every kind
+    of case, decision stage and purpose), the name of every notification and the outcomes
+    of a failed delivery (the coordinators' notice)."""
+    return (
+        ["email.organization"]
+        + digest_texts()
+        + [f"email.notifications.{name}" for name in NOTIFICATIONS]
+        + [f"email.statuses.{status}" for status in ("failed", "dead")]
+    )
 
 
 def _check_one(
@@ -199,6 +320,8 @@ def _check_one(
         return [f"missing translation: {exc.name}"]
     except UndefinedError as exc:
         return [f"missing variable: {exc}"]
+    except WordingError as exc:
+        return [f"missing translation: {exc}"]
     except Exception as exc:
         return [f"{type(exc).__name__}: {exc}"]
     problems = []
@@ -207,6 +330,11 @@ def _check_one(
     named = sorted(n for n in _names(everyone.values()) if n in rendered.subject)
     if named:
         problems.append("the subject names a person (subjects show in logs and lists)")
+    codes = sorted(set(INTERNAL_CODE.findall(rendered.subject)))
+    if codes:
+        problems.append(
+            f"the subject carries an internal code ({', '.join(codes)}); name it in the body"
+        )
     if not rendered.text.strip() or not rendered.html.strip():
         problems.append("empty text or HTML part")
     if recipient.kind == "advisor":
@@ -219,6 +347,7 @@ def _check_one(
         env = renderer.environment
         for part, body in (("txt", rendered.text), ("html", rendered.html)):
             slot = env.get_template(f"{ROOT}/{language}/_withdrawal.{part}").render(base)
+            slot = finish("html" if part == "html" else "text", slot, language)
             if slot.strip() and slot.strip() not in body:
                 problems.append(f"the {part} part lacks the withdrawal footer")
     return problems
