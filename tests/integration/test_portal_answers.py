@@ -219,3 +219,24 @@ def test_a_questionnaire_that_does_not_allow_not_applicable_does_not_offer_it(sq
     assert 'this statement does not offer "Not applicable"' in error_box(refused.text)
     assert client.post(link, data={"respect_member": "5"}).status_code == 200
     assert response_row(sqlite_app, opened.lead).questionnaire_version == 2
+
+
+def test_the_evaluation_counts_no_not_applicable_answer_as_a_score(sqlite_app):
+    from ppflow.domain.commands import Meta
+    from ppflow.services import feedback, integration
+
+    opened = open_engagement(sqlite_app)
+    client = client_for(sqlite_app)
+    every_na = dict.fromkeys(ADVISOR_ITEMS, "na")  # the advisor preferred not to say
+    assert client.post(mailed_link(sqlite_app, opened.advisor), data=every_na).status_code == 200
+    assert response_row(sqlite_app, opened.advisor).score is None
+    lead = {"views_space": "4", "respect_member": "4", "partial": "yes"}
+    assert client.post(mailed_link(sqlite_app, opened.lead), data=lead).status_code == 200
+
+    meta = Meta("test")
+    integration.end_engagement(sqlite_app.uow(), opened.engagement, meta, clock=sqlite_app.clock)
+    report = feedback.evaluate_engagement(
+        sqlite_app.uow(), opened.engagement, meta, clock=sqlite_app.clock
+    )
+    [criterion] = [c for c in report.criteria if c["name"] == "feedback"]
+    assert "mean agreement 4.0/5 over 1 response(s)" in str(criterion)
