@@ -240,3 +240,25 @@ def test_the_evaluation_counts_no_not_applicable_answer_as_a_score(sqlite_app):
     )
     [criterion] = [c for c in report.criteria if c["name"] == "feedback"]
     assert "mean agreement 4.0/5 over 1 response(s)" in str(criterion)
+
+
+def test_a_form_that_cannot_be_read_or_names_no_question_is_refused_in_the_page_language(
+    sqlite_app,
+):
+    opened = open_engagement(sqlite_app, language="en")
+    link = mailed_link(sqlite_app, opened.advisor)
+    client = client_for(sqlite_app)
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    unreadable = client.post(link, content=b"com_role=\xff\xfe", headers=headers)
+    assert unreadable.status_code == 400
+    assert error_box(unreadable.text) == (
+        "Your response was not recorded The form that was sent could not be read. Please try again."
+    )
+    altered = client.post(link, data={"lang": "fr", "com_role": "4", "not_an_item": "1"})
+    assert altered.status_code == 400
+    assert error_box(altered.text) == (
+        "Votre réponse n'a pas été enregistrée Le formulaire contenait une réponse qui ne "
+        "correspond à aucune question de ce questionnaire."
+    )
+    assert checked(altered.text) == {"com_role": "4"}
+    assert response_row(sqlite_app, opened.advisor).answered_at is None
