@@ -7,15 +7,16 @@ withdrawal page behind signed personal links.
     POST /w/<signed>   withdraws them
     GET  /health       for the reverse proxy
 
-Pages work without JavaScript (and the portal sends none), on a phone and with a keyboard
-alone. The questionnaire names the QI team, is grouped in numbered sections (one per
-theme, open questions last), and counts the statements answered as the person goes (in
-CSS alone). A response that leaves statements unanswered comes back with the questions
-named (their text, in the page's language) and every answer kept, and the person may then
-send it as it is. A forged, expired or used link gets a page saying so (HTTP 403, 410 or
-409) and changes nothing. A form over 64 kB is refused with 413 as soon as it passes the
-limit, without reading the rest. Logs name no person and no link: only the kind of
-refusal.
+Pages work without JavaScript, on a phone and with a keyboard alone. The questionnaire
+names the QI team, is grouped in numbered sections (one per theme, open questions last),
+and says how many statements are answered: the portal writes the count, and its one
+script (``portal/tally.js``, the only one the page's policy allows, by its hash) keeps it
+current as the person goes. A response that leaves statements unanswered comes back with
+the questions named (their text, in the page's language) and every answer kept, and the
+person may then send it as it is. A forged, expired or used link gets a page saying so
+(HTTP 403, 410 or 409) and changes nothing. A form over 64 kB is refused with 413 as soon
+as it passes the limit, without reading the rest. Logs name no person and no link: only
+the kind of refusal.
 
 The texts the form pages share (the team line, sections, "not applicable", the error
 messages) are in the wording catalogue ``wording/<lang>/portal.yaml``; the pages are
@@ -63,6 +64,7 @@ from ppflow.services.ports import Clock, UnitOfWork
 from ppflow.services.questionnaires import (
     LANGUAGES,
     NOT_APPLICABLE,
+    NOT_APPLICABLE_SPELLINGS,
     OPEN_ANSWER_MAX,
     SCALE_POINTS,
     AnswerFault,
@@ -180,7 +182,7 @@ class PortalPages:
     ) -> str:
         values = dict(values or {})
         for key, value in values.items():  # "NA", "n/a" are the not-applicable answer
-            if value.strip().lower() in ("na", "n/a"):
+            if value.strip().lower() in NOT_APPLICABLE_SPELLINGS:
                 values[key] = NOT_APPLICABLE
         answerable = {str(n) for n in range(1, SCALE_POINTS + 1)}
         answered = sum(
@@ -240,7 +242,8 @@ class PortalPages:
         question = fault.item.text[language]
         if fault.problem == "too_long":
             limit = format_number(OPEN_ANSWER_MAX, language)
-            return Problem(self.text(key, language, question=question, limit=limit), None)
+            text = self.text(key, language, question=question, limit=limit)
+            return Problem(text, f"a-{fault.item.id}")  # the text box itself
         return Problem(self.text(key, language, question=question), f"f-{fault.item.id}")
 
 

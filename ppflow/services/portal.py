@@ -153,11 +153,7 @@ def _check_sent(questionnaire: Questionnaire, raw: Mapping[str, object], partial
 def _check_complete(questionnaire: Questionnaire, answers: Mapping[str, object], partial: bool):
     """Answers entered by a coordinator answer every agreement item, unless they are
     declared partial (open questions may be left blank either way)."""
-    missing = [
-        i.id
-        for i in questionnaire.scale_items
-        if answers.get(i.id) is None or not str(answers.get(i.id)).strip()
-    ]
+    missing = [i.id for i in unanswered(questionnaire, answers)]
     if missing and not partial:
         raise InvalidInputError(
             f"{len(missing)} of {len(questionnaire.scale_items)} agreement items are not "

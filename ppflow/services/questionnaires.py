@@ -390,8 +390,13 @@ def clean_answers(questionnaire: Questionnaire, raw: Mapping[str, object]) -> di
 
 
 def unanswered(questionnaire: Questionnaire, answers: Mapping[str, object]) -> tuple[Item, ...]:
-    """The agreement items with no answer (a score or not applicable), in file order."""
-    return tuple(i for i in questionnaire.scale_items if answers.get(i.id) in (None, ""))
+    """The agreement items with no answer (a score or not applicable), in file order; a
+    blank text is no answer."""
+    return tuple(
+        i
+        for i in questionnaire.scale_items
+        if answers.get(i.id) is None or not str(answers.get(i.id)).strip()
+    )
 
 
 def score(questionnaire: Questionnaire, answers: Mapping[str, int | str]) -> Scores:
