@@ -27,11 +27,14 @@ from ppflow.services.links import LinkError
 from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
 from ppflow.services.questionnaires import (
     LANGUAGES,
+    AnswersError,
+    Item,
     Questionnaire,
     QuestionnaireLibrary,
     Scores,
     clean_answers,
     score,
+    unanswered,
 )
 
 DEFAULT_LANGUAGE = "fr"
@@ -56,6 +59,24 @@ class SurveyForm:
     survey: PendingSurvey
     questionnaire: Questionnaire
     language: str
+    team: str = ""  # the QI team's name, as the respondent knows it
+
+
+class UnansweredError(InvalidInputError):
+    """A response sent through the portal that leaves agreement items without an answer
+    (neither a score nor "not applicable"). ``items`` are those items, ``total`` the
+    agreement items of the questionnaire; ``nothing`` when the response has no answer at
+    all, not even an open one. Except then, the respondent may send it as it is, once they
+    have been told."""
+
+    def __init__(self, items: tuple[Item, ...], total: int, nothing: bool = False):
+        self.items, self.total, self.nothing = items, total, nothing
+        super().__init__(
+            "the response has no answer"
+            if nothing
+            else f"{len(items)} of {total} agreement items are not answered "
+            f"({', '.join(i.id for i in items)})"
+        )
 
 
 @dataclass(frozen=True)
@@ -84,7 +105,8 @@ def open_survey(uow: UnitOfWork, library: QuestionnaireLibrary, token: str) -> S
         if survey.answered_at is not None:
             raise LinkError("used")
         language = _language(uow.responses.language(survey))
-    return SurveyForm(survey, library.get(survey.questionnaire), language)
+        team = uow.teams.get(uow.engagements.get(survey.engagement).team).name
+    return SurveyForm(survey, library.get(survey.questionnaire), language, team)
 
 
 def _record(
@@ -114,14 +136,24 @@ def _record(
     )
 
 
+def _check_sent(questionnaire: Questionnaire, raw: Mapping[str, object], partial: bool):
+    """What a respondent sent: faults first, then the agreement items left unanswered."""
+    try:
+        answers = clean_answers(questionnaire, raw)
+    except AnswersError as error:
+        if [f.problem for f in error.faults] == ["empty"]:
+            scale = questionnaire.scale_items
+            raise UnansweredError(scale, len(scale), nothing=True) from None
+        raise
+    missing = unanswered(questionnaire, answers)
+    if missing and not partial:
+        raise UnansweredError(missing, len(questionnaire.scale_items))
+
+
 def _check_complete(questionnaire: Questionnaire, answers: Mapping[str, object], partial: bool):
     """Answers entered by a coordinator answer every agreement item, unless they are
     declared partial (open questions may be left blank either way)."""
-    missing = [
-        i.id
-        for i in questionnaire.scale_items
-        if answers.get(i.id) is None or not str(answers.get(i.id)).strip()
-    ]
+    missing = [i.id for i in unanswered(questionnaire, answers)]
     if missing and not partial:
         raise InvalidInputError(
             f"{len(missing)} of {len(questionnaire.scale_items)} agreement items are not "
@@ -136,14 +168,19 @@ def submit_response(
     token: str,
     raw: Mapping[str, object],
     clock: Clock = SYSTEM_CLOCK,
+    partial: bool = False,
 ) -> RecordedResponse:
-    """Record what a respondent submitted through their link, once."""
+    """Record what a respondent submitted through their link, once. Unless ``partial``
+    (they chose to send it as it is), a response that leaves an agreement item without an
+    answer is refused with UnansweredError; one with no answer at all always is."""
     with uow:
         survey = uow.responses.by_token(token)
         if survey is None:
             raise LinkError("forged")
         if survey.answered_at is not None:
             raise LinkError("used")
+        questionnaire = library.get(survey.questionnaire)
+        _check_sent(questionnaire, raw, partial)
         recorded = _record(uow, library, survey, raw, clock.now())
         if recorded is None:
             raise LinkError("used")  # answered at the same moment through another tab

@@ -5,6 +5,12 @@ the ``ppflow.questionnaires`` package; an organization adds others (for instance
 established instrument it holds a licence for) in a directory of its own. A file with
 ``locked: true`` carries its licence text and a ``content_hash`` of its content: the loader
 refuses it if a single word was changed after it was sealed.
+
+An agreement item may offer a "not applicable / prefer not to say" answer:
+``not_applicable: true`` at the top of the file offers it on every agreement item, and the
+same key on an item overrides that for the item. Such an answer is stored as
+:data:`NOT_APPLICABLE` (a text, never a number), so it counts as an answer but never as a
+score: means, theme scores and indicators leave it out.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from ppflow.resources import questionnaires_dir
 LANGUAGES = ("fr", "en")
 SCALE_POINTS = 5
 OPEN_ANSWER_MAX = 4000
+NOT_APPLICABLE = "na"  # the stored "not applicable / prefer not to say" answer
+NOT_APPLICABLE_SPELLINGS = ("na", "n/a")  # what a form or a CSV file may carry for it
 FILE_NAME = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)\.v(?P<version>[0-9]+)\.ya?ml$")
 ITEM_ID = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
@@ -46,6 +54,7 @@ class Item:
     kind: str  # scale | open
     text: dict[str, str]
     theme: str | None = None
+    not_applicable: bool = False  # offers "not applicable / prefer not to say"
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,10 @@ class Questionnaire:
     @property
     def scale_items(self) -> tuple[Item, ...]:
         return tuple(i for i in self.items if i.kind == "scale")
+
+    @property
+    def offers_not_applicable(self) -> bool:
+        return any(i.not_applicable for i in self.items)
 
     def item(self, item_id: str) -> Item:
         for item in self.items:
@@ -87,6 +100,29 @@ class Questionnaire:
 class Scores:
     overall: float | None
     by_theme: dict[str, float]
+
+
+@dataclass(frozen=True)
+class AnswerFault:
+    """One answer that cannot be taken. ``problem`` says which rule it breaks: ``unknown``
+    (no such item), ``scale`` (not 1 to 5), ``not_applicable`` (the item does not offer
+    it), ``too_long`` (an open answer over :data:`OPEN_ANSWER_MAX`), ``empty`` (the
+    response has no answer at all). ``item`` is None for ``unknown`` and ``empty``."""
+
+    problem: str
+    item: Item | None
+    message: str  # in English, with the item id, for the command line
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AnswersError(InvalidInputError):
+    """Answers refused, each fault kept so that a page can say it in its own language."""
+
+    def __init__(self, faults: Iterable[AnswerFault]):
+        self.faults = tuple(faults)
+        super().__init__("; ".join(str(f) for f in self.faults))
 
 
 # ------------------------------------------------------------------------------ loading
@@ -137,6 +173,9 @@ def parse(document: Mapping, source: str = "questionnaire") -> Questionnaire:
     theme_ids = [t.id for t in themes]
     if len(set(theme_ids)) != len(theme_ids):
         raise QuestionnaireError(f"{source}: theme ids must be unique")
+    offered = document.get("not_applicable", False)
+    if not isinstance(offered, bool):
+        raise QuestionnaireError(f"{source}: 'not_applicable' is true or false")
     items, seen = [], set()
     for index, raw in enumerate(document.get("items") or [], start=1):
         if not isinstance(raw, Mapping):
@@ -159,7 +198,16 @@ def parse(document: Mapping, source: str = "questionnaire") -> Questionnaire:
             raise QuestionnaireError(
                 f"{source}: scale item {item_id} needs a theme among {', '.join(theme_ids)}"
             )
-        items.append(Item(item_id, kind, _texts(raw.get("text"), f"item {item_id}", source), theme))
+        offers = raw.get("not_applicable", offered if kind == "scale" else False)
+        if not isinstance(offers, bool):
+            raise QuestionnaireError(f"{source}: item {item_id}: 'not_applicable' is true or false")
+        if offers and kind != "scale":
+            raise QuestionnaireError(
+                f"{source}: item {item_id} is an open question; only agreement items offer "
+                "'not applicable' (an open question may be left blank)"
+            )
+        text = _texts(raw.get("text"), f"item {item_id}", source)
+        items.append(Item(item_id, kind, text, theme, offers))
     if not any(i.kind == "scale" for i in items):
         raise QuestionnaireError(f"{source}: no agreement-scale item")
     locked = document.get("locked", False)
@@ -284,19 +332,33 @@ def _clean_text(value: str) -> str:
 
 def clean_answers(questionnaire: Questionnaire, raw: Mapping[str, object]) -> dict[str, int | str]:
     """Check answers against the questionnaire: known ids, scale answers 1-5 (text such as
-    "4" is accepted), open answers as text. Blank answers are left out; at least one
-    answer is needed. Raises InvalidInputError naming each fault."""
+    "4" is accepted) or, where the item offers it, "na" for not applicable (stored as
+    :data:`NOT_APPLICABLE`), open answers as text. Blank answers are left out; at least
+    one answer is needed. Raises AnswersError naming each fault."""
     answers: dict[str, int | str] = {}
-    faults = []
+    faults: list[AnswerFault] = []
     for key, value in raw.items():
         try:
             item = questionnaire.item(str(key))
         except InvalidInputError as error:
-            faults.append(str(error))
+            faults.append(AnswerFault("unknown", None, str(error)))
             continue
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         if item.kind == "scale":
+            if isinstance(value, str) and value.strip().lower() in NOT_APPLICABLE_SPELLINGS:
+                if item.not_applicable:
+                    answers[item.id] = NOT_APPLICABLE
+                else:
+                    faults.append(
+                        AnswerFault(
+                            "not_applicable",
+                            item,
+                            f"{item.id}: this item does not offer 'not applicable'; "
+                            f"agreement answers go from 1 to {SCALE_POINTS}",
+                        )
+                    )
+                continue
             number = value
             if isinstance(value, str) and value.strip().isdigit():
                 number = int(value.strip())
@@ -305,26 +367,41 @@ def clean_answers(questionnaire: Questionnaire, raw: Mapping[str, object]) -> di
                 or isinstance(number, bool)
                 or not 1 <= number <= SCALE_POINTS
             ):
-                faults.append(f"{item.id}: agreement answers go from 1 to {SCALE_POINTS}")
+                faults.append(
+                    AnswerFault(
+                        "scale", item, f"{item.id}: agreement answers go from 1 to {SCALE_POINTS}"
+                    )
+                )
                 continue
             answers[item.id] = number
         else:
             try:
                 text = _clean_text(value)
             except InvalidInputError as error:
-                faults.append(f"{item.id}: {error}")
+                faults.append(AnswerFault("too_long", item, f"{item.id}: {error}"))
                 continue
             if text:
                 answers[item.id] = text
     if faults:
-        raise InvalidInputError("; ".join(faults))
+        raise AnswersError(faults)
     if not answers:
-        raise InvalidInputError("the response has no answer")
+        raise AnswersError([AnswerFault("empty", None, "the response has no answer")])
     return answers
 
 
+def unanswered(questionnaire: Questionnaire, answers: Mapping[str, object]) -> tuple[Item, ...]:
+    """The agreement items with no answer (a score or not applicable), in file order; a
+    blank text is no answer."""
+    return tuple(
+        i
+        for i in questionnaire.scale_items
+        if answers.get(i.id) is None or not str(answers.get(i.id)).strip()
+    )
+
+
 def score(questionnaire: Questionnaire, answers: Mapping[str, int | str]) -> Scores:
-    """The mean of the answered scale items, overall and per theme (two decimals)."""
+    """The mean of the answered scale items, overall and per theme (two decimals). A not
+    applicable answer is no score: it is left out of every mean."""
     by_theme: dict[str, list[int]] = {}
     for item in questionnaire.scale_items:
         value = answers.get(item.id)

@@ -71,3 +71,29 @@ def client_for(app):
     from starlette.testclient import TestClient
 
     return TestClient(app.portal())
+
+
+def page_text(html: str) -> str:
+    """What a person reads on a page: tags dropped, entities decoded, spaces as spaces
+    (French typography's non-breaking ones too)."""
+    import html as entities
+    import re
+
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    text = entities.unescape(re.sub(r"<[^>]+>", " ", text))
+    return " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").split())
+
+
+def error_box(html: str) -> str:
+    """The text of the page's error message ('' when it has none)."""
+    import re
+
+    found = re.search(r'<div class="error" role="alert".*?</div>', html, flags=re.S)
+    return page_text(found.group(0)) if found else ""
+
+
+def checked(html: str) -> dict[str, str]:
+    """The radio answers the page shows as chosen, by item id."""
+    import re
+
+    return dict(re.findall(r'<input type="radio" name="(\w+)" value="(\w+)" checked>', html))

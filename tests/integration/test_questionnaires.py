@@ -14,8 +14,11 @@ from ppflow.domain.errors import InvalidInputError
 from ppflow.resources import questionnaires_dir
 from ppflow.services import links
 from ppflow.services.questionnaires import (
+    NOT_APPLICABLE,
+    AnswersError,
     QuestionnaireError,
     QuestionnaireLibrary,
+    Scores,
     clean_answers,
     content_hash,
     load_file,
@@ -66,6 +69,15 @@ def test_the_newest_version_is_used_unless_one_is_asked(tmp_path):
         (lambda d: d["items"][0].update(type="slider"), "use scale or open"),
         (lambda d: d.update(version="one"), "'version' must be a whole number"),
         (lambda d: d.update(locked=True, licence="L"), "must be sealed first"),
+        (lambda d: d.update(not_applicable="yes"), "'not_applicable' is true or false"),
+        (
+            lambda d: d["items"][0].update(not_applicable=1),
+            "item com_information: 'not_applicable' is true or false",
+        ),
+        (
+            lambda d: d["items"][-1].update(not_applicable=True),
+            "item open_improve is an open question; only agreement items offer",
+        ),
     ],
 )
 def test_a_faulty_questionnaire_is_refused_with_its_fault_named(change, fault):
@@ -182,3 +194,38 @@ def test_a_link_needs_the_right_key_and_kind():
         links.verify("another key" * 4, links.SURVEY, signed, NOW)
     with pytest.raises(links.LinkError, match="forged"):
         links.verify("k" * 40, links.WITHDRAWAL, signed, NOW)
+
+
+def test_not_applicable_is_offered_by_the_file_or_by_the_item():
+    advisor = QuestionnaireLibrary().get("partnership-experience-advisor")
+    assert all(i.not_applicable for i in advisor.scale_items)
+    assert not any(i.not_applicable for i in advisor.items if i.kind == "open")
+    team = QuestionnaireLibrary().get("partnership-experience-team")
+    assert [i.id for i in team.items if i.not_applicable] == ["compensation_process"]
+    document = copy.deepcopy(shipped("partnership-experience-advisor"))
+    document["items"][1]["not_applicable"] = False  # the item overrides the file
+    parsed = parse(document, "test.v1.yaml")
+    assert [i.id for i in parsed.scale_items if not i.not_applicable] == ["com_role"]
+    del document["not_applicable"]
+    assert not parse(document, "test.v1.yaml").offers_not_applicable
+
+
+def test_not_applicable_is_an_answer_but_never_a_score():
+    advisor = QuestionnaireLibrary().get("partnership-experience-advisor")
+    answers = clean_answers(
+        advisor, {"com_role": "NA", "com_contact": " n/a ", "com_information": "4"}
+    )
+    assert answers == {
+        "com_role": NOT_APPLICABLE,
+        "com_contact": NOT_APPLICABLE,
+        "com_information": 4,
+    }
+    assert score(advisor, answers) == Scores(4.0, {"communication": 4.0})
+    only = clean_answers(advisor, {"compensation_fair": "na"})  # an answer all the same
+    assert score(advisor, only) == Scores(None, {})
+    team = QuestionnaireLibrary().get("partnership-experience-team")
+    with pytest.raises(AnswersError) as refused:
+        clean_answers(team, {"views_space": "na", "compensation_process": "na"})
+    [fault] = refused.value.faults
+    assert (fault.problem, fault.item.id) == ("not_applicable", "views_space")
+    assert "views_space: this item does not offer 'not applicable'" in str(refused.value)

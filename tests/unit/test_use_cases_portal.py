@@ -17,6 +17,7 @@ from ppflow.domain.errors import (
 from ppflow.services import feedback, portal
 from ppflow.services.advisors import record_invitation_answer
 from ppflow.services.links import LinkError
+from ppflow.services.questionnaires import NOT_APPLICABLE, parse
 from tests.unit.fakes import (
     START,
     FakeQuestionnaires,
@@ -92,6 +93,73 @@ def test_a_response_with_faults_is_refused_naming_each_and_nothing_is_recorded(o
     assert "res_heard: agreement answers go from 1 to 5" in str(error.value)
     assert "has no item 'nope'" in str(error.value)
     assert all(s.request.answered_at is None for s in o.uow.tables.surveys)
+
+
+def test_the_survey_names_the_team_the_respondent_is_asked_about(o, asked):
+    engagement, advisor, tokens = asked
+    team = o.uow.teams.get(o.uow.engagements.get(engagement).team)
+    form = portal.open_survey(o.uow, LIBRARY, tokens[advisor])
+    assert form.team == team.name and team.name != team.code
+
+
+def test_a_partial_response_is_refused_naming_the_statements_left_until_sent_as_it_is(o, asked):
+    _, advisor, tokens = asked
+    with pytest.raises(portal.UnansweredError) as left:
+        portal.submit_response(o.uow, LIBRARY, tokens[advisor], {"res_heard": "4"}, o.clock)
+    assert [i.id for i in left.value.items] == ["res_valued", "inf_change"]
+    assert (left.value.total, left.value.nothing) == (3, False)
+    assert all(s.request.answered_at is None for s in o.uow.tables.surveys)
+    recorded = portal.submit_response(
+        o.uow, LIBRARY, tokens[advisor], {"res_heard": "4"}, o.clock, partial=True
+    )
+    assert (recorded.missing, recorded.scores.overall) == (2, 4.0)
+
+
+def test_an_empty_response_is_refused_even_when_sent_as_it_is(o, asked):
+    _, advisor, tokens = asked
+    with pytest.raises(portal.UnansweredError) as left:
+        portal.submit_response(
+            o.uow, LIBRARY, tokens[advisor], {"res_heard": " ", "comments": ""}, partial=True
+        )
+    assert left.value.nothing and len(left.value.items) == 3
+    assert all(s.request.answered_at is None for s in o.uow.tables.surveys)
+
+
+def test_not_applicable_answers_a_statement_without_scoring_it(o, asked):
+    _, advisor, tokens = asked
+    offering = parse(
+        {
+            "name": "partnership-experience-advisor",
+            "version": 1,
+            "title": {"fr": "t", "en": "t"},
+            "scale": {lang: ["1", "2", "3", "4", "5"] for lang in ("fr", "en")},
+            "not_applicable": True,
+            "themes": [{"id": "respect", "title": {"fr": "r", "en": "r"}}],
+            "items": [
+                {
+                    "id": "res_heard",
+                    "theme": "respect",
+                    "type": "scale",
+                    "text": {"fr": "a", "en": "a"},
+                },
+                {
+                    "id": "res_valued",
+                    "theme": "respect",
+                    "type": "scale",
+                    "text": {"fr": "b", "en": "b"},
+                },
+            ],
+        }
+    )
+    library = FakeQuestionnaires(offering)
+    recorded = portal.submit_response(
+        o.uow, library, tokens[advisor], {"res_heard": "na", "res_valued": "2"}, o.clock
+    )
+    assert (recorded.missing, recorded.scores.overall) == (0, 2.0)
+    [row] = [s for s in o.uow.tables.surveys if s.request.token == tokens[advisor]]
+    assert row.answers == {"res_heard": NOT_APPLICABLE, "res_valued": 2}
+    with pytest.raises(InvalidInputError, match="does not offer 'not applicable'"):
+        portal.submit_response(o.uow, LIBRARY, tokens[o.lead], {"res_heard": "na"}, o.clock)
 
 
 def test_a_coordinator_enters_a_paper_response_and_a_second_one_is_refused(o, asked):
