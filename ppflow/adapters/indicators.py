@@ -9,10 +9,12 @@ covering indexes declared on ``TransitionRow`` let each one read an index instea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
     Integer,
+    String,
     bindparam,
     case,
     distinct,
@@ -152,6 +154,44 @@ class SqlIndicators:
         )
         with self.session_factory() as session:
             return session.scalar(query) or 0
+
+    def funnel_moves(
+        self, steps: Sequence[str], start: datetime, end: datetime
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Two grouped counts over the log: the advisors who entered each step in the
+        period; and, pairing each entry with a later entry of the same advisor into the
+        following step (before ``end``), those who moved on from it."""
+        in_period = (T.at >= _stamp(start), T.at < _stamp(end))
+        reached = (
+            select(T.to_state, func.count(distinct(T.code)))
+            .where(T.entity == "advisor", T.to_state.in_(steps), *in_period)
+            .group_by(T.to_state)
+        )
+        pairs = union_all(
+            *[
+                select(literal(a, String).label("step"), literal(b, String).label("next"))
+                for a, b in zip(steps, steps[1:], strict=False)
+            ]
+        ).subquery()
+        later = aliased(TransitionRow)
+        moved = (
+            select(T.to_state, func.count(distinct(T.code)))
+            .join(pairs, pairs.c.step == T.to_state)
+            .join(
+                later,
+                (later.code == T.code)
+                & (later.entity == "advisor")
+                & (later.to_state == pairs.c.next)
+                & (later.at >= T.at)
+                & (later.at < _stamp(end)),
+            )
+            .where(T.entity == "advisor", *in_period)
+            .group_by(T.to_state)
+        )
+        with self.session_factory() as session:
+            first = {state: int(n) for state, n in session.execute(reached)}
+            second = {state: int(n) for state, n in session.execute(moved)}
+        return first, second
 
     def new_referrals(self, start: datetime, end: datetime) -> int:
         query = select(func.count()).where(

@@ -34,7 +34,11 @@ class FakeIndicatorQueries:
         return {"active": 4, "ready": 2}
 
     def entered(self, stage, start, end):
-        return {"active": 3, "withdrawn": 1}[stage]
+        return {"active": 3, "withdrawn": 1, "declined": 2}.get(stage, 0)
+
+    def funnel_moves(self, steps, start, end):
+        reached = {"identified": 8, "invited": 6, "screening": 4, "active": 3}
+        return reached, {"identified": 6, "invited": 3, "screening": 0}
 
     def new_referrals(self, start, end):
         return 7
