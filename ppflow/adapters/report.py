@@ -35,6 +35,7 @@ from jinja2 import (
 from ppflow.adapters.email.rendering import TemplateCheck
 from ppflow.domain.model import LANGUAGES
 from ppflow.services.indicators import (
+    FUNNEL_STEPS,
     INDICATOR_NAMES,
     OTHER_REASONS,
     TREND_INDICATORS,
@@ -604,10 +605,10 @@ def render_html(
     return _environment(templates_dir).get_template("report.html.j2").render(**context)
 
 
-def report_name(result: Indicators, lang: str | None = None) -> str:
+def report_name(result: Indicators) -> str:
+    """One name for the page and its CSV, whatever the page's language."""
     base = result.label or f"{result.start:%Y-%m-%d}_{result.end:%Y-%m-%d}"
-    name = "indicators-" + re.sub(r"[^A-Za-z0-9-]+", "_", base)
-    return f"{name}.{lang}" if lang else name
+    return "indicators-" + re.sub(r"[^A-Za-z0-9-]+", "_", base)
 
 
 def write_report(
@@ -632,8 +633,6 @@ def write_report(
 
 def sample_indicators() -> Indicators:
     """Indicators with every part of the report filled in, for the template check."""
-    from ppflow.services.indicators import FUNNEL_STEPS
-
     start, end = datetime(2026, 10, 1, 4, tzinfo=UTC), datetime(2027, 1, 1, 5, tzinfo=UTC)
     values: dict[str, float | None] = {name: 1.0 for name in INDICATOR_NAMES}
     values.update(
