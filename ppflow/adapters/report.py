@@ -353,13 +353,19 @@ def line_chart(
     def x(i: int) -> float:
         return left + (i + 0.5) * step
 
-    def segments(points: list[float | None]) -> tuple[str, ...]:
+    def segments(points: list[float | None], steps: bool = False) -> tuple[str, ...]:
+        """Lines through the figures, broken where one is missing; ``steps`` draws each
+        figure across its whole quarter (a target holds for the quarter, and one quarter
+        alone is still seen)."""
         found, current = [], []
         for i, v in enumerate(points):
             if v is None:
                 if current:
                     found.append(" ".join(current))
                 current = []
+            elif steps:
+                y = scale(v)
+                current += [f"{x(i) - step / 2:.1f},{y:.1f}", f"{x(i) + step / 2:.1f},{y:.1f}"]
             else:
                 current.append(f"{x(i):.1f},{scale(v):.1f}")
         if current:
@@ -376,7 +382,7 @@ def line_chart(
             )
     series = [Series("value", segments(values), tuple(dots))]
     if any(t is not None for t in targets):
-        series.insert(0, Series("target", segments(targets)))
+        series.insert(0, Series("target", segments(targets, steps=True)))
     ticks = []
     for i, q in enumerate(trend):
         year, number = q.quarter.split("Q")

@@ -119,7 +119,11 @@ CHARTS_IN_THE_DOM = """
     x: axis("x"),
     y: axis("y"),
     marks: svg.querySelectorAll("rect.bar, .series.value circle").length,
-    targets: svg.querySelectorAll("line.target, .series.target polyline").length,
+    targets: [...svg.querySelectorAll("line.target, .series.target polyline")].filter(
+      mark => mark.tagName === "line"
+        ? mark.getBBox().height > 0
+        : new Set(mark.getAttribute("points").split(" ").map(p => p.split(",")[0])).size > 1
+    ).length,  // the targets drawn that can be seen: a line, not a point
     right: box.right,
     smallest_font: Math.min(...[...svg.querySelectorAll("text")].map(
       t => parseFloat(getComputedStyle(t).fontSize) * box.width / svg.viewBox.baseVal.width)),
