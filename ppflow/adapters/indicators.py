@@ -158,35 +158,50 @@ class SqlIndicators:
     def funnel_moves(
         self, steps: Sequence[str], start: datetime, end: datetime
     ) -> tuple[dict[str, int], dict[str, int]]:
-        """Two grouped counts over the log: the advisors who entered each step in the
-        period; and, pairing each entry with a later entry of the same advisor into the
-        following step (before ``end``), those who moved on from it."""
-        in_period = (T.at >= _stamp(start), T.at < _stamp(end))
-        reached = (
-            select(T.to_state, func.count(distinct(T.code)))
-            .where(T.entity == "advisor", T.to_state.in_(steps), *in_period)
-            .group_by(T.to_state)
-        )
-        pairs = union_all(
+        """Two grouped counts over the log. Reaching a step is the move from the step
+        before (any entry for the first step), so coming back from hold, or from active
+        to ready, is not reaching it again. The advisors who reached each step in the
+        period; and, pairing each of those moves with a later move of the same advisor
+        from that step to the next (before ``end``), those who moved on."""
+        nothing = literal(None, String)
+        triples = union_all(
             *[
-                select(literal(a, String).label("step"), literal(b, String).label("next"))
-                for a, b in zip(steps, steps[1:], strict=False)
+                select(
+                    (literal(steps[i - 1], String) if i else nothing).label("before"),
+                    literal(step, String).label("step"),
+                    (literal(steps[i + 1], String) if i + 1 < len(steps) else nothing).label(
+                        "next"
+                    ),
+                )
+                for i, step in enumerate(steps)
             ]
         ).subquery()
+        arrived = (
+            select(triples.c.step, triples.c.next, T.code, T.at)
+            .join(
+                triples,
+                (T.to_state == triples.c.step)
+                & or_(triples.c.before.is_(None), T.from_state == triples.c.before),
+            )
+            .where(T.entity == "advisor", T.at >= _stamp(start), T.at < _stamp(end))
+            .subquery()
+        )
+        reached = select(arrived.c.step, func.count(distinct(arrived.c.code))).group_by(
+            arrived.c.step
+        )
         later = aliased(TransitionRow)
         moved = (
-            select(T.to_state, func.count(distinct(T.code)))
-            .join(pairs, pairs.c.step == T.to_state)
+            select(arrived.c.step, func.count(distinct(arrived.c.code)))
             .join(
                 later,
-                (later.code == T.code)
+                (later.code == arrived.c.code)
                 & (later.entity == "advisor")
-                & (later.to_state == pairs.c.next)
-                & (later.at >= T.at)
+                & (later.from_state == arrived.c.step)
+                & (later.to_state == arrived.c.next)
+                & (later.at >= arrived.c.at)
                 & (later.at < _stamp(end)),
             )
-            .where(T.entity == "advisor", *in_period)
-            .group_by(T.to_state)
+            .group_by(arrived.c.step)
         )
         with self.session_factory() as session:
             first = {state: int(n) for state, n in session.execute(reached)}

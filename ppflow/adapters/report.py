@@ -373,13 +373,14 @@ def line_chart(
         return tuple(found)
 
     dots = []
+    crowded = len(trend) > 4  # then only the last figure is written; each dot has its tip
     for i, (q, v) in enumerate(zip(trend, values, strict=True)):
         if v is not None:
-            shown = show(name, v, lang)
+            shown = "" if crowded and i < len(trend) - 1 else show(name, v, lang)
             when = quarter_name(q.quarter, lang, wording)
-            dots.append(
-                (x(i), scale(v), shown, f"{when} : {shown}" if lang == "fr" else f"{when}: {shown}")
-            )
+            figure = show(name, v, lang)
+            tip = f"{when} : {figure}" if lang == "fr" else f"{when}: {figure}"
+            dots.append((x(i), scale(v), shown, tip))
     series = [Series("value", segments(values), tuple(dots))]
     if any(t is not None for t in targets):
         series.insert(0, Series("target", segments(targets, steps=True)))

@@ -329,8 +329,9 @@ class IndicatorQueries(Protocol):
     def funnel_moves(
         self, steps: Sequence[str], start: datetime, end: datetime
     ) -> tuple[dict[str, int], dict[str, int]]:
-        """Per step, the advisors who entered it in the period, and of them those who
-        entered the following step after that, before ``end``."""
+        """Per step, the advisors who reached it in the period (moved to it from the step
+        before; the first step, by any entry), and of them those who then moved on to
+        the following step before ``end``."""
 
     def new_referrals(self, start: datetime, end: datetime) -> int: ...
     def teams_at(self, end: datetime) -> TeamCounts: ...

@@ -4,7 +4,8 @@ log, on SQLite and PostgreSQL.
 Funnel, period P = [day 0, day 20): A was referred and invited before P, says yes and is
 retained in P, and starts preparing only after P. In P: B is referred, invited and
 declines; C is referred, invited, says yes and is not retained; D is walked from referral
-to ready. E is referred after P.
+to ready. F, ready before P, is put on hold and comes back to ready in P: coming back is
+not reaching the step again. E is referred after P.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def _funnel_fixture(app):
     app.clock.moment = t0 - timedelta(days=10)
     a = factories.referral(app, provider)
     advisors.invite_advisor(app.uow(), a, META, app.clock)
+    f = factories.ready_advisor(app, provider)
+    advisors.put_on_hold(app.uow(), f, Meta("test", reason="travelling"), app.clock)
     app.clock.moment = t0 + timedelta(days=1)
     advisors.record_invitation_answer(app.uow(), a, True, META, app.clock)
     advisors.apply_screening_outcome(app.uow(), a, "retained", META, clock=app.clock)
@@ -42,6 +45,7 @@ def _funnel_fixture(app):
     advisors.apply_screening_outcome(app.uow(), c, "not_retained", why, clock=app.clock)
     app.clock.moment = t0 + timedelta(days=3)
     factories.ready_advisor(app, provider)  # D
+    advisors.resume(app.uow(), f, META, app.clock)  # F is ready again
     app.clock.moment = t0 + timedelta(days=25)  # after the period
     advisors.enrol_required_modules(app.uow(), a, META, app.clock)
     factories.referral(app, provider)  # E
