@@ -1,7 +1,7 @@
 """evaluate-program: the structural indicators for a period against the program's
 targets (quarterly, and on demand), published as Prefect artifacts (a table and a
-markdown summary), with the HTML report and the CSV export written to
-``<data_dir>/reports``."""
+markdown summary), with the HTML report (in French, the installation's first language,
+with the trends of the last quarters) and the CSV export written to ``<data_dir>/reports``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def program_indicators(period: str | None) -> ProgramIndicators:
 
     from ppflow.services.indicators import (
         compute_indicators,
+        compute_trend,
         label,
         parse_period,
         previous_quarter,
@@ -35,6 +36,7 @@ def program_indicators(period: str | None) -> ProgramIndicators:
     zone = ZoneInfo(app.settings.timezone)
     chosen = parse_period(period or previous_quarter(app.clock.now().astimezone(zone).date()), zone)
     result = compute_indicators(app.indicators(), chosen.start, chosen.end, chosen.label)
+    result.trend = compute_trend(app.indicators(), chosen.end, zone)  # the report's trends
     page, table = app.write_report(result)
     rows = tuple(
         IndicatorRow(

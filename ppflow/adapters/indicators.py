@@ -9,10 +9,12 @@ covering indexes declared on ``TransitionRow`` let each one read an index instea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
     Integer,
+    String,
     bindparam,
     case,
     distinct,
@@ -152,6 +154,59 @@ class SqlIndicators:
         )
         with self.session_factory() as session:
             return session.scalar(query) or 0
+
+    def funnel_moves(
+        self, steps: Sequence[str], start: datetime, end: datetime
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Two grouped counts over the log. Reaching a step is the move from the step
+        before (any entry for the first step), so coming back from hold, or from active
+        to ready, is not reaching it again. The advisors who reached each step in the
+        period; and, pairing each of those moves with a later move of the same advisor
+        from that step to the next (before ``end``), those who moved on."""
+        nothing = literal(None, String)
+        triples = union_all(
+            *[
+                select(
+                    (literal(steps[i - 1], String) if i else nothing).label("before"),
+                    literal(step, String).label("step"),
+                    (literal(steps[i + 1], String) if i + 1 < len(steps) else nothing).label(
+                        "next"
+                    ),
+                )
+                for i, step in enumerate(steps)
+            ]
+        ).subquery()
+        arrived = (
+            select(triples.c.step, triples.c.next, T.code, T.at)
+            .join(
+                triples,
+                (T.to_state == triples.c.step)
+                & or_(triples.c.before.is_(None), T.from_state == triples.c.before),
+            )
+            .where(T.entity == "advisor", T.at >= _stamp(start), T.at < _stamp(end))
+            .subquery()
+        )
+        reached = select(arrived.c.step, func.count(distinct(arrived.c.code))).group_by(
+            arrived.c.step
+        )
+        later = aliased(TransitionRow)
+        moved = (
+            select(arrived.c.step, func.count(distinct(arrived.c.code)))
+            .join(
+                later,
+                (later.code == arrived.c.code)
+                & (later.entity == "advisor")
+                & (later.from_state == arrived.c.step)
+                & (later.to_state == arrived.c.next)
+                & (later.at >= arrived.c.at)
+                & (later.at < _stamp(end)),
+            )
+            .group_by(arrived.c.step)
+        )
+        with self.session_factory() as session:
+            first = {state: int(n) for state, n in session.execute(reached)}
+            second = {state: int(n) for state, n in session.execute(moved)}
+        return first, second
 
     def new_referrals(self, start: datetime, end: datetime) -> int:
         query = select(func.count()).where(

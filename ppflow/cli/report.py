@@ -30,26 +30,43 @@ def _figure(value) -> str:
     return f"{value:,}"
 
 
-def tables(result: Indicators) -> list[Table]:
-    """The figures as Rich tables: indicators against targets, the funnel, feedback by
-    theme per quarter, and the reasons for leaving."""
-    from ppflow.services.indicators import LABELS
+def tables(result: Indicators, lang: str = "en") -> list[Table]:
+    """The figures as Rich tables: indicators against targets, the funnel over the
+    period, advisors at each stage at its end, feedback by theme per quarter, and the
+    reasons for leaving. Indicator and stage names are the catalogues' in ``lang``."""
+    from ppflow.services.indicators import label
+    from ppflow.services.wording import shipped_wording
+
+    wording = shipped_wording()
+
+    def stage(name: str) -> str:
+        return wording.label(f"stages.advisor.{name}", lang)
 
     title = f"Indicators {result.label}".strip()
     figures = Table("indicator", "value", "target", "version", "changed", "status", title=title)
     for row in result.comparisons():
         status = {True: "[green]met[/]", False: "[red]not met[/]", None: ""}[row.met]
         figures.add_row(
-            LABELS.get(row.indicator, row.indicator),
+            label(row.indicator, lang, wording, result.theme_titles),
             _figure(row.value),
             _figure(row.target),
             "" if row.version is None else f"v{row.version}",
             f"{row.changed_at:%Y-%m-%d}" if row.changed_at else "",
             status,
         )
+    conversions = Table(
+        "step", "reached", "moved on", "rate", title="Funnel: advisors who reached each step"
+    )
+    for step in result.conversions:
+        conversions.add_row(
+            stage(step.stage),
+            f"{step.reached:,}",
+            "" if step.moved_on is None else f"{step.moved_on:,}",
+            "" if step.rate is None else f"{step.rate:.0%}",
+        )
     funnel = Table("stage", "advisors", title="Advisors at each stage (end of period)")
-    for stage, n in result.funnel_in_order():
-        funnel.add_row(stage, f"{n:,}")
+    for name, n in result.funnel_in_order():
+        funnel.add_row(stage(name), f"{n:,}")
     themes = Table("theme", *result.quarters, title="Feedback by theme (mean, 1 to 5)")
     for theme, by_quarter in result.themes.items():
         themes.add_row(
@@ -58,8 +75,8 @@ def tables(result: Indicators) -> list[Table]:
         )
     leaving = Table("to", "reason", "advisors", title="Reasons for leaving")
     for state, reason, n in result.reasons_for_leaving:
-        leaving.add_row(state, reason, str(n))
-    return [figures, funnel, themes, leaving]
+        leaving.add_row(stage(state), reason, str(n))
+    return [figures, conversions, funnel, themes, leaving]
 
 
 def _period(text: str) -> Period:
@@ -72,14 +89,42 @@ def _compute(period: Period) -> Indicators:
     return compute_indicators(current_app().indicators(), period.start, period.end, period.label)
 
 
+LangOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="fr or en (default: the program's language, that of its e-mails: "
+        "PPFLOW_SMTP__DEFAULT_LANGUAGE, fr unless set).",
+    ),
+]
+
+
+def _language(lang: str | None, default: str | None = None) -> str:
+    from ppflow.domain.model import LANGUAGES
+
+    chosen = lang or default or current_app().settings.smtp.default_language or "fr"
+    chosen = chosen.strip().lower()
+    if chosen not in LANGUAGES:
+        fail(f"--lang {lang}: the report is written in {' or '.join(LANGUAGES)}")
+    return chosen
+
+
 @report_app.command("indicators")
-def indicators(period: PeriodOption) -> None:
+def indicators(
+    period: PeriodOption,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Names of indicators and stages in fr or en.")
+    ] = None,
+) -> None:
     """Print the structural indicators for a period, against the program's targets."""
+    chosen = _language(lang, "en")  # the terminal speaks English, as the rest of the CLI
     result = _compute(_period(period))
-    for table in tables(result):
+    for table in tables(result, chosen):
         out.print(table)
-    for note in result.notes:
-        out.print(f"[dim]{note}[/]", highlight=False)
+    for key, values in result.remarks:
+        from ppflow.services.indicators import note
+
+        out.print(f"[dim]{note(key, values, chosen)}[/]", highlight=False)
 
 
 @report_app.command("html")
@@ -89,12 +134,24 @@ def html(
         Path | None,
         typer.Option("--out", help="Directory to write to (default: <data_dir>/reports)."),
     ] = None,
+    lang: LangOption = None,
 ) -> None:
-    """Write the HTML report (charts inline) and the CSV export for a period."""
-    result = _compute(_period(period))
-    directory = out_dir or current_app().settings.data_dir / "reports"
+    """Write the HTML report (the funnel, trends over the last quarters and charts
+    inline) and the CSV export for a period."""
+    from ppflow.adapters.report import write_report
+    from ppflow.services.indicators import compute_trend
+
+    chosen = _language(lang)
+    app = current_app()
+    the_period = _period(period)
+    result = _compute(the_period)
+    result.trend = compute_trend(app.indicators(), the_period.end, ZoneInfo(app.settings.timezone))
+    directory = out_dir or app.settings.data_dir / "reports"
     try:
-        page, csv_file = current_app().write_report(result, directory)
+        # the language is the page's, so the adapter is called here with it
+        page, csv_file = write_report(
+            result, directory, app.settings.templates_dir, app.clock.now(), chosen
+        )
     except OSError as error:
         fail(f"cannot write the report to {directory}: {error}")
     out.print(f"HTML report: {page}", highlight=False)

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.lifecycle import ADVISOR_STATES, AdvisorStage
 from ppflow.services.ports import IndicatorQueries
+from ppflow.services.wording import Wording, shipped_wording
 
 # Retention horizons, in days (6 and 12 months).
 RETENTION_DAYS = {"retention_6m": 183, "retention_12m": 365}
@@ -158,44 +159,195 @@ class Attendance:
     attended: int
 
 
-# What a manager reads for each indicator.
-LABELS = {
-    "new_referrals": "New referrals",
-    "advisors_integrated": "Advisors integrated",
-    "withdrawals": "Withdrawals",
-    "teams": "Active QI teams",
-    "teams_with_advisors": "Teams with at least one advisor",
-    "teams_with_two_advisors": "Teams with at least two advisors",
-    "share_teams_with_advisors": "Share of teams with at least one advisor",
-    "share_teams_with_two_advisors": "Share of teams with at least two advisors",
-    "advisors_per_team": "Advisors per active team",
-    "days_to_integration_median": "Days from identification to integration (median)",
-    "days_to_integration_p90": "Days from identification to integration (90th percentile)",
-    "retention_6m": "Retention at 6 months",
-    "retention_6m_cohort": "Advisors active 6 months ago or more",
-    "retention_12m": "Retention at 12 months",
-    "retention_12m_cohort": "Advisors active 12 months ago or more",
-    "hours": "Hours logged",
-    "compensation_paid": "Compensation owed for hours (CAD)",
-    "expenses": "Expenses (CAD)",
-    "feedback_mean": "Feedback score (mean, 1 to 5)",
-    "feedback_answers": "Questionnaires answered",
-    "attendance_rate": "Attendance of advisors at team meetings (attended / held)",
-    "advisor_meetings": "Advisor-meetings held (roll-call entries)",
-}
+# The indicators the report computes (``program target`` accepts these). What a manager
+# reads for each is in wording/<lang>/indicators.yaml, under ``labels``.
+INDICATOR_NAMES = (
+    "new_referrals",
+    "advisors_integrated",
+    "withdrawals",
+    "teams",
+    "teams_with_advisors",
+    "teams_with_two_advisors",
+    "share_teams_with_advisors",
+    "share_teams_with_two_advisors",
+    "advisors_per_team",
+    "days_to_integration_median",
+    "days_to_integration_p90",
+    "retention_6m",
+    "retention_6m_cohort",
+    "retention_12m",
+    "retention_12m_cohort",
+    "hours",
+    "compensation_paid",
+    "expenses",
+    "feedback_mean",
+    "feedback_answers",
+    "attendance_rate",
+    "advisor_meetings",
+)
+LABELS = INDICATOR_NAMES  # the name older callers read the known indicators by
 # Each team's attendance is ``attendance_rate_<team code>``, judged by the program's
 # ``attendance_rate`` target.
 TEAM_ATTENDANCE = "attendance_rate_"
+SHARES = frozenset(
+    {"share_teams_with_advisors", "share_teams_with_two_advisors", "retention_6m"}
+    | {"retention_12m", "attendance_rate"}
+)
+MONEY = frozenset({"compensation_paid", "expenses"})
 
 
-def label(name: str) -> str:
-    if name in LABELS:
-        return LABELS[name]
+def unit(name: str) -> str:
+    """How a figure reads: ``share`` (0 to 1, shown as a percentage), ``money`` (CAD),
+    ``days``, ``score`` (1 to 5), ``hours``, ``ratio`` or ``count``."""
+    if name in SHARES or name.startswith(TEAM_ATTENDANCE):
+        return "share"
+    if name in MONEY:
+        return "money"
+    if name.startswith("days_"):
+        return "days"
+    if name.startswith("feedback_") and name != "feedback_answers":
+        return "score"
+    return {"hours": "hours", "advisors_per_team": "ratio"}.get(name, "count")
+
+
+def label(
+    name: str,
+    lang: str = "en",
+    wording: Wording | None = None,
+    theme_titles: dict[str, str] | None = None,
+) -> str:
+    """What a manager reads for indicator ``name`` in ``lang``: the catalogue's label, or
+    for a team's attendance and a feedback theme, the catalogue's pattern around the team
+    code or the theme's title (the questionnaire's when the catalogue has none)."""
+    wording = wording or shipped_wording()
+    if wording.has(f"indicators.labels.{name}", lang):
+        return wording.text(f"indicators.labels.{name}", lang)
     if name.startswith(TEAM_ATTENDANCE):
-        return f"Attendance at meetings: team {name.removeprefix(TEAM_ATTENDANCE)}"
+        team = name.removeprefix(TEAM_ATTENDANCE)
+        return wording.text("indicators.team_attendance", lang, team=team)
     if name.startswith("feedback_"):
-        return f"Feedback: {name.removeprefix('feedback_').replace('_', ' ')}"
+        theme = name.removeprefix("feedback_")
+        title = theme_title(theme, lang, wording, theme_titles)
+        return wording.text("indicators.feedback_theme", lang, theme=title)
     return name.replace("_", " ")
+
+
+def theme_title(
+    theme: str, lang: str, wording: Wording | None = None, titles: dict[str, str] | None = None
+) -> str:
+    """A feedback theme's title in ``lang``: the catalogue's, else the questionnaire's
+    (``titles``), else the theme id with spaces."""
+    wording = wording or shipped_wording()
+    fallback = (titles or {}).get(theme) or theme.replace("_", " ")
+    return wording.label(f"indicators.themes.{theme}", lang, fallback=fallback)
+
+
+def note(key: str, values: dict[str, str], lang: str, wording: Wording | None = None) -> str:
+    """One remark of a result (``indicators.notes.<key>``) in ``lang``."""
+    return (wording or shipped_wording()).text(f"indicators.notes.{key}", lang, **values)
+
+
+# --- the funnel and the trend -----------------------------------------------------------
+
+# The path an advisor walks from referral to a QI team, one step after the other.
+FUNNEL_STEPS = (
+    AdvisorStage.IDENTIFIED,
+    AdvisorStage.INVITED,
+    AdvisorStage.SCREENING,
+    AdvisorStage.RECRUITED,
+    AdvisorStage.PREPARING,
+    AdvisorStage.READY,
+    AdvisorStage.ACTIVE,
+)
+# Where the path is left: after the invitation, after screening, and at any step.
+FUNNEL_EXITS = (AdvisorStage.DECLINED, AdvisorStage.NOT_RETAINED, AdvisorStage.WITHDRAWN)
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """One step of the funnel over a period: the advisors who reached ``stage`` in it,
+    and of them those who reached the next step later in the period (``rate`` is their
+    share; None for the last step or when nobody reached this one)."""
+
+    stage: str
+    reached: int
+    moved_on: int | None
+    rate: float | None
+
+
+def funnel(queries: IndicatorQueries, start: datetime, end: datetime) -> list[FunnelStep]:
+    reached, moved_on = queries.funnel_moves(FUNNEL_STEPS, start, end)
+    steps = []
+    for i, stage in enumerate(FUNNEL_STEPS):
+        n = reached.get(stage, 0)
+        last = i == len(FUNNEL_STEPS) - 1
+        on = None if last else moved_on.get(stage, 0)
+        steps.append(FunnelStep(stage, n, on, None if on is None else _share(on, n)))
+    return steps
+
+
+# The indicators a trend follows, quarter by quarter.
+TREND_INDICATORS = (
+    "new_referrals",
+    "advisors_integrated",
+    "share_teams_with_advisors",
+    "feedback_mean",
+    "days_to_integration_median",
+)
+TREND_QUARTERS = 8  # at most; leading quarters with nothing in them are left out, to 4
+TREND_MINIMUM = 4
+
+
+@dataclass(frozen=True)
+class QuarterFigures:
+    """The trend's indicators in one quarter, with the target in force at its end."""
+
+    quarter: str
+    start: datetime
+    end: datetime
+    values: dict[str, float | None]
+    targets: dict[str, float]
+
+
+def trend_quarters(end: datetime, zone: tzinfo, count: int = TREND_QUARTERS) -> list[Period]:
+    """The ``count`` quarters up to the one holding the period's last day, in ``zone``."""
+    last = (end.astimezone(zone) - timedelta(microseconds=1)).date()
+    year, q = last.year, (last.month - 1) // 3 + 1
+    labels = []
+    for _ in range(count):
+        labels.append(f"{year}Q{q}")
+        year, q = (year, q - 1) if q > 1 else (year - 1, 4)
+    return [parse_period(text, zone) for text in reversed(labels)]
+
+
+def compute_trend(
+    queries: IndicatorQueries,
+    end: datetime,
+    zone: tzinfo = UTC,
+    count: int = TREND_QUARTERS,
+    minimum: int = TREND_MINIMUM,
+) -> list[QuarterFigures]:
+    """The main indicators for each of the last ``count`` quarters ending with the one
+    the period ends in; quarters before the first one with any figure are left out, as
+    long as ``minimum`` remain."""
+    versions = queries.target_versions()
+    quarters = []
+    for period in trend_quarters(end, zone, count):
+        start, stop = period.start, period.end
+        teams = queries.teams_at(stop)
+        values = {
+            "new_referrals": queries.new_referrals(start, stop),
+            "advisors_integrated": queries.entered(AdvisorStage.ACTIVE, start, stop),
+            "share_teams_with_advisors": _share(teams.with_one, teams.active_teams),
+            "feedback_mean": queries.feedback_mean(start, stop)[0],
+            "days_to_integration_median": queries.days_to_integration(start, stop).median,
+        }
+        in_force, _ = targets_in_force(versions, stop)
+        targets = {n: in_force[n].target for n in TREND_INDICATORS if n in in_force}
+        quarters.append(QuarterFigures(period.label, start, stop, values, targets))
+    while len(quarters) > minimum and not any(quarters[0].values.values()):
+        quarters.pop(0)
+    return quarters
 
 
 # --- the result -------------------------------------------------------------------------
@@ -227,7 +379,18 @@ class Indicators:
     theme_titles: dict[str, str] = field(default_factory=dict)
     quarters: list[str] = field(default_factory=list)
     label: str = ""
-    notes: list[str] = field(default_factory=list)
+    # what the figures could not say: (key under indicators.notes, placeholders)
+    remarks: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    # advisors who reached each step of the funnel in the period, and moved on from it
+    conversions: list[FunnelStep] = field(default_factory=list)
+    exits: dict[str, int] = field(default_factory=dict)  # advisors who left the path
+    # the main indicators quarter by quarter, ending with the period's quarter
+    trend: list[QuarterFigures] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """The remarks in English (the CLI and the flow's artifacts print them)."""
+        return [note(key, values, "en") for key, values in self.remarks]
 
     def comparisons(self) -> list[Comparison]:
         """Every indicator with a value, and every target, side by side."""
@@ -294,10 +457,17 @@ def _day(moment: datetime) -> date:
     return (moment + timedelta(hours=12)).date()
 
 
+def period_days(start: datetime, end: datetime) -> tuple[date, date]:
+    """The first and the last day of a period, inclusive, as the program writes them."""
+    return _day(start), _day(end) - timedelta(days=1)
+
+
 def compute_indicators(
     queries: IndicatorQueries, start: datetime, end: datetime, label: str = ""
 ) -> Indicators:
     result = Indicators(start, end, queries.funnel_at(end), label=label)
+    result.conversions = funnel(queries, start, end)
+    result.exits = {stage: queries.entered(stage, start, end) for stage in FUNNEL_EXITS}
     teams = queries.teams_at(end)
     durations = queries.days_to_integration(start, end)
     feedback_mean, answered = queries.feedback_mean(start, end)
@@ -325,7 +495,7 @@ def compute_indicators(
     paid = queries.compensation(start, end)
     if paid is None:
         values["hours"] = values["compensation_paid"] = values["expenses"] = None
-        result.notes.append("Hours and compensation: not available (no compensation tables).")
+        result.remarks.append(("no_compensation", {}))
     else:
         values["hours"] = round(paid.hours, 2)
         values["compensation_paid"] = round(paid.paid, 2)
@@ -337,10 +507,7 @@ def compute_indicators(
     known = queries.item_themes()
     item_to_theme, titles = known if known else ({}, {})
     if not known:
-        result.notes.append(
-            "Feedback themes: no questionnaire definition found; items are grouped by the "
-            "prefix of their id."
-        )
+        result.remarks.append(("no_themes", {}))
     sums: dict[str, dict[str, list[float]]] = {}
     for row in queries.item_scores(trend_start, end):
         theme = item_theme(row.item, item_to_theme)
@@ -373,10 +540,7 @@ def compute_indicators(
     result.target_versions, later = targets_in_force(queries.target_versions(), end)
     result.targets = {name: t.target for name, t in result.target_versions.items()}
     if later:
-        result.notes.append(
-            f"Not judged against a target: {', '.join(later)} (the first target was set "
-            "after this period ended)."
-        )
+        result.remarks.append(("not_judged", {"indicators": ", ".join(later)}))
     return result
 
 

@@ -1,13 +1,12 @@
-"""The report as a person sees it: ``ppflow report html`` writes the page, Debian's
-chromium opens it headless, and the DOM it built shows the charts with their titles and
-the figures. ``ppflow report indicators`` prints the same figures; a bad period is refused."""
+"""The report as a person sees it: ``ppflow report html --lang fr|en`` writes the page,
+Debian's chromium opens it headless at a phone's width and a desktop's, and the DOM it
+built shows every chart with its axes, ticks and units, the figures in the page's
+language, and no horizontal scroll. ``ppflow report indicators`` prints the same figures;
+a bad period or language is refused."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import typer
@@ -17,10 +16,8 @@ from ppflow.cli.report import report_app
 from ppflow.domain.commands import AddProgram, Meta, TargetSpec
 from ppflow.services import feedback, integration, organization, portal
 from tests import factories
+from tests.browser import DESKTOP, PHONE, horizontal_overflow, needs_chromium, screenshot
 
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-)
 META = Meta("test")
 
 
@@ -83,68 +80,148 @@ def test_a_bad_period_is_refused_and_nothing_is_written(sqlite_app, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)"
-)
-def test_the_html_report_shows_its_charts_and_figures_in_a_browser(sqlite_app, tmp_path):
+def test_a_language_the_report_is_not_written_in_is_refused(sqlite_app, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        _cli(sqlite_app),
+        ["report", "html", "--period", "2026Q1", "--lang", "de", "--out", str(out)],
+    )
+    assert result.exit_code == 1
+    assert "fr or en" in result.output and not out.exists()
+
+
+def test_the_report_speaks_the_programs_language_by_default(sqlite_app, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        _cli(sqlite_app), ["report", "html", "--period", "2026Q1", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    page = next(out.glob("*.html")).read_text(encoding="utf-8")
+    assert '<html lang="fr">' in page and "Indicateurs du programme" in page
+
+
+# What the browser reads off each chart: its axes, their ticks and titles.
+CHARTS_IN_THE_DOM = """
+() => [...document.querySelectorAll("svg.chart-svg")].map(svg => {
+  const axis = name => {
+    const g = svg.querySelector(`g.${name}-axis`);
+    if (!g) return null;
+    return {
+      line: !!g.querySelector("line.axis-line"),
+      ticks: [...g.querySelectorAll("text.tick")].map(t => t.textContent.trim()),
+      title: (g.querySelector("text.axis-title") || {textContent: ""}).textContent.trim(),
+    };
+  };
+  const box = svg.getBoundingClientRect();
+  return {
+    id: svg.id,
+    title: svg.querySelector("title").textContent,
+    x: axis("x"),
+    y: axis("y"),
+    marks: svg.querySelectorAll("rect.bar, .series.value circle").length,
+    targets: [...svg.querySelectorAll("line.target, .series.target polyline")].filter(
+      mark => mark.tagName === "line"
+        ? mark.getBBox().height > 0
+        : new Set(mark.getAttribute("points").split(" ").map(p => p.split(",")[0])).size > 1
+    ).length,  // the targets drawn that can be seen: a line, not a point
+    right: box.right,
+    smallest_font: Math.min(...[...svg.querySelectorAll("text")].map(
+      t => parseFloat(getComputedStyle(t).fontSize) * box.width / svg.viewBox.baseVal.width)),
+  };
+})
+"""
+
+EXPECTED = {
+    "fr": {
+        "median": "Jours du repérage à l'intégration (médiane)",
+        "unmet": "non atteinte",
+        "first_day": "1 janvier 2026",
+        "last_day": "31 mars 2026",
+        "theme": "Communication et soutien à la participation",
+        "stage": "en équipe",
+        "days": "jours",
+        "quarter": "T1",
+        "share": "100 %",
+    },
+    "en": {
+        "median": "Days from identification to integration (median)",
+        "unmet": "not met",
+        "first_day": "January 1, 2026",
+        "last_day": "March 31, 2026",
+        "theme": "Communication and support for participation",
+        "stage": "on a team",
+        "days": "days",
+        "quarter": "Q1",
+        "share": "100%",
+    },
+}
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_html_report_shows_every_chart_with_its_axes_in_a_browser(
+    sqlite_app, tmp_path, page_at, lang, width
+):
     _program(sqlite_app)
     out = tmp_path / "reports"
     result = CliRunner().invoke(
-        _cli(sqlite_app), ["report", "html", "--period", "2026-01..2026-03", "--out", str(out)]
+        _cli(sqlite_app),
+        ["report", "html", "--period", "2026-01..2026-03", "--lang", lang, "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
-    page = next(out.glob("*.html"))
     assert next(out.glob("*.csv")).read_text(encoding="utf-8-sig").startswith("section,")
-    dom = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=45,
-        check=True,
-    ).stdout
-    from html.parser import HTMLParser
+    page = page_at(width)
+    page.goto(next(out.glob("*.html")).as_uri())
+    screenshot(page, f"report-{lang}-{width}")
+    expected = EXPECTED[lang]
 
-    class Seen(HTMLParser):
-        def __init__(self):
-            super().__init__()
-            self.stack, self.svg_titles, self.rects, self.cells = [], [], 0, []
-
-        def handle_starttag(self, tag, attrs):
-            self.stack.append(tag)
-            self.rects += tag == "rect"
-
-        def handle_endtag(self, tag):
-            while self.stack and self.stack.pop() != tag:
-                pass
-
-        def handle_data(self, data):
-            if self.stack[-2:] == ["svg", "title"]:
-                self.svg_titles.append(data.strip())
-            if "td" in self.stack and data.strip():
-                self.cells.append(data.strip())
-
-    seen = Seen()
-    seen.feed(dom)
-    assert seen.svg_titles == [
-        "Advisors at each stage",
-        "Time to integration",
-        "Feedback scores against targets",
+    assert horizontal_overflow(page) == 0
+    charts = page.evaluate(CHARTS_IN_THE_DOM)
+    assert [c["id"] for c in charts] == [
+        "funnel",
+        "trend-new_referrals",
+        "trend-advisors_integrated",
+        "trend-share_teams_with_advisors",
+        "trend-feedback_mean",
+        "trend-days_to_integration_median",
+        "time-to-integration",
+        "scores",
     ]
-    assert seen.rects >= 3  # the funnel's bars (active, and the others) are drawn
-    row = seen.cells[seen.cells.index("Days from identification to integration (median)") :][:5]
-    assert row[1:3] == ["10", "9"] and row[4] == "not met"
-    assert "Advisors integrated" in seen.cells
-    assert "Communication and support for participation" in dom  # the feedback chart's bar
-    assert "4.5" in seen.cells
+    for chart in charts:
+        for name in ("x", "y"):
+            axis = chart[name]
+            assert axis and axis["line"], (chart["id"], name)
+            assert len(axis["ticks"]) >= 2 and all(axis["ticks"]), (chart["id"], name)
+        assert chart["x"]["title"], chart["id"]  # the unit of the values, or the quarters
+        assert chart["marks"] >= 1, chart["id"]
+        assert chart["right"] <= width, chart["id"]  # the chart fits the page
+        assert chart["smallest_font"] >= 9, chart["id"]  # and its text stays legible
+    by_id = {c["id"]: c for c in charts}
+    for name in ("trend-new_referrals", "trend-days_to_integration_median"):
+        assert by_id[name]["y"]["title"]  # a trend's unit runs up its y axis
+        # ends with 2026Q1, its year under it
+        assert by_id[name]["x"]["ticks"][-1] == expected["quarter"] + "2026"
+    assert by_id["scores"]["x"]["ticks"] == ["1", "2", "3", "4", "5"]  # the scale of answers
+    assert by_id["time-to-integration"]["x"]["title"] == expected["days"]
+    assert by_id["time-to-integration"]["targets"] == 1  # the median's target, 9 days
+    assert by_id["trend-days_to_integration_median"]["targets"] == 1
+    funnel_ticks = by_id["funnel"]["y"]["ticks"]
+    assert len(funnel_ticks) == 7 and "not_retained" not in " ".join(funnel_ticks)
+
+    text = page.inner_text("body")
+    assert page.get_attribute("html", "lang") == lang
+    assert expected["first_day"] in text and expected["last_day"] in text
+    assert "2026-04-01" not in text  # the period's end is shown inclusive
+    for chart in charts:  # each title is printed once (the SVG's own title is not shown)
+        figure = page.inner_text(f"#{chart['id']}-figure")
+        assert figure.count(chart["title"]) == 1, chart["title"]
+    row = page.locator("#indicators tr", has_text=expected["median"]).first
+    cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+    assert cells[1:3] == ["10", "9"] and cells[4] == expected["unmet"]
+    share = page.locator('#indicators tr[data-indicator="share_teams_with_advisors"] td').nth(1)
+    assert share.inner_text().replace("\u202f", " ").replace("\u00a0", " ") == expected["share"]
+    assert expected["theme"] in text and expected["stage"] in text
+    assert "4,5" in text if lang == "fr" else "4.5" in text
+    conversions = page.locator("#conversions tbody tr").count()
+    assert conversions == 7

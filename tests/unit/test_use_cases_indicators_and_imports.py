@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,6 +24,7 @@ from ppflow.services.referral_import import CsvFormatError
 from tests.unit.fakes import FakeUnitOfWork, organization
 
 Q1 = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+MONTREAL = ZoneInfo("America/Montreal")
 
 
 @dataclass
@@ -34,7 +36,11 @@ class FakeIndicatorQueries:
         return {"active": 4, "ready": 2}
 
     def entered(self, stage, start, end):
-        return {"active": 3, "withdrawn": 1}[stage]
+        return {"active": 3, "withdrawn": 1, "declined": 2}.get(stage, 0)
+
+    def funnel_moves(self, steps, start, end):
+        reached = {"identified": 8, "invited": 6, "screening": 4, "active": 3}
+        return reached, {"identified": 6, "invited": 3, "screening": 0}
 
     def new_referrals(self, start, end):
         return 7
@@ -104,6 +110,59 @@ def test_questionnaire_themes_group_the_items_when_they_are_known():
     assert result.themes == {"influence": {"2026Q1": 5.0}, "respect": {"2026Q1": 4.0}}
     assert result.values["feedback_respect"] == 4.0
     assert result.theme_titles == {"influence": "influence", "respect": "Respect"}
+
+
+def test_the_funnel_gives_each_steps_conversion_to_the_next():
+    result = indicators.compute_indicators(FakeIndicatorQueries(), *Q1)
+    steps = [(s.stage, s.reached, s.moved_on, s.rate) for s in result.conversions]
+    assert steps == [
+        ("identified", 8, 6, 0.75),
+        ("invited", 6, 3, 0.5),
+        ("screening", 4, 0, 0.0),
+        ("recruited", 0, 0, None),  # nobody reached it: no rate rather than 0 %
+        ("preparing", 0, 0, None),
+        ("ready", 0, 0, None),
+        ("active", 3, None, None),  # the last step leads nowhere
+    ]
+    assert result.exits == {"declined": 2, "not_retained": 0, "withdrawn": 1}
+
+
+@dataclass
+class QuarterlyQueries(FakeIndicatorQueries):
+    """New referrals only from 2025Q4 on (one more each quarter)."""
+
+    def new_referrals(self, start, end):
+        return max(0, (start.year - 2025) * 4 + (start.month - 1) // 3 - 2)
+
+    def entered(self, stage, start, end):
+        return 0
+
+    def teams_at(self, end):
+        return TeamCounts(0, 0, 0, 0)
+
+    def feedback_mean(self, start, end):
+        return None, 0
+
+    def days_to_integration(self, start, end):
+        return Durations(0, None, None)
+
+
+def test_the_trend_covers_the_quarters_up_to_the_periods_last_day():
+    quarters = indicators.trend_quarters(datetime(2026, 7, 1, 4, tzinfo=UTC), MONTREAL)
+    assert [p.label for p in quarters] == [
+        "2024Q3", "2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2"
+    ]  # fmt: skip
+    assert quarters[-1].end == datetime(2026, 7, 1, 4, tzinfo=UTC)
+
+
+def test_the_trend_leaves_out_empty_quarters_before_the_first_figure_down_to_four():
+    late = indicators.compute_trend(QuarterlyQueries(), datetime(2026, 10, 1, tzinfo=UTC))
+    assert [q.quarter for q in late] == ["2025Q4", "2026Q1", "2026Q2", "2026Q3"]
+    assert [q.values["new_referrals"] for q in late] == [1, 2, 3, 4]
+    early = indicators.compute_trend(QuarterlyQueries(), datetime(2026, 4, 1, tzinfo=UTC))
+    assert [q.quarter for q in early] == ["2025Q2", "2025Q3", "2025Q4", "2026Q1"]
+    assert [q.values["new_referrals"] for q in early] == [0, 0, 1, 2]
+    assert early[-1].targets == {"days_to_integration_median": 45}
 
 
 # ------------------------------------------------------------------ referral import
