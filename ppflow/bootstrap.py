@@ -124,10 +124,19 @@ class App:
         return PersonalLinks(inner, self.settings.portal_url, key, portal.link_days, self.clock)
 
     def check_templates(self) -> list[TemplateCheck]:
-        """Every notification rendered in every language with sample data."""
+        """Everything people read, rendered in every language with sample data: each
+        notification, the wording catalogues (the digest and the CLI's labels among them),
+        every page of the survey portal, and the HTML report."""
         from ppflow.adapters.email.rendering import check_templates
+        from ppflow.adapters.portal_web import check_portal_templates
+        from ppflow.adapters.report import check_report_templates
 
-        return check_templates(self.settings.templates_dir)
+        folder = self.settings.templates_dir
+        return [
+            *check_templates(folder),
+            *check_portal_templates(folder),
+            *check_report_templates(folder),
+        ]
 
     def stored_mail(self, ident: str | None = None):
         """The messages the mail sink kept (all of them, or the one ``ident`` names)."""
@@ -186,13 +195,19 @@ class App:
 
     # ---------------------------------------------------------------------- report
 
-    def write_report(self, result: Indicators, directory: Path | None = None) -> tuple[Path, Path]:
+    def write_report(
+        self, result: Indicators, directory: Path | None = None, lang: str | None = None
+    ) -> tuple[Path, Path]:
         """The HTML report and the CSV export of ``result``, written to ``directory``
-        (default ``<data_dir>/reports``); returns both paths."""
+        (default ``<data_dir>/reports``), in ``lang`` (default: the e-mails' default
+        language); returns both paths."""
         from ppflow.adapters.report import write_report
 
         directory = directory or self.settings.data_dir / "reports"
-        return write_report(result, directory, self.settings.templates_dir, self.clock.now())
+        language = lang or self.settings.smtp.default_language
+        return write_report(
+            result, directory, self.settings.templates_dir, self.clock.now(), language
+        )
 
     # ---------------------------------------------------------------------- portal
 

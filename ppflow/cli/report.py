@@ -138,7 +138,6 @@ def html(
 ) -> None:
     """Write the HTML report (the funnel, trends over the last quarters and charts
     inline) and the CSV export for a period."""
-    from ppflow.adapters.report import write_report
     from ppflow.services.indicators import compute_trend
 
     chosen = _language(lang)
@@ -148,10 +147,7 @@ def html(
     result.trend = compute_trend(app.indicators(), the_period.end, ZoneInfo(app.settings.timezone))
     directory = out_dir or app.settings.data_dir / "reports"
     try:
-        # the language is the page's, so the adapter is called here with it
-        page, csv_file = write_report(
-            result, directory, app.settings.templates_dir, app.clock.now(), chosen
-        )
+        page, csv_file = app.write_report(result, directory, chosen)
     except OSError as error:
         fail(f"cannot write the report to {directory}: {error}")
     out.print(f"HTML report: {page}", highlight=False)

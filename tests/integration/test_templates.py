@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import typer
+import yaml
 from typer.testing import CliRunner
 
 from ppflow import resources
@@ -186,3 +187,53 @@ def test_a_row_always_gets_the_same_message_id():
     assert first == message_id_for(entry, "partenariat@hopital.example")
     assert first.startswith("<") and first.endswith(".7@hopital.example>")
     assert first != message_id_for(other, "partenariat@hopital.example")
+
+
+def _drop_first_text(path: Path) -> str:
+    """Remove the first text of a wording catalogue; return its dotted key."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    node, key = document, []
+    while isinstance(node, dict):
+        first = next(iter(node))
+        key.append(str(first))
+        if not isinstance(node[first], dict):
+            del node[first]
+            break
+        node = node[first]
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return ".".join(key)
+
+
+@pytest.mark.parametrize(
+    "place",
+    [
+        "email/en/invitation.html",
+        "portal/fr/form.html",
+        "wording/en/digest.yaml",
+        "wording/fr/portal.yaml",
+        "wording/en/report.yaml",
+        "wording/fr/indicators.yaml",
+        "wording/en/stages.yaml",
+    ],
+)
+def test_templates_check_fails_on_a_missing_translation_in_every_place_people_read(
+    copy, tmp_path, place
+):
+    """E-mails, the digest, the portal, the report, and the labels of stages and
+    indicators: a text gone from one language fails ``ppflow templates check``."""
+    path = copy / place
+    if path.suffix == ".yaml":
+        what = f"{path.stem}.{_drop_first_text(path)}"
+    else:
+        path.unlink()
+        what = place
+    settings = Settings(templates_dir=copy, data_dir=tmp_path)
+    cli = typer.Typer(context_settings={"obj": bootstrap(settings)})
+    cli.add_typer(templates_app, name="templates")
+
+    result = CliRunner().invoke(cli, ["templates", "check"], env={"COLUMNS": "400"})
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    problems = [line for line in result.output.splitlines() if "missing" in line]
+    assert any(what in line or what.split("/")[-1] in line for line in problems), result.output
