@@ -187,12 +187,13 @@ def find(
 
 
 def pool_table(entries) -> Table:
+    # lived experience and skills share a column, their items separated by ", " so that
+    # they wrap between items on an 80-column page
     table = Table(
         "code",
         "stage",
-        "languages",
-        "tags",
-        "skills",
+        "speaks",
+        "lived experience; skills",
         "h/month",
         "load",
         title=f"Advisor pool ({len(entries)})",
@@ -203,8 +204,7 @@ def pool_table(entries) -> Table:
             a.code,
             a.stage,
             ",".join(a.languages),
-            ",".join(a.tags),
-            ",".join(a.skills),
+            "; ".join(part for part in (", ".join(a.tags), ", ".join(a.skills)) if part),
             str(a.availability_hours),
             str(entry.active_engagements),
         )
