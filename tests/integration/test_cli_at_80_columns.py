@@ -252,3 +252,21 @@ def test_run_takes_the_deployment_names_the_prefect_ui_shows(tmp_path):
     assert unknown.returncode == 1
     assert "no deployment 'dispatch-everything'" in unknown.stderr
     assert "dispatch (dispatch-notifications)" in unknown.stderr
+
+
+CODE = re.compile(r"\b(?:PA|ST|QT|EN|PP)-[0-9A-Z]+\b")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["advisor", "list"], ["team", "list"], ["staff", "list"], ["questionnaire", "list"]],
+    ids=" ".join,
+)
+def test_lists_at_80_columns_cut_no_code_or_word(sqlite_app, command):
+    app = speaking(sqlite_app, "en")
+    invoke(app, "demo", "--seed-only")
+    narrow = invoke(app, *command)
+    wide = runner.invoke(cli.app, command, obj=app, env={"COLUMNS": "400"}).output
+    assert all(len(line) <= 80 for line in narrow.splitlines()), narrow
+    assert "…" not in narrow
+    assert CODE.findall(narrow) == CODE.findall(wide)  # every code whole, on one line
