@@ -81,23 +81,32 @@ def language() -> str:
     return settings.language or settings.smtp.default_language
 
 
-def wording():
-    from ppflow.services.wording import shipped_wording
+def _text(key: str, lang: str, **values: object) -> str:
+    """A text of the organization's catalogues (PPFLOW_TEMPLATES_DIR), else of the shipped
+    ones: a copy of the templates made before a text existed still gets it."""
+    from ppflow.services.wording import WordingError, shipped_wording
 
-    return shipped_wording(current_app().settings.templates_dir)
+    own = shipped_wording(current_app().settings.templates_dir)
+    if own.has(key, lang):
+        return own.text(key, lang, **values)
+    try:
+        return shipped_wording().text(key, lang, **values)
+    except WordingError:
+        return shipped_wording().text(key, "en", **values)  # a language ppflow lacks
 
 
 def say(key: str, **values: object) -> str:
-    """A text of the CLI's catalogue (``wording/<lang>/cli.yaml``), in the CLI's language."""
+    """A text of the CLI's catalogue (``wording/<lang>/cli.yaml``), in the CLI's language,
+    set in its typography before the values go in (a code or an address keeps its colons)."""
     from ppflow.services.wording import typeset
 
     lang = language()
-    return typeset(wording().text(f"cli.{key}", lang, **values), lang)
+    return typeset(_text(f"cli.{key}", lang), lang).format(**values)
 
 
 def stage_label(kind: str, stage: str | None) -> str:
     """A stage as people read it, in the CLI's language ("-" for none)."""
-    return wording().stage(kind, str(stage), language()) if stage else "-"
+    return _text(f"stages.{kind}.{stage}", language()) if stage else "-"
 
 
 SHORT = 16  # a cell of one word up to this long (a code, a stage, a date) is never broken

@@ -270,3 +270,21 @@ def test_lists_at_80_columns_cut_no_code_or_word(sqlite_app, command):
     assert all(len(line) <= 80 for line in narrow.splitlines()), narrow
     assert "…" not in narrow
     assert CODE.findall(narrow) == CODE.findall(wide)  # every code whole, on one line
+
+
+def test_the_cli_texts_come_from_the_shipped_catalogue_when_an_organization_s_copy_lacks_them(
+    sqlite_app, tmp_path
+):
+    import shutil
+
+    from ppflow.resources import templates_dir
+
+    copy = tmp_path / "templates"
+    shutil.copytree(templates_dir(), copy)
+    for language in ("fr", "en"):
+        (copy / "wording" / language / "cli.yaml").unlink()
+    app = speaking(sqlite_app, "en")
+    app.settings = app.settings.model_copy(update={"templates_dir": copy})
+    code = factories.referral(app, factories.staff(app))
+    assert "Consents: none" in invoke(app, "advisor", "show", code)
+    assert f"History of {code}" in invoke(app, "advisor", "history", code)
