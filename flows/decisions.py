@@ -176,7 +176,9 @@ class MatchDecision(StrEnum):
 
 def match(team: str, proposals: list[Proposal]) -> Question:
     lines = "\n".join(
-        f"- `{p.advisor}`: score {p.score} ({'; '.join(p.reasons)})" for p in proposals
+        f"- `{p.advisor}`: score {p.score}. "
+        + " ".join(f"{why} ({points})" for points, why in p.explained())
+        for p in proposals
     )
     codes = {p.advisor: str(p.score) for p in proposals}
     proposed = _choices("Proposed", codes)

@@ -32,10 +32,15 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
     if advisor and advisor not in [p.advisor for p in proposals]:
         wanted = [p for p in tasks.propose(team, 1000) if p.advisor == advisor]
         proposals = wanted + proposals[: max(0, limit - 1)] if wanted else proposals
+    # one row per part of each score, so that every cell is short and reads as a sentence
     publish_table(
         f"matches-{team}",
-        [{"advisor": p.advisor, "score": p.score, "why": "; ".join(p.reasons)} for p in proposals],
-        f"Advisors proposed for team {team}",
+        [
+            {"advisor": p.advisor, "score": p.score, "points": points, "why": why}
+            for p in proposals
+            for points, why in p.explained()
+        ],
+        f"Advisors proposed for team {team}, best first, with what makes up each score",
     )
     if not proposals:
         logger().info("integrate/%s: no ready advisor to propose", team)

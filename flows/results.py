@@ -9,6 +9,7 @@ type pickles with cloudpickle, Prefect's default serializer."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -70,6 +71,28 @@ class Proposal:
     @classmethod
     def of(cls, match) -> Proposal:
         return cls(match.advisor, match.score, match.reasons_without_health_details)
+
+    def explained(self) -> list[tuple[str, str]]:
+        """Each part of the score as (points, sentence): ("+30", "Speaks the team's
+        language (fr)."), ("+10", "Is in no other team yet.")."""
+        parts = []
+        for reason in self.reasons:
+            points, _, why = reason.partition(" ")
+            if not re.fullmatch(r"[+-]\d+", points):
+                points, why = "", reason
+            load = _LOAD.fullmatch(why)
+            if load:
+                teams = int(load.group(1))
+                why = (
+                    "is in no other team yet"
+                    if teams == 0
+                    else f"is already in {teams} team{'s' if teams > 1 else ''}"
+                )
+            parts.append((points, why[:1].upper() + why[1:].rstrip(".") + "."))
+        return parts
+
+
+_LOAD = re.compile(r"already in (\d+) team\(s\)")
 
 
 @dataclass(frozen=True)

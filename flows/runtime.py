@@ -9,7 +9,9 @@ import contextvars
 import json
 import logging
 import threading
+import uuid
 from concurrent.futures import Future
+from datetime import datetime
 from functools import cache
 
 from prefect import get_client, get_run_logger
@@ -216,6 +218,24 @@ def meta(
 CHAIN_ROLE = "onboarding"  # related resource that marks an event as part of a deployed chain
 
 
+def event_name(entity: str, stage: str) -> str:
+    """The name of the event of a move to ``stage``: ``advisor.screening``,
+    ``engagement.ended_early``, ``team.active``. The Prefect UI titles an event with its
+    name, dots and underscores read as spaces and the first letter capitalized ("Advisor
+    screening", "Engagement ended early"), so the name is only the entity and its new
+    stage; the resource (``ppflow.advisor.PA-...``) is what places it in ppflow, and its
+    ``prefect.resource.name`` is the code, shown beside the title."""
+    return f"{entity}.{stage}"
+
+
+def _event_id(entity: str, code: str, from_state, to_state: str, at: datetime | None):
+    """One id per move, so that a move announced twice (a retried task) is one event."""
+    if at is None:
+        return None
+    key = f"ppflow:{entity}:{code}:{from_state or ''}:{to_state}:{at.isoformat()}"
+    return uuid.uuid5(uuid.NAMESPACE_URL, key)
+
+
 def announce(
     entity: str,
     code: str,
@@ -223,6 +243,7 @@ def announce(
     to_state: str,
     replayed: bool = False,
     team: str | None = None,
+    at: datetime | None = None,
 ) -> None:
     """Emit a Prefect event for one state transition (codes only), so automations can
     react. A replayed change was announced the first time and is not announced again.
@@ -251,11 +272,61 @@ def announce(
                 }
             )
     emit_event(
-        event=f"ppflow.{entity}.{to_state}",
+        event=event_name(entity, to_state),
         resource={"prefect.resource.id": f"ppflow.{entity}.{code}", "prefect.resource.name": code},
         related=related,
         payload={"from": from_state, "to": to_state, "team": team or ""},
+        id=_event_id(entity, code, from_state, to_state, at),
     )
+
+
+def _step(request_id: str | None) -> str | None:
+    """The step a request id names: ``<flow run>:<step>``, without the suffix a use case
+    adds to the moves it makes for it (``...:confirm:proposed``)."""
+    return ":".join(request_id.split(":")[:2]) if request_id else None
+
+
+def moves_of_step(log: list, last: int) -> list:
+    """The moves of the step that ended with ``log[last]``: a use case may move an entity
+    more than once in its transaction (invited -> screening -> recruited, proposed ->
+    active). They share its clock reading and its flow run, follow one another, and carry
+    no request id or one of the same step."""
+    end = log[last]
+    first = last
+    while first > 0:
+        before, after = log[first - 1], log[first]
+        if not (
+            before.at == end.at
+            and before.flow_run_id == end.flow_run_id
+            and before.to_state == after.from_state
+            and (before.request_id is None or _step(before.request_id) == _step(end.request_id))
+        ):
+            break
+        first -= 1
+    return log[first : last + 1]
+
+
+def announce_moves(entity: str, code: str, change=None, team: str | None = None) -> None:
+    """Announce every move of one step of ``code``: the step that ended with ``change``
+    (a StageChange), or its latest when None. One event per move, so that a step that
+    passes through a stage (screening, proposed) announces it too."""
+    from ppflow.services.queries import transitions
+
+    if change is not None and (change.replayed or change.from_state == change.to_state):
+        return
+    log = transitions(application().uow(), entity, code)
+    ends = [
+        i
+        for i, t in enumerate(log)
+        if change is None
+        or (t.from_state, t.to_state, t.at) == (change.from_state, change.to_state, change.at)
+    ]
+    if not ends:  # not in the log (cannot happen for a change just made): as it was given
+        if change is not None:
+            announce(entity, code, change.from_state, change.to_state, team=team, at=change.at)
+        return
+    for move in moves_of_step(log, ends[-1]):
+        announce(entity, code, move.from_state, move.to_state, team=team, at=move.at)
 
 
 def tag_run(*tags: str) -> None:

@@ -46,6 +46,20 @@ SHORT_NAMES = {
 }
 
 
+def short_name(name: str) -> str | None:
+    """The short name ``ppflow run`` knows a deployment by, from the short name itself or
+    from the name the Prefect UI shows (``dispatch-notifications``, or with its flow,
+    ``dispatch-notifications/dispatch-notifications``), in any case; None when unknown."""
+    wanted = name.strip().lower()
+    if wanted in SHORT_NAMES:
+        return wanted
+    flow, _, deployment = wanted.rpartition("/")
+    for short, (full, _key) in SHORT_NAMES.items():
+        if deployment == full and flow in ("", full):
+            return short
+    return None
+
+
 def load_deployments(path: Path = PREFECT_FILE) -> list[dict[str, Any]]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))["deployments"]
 

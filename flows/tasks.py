@@ -13,7 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import exc as db
 
-from ppflow.domain.lifecycle import AdvisorStage, EngagementStage
+from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.services import advisors, decisions, feedback, integration, queries
 from ppflow.services.referral_import import import_referrals
 from ppflow.services.sweeps import Case
@@ -30,7 +30,7 @@ from ppflow_flows.results import (
     StageResult,
     TeamStanding,
 )
-from ppflow_flows.runtime import announce, application, meta
+from ppflow_flows.runtime import announce, announce_moves, application, meta
 
 # What may succeed when tried again a few seconds later. aiosmtplib's SMTPConnectError and
 # SMTPServerDisconnected are ConnectionErrors and its SMTPTimeoutError a TimeoutError (the
@@ -76,7 +76,8 @@ DB = dict(
 
 
 def _change(entity: str, change, team: str | None = None) -> StageResult:
-    announce(entity, change.code, change.from_state, change.to_state, change.replayed, team)
+    """The result of a step, once each of its moves is announced (one event per move)."""
+    announce_moves(entity, change.code, change, team)
     return StageResult.of(change)
 
 
@@ -202,9 +203,9 @@ def confirm(
         hourly_rate=hourly_rate,
         clock=app.clock,
     )
-    if not result.replayed:
-        announce("engagement", result.engagement, None, EngagementStage.ACTIVE)
-        announce("advisor", advisor, AdvisorStage.READY, AdvisorStage.ACTIVE)
+    if not result.replayed:  # the engagement is proposed, then active; the advisor active
+        announce_moves("engagement", result.engagement)
+        announce_moves("advisor", advisor)
     return Placement.of(result)
 
 
@@ -232,7 +233,7 @@ def evaluate(engagement: str, notes: str) -> Evaluation:
     app = application()
     report = feedback.evaluate_engagement(app.uow(), engagement, meta("evaluate"), notes, app.clock)
     if not report.replayed:
-        announce("engagement", engagement, EngagementStage.COMPLETED, EngagementStage.EVALUATED)
+        announce_moves("engagement", engagement)
     return Evaluation.of(report)
 
 

@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     organization_name: str | None = None
     organization_name_en: str | None = None
     actor: str | None = None
+    # The CLI's language (fr or en); the organization's, PPFLOW_SMTP__DEFAULT_LANGUAGE, if unset.
+    language: str | None = None
     # How long a flow waits for a person's decision, and how often a paused run looks.
     decision_timeout_hours: float = 24 * 28
     decision_poll_seconds: float = 1

@@ -19,7 +19,9 @@ from ppflow.cli.context import (
     err,
     meta,
     out,
+    say,
     split_values,
+    stage_label,
     when,
 )
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
@@ -185,12 +187,13 @@ def find(
 
 
 def pool_table(entries) -> Table:
+    # lived experience and skills share a column, their items separated by ", " so that
+    # they wrap between items on an 80-column page
     table = Table(
         "code",
         "stage",
-        "languages",
-        "tags",
-        "skills",
+        "speaks",
+        "lived experience; skills",
         "h/month",
         "load",
         title=f"Advisor pool ({len(entries)})",
@@ -201,8 +204,7 @@ def pool_table(entries) -> Table:
             a.code,
             a.stage,
             ",".join(a.languages),
-            ",".join(a.tags),
-            ",".join(a.skills),
+            "; ".join(part for part in (", ".join(a.tags), ", ".join(a.skills)) if part),
             str(a.availability_hours),
             str(entry.active_engagements),
         )
@@ -399,29 +401,38 @@ def erase(
 
 
 @advisor_app.command("history")
-def history(code: str) -> None:
-    """The full, ordered transition log of one advisor."""
+def history(
+    code: str,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also the request id and flow run of each move.")
+    ] = False,
+) -> None:
+    """The full, ordered transition log of one advisor: when, from which stage to which,
+    by whom and why."""
     transitions = advisor_service.advisor_history(current_app().uow(), code)
-    table = Table(
-        "#",
-        "at (UTC)",
-        "from",
-        "to",
-        "actor",
-        "reason",
-        "request id",
-        "flow run",
-        title=f"History of {code}",
-    )
-    for number, t in enumerate(transitions, start=1):
+    # On 80 columns: the date, both stages and the actor whole, on one line each; the
+    # reason wraps under the actor. The number of a move is its row.
+    table = Table(title=say("history.title", code=code))
+    table.add_column(say("history.at"), no_wrap=True)
+    table.add_column(say("history.from"), no_wrap=True)
+    table.add_column(say("history.to"), no_wrap=True)
+    table.add_column(say("history.by"), overflow="fold")
+    for t in transitions:
         table.add_row(
-            str(number),
-            t.at.strftime("%Y-%m-%d %H:%M:%S"),
-            t.from_state or "-",
-            t.to_state,
-            t.actor,
-            t.reason or "",
-            t.request_id or "",
-            t.flow_run_id or "",
+            t.at.strftime("%Y-%m-%d %H:%M"),
+            stage_label("advisor", t.from_state),
+            stage_label("advisor", t.to_state),
+            t.actor + (f"\n{t.reason}" if t.reason else ""),
         )
     out.print(table)
+    if verbose:  # one line a move: identifiers are copied whole, never wrapped
+        out.print(say("history.identifiers"), highlight=False)
+        for t in transitions:
+            out.print(
+                f"{t.at:%Y-%m-%d %H:%M} {stage_label('advisor', t.to_state)}  "
+                f"{say('history.request_id')}: {t.request_id or '-'}  "
+                f"{say('history.flow_run')}: {t.flow_run_id or '-'}",
+                soft_wrap=True,
+                highlight=False,
+                markup=False,
+            )

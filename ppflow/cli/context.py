@@ -10,6 +10,8 @@ process from settings. Every command runs inside :func:`working_on` with its con
 from __future__ import annotations
 
 import getpass
+import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +26,28 @@ from rich.console import Console
 from ppflow.bootstrap import App, bootstrap
 from ppflow.domain.commands import Meta
 
-# Piped output (files, CI logs) gets a wide page instead of Rich's 80 columns.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+PIPED_WIDTH = 160  # piped output (files, CI logs) gets a wide page instead of Rich's 80
+
+
+class Page(Console):
+    """A console that takes the page's width when a command starts (:meth:`fit`), and
+    prints an empty table as one line, its title and "none" (:func:`section`)."""
+
+    def fit(self) -> None:
+        """``COLUMNS`` when set, else the terminal's width, else PIPED_WIDTH."""
+        columns = os.environ.get("COLUMNS", "")
+        stream = sys.stderr if self.stderr else sys.stdout
+        if columns.isdigit() and int(columns) > 0:
+            self.width = int(columns)
+        else:
+            self._width = None if stream.isatty() else PIPED_WIDTH
+
+    def print(self, *objects, **kwargs) -> None:
+        super().print(*(section(o) for o in objects), **kwargs)
+
+
+out = Page()
+err = Page(stderr=True)
 
 
 @cache
@@ -52,6 +73,111 @@ def current_app() -> App:
     """The App this command works on: the ``obj`` it was given, else get_app()."""
     given = _given.get()
     return get_app() if given is None else given
+
+
+def language() -> str:
+    """The CLI's language: ``PPFLOW_LANGUAGE``, else the organization's default language."""
+    settings = current_app().settings
+    return settings.language or settings.smtp.default_language
+
+
+def _text(key: str, lang: str, **values: object) -> str:
+    """A text of the organization's catalogues (PPFLOW_TEMPLATES_DIR), else of the shipped
+    ones: a copy of the templates made before a text existed still gets it."""
+    from ppflow.services.wording import WordingError, shipped_wording
+
+    own = shipped_wording(current_app().settings.templates_dir)
+    if own.has(key, lang):
+        return own.text(key, lang, **values)
+    try:
+        return shipped_wording().text(key, lang, **values)
+    except WordingError:
+        return shipped_wording().text(key, "en", **values)  # a language ppflow lacks
+
+
+def say(key: str, **values: object) -> str:
+    """A text of the CLI's catalogue (``wording/<lang>/cli.yaml``), in the CLI's language,
+    set in its typography before the values go in (a code or an address keeps its colons)."""
+    from ppflow.services.wording import typeset
+
+    lang = language()
+    return typeset(_text(f"cli.{key}", lang), lang).format(**values)
+
+
+def stage_label(kind: str, stage: str | None) -> str:
+    """A stage as people read it, in the CLI's language ("-" for none)."""
+    return _text(f"stages.{kind}.{stage}", language()) if stage else "-"
+
+
+SHORT = 16  # a cell of one word up to this long (a code, a stage, a date) is never broken
+
+
+def fitted(table):
+    """A table that fits the page without losing a character: a column whose cells are all
+    short single words (codes, stages, numbers, dates) is kept on one line, and any other
+    column wraps at word boundaries and folds a word too long for it, instead of cutting it
+    with "…" (Rich's default). Columns given their own overflow keep it."""
+    for column in table.columns:
+        if column.no_wrap or column.overflow != "ellipsis":
+            continue
+        cells = [str(c) for c in column._cells]
+        if all(len(c) <= SHORT and not any(ch.isspace() for ch in c) for c in cells):
+            column.no_wrap = True
+        else:
+            column.overflow = "fold"
+    return table
+
+
+def section(shown):
+    """What prints for ``shown``: an empty table becomes one line, ``<title>: none``, so an
+    empty section never shows as headers over nothing; a table is :func:`fitted` to the
+    page. Anything else prints as it is."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if not isinstance(shown, Table):
+        return shown
+    if shown.row_count:
+        return fitted(shown)
+    title = shown.title.plain if isinstance(shown.title, Text) else shown.title
+    none = say("none")
+    return Text(say("empty", title=title, none=none) if title else none)
+
+
+# Codes are accepted in any case: the value of a parameter named here, when every
+# comma-separated part of it is shaped like a code (PA-7k3m9q, pp-chum), is upper-cased
+# before the command runs (ppflow.cli.errors.HandledCommand). A parameter that takes either
+# a code or something else (an e-mail, a file) is left alone unless the value is a code.
+CODE_PARAMETERS = frozenset(
+    {
+        "code",
+        "advisor",
+        "team",
+        "engagement",
+        "program",
+        "lead",
+        "manager",
+        "referred_by",
+        "respondent",
+        "present",
+        "absent",
+    }
+)
+_CODE_SHAPE = re.compile(r"^[A-Za-z]{2}-[A-Za-z0-9]+$")
+
+
+def normalized(name: str, value):
+    """``value`` with its codes upper-cased when ``name`` is a code parameter."""
+    if name not in CODE_PARAMETERS or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return type(value)(normalized(name, v) for v in value)
+    if not isinstance(value, str):
+        return value
+    parts = [part.strip() for part in value.split(",")]
+    if all(_CODE_SHAPE.match(part) for part in parts if part) and any(parts):
+        return value.upper()
+    return value
 
 
 def actor() -> str:

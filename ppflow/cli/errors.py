@@ -14,15 +14,17 @@ hold a name or an address.
 
 from __future__ import annotations
 
+import inspect
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
-from ppflow.cli.context import err, working_on
+from ppflow.cli.context import err, normalized, out, working_on
 from ppflow.domain.errors import PPFlowError
 from ppflow.services.csv_files import CsvFormatError
 
@@ -42,11 +44,44 @@ EXIT_CODE = 1
 OUTAGE_EXIT_CODE = 3  # the command was right, but the database or Prefect failed it
 
 
+# What a library puts before its own message: pydantic's "Value error, " (a validator's
+# ValueError, as ValidationError words it) and "Assertion failed, ".
+LIBRARY_PREFIXES = re.compile(r"\b(?:Value error|Assertion failed), ")
+
+
+def plain(message: str) -> str:
+    """A message without the prefixes libraries add to it."""
+    return LIBRARY_PREFIXES.sub("", message)
+
+
+def _validation_error(error: BaseException) -> bool:
+    """Whether ``error`` is pydantic's ValidationError (looked up among the loaded modules,
+    like SQLAlchemy's and httpx's errors below)."""
+    pydantic_core = sys.modules.get("pydantic_core")
+    return pydantic_core is not None and isinstance(error, pydantic_core.ValidationError)
+
+
+def _validation_problems(error) -> str:
+    """Each problem as ``where: what``, without pydantic's prefixes and links. A setting
+    that cannot be read is named by its environment variable (PPFLOW_PORTAL__LINK_DAYS)."""
+    settings = error.title == "Settings"
+    parts = []
+    for problem in error.errors():
+        where = ".".join(str(p) for p in problem["loc"])
+        if settings and where:
+            where = "PPFLOW_" + "__".join(str(p) for p in problem["loc"]).upper()
+        parts.append(f"{where}: {plain(problem['msg'])}" if where else plain(problem["msg"]))
+    return ("a setting cannot be read: " if settings else "") + "; ".join(parts)
+
+
 def describe(error: Exception) -> str:
-    """The message for an expected error: its own text, or the path and what is wrong."""
+    """The message for an expected error: its own text, or the path and what is wrong;
+    never with a library's prefix."""
     if isinstance(error, OSError) and error.filename:
         return f"{error.filename}: {error.strerror or error}"
-    return str(error)
+    if _validation_error(error):
+        return _validation_problems(error)
+    return plain(str(error))
 
 
 def outage(error: BaseException) -> str | None:
@@ -143,7 +178,7 @@ def fail(message: str, code: int = EXIT_CODE) -> NoReturn:
     message or a value given, with brackets in it."""
     from rich.markup import escape
 
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(plain(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -166,30 +201,104 @@ def about(subject: str, kinds: tuple[type[Exception], ...] = EXPECTED) -> Iterat
         fail(f"{subject}: {describe(error)}")
 
 
+def paragraphs(text: str | None) -> str | None:
+    """Help text as paragraphs: the lines of each paragraph joined, so that the help wraps
+    them at word boundaries to the page's width (Typer keeps a docstring's line breaks)."""
+    if not text:
+        return text
+    blocks = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in b.splitlines()) for b in blocks)
+
+
+def _choices(param) -> list[str]:
+    found = getattr(getattr(param, "type_descriptor", None), "choices", None) or []
+    return [str(getattr(c, "value", c)) for c in found]
+
+
+def _no_type(ctx=None):
+    return None
+
+
+def _no_range():
+    return None
+
+
+def plain_help(params: list) -> list:
+    """The options and arguments as help shows them: no type column (<bool>, <str>,
+    <int range>: noise for a person), and the choices of a choice said in its help, where
+    they wrap between words."""
+    for param in params:
+        if getattr(param, "_plain_help", False):
+            continue
+        choices = _choices(param)
+        if choices:
+            said = (getattr(param, "help", None) or "").rstrip()
+            param.help = f"{said} One of: {', '.join(choices)}.".strip()
+        param.display_type_rich = _no_type
+        param._get_number_range_help_str = _no_range
+        param._plain_help = True
+    return params
+
+
 class HandledCommand(TyperCommand):
-    """A command that works on the App its context was given (``obj``), and whose
-    expected errors end in a message and an exit code."""
+    """A command that works on the App its context was given (``obj``), whose codes are
+    accepted in any case, and whose expected errors end in a message and an exit code."""
+
+    def get_params(self, ctx):
+        return plain_help(super().get_params(ctx))
 
     def invoke(self, ctx):
+        out.fit()
+        err.fit()
+        ctx.params = {name: normalized(name, value) for name, value in ctx.params.items()}
         with working_on(ctx.obj):
             try:
                 return super().invoke(ctx)
             except EXPECTED as error:
                 fail(describe(error))
             except Exception as error:
+                if _validation_error(error):  # a setting, or a value a library checked
+                    fail(describe(error))
                 message = outage(error)
                 if message is None:
                     raise
                 fail(message, OUTAGE_EXIT_CODE)
 
 
+class HandledGroup(TyperGroup):
+    """A group whose help has no type column either, and that lists its commands and
+    subgroups in the order they were added (``order``, filled by :class:`CommandGroup`):
+    Typer would list every command before every group."""
+
+    order: list[str] = []
+
+    def get_params(self, ctx):
+        return plain_help(super().get_params(ctx))
+
+    def list_commands(self, ctx):
+        rank = {name: i for i, name in enumerate(self.order)}
+        return sorted(self.commands, key=lambda name: rank.get(name, len(rank)))
+
+
 class CommandGroup(typer.Typer):
     """A Typer app whose commands are all :class:`HandledCommand`; shows its help when
-    called without a command."""
+    called without a command. Help texts (docstrings included) wrap at word boundaries."""
 
     def __init__(self, *, help: str, **kwargs) -> None:
         kwargs.setdefault("no_args_is_help", True)
-        super().__init__(help=help, **kwargs)
+        self.order: list[str] = []
+        kwargs.setdefault("cls", type("Group", (HandledGroup,), {"order": self.order}))
+        super().__init__(help=paragraphs(help), **kwargs)
 
     def command(self, name: str | None = None, *, cls=HandledCommand, **kwargs):
-        return super().command(name, cls=cls, **kwargs)
+        def decorator(fn):
+            self.order.append(name or fn.__name__.replace("_", "-"))
+            text = paragraphs(kwargs.pop("help", None) or inspect.getdoc(fn))
+            return super(CommandGroup, self).command(name, cls=cls, help=text, **kwargs)(fn)
+
+        return decorator
+
+    def add_typer(self, typer_instance, *, name: str | None = None, **kwargs) -> None:
+        if name:
+            self.order.append(name)
+        super().add_typer(typer_instance, name=name, **kwargs)

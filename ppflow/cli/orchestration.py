@@ -30,17 +30,27 @@ def serve(
 
 
 def run(
-    stage: Annotated[str, typer.Argument(help="recruit, prepare, onboard, integrate, ...")],
+    stage: Annotated[
+        str,
+        typer.Argument(
+            help="The stage: recruit, prepare, onboard, integrate, ..., or the deployment's "
+            "name as the Prefect UI shows it (recruit-advisor, dispatch-notifications, ...)."
+        ),
+    ],
     code: Annotated[str | None, typer.Argument(help="Advisor, team or engagement code.")] = None,
     param: Annotated[
         list[str] | None, typer.Option("-p", help="Extra parameter key=value.")
     ] = None,
 ) -> None:
-    """Trigger a deployment by its short name, e.g. `ppflow run recruit PA-7K3M9Q`."""
-    from ppflow_flows.serving import SHORT_NAMES, trigger
+    """Trigger a deployment by its short name or its name in the Prefect UI, e.g. `ppflow
+    run recruit PA-7K3M9Q` or `ppflow run dispatch-notifications`."""
+    from ppflow_flows.serving import SHORT_NAMES, short_name, trigger
 
-    if stage not in SHORT_NAMES:
-        fail(f"no deployment '{stage}'; choose one of {', '.join(SHORT_NAMES)}")
+    short = short_name(stage)
+    if short is None:
+        names = ", ".join(f"{s} ({full})" for s, (full, _key) in SHORT_NAMES.items())
+        fail(f"no deployment '{stage}'; choose one of {names}")
+    stage = short
     extra = {}
     for item in param or []:
         key, sep, value = item.partition("=")

@@ -247,7 +247,8 @@ def questionnaire_list() -> None:
     from ppflow.services.questionnaires import QuestionnaireError, load_file
 
     table = Table()
-    for column in ("name", "version", "items", "locked", "file"):
+    table.add_column("name", no_wrap=True)  # a name is typed as it is shown
+    for column in ("version", "items", "locked", "file"):
         table.add_column(column)
     for path in current_app().questionnaires().files():
         try:

@@ -85,9 +85,8 @@ def list_teams(stage: Annotated[str | None, typer.Option(help="Only this stage."
 
 
 def teams_table(teams) -> Table:
-    table = Table(
-        "code", "name", "stage", "lead", "seats", "advisors", "languages", "focus", title="QI teams"
-    )
+    # six columns, so that a name and the focus areas have room on an 80-column page
+    table = Table("code", "name", "stage", "lead", "advisors", "languages, focus", title="QI teams")
     for summary in teams:
         t = summary.team
         table.add_row(
@@ -95,10 +94,8 @@ def teams_table(teams) -> Table:
             t.name,
             t.stage,
             t.lead or "-",
-            str(t.advisor_seats),
-            str(summary.active_advisors),
-            ",".join(t.languages),
-            ",".join(t.focus_tags),
+            f"{summary.active_advisors}/{t.advisor_seats}",
+            ", ".join([",".join(t.languages), *t.focus_tags]),
         )
     return table
 

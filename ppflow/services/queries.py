@@ -195,3 +195,9 @@ def get_engagement(uow: UnitOfWork, code: str) -> EngagementDetail:
             ),
             pay=uow.pay.engagement_total(code),
         )
+
+
+def transitions(uow: UnitOfWork, entity: str, code: str) -> list:
+    """The ordered transition log of one advisor, engagement or team (codes and stages)."""
+    with uow:
+        return uow.transitions.history(entity, code)

@@ -55,7 +55,7 @@ def test_integration_briefs_the_team_first_and_warns_of_a_lone_advisor(flow_app)
     running = in_thread(integrate_advisor, team)
     paused = wait_until_paused(f"integrate/{team}", "match")
     table = artifact(f"matches-{team}".lower()).data
-    assert close in table and "speaks" in table
+    assert close in table and "Speaks" in table
     resume_flow_run(paused.id, run_input={"decision": "place", "advisor": close})
     engagement = running.result(timeout=60)
     assert engagement.startswith("EN-")

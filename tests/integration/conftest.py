@@ -155,3 +155,10 @@ def portal_server(sqlite_app):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def eighty_columns(monkeypatch):
+    """The page a coordinator's terminal has by default: 80 columns (the CLI's consoles
+    take COLUMNS when a command starts, and so does Typer's help)."""
+    monkeypatch.setenv("COLUMNS", "80")

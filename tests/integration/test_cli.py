@@ -8,7 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from ppflow import cli
+from ppflow.services.wording import shipped_wording
 from ppflow.settings import get_settings
+
+# The CLI is read on an 80-column page.
+pytestmark = pytest.mark.usefixtures("eighty_columns")
 
 runner = CliRunner()
 
@@ -139,7 +143,8 @@ def test_a_coordinator_builds_a_program_a_team_and_a_pool(ppflow):
     assert "Xylo" not in ppflow("advisor", "show", fr).output
     assert "Xylo" in ppflow("advisor", "show", fr, "--contact").output
     history = ppflow("advisor", "history", fr).output
-    assert "identified" in history and "cli:coordinator-test" in history
+    identified = shipped_wording().stage("advisor", "identified", "fr")
+    assert identified in history and "cli:coordinator-test" in history
     assert ppflow("staff", "list", "--role", "provider").output.count("ST-") == 1
 
 
@@ -173,11 +178,12 @@ def test_history_prints_the_whole_ordered_log(ppflow):
     code = code_in(pool, "PA")
     history = ppflow("advisor", "history", code).output
     states = ["identified", "invited", "screening", "recruited", "preparing", "ready", "on_hold"]
-    rows = [line for line in history.splitlines() if re.match(r"^\s*│\s*\d+\s*│", line)]
+    labels = [shipped_wording().stage("advisor", s, "fr") for s in states]  # the CLI speaks fr
+    moved = re.compile(r"^│ \d{4}-\d\d-\d\d \d\d:\d\d ")
+    rows = [line for line in history.splitlines() if moved.match(line)]
     assert len(rows) == len(states)
-    assert [row.split("│")[4].strip() for row in rows] == states
-    assert [row.split("│")[1].strip() for row in rows] == [str(n) for n in range(1, 8)]
-    assert "health reasons" in history
+    assert [row.split("│")[3].strip() for row in rows] == labels
+    assert "health reasons" in " ".join(history.split())
 
 
 def test_the_quick_demo_seeds_once_and_prints_pool_and_teams(ppflow):

@@ -25,6 +25,9 @@ from ppflow.services.questionnaires import QuestionnaireError, library_for
 from ppflow.services.referral_import import CsvFormatError
 from ppflow.settings import Settings
 
+# The CLI is read on an 80-column page.
+pytestmark = pytest.mark.usefixtures("eighty_columns")
+
 runner = CliRunner()
 
 

@@ -17,6 +17,9 @@ from ppflow.services.privacy import erase_advisor
 from tests import factories
 from tests.integration.test_compensation import World, later
 
+# The CLI is read on an 80-column page.
+pytestmark = pytest.mark.usefixtures("eighty_columns")
+
 runner = CliRunner()
 
 
