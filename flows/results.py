@@ -80,19 +80,8 @@ class Proposal:
             points, _, why = reason.partition(" ")
             if not re.fullmatch(r"[+-]\d+", points):
                 points, why = "", reason
-            load = _LOAD.fullmatch(why)
-            if load:
-                teams = int(load.group(1))
-                why = (
-                    "is in no other team yet"
-                    if teams == 0
-                    else f"is already in {teams} team{'s' if teams > 1 else ''}"
-                )
             parts.append((points, why[:1].upper() + why[1:].rstrip(".") + "."))
         return parts
-
-
-_LOAD = re.compile(r"already in (\d+) team\(s\)")
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,11 @@ def score_match(advisor: Advisor, active_engagements: int, team: QITeam) -> Matc
     reasons.append(f"+{availability} offers {hours} h a month")
     load = LOAD_POINTS.get(active_engagements, 0)
     score += load
-    reasons.append(f"+{load} already in {active_engagements} team(s)")
+    if active_engagements == 0:
+        reasons.append(f"+{load} is in no other team yet")
+    else:
+        plural = "s" if active_engagements > 1 else ""
+        reasons.append(f"+{load} is already in {active_engagements} team{plural}")
     return Match(advisor.code, score, tuple(reasons), tuple(shared_tags))
 
 

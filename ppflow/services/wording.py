@@ -56,12 +56,16 @@ def locale_of(language: str) -> str:
 
 
 def format_date(value: date | datetime | None, language: str, form: str = "long") -> str:
-    """``form`` is Babel's: ``long`` ("14 décembre 2026"), ``medium``, ``short``."""
+    """``form`` is Babel's: ``long`` ("14 décembre 2026"), ``medium``, ``short``. French
+    writes the first of the month as an ordinal, "1er mars 2028", which Babel does not."""
     if value is None:
         return "—"
     if isinstance(value, datetime):
         value = value.date()
-    return babel_dates.format_date(value, format=form, locale=locale_of(language))
+    text = babel_dates.format_date(value, format=form, locale=locale_of(language))
+    if language == "fr" and value.day == 1 and form in ("long", "full"):
+        text = re.sub(r"\b1(?= )", "1er", text, count=1)
+    return text
 
 
 def format_datetime(value: datetime | None, language: str, form: str = "medium") -> str:

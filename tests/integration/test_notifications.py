@@ -320,7 +320,7 @@ def test_a_template_that_raises_fails_its_row_only_and_the_others_go_out(mail_ap
     assert (report.sent, report.failed, report.notices) == (2, 1, 0)
     subjects = sorted(m.header("Subject") for m in smtp_server.messages())
     assert subjects == [
-        "Dossiers en attente au 1 mars 2026 (1)",
+        "Dossiers en attente au 1er mars 2026 (1)",
         "Dossiers en attente au 3 mars 2026 (0)",
     ]
     failed = [e for e in rows(mail_app).values() if e.status == "failed"]

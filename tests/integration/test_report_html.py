@@ -103,10 +103,10 @@ def test_the_period_is_shown_with_its_first_and_last_days_in_each_language():
     sample = sample_indicators()  # 2026Q4 in Montreal: 2026-10-01 04:00 to 2027-01-01 05:00 UTC
     french = render_html(sample, templates_dir(), NOW, "fr")
     english = render_html(sample, templates_dir(), NOW, "en")
-    assert "du 1 octobre 2026 au 31 décembre 2026" in french
+    assert "du 1er octobre 2026 au 31 décembre 2026" in french
     assert "October 1, 2026 to December 31, 2026" in english
     assert '<html lang="fr">' in french and '<html lang="en">' in english
-    assert "1 janvier 2027" not in french and "January 1, 2027" not in english
+    assert "1er janvier 2027" not in french and "January 1, 2027" not in english
     assert "Produit le 4 janvier 2027 à 14 h 30 UTC" in french
 
 

@@ -83,7 +83,7 @@ def test_a_match_score_adds_up_its_explained_parts():
     assert match.score == 30 + 40 + 20 + 10
     assert match.reasons[1] == "+40 shared lived experience: cancer, caregiver"
     busy = score_match(close, 2, team)
-    assert busy.score == 90 and busy.reasons[-1] == "+0 already in 2 team(s)"
+    assert busy.score == 90 and busy.reasons[-1] == "+0 is already in 2 teams"
     poor = score_match(far, 1, team)
     assert poor.score == 0 + 0 + 5 + 5
     assert poor.reasons[0] == "+0 speaks none of the team's languages (fr)"

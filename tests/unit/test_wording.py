@@ -25,6 +25,9 @@ def plain(text: str) -> str:
 def test_dates_money_and_shares_read_as_each_language_writes_them():
     assert format_date(date(2026, 12, 14), "fr") == "14 décembre 2026"
     assert format_date(date(2026, 12, 14), "en") == "December 14, 2026"
+    assert format_date(date(2028, 3, 1), "fr") == "1er mars 2028"
+    assert format_date(date(2028, 3, 11), "fr") == "11 mars 2028"
+    assert format_date(date(2028, 3, 1), "en") == "March 1, 2028"
     assert plain(format_money(1234.5, "fr")) == "1 234,50 $"
     assert format_money(1234.5, "en") == "$1,234.50"
     assert plain(format_percent(1, "fr")) == "100 %"
