@@ -244,9 +244,12 @@ def announce(
     replayed: bool = False,
     team: str | None = None,
     at: datetime | None = None,
+    chain: bool = True,
+    occurred: datetime | None = None,
 ) -> None:
     """Emit a Prefect event for one state transition (codes only), so automations can
     react. A replayed change was announced the first time and is not announced again.
+    ``chain=False`` (a move made outside the flows) never starts an onboarding stage.
 
     An event from a deployed stage run carries a related resource in the role
     ``onboarding``: the deployment triggers of ``deployments/prefect.yaml`` match on it, so
@@ -255,7 +258,7 @@ def announce(
     if replayed or from_state == to_state:
         return
     related = []
-    if deployed():
+    if chain and deployed():
         related.append(
             {
                 "prefect.resource.id": f"ppflow.onboarding.{code}",
@@ -277,6 +280,7 @@ def announce(
         related=related,
         payload={"from": from_state, "to": to_state, "team": team or ""},
         id=_event_id(entity, code, from_state, to_state, at),
+        occurred=occurred,
     )
 
 
@@ -327,6 +331,18 @@ def announce_moves(entity: str, code: str, change=None, team: str | None = None)
         return
     for move in moves_of_step(log, ends[-1]):
         announce(entity, code, move.from_state, move.to_state, team=team, at=move.at)
+
+
+def announce_moves_made_elsewhere() -> int:
+    """Announce the moves made from the command line or the survey portal, which do not
+    talk to Prefect, as the flows announce theirs (one event each, the same names)."""
+    from ppflow.services.moves import announce_moves_made_elsewhere as sweep
+
+    def one(t) -> None:
+        announce(t.entity, t.code, t.from_state, t.to_state, at=t.at, chain=False, occurred=t.at)
+
+    app = application()
+    return sweep(app.uow(), one, app.clock)
 
 
 def tag_run(*tags: str) -> None:

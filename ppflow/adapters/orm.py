@@ -288,6 +288,16 @@ class MeetingAttendanceRow(Base):
     present: Mapped[bool] = mapped_column(Boolean)
 
 
+class CursorRow(Base):
+    """How far a reader of an append-only log has got: ``transition_events`` is the last
+    transition announced as a Prefect event (or skipped, a flow's own)."""
+
+    __tablename__ = "cursors"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class MatchProposalRow(Base):
     """The last advisors proposed for a team, best first, with the score's reasons (which
     may name lived experience: erased with the advisor). A new proposal replaces them."""

@@ -15,6 +15,7 @@ from ppflow.adapters.orm import (
     ConsentRow,
     ContactRow,
     CorrectionRow,
+    CursorRow,
     DecisionRow,
     EngagementRow,
     EvaluationRow,
@@ -802,6 +803,30 @@ class SqlTransitions:
             .order_by(TransitionRow.at, TransitionRow.id)
         )
         return [_transition(row, reason) for row, reason in rows]
+
+    def after(
+        self, position: int, made_before: datetime, limit: int
+    ) -> list[tuple[int, Transition]]:
+        rows = self.session.execute(
+            _with_reasons(select(TransitionRow))
+            .where(TransitionRow.id > position, TransitionRow.at < made_before)
+            .order_by(TransitionRow.id)
+            .limit(limit)
+        )
+        return [(row.id, _transition(row, reason)) for row, reason in rows]
+
+    def cursor(self, name: str) -> int:
+        return self.session.scalar(select(CursorRow.position).where(CursorRow.name == name)) or 0
+
+    def move_cursor(self, name: str, position: int, at: datetime) -> None:
+        moved = self.session.execute(
+            update(CursorRow)
+            .where(CursorRow.name == name, CursorRow.position < position)
+            .values(position=position, updated_at=at)
+        )
+        if moved.rowcount == 0 and self.session.get(CursorRow, name) is None:
+            self.session.add(CursorRow(name=name, position=position, updated_at=at))
+            self.session.flush()
 
 
 class SqlNotifications:

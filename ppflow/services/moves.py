@@ -9,8 +9,8 @@ its request id, so that a retried or replayed request changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from ppflow.domain.commands import Meta
@@ -103,3 +103,39 @@ def rebuild_after_replay(result: T | StageChange, rebuild: Callable[[StageChange
     the stage change the first run logged: ``rebuild`` turns it into the use case's own
     result from what the first run wrote."""
     return rebuild(result) if isinstance(result, StageChange) else result
+
+
+# ------------------------------------------------------------- moves made elsewhere
+
+EVENTS_CURSOR = "transition_events"
+# A move is announced once it is this old, so that a transaction still open when the log is
+# read (an id taken before a later one commits) is never passed over.
+ANNOUNCE_AFTER = timedelta(seconds=60)
+
+
+def announce_moves_made_elsewhere(
+    uow: UnitOfWork,
+    announce: Callable[[Transition], None],
+    clock: Clock,
+    limit: int = 500,
+    after: timedelta = ANNOUNCE_AFTER,
+) -> int:
+    """Hand ``announce`` every move that no flow announced itself: those made from the
+    command line or the survey portal (no flow run), in the order of the log, once they
+    are ``after`` old; then move the cursor past them and the flows' own moves. Returns how
+    many were announced. When ``announce`` fails, the cursor stays where it was, and the
+    next pass announces the same moves again (their events have stable ids, so Prefect
+    keeps one of each)."""
+    with uow:
+        start = uow.transitions.cursor(EVENTS_CURSOR)
+        batch = uow.transitions.after(start, clock.now() - after, limit)
+    announced = 0
+    for _, transition in batch:
+        if transition.flow_run_id is None:
+            announce(replace(transition, reason=None))  # a reason never leaves ppflow
+            announced += 1
+    if batch:
+        with uow:
+            uow.transitions.move_cursor(EVENTS_CURSOR, batch[-1][0], clock.now())
+            uow.commit()
+    return announced

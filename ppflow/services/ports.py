@@ -174,6 +174,17 @@ class TransitionRepository(Protocol):
     def add(self, transition: Transition) -> int: ...
     def by_request_id(self, request_id: str) -> Transition | None: ...
     def history(self, entity: str, code: str) -> list[Transition]: ...
+    def after(
+        self, position: int, made_before: datetime, limit: int
+    ) -> list[tuple[int, Transition]]:
+        """The moves after ``position`` in the log (by id), made before ``made_before``,
+        oldest first, with their ids."""
+
+    def cursor(self, name: str) -> int:
+        """Where the reader ``name`` has got in the log (0 when it never read)."""
+
+    def move_cursor(self, name: str, position: int, at: datetime) -> None:
+        """Set the reader ``name`` at ``position``, never backwards."""
 
 
 class NotificationRepository(Protocol):

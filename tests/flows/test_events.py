@@ -121,3 +121,43 @@ def test_the_matches_table_has_short_cells_that_read_as_sentences(flow_app):
         assert len(row["why"]) <= 60 and row["why"][0].isupper() and row["why"].endswith(".")
         assert "(s)" not in row["why"]
     assert "Is in no other team yet." in [row["why"] for row in rows]
+
+
+def test_moves_made_from_the_command_line_get_their_events_from_the_dispatcher(flow_app):
+    """The command line does not talk to Prefect: the dispatcher announces its moves, a
+    minute after they were made, once each, and never as a step of an onboarding."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+    from typer.testing import CliRunner
+
+    from ppflow import cli
+    from ppflow.adapters.orm import TransitionRow
+    from ppflow_flows.dispatch_notifications import dispatch_notifications
+
+    code = factories.referral(flow_app, factories.staff(flow_app))
+    for args in (["hold", code, "--reason", "moving house"], ["resume", code]):
+        result = CliRunner().invoke(cli.app, ["advisor", *args])
+        assert result.exit_code == 0, result.output
+    dispatch_notifications()
+    assert events_about("advisor", code, 1, timeout=3) == []  # not a minute old yet
+    with flow_app.session_factory() as session, session.begin():  # made two minutes ago
+        for row in session.scalars(select(TransitionRow).where(TransitionRow.code == code)):
+            row.at -= timedelta(minutes=2)
+
+    dispatch_notifications()
+    dispatch_notifications()
+
+    events = events_about("advisor", code, 3)
+    assert [e.event for e in events] == [
+        "advisor.identified",
+        "advisor.on_hold",
+        "advisor.identified",
+    ]
+    assert [ui_title(e.event) for e in events][1] == "Advisor on hold"
+    assert all(e.resource["prefect.resource.name"] == code for e in events)
+    roles = {r.get("prefect.resource.role") for e in events for r in e.related}
+    assert "onboarding" not in roles  # no onboarding stage starts from them
+    assert events[1].payload == {"from": "identified", "to": "on_hold", "team": ""}
+    time.sleep(2)
+    assert len(events_about("advisor", code, 4, timeout=2)) == 3  # once each

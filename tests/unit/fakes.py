@@ -152,6 +152,7 @@ class Tables:
     tiers: list[tuple[RateTier, datetime, str]] = field(default_factory=list)
     activities: list[ActivityRecord] = field(default_factory=list)
     proposals: dict[str, tuple[datetime, list[Match]]] = field(default_factory=dict)
+    cursors: dict[str, int] = field(default_factory=dict)
     expenses: list[ExpenseRecord] = field(default_factory=list)
     declines: list[tuple[str, date, datetime, str]] = field(default_factory=list)
     budgets: dict[tuple[str, int], tuple[int, datetime, str]] = field(default_factory=dict)
@@ -566,6 +567,18 @@ class FakeTransitions:
             if t.entity == entity and t.code == code
         ]
         return [t for _, _, t in sorted(numbered, key=lambda x: (x[0], x[1]))]
+
+    def after(
+        self, position: int, made_before: datetime, limit: int
+    ) -> list[tuple[int, Transition]]:
+        numbered = enumerate(self.db.transitions, 1)
+        return [(n, t) for n, t in numbered if n > position and t.at < made_before][:limit]
+
+    def cursor(self, name: str) -> int:
+        return self.db.cursors.get(name, 0)
+
+    def move_cursor(self, name: str, position: int, at: datetime) -> None:
+        self.db.cursors[name] = max(position, self.db.cursors.get(name, 0))
 
 
 class FakeNotifications:

@@ -104,3 +104,43 @@ def test_a_replay_is_rebuilt_into_the_use_cases_own_result():
     replay = StageChange("PA-2222AA", "ready", "active", START, replayed=True)
     assert rebuild_after_replay(replay, lambda change: change.to_state) == "active"
     assert rebuild_after_replay("fresh", lambda change: "rebuilt") == "fresh"
+
+
+# ------------------------------------------------------------- moves made elsewhere
+
+
+def test_moves_made_outside_a_flow_are_announced_once_a_minute_old_and_once_only():
+    from ppflow.services.moves import announce_moves_made_elsewhere
+
+    o = organization()
+    code = advisor_at(o, "identified")
+    advisors.put_on_hold(o.uow, code, Meta("camille", reason="moving house"), o.clock)
+    flow_meta = Meta("flow", flow_run_id="run-1")
+    advisors.resume(o.uow, code, flow_meta, o.clock)
+    heard: list = []
+
+    assert announce_moves_made_elsewhere(o.uow, heard.append, o.clock) == 0  # too recent
+    o.later(minutes=2)
+    announced = announce_moves_made_elsewhere(o.uow, heard.append, o.clock)
+
+    moves = [(t.code, t.from_state, t.to_state) for t in heard]
+    assert (code, "identified", "on_hold") in moves
+    assert (code, "on_hold", "identified") not in moves  # the flow announced its own move
+    assert announced == len(heard) and all(t.reason is None for t in heard)
+    assert announce_moves_made_elsewhere(o.uow, heard.append, o.clock) == 0
+
+
+def test_a_failed_announcement_leaves_the_moves_to_the_next_pass():
+    from ppflow.services.moves import announce_moves_made_elsewhere
+
+    o = organization()
+    advisor_at(o, "identified")
+    o.later(minutes=2)
+
+    def broken(_):
+        raise ConnectionError("the Prefect server cannot be reached")
+
+    with pytest.raises(ConnectionError):
+        announce_moves_made_elsewhere(o.uow, broken, o.clock)
+    heard: list = []
+    assert announce_moves_made_elsewhere(o.uow, heard.append, o.clock) > 0
