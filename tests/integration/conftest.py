@@ -162,3 +162,22 @@ def eighty_columns(monkeypatch):
     """The page a coordinator's terminal has by default: 80 columns (the CLI's consoles
     take COLUMNS when a command starts, and so does Typer's help)."""
     monkeypatch.setenv("COLUMNS", "80")
+
+
+@pytest.fixture
+def ppflow(any_app):
+    """``ppflow(*args, code=0)``: the whole command line on ``any_app``, as a coordinator
+    types it; asserts the exit code and that no traceback shows, and returns the output."""
+    from typer.testing import CliRunner
+
+    from ppflow.cli import app as ppflow_cli
+
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(ppflow_cli, list(args), obj=any_app)
+        assert result.exit_code == code, result.output
+        assert "Traceback" not in result.output
+        return result.output
+
+    return invoke

@@ -7,9 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from typer.testing import CliRunner
 
-from ppflow.cli import app as ppflow_cli
 from ppflow.domain.commands import Meta
 from ppflow.services import integration
 from ppflow.services.feedback import evaluate_engagement, open_feedback
@@ -19,20 +17,6 @@ from tests.integration.test_compensation import World, later
 
 # The CLI is read on an 80-column page.
 pytestmark = pytest.mark.usefixtures("eighty_columns")
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def ppflow(any_app):
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(ppflow_cli, list(args), obj=any_app)
-        assert result.exit_code == code, result.output
-        assert "Traceback" not in result.output
-        return result.output
-
-    return invoke
-
 
 def one_line(output: str) -> str:
     lines = [line for line in output.splitlines() if line.strip()]

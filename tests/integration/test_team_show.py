@@ -4,29 +4,13 @@ by the next proposals, erased with the advisor)."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 from ppflow.adapters.orm import MatchProposalRow
-from ppflow.cli import app as ppflow_cli
 from ppflow.domain.commands import Meta
 from ppflow.services import integration
 from ppflow.services.privacy import erase_advisor
 from tests import factories
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def ppflow(any_app):
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(ppflow_cli, list(args), obj=any_app)
-        assert result.exit_code == code, result.output
-        assert "Traceback" not in result.output
-        return result.output
-
-    return invoke
 
 
 def briefed_team(app) -> tuple[str, str]:
