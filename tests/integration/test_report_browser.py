@@ -135,7 +135,7 @@ EXPECTED = {
     "fr": {
         "median": "Jours du repérage à l'intégration (médiane)",
         "unmet": "non atteinte",
-        "first_day": "1 janvier 2026",
+        "first_day": "1er janvier 2026",
         "last_day": "31 mars 2026",
         "theme": "Communication et soutien à la participation",
         "stage": "en équipe",
