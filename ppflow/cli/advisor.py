@@ -283,7 +283,7 @@ def edit(
     from ppflow.services import corrections
 
     cmd = EditAdvisor(
-        code.upper(),
+        code,
         first_name,
         last_name,
         email,

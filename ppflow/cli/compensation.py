@@ -147,7 +147,7 @@ def log(
     logged = pay.log_hours(
         current_app().uow(),
         pay.LogHours(
-            engagement.upper(), _day(day, _today()), activity, hours_text, note, meta(request_id)
+            engagement, _day(day, _today()), activity, hours_text, note, meta(request_id)
         ),
         _policy(),
         current_app().clock,
@@ -171,7 +171,7 @@ def entries(
 ) -> None:
     """List the pay entries with the ids ppflow pay void takes; a voided entry shows the
     reversal that voids it."""
-    found = pay.list_entries(current_app().uow(), engagement.upper() if engagement else None)
+    found = pay.list_entries(current_app().uow(), engagement)
     if not found:
         out.print("no pay entries")
         return
@@ -279,7 +279,7 @@ def expense(
     recorded = pay.record_expense(
         current_app().uow(),
         pay.RecordExpense(
-            engagement.upper(), _day(day, _today()), kind, amount, receipt, meta(request_id)
+            engagement, _day(day, _today()), kind, amount, receipt, meta(request_id)
         ),
         _policy(),
         current_app().clock,
@@ -306,7 +306,7 @@ def decline(
     Nothing is owed for their activities from that day, those already logged
     included; their hours still count, and expenses are still reimbursed."""
     result = pay.decline_payment(
-        current_app().uow(), advisor.upper(), _day(start, _today()), meta(), current_app().clock
+        current_app().uow(), advisor, _day(start, _today()), meta(), current_app().clock
     )
     note = " (already recorded)" if result.already_recorded else ""
     waived = result.entries_waived

@@ -23,10 +23,6 @@ def held_on(text: str) -> date:
         raise InvalidInputError(f"'{text}' is not a date: write YYYY-MM-DD") from None
 
 
-def codes(values: list[str] | None) -> tuple[str, ...]:
-    return tuple(code.upper() for code in split_values(values))
-
-
 @meeting_app.command("add")
 def add(
     team: str,
@@ -40,7 +36,7 @@ def add(
     """Record a team meeting and its roll call: every advisor whose engagement on the team
     ran that day, named present or absent. One meeting a day per team."""
     cmd = RecordMeeting(
-        team.upper(), held_on(date_), codes(present), codes(absent), objectives, meta()
+        team, held_on(date_), split_values(present), split_values(absent), objectives, meta()
     )
     application = current_app()
     meeting = meetings.record_meeting(application.uow(), cmd, application.clock)

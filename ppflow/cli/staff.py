@@ -41,7 +41,7 @@ def edit(
 ) -> None:
     """Correct a staff member; the correction is logged with who made it and why."""
     cmd = EditStaff(
-        code.upper(), name, email, role.value if role else None, department, meta(reason=reason)
+        code, name, email, role.value if role else None, department, meta(reason=reason)
     )
     member = corrections.edit_staff(current_app().uow(), cmd, current_app().clock)
     out.print(f"corrected staff member [bold]{member.code}[/]")

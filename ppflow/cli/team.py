@@ -66,8 +66,8 @@ def edit(
     """Correct a QI team: its lead (a team made without one can then be briefed), its
     seats, name, languages or focus; logged with who made it and why."""
     cmd = EditTeam(
-        code.upper(),
-        lead.upper() if lead else None,
+        code,
+        lead,
         seats,
         name,
         tuple(split_values(language)) if language is not None else None,
@@ -104,7 +104,7 @@ def teams_table(teams) -> Table:
 def show(code: str) -> None:
     """Show a QI team: its rules, its engagements, its tokenism warnings now, and the last
     advisors proposed for it with the reasons of each score."""
-    summary = queries.get_team(current_app().uow(), code.upper())
+    summary = queries.get_team(current_app().uow(), code)
     t = summary.team
     out.print(f"[bold]{t.code}[/] {t.name} — {t.stage}")
     out.print(f"program: {t.program or '-'}   lead: {t.lead or '-'}   seats: {t.advisor_seats}")
@@ -145,11 +145,11 @@ def objectives(
     called = present is not None or absent is not None
     here = integration.record_objectives(
         application.uow(),
-        code.upper(),
+        code,
         meta(),
         application.clock,
-        tuple(p.upper() for p in split_values(present)) if called else None,
-        tuple(a.upper() for a in split_values(absent)) if called else None,
+        split_values(present) if called else None,
+        split_values(absent) if called else None,
     )
     out.print(
         f"objectives of {code} recorded; advisors present: "
