@@ -807,13 +807,13 @@ class SqlTransitions:
     def after(
         self, position: int, made_before: datetime, limit: int
     ) -> list[tuple[int, Transition]]:
-        rows = self.session.execute(
-            _with_reasons(select(TransitionRow))
+        rows = self.session.scalars(
+            select(TransitionRow)
             .where(TransitionRow.id > position, TransitionRow.at < made_before)
             .order_by(TransitionRow.id)
             .limit(limit)
         )
-        return [(row.id, _transition(row, reason)) for row, reason in rows]
+        return [(row.id, _transition(row, None)) for row in rows]
 
     def cursor(self, name: str) -> int:
         return self.session.scalar(select(CursorRow.position).where(CursorRow.name == name)) or 0

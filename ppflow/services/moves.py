@@ -9,7 +9,7 @@ its request id, so that a retried or replayed request changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -132,7 +132,7 @@ def announce_moves_made_elsewhere(
     announced = 0
     for _, transition in batch:
         if transition.flow_run_id is None:
-            announce(replace(transition, reason=None))  # a reason never leaves ppflow
+            announce(transition)  # read without its reason, which never leaves ppflow
             announced += 1
     if batch:
         with uow:

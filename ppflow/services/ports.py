@@ -178,7 +178,7 @@ class TransitionRepository(Protocol):
         self, position: int, made_before: datetime, limit: int
     ) -> list[tuple[int, Transition]]:
         """The moves after ``position`` in the log (by id), made before ``made_before``,
-        oldest first, with their ids."""
+        oldest first, with their ids; without their reasons, which are not read."""
 
     def cursor(self, name: str) -> int:
         """Where the reader ``name`` has got in the log (0 when it never read)."""

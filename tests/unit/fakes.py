@@ -572,7 +572,8 @@ class FakeTransitions:
         self, position: int, made_before: datetime, limit: int
     ) -> list[tuple[int, Transition]]:
         numbered = enumerate(self.db.transitions, 1)
-        return [(n, t) for n, t in numbered if n > position and t.at < made_before][:limit]
+        found = [(n, t) for n, t in numbered if n > position and t.at < made_before][:limit]
+        return [(n, replace(t, reason=None)) for n, t in found]
 
     def cursor(self, name: str) -> int:
         return self.db.cursors.get(name, 0)
