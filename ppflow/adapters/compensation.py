@@ -190,15 +190,13 @@ class SqlCompensation:
             actor=actor,
             voids_id=entry.voids,
         )
-        if entry.voids is None:
-            self.session.add(row)
-            self.session.flush()
-            return row.id
+        self.session.add(row)
         try:
-            with self.session.begin_nested():
-                self.session.add(row)
-                self.session.flush()
+            self.session.flush()
         except IntegrityError:
+            if entry.voids is None:
+                raise
+            # the use case ends here and its unit of work rolls the transaction back
             raise DuplicateError(
                 f"entry {entry.voids} was voided meanwhile by another entry"
             ) from None
