@@ -13,7 +13,7 @@ from prefect.events.filters import EventFilter, EventResourceFilter
 from ppflow.services import queries
 from tests import factories
 from tests.flows.conftest import in_thread, wait_until_paused
-from tests.flows.test_lifecycle_flows import answer
+from tests.flows.test_lifecycle_flows import answer, onboard_answering
 
 pytestmark = pytest.mark.prefect
 
@@ -65,19 +65,10 @@ def test_the_move_from_invited_to_screening_has_its_event_named_in_words(flow_ap
 
 
 def test_every_move_an_onboarding_makes_has_one_event(flow_app):
-    from ppflow_flows.onboard_advisor import onboard_advisor
-
     lead = factories.staff(flow_app, role="front_line_manager")
     team = factories.team(flow_app, lead, tags=("cancer",))
     code = factories.referral(flow_app, factories.staff(flow_app))
-    running = in_thread(onboard_advisor, code, team)
-    wait_until_paused(f"recruit/{code}", "screening")
-    answer("screening", code, "--outcome", "retained")
-    wait_until_paused(f"prepare/{code}", "training-1")
-    answer("training", code, "--module", "PP-101,CONF-1")
-    wait_until_paused(f"integrate/{team}", "match")
-    answer("match", team, "--advisor", code)
-    assert running.result(timeout=90) == "active"
+    assert onboard_answering(code, team) == "active"
 
     # the referral was registered outside Prefect; every later move was a flow's
     moves = queries.transitions(flow_app.uow(), "advisor", code)[1:]

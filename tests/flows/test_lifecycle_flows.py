@@ -31,6 +31,22 @@ def answer(*args: str) -> str:
     return result.output
 
 
+def onboard_answering(code: str, team: str) -> str:
+    """onboard-advisor for ``code`` and ``team``, a coordinator answering each question from
+    the CLI as its run waits: retained, both modules done, the match confirmed. Returns the
+    advisor's stage at the end."""
+    from ppflow_flows.onboard_advisor import onboard_advisor
+
+    running = in_thread(onboard_advisor, code, team)
+    wait_until_paused(f"recruit/{code}", "screening")
+    answer("screening", code, "--outcome", "retained")
+    wait_until_paused(f"prepare/{code}", "training-1")
+    answer("training", code, "--module", "PP-101,CONF-1")
+    wait_until_paused(f"integrate/{team}", "match")
+    answer("match", team, "--advisor", code)
+    return running.result(timeout=90)
+
+
 def stage(app, code: str) -> str:
     return queries.get_advisor(app.uow(), code).advisor.stage
 

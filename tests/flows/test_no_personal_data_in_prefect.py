@@ -11,7 +11,7 @@ from prefect.client.schemas.filters import LogFilter
 
 from tests import factories
 from tests.flows.conftest import in_thread, wait_until_paused
-from tests.flows.test_lifecycle_flows import answer
+from tests.flows.test_lifecycle_flows import answer, onboard_answering
 
 pytestmark = pytest.mark.prefect
 
@@ -59,8 +59,6 @@ def everything_prefect_stored(client=None) -> str:
 
 def test_no_name_email_phone_or_health_detail_reaches_prefect(flow_app, tmp_path):
     from ppflow_flows.identify_advisors import identify_advisors
-    from ppflow_flows.onboard_advisor import onboard_advisor
-
     referrer = factories.staff(flow_app)
     lead = factories.staff(flow_app, role="front_line_manager")
     team = factories.team(flow_app, lead, tags=("cancer",))
@@ -75,14 +73,7 @@ def test_no_name_email_phone_or_health_detail_reaches_prefect(flow_app, tmp_path
     )
     codes = identify_advisors(str(path), "private", skip_invalid=True)
     code = codes[0]
-    running = in_thread(onboard_advisor, code, team)
-    wait_until_paused(f"recruit/{code}", "screening")
-    answer("screening", code, "--outcome", "retained")
-    wait_until_paused(f"prepare/{code}", "training-1")
-    answer("training", code, "--module", "PP-101,CONF-1")
-    wait_until_paused(f"integrate/{team}", "match")
-    answer("match", team, "--advisor", code)
-    assert running.result(timeout=90) == "active"
+    assert onboard_answering(code, team) == "active"
 
     deadline = time.monotonic() + 30
     stored = everything_prefect_stored()
