@@ -41,8 +41,12 @@ from ppflow.services.portal import withdrawn_among
 
 @cache
 def application() -> App:
-    """The ppflow application for this worker process, from settings read once."""
-    return bootstrap().read_secrets()
+    """The ppflow application for this worker process, from settings read once. Outside
+    development, keys that could not sign a link are refused here, before any flow opens a
+    survey or queues an e-mail whose link could not be made."""
+    app = bootstrap().read_secrets()
+    app.signing_keys()
+    return app
 
 
 _clients: dict[str, object] = {}

@@ -3,14 +3,12 @@ service level, including the decisions flows have waited on for too long."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from prefect import flow
 
 from ppflow.services.sweeps import DECISION_STAGES, Case
 from ppflow_flows import tasks
 from ppflow_flows.results import ReminderResult
-from ppflow_flows.runtime import paused_runs, publish
+from ppflow_flows.runtime import application, paused_runs, publish
 from ppflow_flows.serving import SHORT_NAMES
 
 # The stages whose runs wait for a person's answer. Their runs are tagged stage:<stage>,
@@ -22,7 +20,7 @@ def waiting_decisions() -> list[Case]:
     """Runs paused or suspended on a person's answer: the code they ask about, their stage
     and how many days they have waited."""
     subject_of = {f"stage:{stage}": SHORT_NAMES[stage][1] for stage in ASKING}
-    now = datetime.now(UTC)
+    now = application().clock.now()
     found = []
     for run in paused_runs(tags=list(subject_of)):
         tag = next((t for t in run.tags or [] if t in subject_of), None)

@@ -149,7 +149,7 @@ def record_screening(
         outcome,
         meta("screening", reason or None, actor=actor),
         wording_version,
-        app.clock,
+        clock=app.clock,
     )
     return _change("advisor", change, team)
 
@@ -185,7 +185,7 @@ def brief(team: str) -> StageResult:
 
 def propose(team: str, limit: int) -> list[Proposal]:
     app = application()
-    matches = integration.propose_matches(app.uow(), team, limit, app.clock)
+    matches = integration.propose_matches(app.uow(), team, limit, clock=app.clock)
     return [Proposal.of(m) for m in matches]
 
 
@@ -213,7 +213,12 @@ def confirm(
 def open_feedback(engagement: str, round: int) -> FeedbackResult:
     app = application()
     status = feedback.open_feedback(
-        app.uow(), engagement, meta("feedback"), round, app.clock, app.settings.portal_url
+        app.uow(),
+        engagement,
+        meta("feedback"),
+        round,
+        clock=app.clock,
+        portal_url=app.settings.portal_url,
     )
     return FeedbackResult.of(status)
 
@@ -231,7 +236,9 @@ def remind_feedback(engagement: str, after_days: int) -> int:
 @task(**DB)
 def evaluate(engagement: str, notes: str) -> Evaluation:
     app = application()
-    report = feedback.evaluate_engagement(app.uow(), engagement, meta("evaluate"), notes, app.clock)
+    report = feedback.evaluate_engagement(
+        app.uow(), engagement, meta("evaluate"), notes, clock=app.clock
+    )
     if not report.replayed:
         announce_moves("engagement", engagement)
     return Evaluation.of(report)
@@ -252,7 +259,7 @@ def remind(waiting: list[Case]) -> ReminderResult:
 
     app = application()
     report = send_reminders(
-        app.uow(), app.sweeps(), app.settings.service_levels, waiting, app.clock
+        app.uow(), app.sweeps(), app.settings.service_levels, waiting, clock=app.clock
     )
     return ReminderResult.of(report)
 

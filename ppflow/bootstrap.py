@@ -9,6 +9,7 @@ themselves. Secrets kept in Prefect Secret blocks are read here too, once, by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from ppflow.adapters.indicators import SqlIndicators
 from ppflow.adapters.privacy import SqlPrivacy
 from ppflow.adapters.sweeps import SqlRetention, SqlSweeps
 from ppflow.adapters.unit_of_work import SqlUnitOfWork
-from ppflow.services.ports import SYSTEM_CLOCK, Clock
+from ppflow.services.ports import Clock
 from ppflow.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class App:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
-    clock: Clock = field(default=SYSTEM_CLOCK)
+    clock: Clock
     _secrets_read: bool = field(default=False, repr=False)
 
     # ------------------------------------------------------------------- database
@@ -168,7 +169,7 @@ class App:
             outbox=self.outbox(),
             directory=SqlDirectory(self.session_factory),
             renderer=self.renderer(),
-            mailer=lambda: SmtpMailer(smtp),
+            mailer=lambda: SmtpMailer(smtp, self.clock),
             sender=smtp.sender,
         )
 
@@ -232,6 +233,14 @@ class App:
         )
 
 
+class SystemClock:
+    """The real time. Only :func:`bootstrap` chooses it: use cases, flows and adapters are
+    handed a clock, so that tests and replays can pass any date."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:
     settings = settings or get_settings()
     engine = db.make_engine(settings.resolved_database_url, settings.database_schema)
@@ -239,5 +248,5 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> A
         settings=settings,
         engine=engine,
         session_factory=db.make_session_factory(engine),
-        clock=clock or SYSTEM_CLOCK,
+        clock=clock or SystemClock(),
     )

@@ -601,14 +601,14 @@ def _context(result: Indicators, lang: str, wording: Wording, now: datetime) -> 
 def render_html(
     result: Indicators,
     templates_dir: Path,
-    now: datetime | None = None,
+    now: datetime,
     lang: str = "fr",
     wording: Wording | None = None,
 ) -> str:
     """The page in ``lang`` (``fr`` or ``en``); texts from ``wording`` (the catalogues
     of ``templates_dir`` by default)."""
     wording = wording or Wording.from_directory(templates_dir)
-    context = _context(result, lang, wording, (now or datetime.now(UTC)).astimezone(UTC))
+    context = _context(result, lang, wording, now.astimezone(UTC))
     return _environment(templates_dir).get_template("report.html.j2").render(**context)
 
 
@@ -622,7 +622,7 @@ def write_report(
     result: Indicators,
     directory: Path,
     templates_dir: Path,
-    now: datetime | None = None,
+    now: datetime,
     lang: str = "fr",
 ) -> tuple[Path, Path]:
     """Write ``indicators-<period>.html`` and ``.csv`` into ``directory``."""

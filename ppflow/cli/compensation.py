@@ -146,9 +146,7 @@ def log(
     """Log the hours of one activity; the amount owed uses the tier in effect that day."""
     logged = pay.log_hours(
         current_app().uow(),
-        pay.LogHours(
-            engagement, _day(day, _today()), activity, hours_text, note, meta(request_id)
-        ),
+        pay.LogHours(engagement, _day(day, _today()), activity, hours_text, note, meta(request_id)),
         _policy(),
         current_app().clock,
     )
@@ -278,9 +276,7 @@ def expense(
     """Record an expense to reimburse, apart from pay."""
     recorded = pay.record_expense(
         current_app().uow(),
-        pay.RecordExpense(
-            engagement, _day(day, _today()), kind, amount, receipt, meta(request_id)
-        ),
+        pay.RecordExpense(engagement, _day(day, _today()), kind, amount, receipt, meta(request_id)),
         _policy(),
         current_app().clock,
     )

@@ -80,7 +80,7 @@ def target(
     app = current_app()
     themes = tuple(sorted({t.id for q in app.questionnaires().all() for t in q.themes}))
     saved = organization.revise_target(
-        app.uow(), code, indicator, value, year.strip() or None, app.clock, themes
+        app.uow(), code, indicator, value, year.strip() or None, clock=app.clock, themes=themes
     )
     before = f" (version {saved.version - 1} stays in the history)" if saved.version > 1 else ""
     out.print(

@@ -166,7 +166,7 @@ def end_engagement(
     """Complete an engagement (or end it early); the advisor is thanked and is ready again."""
     application = current_app()
     change = integration.end_engagement(
-        application.uow(), code, meta(reason=reason or None), early, application.clock
+        application.uow(), code, meta(reason=reason or None), early, clock=application.clock
     )
     out.print(f"engagement {code}: {change.from_state} -> {change.to_state}")
 

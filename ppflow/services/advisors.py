@@ -31,7 +31,7 @@ from ppflow.domain.model import (
 )
 from ppflow.services.moves import StageChange, apply_move, log_start, run_once
 from ppflow.services.notifications import queue_notification
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+from ppflow.services.ports import Clock, UnitOfWork
 
 __all__ = ["StageChange", "run_once"]  # the move mechanism, as the flows and the CLI use it
 
@@ -136,9 +136,7 @@ def _run_move(
     return run_once(uow, cmd.meta, clock, work)
 
 
-def change_advisor_stage(
-    uow: UnitOfWork, cmd: ChangeAdvisorStage, clock: Clock = SYSTEM_CLOCK
-) -> StageChange:
+def change_advisor_stage(uow: UnitOfWork, cmd: ChangeAdvisorStage, clock: Clock) -> StageChange:
     """The general move, for coordinators: the guards decide whether it may happen."""
     return _run_move(uow, cmd, clock)
 
@@ -193,16 +191,14 @@ def add_referral(uow: UnitOfWork, cmd: RegisterReferral, now: datetime) -> Stage
     return change
 
 
-def register_referral(
-    uow: UnitOfWork, cmd: RegisterReferral, clock: Clock = SYSTEM_CLOCK
-) -> StageChange:
+def register_referral(uow: UnitOfWork, cmd: RegisterReferral, clock: Clock) -> StageChange:
     return run_once(uow, cmd.meta, clock, lambda uow, now: add_referral(uow, cmd, now))
 
 
 # ---------------------------------------------------------------- recruitment steps
 
 
-def invite_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
+def invite_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
     """Queue the invitation and record identified -> invited, in one transaction."""
 
     def queue_invitation(uow: UnitOfWork, now: datetime) -> None:
@@ -227,7 +223,7 @@ def invite_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYS
 
 
 def record_invitation_answer(
-    uow: UnitOfWork, advisor: str, accepted: bool, meta: Meta, clock: Clock = SYSTEM_CLOCK
+    uow: UnitOfWork, advisor: str, accepted: bool, meta: Meta, clock: Clock
 ) -> StageChange:
     """The person said yes (-> screening), or no / nothing after the reminders (-> declined)."""
     cmd = ChangeAdvisorStage(
@@ -260,7 +256,8 @@ def apply_screening_outcome(
     outcome: str,
     meta: Meta,
     wording_version: str = "v1",
-    clock: Clock = SYSTEM_CLOCK,
+    *,
+    clock: Clock,
 ) -> StageChange:
     """The whole answer to a screening question, in one transaction: ``declined`` (the
     person said no), ``not_retained`` (reason required) or ``retained`` (consent and
@@ -303,9 +300,7 @@ def _queue_welcome(uow: UnitOfWork, advisor: str, transition_id: int, now: datet
     )
 
 
-def enrol_required_modules(
-    uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK
-) -> StageChange:
+def enrol_required_modules(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock) -> StageChange:
     def enrol(uow: UnitOfWork, now: datetime) -> None:
         for module in uow.training.list(required_only=True):
             uow.advisors.enrol(advisor, module.code, now)
@@ -315,7 +310,7 @@ def enrol_required_modules(
 
 
 def complete_module(
-    uow: UnitOfWork, advisor: str, module: str, meta: Meta, clock: Clock = SYSTEM_CLOCK
+    uow: UnitOfWork, advisor: str, module: str, meta: Meta, clock: Clock
 ) -> StageChange | None:
     """Record one completed module; when it is the last required one, the advisor is ready.
     Returns the stage change, or None when modules are still outstanding."""
@@ -334,11 +329,11 @@ def complete_module(
     return run_once(uow, meta, clock, work)
 
 
-def put_on_hold(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
+def put_on_hold(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
     return _run_move(uow, ChangeAdvisorStage(advisor, AdvisorStage.ON_HOLD, meta=meta), clock)
 
 
-def resume(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
+def resume(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
     """Back from hold, to the stage held before; one transaction."""
 
     def work(uow: UnitOfWork, now: datetime) -> StageChange:
@@ -350,7 +345,7 @@ def resume(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOC
     return run_once(uow, meta, clock, work)
 
 
-def reopen_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
+def reopen_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
     """A declined or not-retained advisor's file is reopened (they are referred again, or
     the decision was a mistake): back to identified, with the reason, while their data is
     still held. After erasure a new referral gives them a new code."""
@@ -358,7 +353,7 @@ def reopen_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYS
     return _run_move(uow, cmd, clock)
 
 
-def leave_program(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
+def leave_program(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
     """The advisor leaves the program, in one transaction: their active engagements are
     completed (each thanked as usual), the advisor becomes alumni and is thanked for their
     time in the program; the retention period of alumni runs from now."""
@@ -405,7 +400,7 @@ def leave_program(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYST
     return _run_move(uow, cmd, clock, end_engagements, thank)
 
 
-def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock = SYSTEM_CLOCK):
+def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
     """Consent is withdrawn, in one transaction: the ledger closes every consent still open,
     the advisor moves to withdrawn (the transition records who and when), their open
     engagements end, their unsent mail is cancelled, and the coordinators are told (by code;

@@ -42,7 +42,7 @@ from ppflow.domain.errors import DuplicateError, InvalidInputError, NotFoundErro
 from ppflow.domain.lifecycle import EngagementStage as E
 from ppflow.services.csv_files import read_csv
 from ppflow.services.notifications import InvalidRecipientError, queue_notification
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+from ppflow.services.ports import Clock, UnitOfWork
 from ppflow.services.referral_import import RowProblem
 
 PAYABLE_STAGES = (E.ACTIVE, E.COMPLETED, E.EVALUATED, E.ENDED_EARLY)
@@ -246,7 +246,7 @@ class Summary:
 # ------------------------------------------------------------------------- tiers
 
 
-def add_rate_tier(uow: UnitOfWork, cmd: AddRateTier, clock: Clock = SYSTEM_CLOCK) -> RateTier:
+def add_rate_tier(uow: UnitOfWork, cmd: AddRateTier, clock: Clock) -> RateTier:
     """Add a rate tier; refused if its dates intersect another tier's for the same
     activity (OverlappingTierError names that tier)."""
     tier = new_tier(cmd.activity, cmd.kind, cmd.amount, cmd.effective_from, cmd.effective_to)
@@ -361,7 +361,7 @@ def log_hours(
     uow: UnitOfWork,
     cmd: LogHours,
     policy: CompensationPolicy,
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Clock,
 ) -> Logged:
     """Log hours for one activity of an engagement; the amount owed is valued with the
     tier in effect on the activity's date. The same request id twice logs once."""
@@ -395,7 +395,7 @@ def list_entries(uow: UnitOfWork, engagement: str | None = None) -> list[PayEntr
         return uow.pay.entries(engagement)
 
 
-def void_entry(uow: UnitOfWork, cmd: VoidEntry, clock: Clock = SYSTEM_CLOCK) -> Voided:
+def void_entry(uow: UnitOfWork, cmd: VoidEntry, clock: Clock) -> Voided:
     """Void a pay entry by writing its reversal: the same engagement, date and activity,
     the hours and amount negated, the reason as its note. Nothing is deleted, so the books
     keep both; their sum is zero in every total. An entry voided already, or itself a
@@ -495,7 +495,8 @@ def import_hours(
     meta: Meta,
     policy: CompensationPolicy,
     skip_invalid: bool = False,
-    clock: Clock = SYSTEM_CLOCK,
+    *,
+    clock: Clock,
     progress: Callable[[int, int], None] | None = None,
 ) -> HoursImport:
     """Import hours from CSV (``engagement,date,activity,hours[,note]``). Every row is
@@ -566,7 +567,7 @@ def record_expense(
     uow: UnitOfWork,
     cmd: RecordExpense,
     policy: CompensationPolicy,
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Clock,
 ) -> ExpenseRecorded:
     """An expense to reimburse, apart from pay: it counts against the program's budget,
     not towards the payee's T4A total, and is owed even when payment was declined."""
@@ -601,7 +602,7 @@ def decline_payment(
     advisor: str,
     effective_from: date,
     meta: Meta,
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Clock,
 ) -> PaymentDeclined:
     """The advisor declines payment from a date on: their activities on or after it owe
     nothing (those already logged too); their hours still count, and expenses are still
@@ -624,7 +625,7 @@ def set_budget(
     amount: str,
     meta: Meta,
     policy: CompensationPolicy,
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Clock,
 ) -> tuple[Alert, ...]:
     """Set a program's budget for a fiscal year (named by the year it starts in). If the
     spending already committed reaches the alert share, the coordinators are told now."""

@@ -17,7 +17,7 @@ from ppflow.domain.model import (
     normalise_phone,
     valid_email,
 )
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+from ppflow.services.ports import Clock, UnitOfWork
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "language")
 PROFILE_FIELDS = ("tags", "skills", "availability_hours")
@@ -37,7 +37,7 @@ def _tidy(values) -> list[str]:
     return sorted({v.strip().lower() for v in values if v.strip()})
 
 
-def edit_advisor(uow: UnitOfWork, cmd: EditAdvisor, clock: Clock = SYSTEM_CLOCK) -> tuple:
+def edit_advisor(uow: UnitOfWork, cmd: EditAdvisor, clock: Clock) -> tuple:
     """Correct an advisor's contact (the contacts table only) and profile. Returns the
     fields changed. The new values are checked as a referral's are; an address or phone
     another advisor has is refused, naming them."""
@@ -83,7 +83,7 @@ def edit_advisor(uow: UnitOfWork, cmd: EditAdvisor, clock: Clock = SYSTEM_CLOCK)
     return changed
 
 
-def edit_staff(uow: UnitOfWork, cmd: EditStaff, clock: Clock = SYSTEM_CLOCK) -> StaffMember:
+def edit_staff(uow: UnitOfWork, cmd: EditStaff, clock: Clock) -> StaffMember:
     """Correct a staff member's name, e-mail address, role or department."""
     changes = _changed(cmd, ("name", "email", "role", "department"))
     if not changes:
@@ -109,9 +109,7 @@ def edit_staff(uow: UnitOfWork, cmd: EditStaff, clock: Clock = SYSTEM_CLOCK) -> 
             name=cmd.name.strip() if cmd.name is not None else member.name,
             email=cmd.email.strip() if cmd.email is not None else member.email,
             role=StaffRole(cmd.role) if cmd.role is not None else member.role,
-            department=cmd.department.strip()
-            if cmd.department is not None
-            else member.department,
+            department=cmd.department.strip() if cmd.department is not None else member.department,
         )
         uow.staff.save(member)
         _log(uow, "staff", member.code, changes, cmd.meta, clock)
@@ -119,7 +117,7 @@ def edit_staff(uow: UnitOfWork, cmd: EditStaff, clock: Clock = SYSTEM_CLOCK) -> 
     return member
 
 
-def edit_team(uow: UnitOfWork, cmd: EditTeam, clock: Clock = SYSTEM_CLOCK) -> tuple:
+def edit_team(uow: UnitOfWork, cmd: EditTeam, clock: Clock) -> tuple:
     """Correct a QI team: its lead (a team created without one can then be briefed), its
     advisor seats, name, languages or focus. Returns the fields changed."""
     changes = _changed(cmd, ("lead", "advisor_seats", "name", "languages", "focus_tags"))

@@ -10,7 +10,7 @@ from ppflow.domain.commands import ScreeningOutcome
 from ppflow.domain.errors import InvalidInputError, PPFlowError
 from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.domain.model import Decision, TrainingModule
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+from ppflow.services.ports import Clock, UnitOfWork
 
 
 class DecisionTakenError(PPFlowError):
@@ -29,7 +29,7 @@ def record_decision(
     subject: str,
     answer: dict,
     actor: str,
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Clock,
 ) -> Decision:
     """Store an answer. The same answer again is accepted (a resumed run records what the
     CLI already stored); a different one raises :class:`DecisionTakenError`."""

@@ -18,7 +18,7 @@ from ppflow.domain.model import Engagement, Evaluation, SurveyRequest
 from ppflow.services.meetings import attendance
 from ppflow.services.moves import StageChange, apply_move, rebuild_after_replay, run_once
 from ppflow.services.notifications import queue_notification
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+from ppflow.services.ports import Clock, UnitOfWork
 
 ADVISOR_QUESTIONNAIRE = "partnership-experience-advisor"
 DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
@@ -37,12 +37,7 @@ class FeedbackStatus:
 def _survey_context(request: SurveyRequest, team_name: str) -> dict:
     """The e-mail's context. It holds the survey's token, never its link: the link is a
     bearer credential, so it is signed when the e-mail is rendered (and expires
-    ``link_days`` after that) and is never stored in the outbox. Outside development the
-    development key or a weak key is refused here already, so that no e-mail is queued
-    that could not be sent."""
-    from ppflow.services.links import configured_keys
-
-    configured_keys()
+    ``link_days`` after that) and is never stored in the outbox."""
     due = (request.opened_at + ANSWER_WITHIN).date().isoformat()
     return {
         "survey": f"{request.engagement}/{request.round}",
@@ -59,7 +54,8 @@ def open_feedback(
     engagement_code: str,
     meta: Meta,
     round: int = 1,
-    clock: Clock = SYSTEM_CLOCK,
+    *,
+    clock: Clock,
     portal_url: str = DEFAULT_PORTAL_URL,
 ) -> FeedbackStatus:
     """Open the questionnaire for the advisor and the team lead; each gets a request
@@ -176,7 +172,7 @@ def remind_feedback(
     uow: UnitOfWork,
     engagement_code: str,
     after: timedelta,
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Clock,
     portal_url: str = DEFAULT_PORTAL_URL,
 ) -> int:
     """Remind respondents who have not answered within ``after``; once per period. Each
@@ -220,7 +216,7 @@ class EvaluationReport:
 
 
 def evaluate_engagement(
-    uow: UnitOfWork, engagement_code: str, meta: Meta, notes: str = "", clock: Clock = SYSTEM_CLOCK
+    uow: UnitOfWork, engagement_code: str, meta: Meta, notes: str = "", *, clock: Clock
 ) -> EvaluationReport:
     """Score a completed engagement against the criteria, record the evaluation, and move
     the engagement to evaluated. Evaluating it again returns the first evaluation."""

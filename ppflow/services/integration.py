@@ -22,7 +22,7 @@ from ppflow.services.advisors import move_advisor
 from ppflow.services.meetings import record_meeting
 from ppflow.services.moves import StageChange, apply_move, log_start, rebuild_after_replay, run_once
 from ppflow.services.notifications import queue_notification
-from ppflow.services.ports import SYSTEM_CLOCK, AdvisorFilter, Clock, UnitOfWork
+from ppflow.services.ports import AdvisorFilter, Clock, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,7 @@ def _queue(
     )
 
 
-def brief_team(
-    uow: UnitOfWork, team_code: str, meta: Meta, clock: Clock = SYSTEM_CLOCK
-) -> StageChange:
+def brief_team(uow: UnitOfWork, team_code: str, meta: Meta, clock: Clock) -> StageChange:
     """The team lead receives the patient-partnership method documents, and the team,
     now briefed, moves from forming to active. Briefing a team twice changes nothing."""
 
@@ -96,7 +94,7 @@ def brief_team(
 
 
 def propose_matches(
-    uow: UnitOfWork, team_code: str, limit: int = 5, clock: Clock = SYSTEM_CLOCK
+    uow: UnitOfWork, team_code: str, limit: int = 5, *, clock: Clock
 ) -> list[Match]:
     """The best-matching ready advisors for a team, each score explained; they are kept
     as the team's last proposals (``ppflow team show``), replacing the ones before."""
@@ -150,7 +148,8 @@ def confirm_match(
     role: str = "member",
     start_date: date | None = None,
     hourly_rate: float | None = None,
-    clock: Clock = SYSTEM_CLOCK,
+    *,
+    clock: Clock,
 ) -> Integration:
     """A coordinator confirmed the match: the engagement starts, the advisor becomes
     active, advisor and team lead are introduced, and the team's rules are checked."""
@@ -223,7 +222,7 @@ def record_objectives(
     uow: UnitOfWork,
     team_code: str,
     meta: Meta,
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Clock,
     present: tuple[str, ...] | None = None,
     absent: tuple[str, ...] | None = None,
 ) -> list[str]:
@@ -239,7 +238,8 @@ def end_engagement(
     engagement_code: str,
     meta: Meta,
     early: bool = False,
-    clock: Clock = SYSTEM_CLOCK,
+    *,
+    clock: Clock,
 ) -> StageChange:
     """Complete an engagement (or end it early, with a reason). The advisor is thanked and,
     with no other active engagement, is ready for another team."""

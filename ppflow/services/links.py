@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 from ppflow.domain.errors import PPFlowError
 from ppflow.services.ports import HasPortal
-from ppflow.settings import DEVELOPMENT_SIGNING_KEY, get_settings
+from ppflow.settings import DEVELOPMENT_SIGNING_KEY
 
 SURVEY = "s"
 WITHDRAWAL = "w"
@@ -170,13 +170,6 @@ def signing_keys(settings: HasPortal) -> SigningKeys:
     return SigningKeys(portal.signing_key, tuple(portal.previous_signing_keys))
 
 
-def configured_keys() -> SigningKeys:
-    """For use cases whose callers pass no keys: those of the settings read once by
-    :func:`ppflow.settings.get_settings` (a Prefect Secret block, if configured, is loaded
-    into them by the entry point before any link is made)."""
-    return signing_keys(get_settings())
-
-
 # ----------------------------------------------------------------------- links
 
 
@@ -234,23 +227,23 @@ def withdrawal_url(
     return _url(portal_url, WITHDRAWAL, sign(key, WITHDRAWAL, advisor_code, expires))
 
 
-def survey_link(settings: HasPortal, token: str, now: datetime | None = None) -> str:
+def survey_link(settings: HasPortal, token: str, now: datetime) -> str:
     """:func:`survey_url` with the settings' current key, address and lifetime."""
     return survey_url(
         settings.portal_url,
         token,
-        now or datetime.now(UTC),
+        now,
         signing_keys(settings).current,
         settings.portal.link_days,
     )
 
 
-def withdrawal_link(settings: HasPortal, advisor_code: str, now: datetime | None = None) -> str:
+def withdrawal_link(settings: HasPortal, advisor_code: str, now: datetime) -> str:
     """:func:`withdrawal_url` with the settings' current key, address and lifetime."""
     return withdrawal_url(
         settings.portal_url,
         advisor_code,
-        now or datetime.now(UTC),
+        now,
         signing_keys(settings).current,
         settings.portal.link_days,
     )

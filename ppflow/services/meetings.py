@@ -14,7 +14,7 @@ from ppflow.domain.commands import RecordMeeting
 from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.lifecycle import EngagementStage, TeamStage
 from ppflow.domain.model import Engagement, Meeting
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+from ppflow.services.ports import Clock, UnitOfWork
 
 # An engagement in these stages was (or is) running between its start and end dates.
 RAN = (
@@ -86,7 +86,7 @@ def add_meeting(uow: UnitOfWork, cmd: RecordMeeting, now: datetime) -> Meeting:
     return meeting
 
 
-def record_meeting(uow: UnitOfWork, cmd: RecordMeeting, clock: Clock = SYSTEM_CLOCK) -> Meeting:
+def record_meeting(uow: UnitOfWork, cmd: RecordMeeting, clock: Clock) -> Meeting:
     """Record a team meeting and its roll call. A meeting that sets the objectives also
     sets the team's ``objectives_set_at``, which the tokenism warning ("objectives set
     before the advisor joined") compares with each advisor's joining: the moment of

@@ -21,7 +21,7 @@ from ppflow.domain.model import (
 )
 from ppflow.services.indicators import LABELS
 from ppflow.services.moves import log_start
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+from ppflow.services.ports import Clock, UnitOfWork
 
 
 def add_staff(uow: UnitOfWork, cmd: AddStaff) -> StaffMember:
@@ -50,7 +50,7 @@ def add_staff(uow: UnitOfWork, cmd: AddStaff) -> StaffMember:
     return member
 
 
-def add_program(uow: UnitOfWork, cmd: AddProgram, clock: Clock = SYSTEM_CLOCK) -> Program:
+def add_program(uow: UnitOfWork, cmd: AddProgram, clock: Clock) -> Program:
     if not cmd.code.strip() or not cmd.name.strip() or not cmd.owner_department.strip():
         raise InvalidInputError("a program needs a code, a name and an owner department")
     with uow:
@@ -99,7 +99,8 @@ def revise_target(
     indicator: str,
     value: float,
     period: str | None = None,
-    clock: Clock = SYSTEM_CLOCK,
+    *,
+    clock: Clock,
     themes: tuple[str, ...] = (),
 ) -> ProgramTarget:
     """Add a new version of the program's target for one indicator (the logic model is
@@ -129,7 +130,7 @@ def revise_target(
     return target
 
 
-def add_team(uow: UnitOfWork, cmd: AddTeam, clock: Clock = SYSTEM_CLOCK) -> QITeam:
+def add_team(uow: UnitOfWork, cmd: AddTeam, clock: Clock) -> QITeam:
     if not cmd.name.strip():
         raise InvalidInputError("a QI team needs a name")
     if cmd.advisor_seats < 1:

@@ -24,7 +24,7 @@ from ppflow.domain.lifecycle import ADVISOR_ENDED, AdvisorStage
 from ppflow.services import advisors, feedback
 from ppflow.services.csv_files import CsvFile, CsvRecord, read_csv
 from ppflow.services.links import LinkError
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+from ppflow.services.ports import Clock, UnitOfWork
 from ppflow.services.questionnaires import (
     LANGUAGES,
     AnswersError,
@@ -167,7 +167,7 @@ def submit_response(
     library: QuestionnaireLibrary,
     token: str,
     raw: Mapping[str, object],
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Clock,
     partial: bool = False,
 ) -> RecordedResponse:
     """Record what a respondent submitted through their link, once. Unless ``partial``
@@ -194,7 +194,7 @@ def record_response(
     engagement: str,
     respondent: str,
     raw: Mapping[str, object],
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Clock,
     round: int | None = None,
     partial: bool = False,
 ) -> RecordedResponse:
@@ -272,7 +272,7 @@ def import_responses(
     uow: UnitOfWork,
     library: QuestionnaireLibrary,
     records: Iterable[CsvRecord],
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Clock,
     skip_invalid: bool = False,
     partial: bool = False,
 ) -> ImportReport:
@@ -390,9 +390,7 @@ def open_withdrawal(uow: UnitOfWork, advisor: str) -> WithdrawalPage:
     return WithdrawalPage(advisor, language)
 
 
-def withdraw_through_link(
-    uow: UnitOfWork, advisor: str, clock: Clock = SYSTEM_CLOCK
-) -> WithdrawalPage:
+def withdraw_through_link(uow: UnitOfWork, advisor: str, clock: Clock) -> WithdrawalPage:
     """The advisor confirmed: withdraw them. A second confirmation, even one sent at the
     same moment from another tab, finds the link used and changes nothing."""
     page = open_withdrawal(uow, advisor)

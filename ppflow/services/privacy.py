@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ppflow.domain.errors import InvalidInputError
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, PrivacyStore
+from ppflow.services.ports import Clock, PrivacyStore
 
 SEVERITIES = ("low", "moderate", "serious")
 KEEP_YEARS = 5
@@ -24,14 +24,12 @@ class RecordIncident:
     actor: str
 
 
-def export_advisor(store: PrivacyStore, code: str, clock: Clock = SYSTEM_CLOCK) -> dict:
+def export_advisor(store: PrivacyStore, code: str, clock: Clock) -> dict:
     data = store.export(code)
     return {"format": "ppflow-advisor-export/1", "exported_at": clock.now().isoformat(), **data}
 
 
-def erase_advisor(
-    store: PrivacyStore, code: str, clock: Clock = SYSTEM_CLOCK, actor: str = "system"
-) -> int:
+def erase_advisor(store: PrivacyStore, code: str, clock: Clock, actor: str = "system") -> int:
     """Erase on request: names, addresses, phone, free-text context and reasons, survey
     answers, the contents of their mail (the sink's copies too), notes on their pay go;
     the code, the stages and the aggregates stay, and the erasure itself is recorded (who,
@@ -39,7 +37,7 @@ def erase_advisor(
     return store.erase(code, clock.now(), actor)
 
 
-def record_incident(store: PrivacyStore, cmd: RecordIncident, clock: Clock = SYSTEM_CLOCK) -> int:
+def record_incident(store: PrivacyStore, cmd: RecordIncident, clock: Clock) -> int:
     problems = []
     if cmd.severity not in SEVERITIES:
         problems.append(f"severity '{cmd.severity}' is not one of {', '.join(SEVERITIES)}")

@@ -40,7 +40,7 @@ from ppflow.domain.model import (
 from ppflow.domain.model import valid_email as _valid_email
 from ppflow.services.csv_files import ACCEPTED, CsvFormatError, iter_csv
 from ppflow.services.notifications import InvalidRecipientError, queue_notification
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, UnitOfWork
+from ppflow.services.ports import Clock, UnitOfWork
 
 __all__ = ["ACCEPTED", "CsvFormatError", "RegisteredMeanwhileError", "import_referrals"]
 
@@ -314,7 +314,8 @@ def import_referrals(
     data: bytes,
     meta: Meta,
     skip_invalid: bool = False,
-    clock: Clock = SYSTEM_CLOCK,
+    *,
+    clock: Clock,
     progress: Progress | None = None,
     checked: Progress | None = None,
 ) -> ImportReport:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ppflow.domain.lifecycle import ADVISOR_ENDED
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, RetentionStore
+from ppflow.services.ports import Clock, RetentionStore
 
 
 @dataclass
@@ -22,7 +22,7 @@ class RetentionReport:
 
 
 def apply_retention(
-    store: RetentionStore, periods: dict[str, int], clock: Clock = SYSTEM_CLOCK
+    store: RetentionStore, periods: dict[str, int], clock: Clock
 ) -> RetentionReport:
     unknown = set(periods) - ADVISOR_ENDED
     if unknown:

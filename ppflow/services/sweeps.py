@@ -16,7 +16,7 @@ from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.domain.model import StaffRole
 from ppflow.services.feedback import DEFAULT_PORTAL_URL, open_feedback
 from ppflow.services.notifications import queue_notification
-from ppflow.services.ports import SYSTEM_CLOCK, Clock, SweepQueries, UnitOfWork
+from ppflow.services.ports import Clock, SweepQueries, UnitOfWork
 from ppflow.services.wording import Wording, format_date, format_number, locale_of
 
 # Days a case may stay at a stage before it counts as stalled (configurable).
@@ -167,7 +167,8 @@ def send_reminders(
     queries: SweepQueries,
     levels: dict[str, int] | None = None,
     waiting_decisions: list[Case] | None = None,
-    clock: Clock = SYSTEM_CLOCK,
+    *,
+    clock: Clock,
 ) -> ReminderReport:
     """One digest per coordinator listing the stalled cases; at most one a day each."""
     levels = {**DEFAULT_SERVICE_LEVELS, **(levels or {})}
@@ -204,7 +205,7 @@ def _plain(case: Case) -> dict[str, Any]:
 def open_due_surveys(
     uow_factory,
     queries: SweepQueries,
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Clock,
     portal_url: str = DEFAULT_PORTAL_URL,
     meta: Meta = SURVEY_SCHEDULE,
 ) -> int:
@@ -213,7 +214,7 @@ def open_due_surveys(
     how many engagements got a new round."""
     opened = 0
     for engagement, round in queries.due_survey_rounds(clock.now()):
-        open_feedback(uow_factory(), engagement, meta, round, clock, portal_url)
+        open_feedback(uow_factory(), engagement, meta, round, clock=clock, portal_url=portal_url)
         opened += 1
     return opened
 

@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections import deque
 from datetime import UTC, datetime
+from email.utils import formatdate
 from pathlib import Path
 
 import aiosmtplib
@@ -141,7 +142,8 @@ def prebuilt_messages(app) -> list:
     entries = outbox.list(status="pending", limit=10**9)
     _, emails = prepare_emails(entries, app.mail_ports(), DispatchPolicy())
     sender = app.settings.smtp.sender
-    return [(sender, e.to_address, build_message(e, sender)) for e in emails]
+    date = formatdate(app.clock.now().timestamp())
+    return [(sender, e.to_address, build_message(e, sender, date)) for e in emails]
 
 
 def requeue(app) -> None:

@@ -226,10 +226,7 @@ def _move(entity, code, source, target, at, reason=None) -> dict:
 def _cli_seconds(settings: Settings, period: str) -> tuple[float, str]:
     """``ppflow report indicators`` in a fresh process (the CLI with the report commands
     registered, as ppflow.cli does)."""
-    program = (
-        "from ppflow import cli\n"
-        f"cli.app(['report', 'indicators', '--period', '{period}'])\n"
-    )
+    program = f"from ppflow import cli\ncli.app(['report', 'indicators', '--period', '{period}'])\n"
     env = dict(os.environ, PPFLOW_DATABASE_URL=settings.resolved_database_url)
     if settings.database_schema:
         env["PPFLOW_DATABASE_SCHEMA"] = settings.database_schema

@@ -59,6 +59,7 @@ def everything_prefect_stored(client=None) -> str:
 
 def test_no_name_email_phone_or_health_detail_reaches_prefect(flow_app, tmp_path):
     from ppflow_flows.identify_advisors import identify_advisors
+
     referrer = factories.staff(flow_app)
     lead = factories.staff(flow_app, role="front_line_manager")
     team = factories.team(flow_app, lead, tags=("cancer",))

@@ -83,9 +83,13 @@ def test_feedback_then_evaluation_moves_the_engagement_to_evaluated(flow_app):
     assert collect_feedback(engagement).opened == 2  # re-run opens nothing new
     library = flow_app.questionnaires()
     answers = {"com_information": 5, "com_role": 4}
-    portal.record_response(flow_app.uow(), library, engagement, code, answers, partial=True)
+    portal.record_response(
+        flow_app.uow(), library, engagement, code, answers, clock=flow_app.clock, partial=True
+    )
     answers = {"com_prepared": 3, "com_plain_language": 3}
-    portal.record_response(flow_app.uow(), library, engagement, lead, answers, partial=True)
+    portal.record_response(
+        flow_app.uow(), library, engagement, lead, answers, clock=flow_app.clock, partial=True
+    )
     integration.end_engagement(flow_app.uow(), engagement, Meta("test"), clock=flow_app.clock)
     score = evaluate_integration(engagement, notes="good first year")
     assert score is not None and 0 < score <= 1

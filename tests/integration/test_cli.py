@@ -211,7 +211,9 @@ def test_a_coordinator_records_objectives_and_ends_an_engagement(ppflow):
     team = factories.team(app, lead)
     code = factories.ready_advisor(app, factories.staff(app))
     integration.brief_team(app.uow(), team, Meta("t"), app.clock)
-    engagement = integration.confirm_match(app.uow(), team, code, Meta("t")).engagement
+    engagement = integration.confirm_match(
+        app.uow(), team, code, Meta("t"), clock=app.clock
+    ).engagement
     assert code in ppflow("team", "objectives", team).output
     refused = ppflow("engagement", "end", engagement, "--early", ok=False)
     assert refused.exit_code == 1 and "no reason recorded" in refused.output

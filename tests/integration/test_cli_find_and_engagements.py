@@ -18,6 +18,7 @@ from tests.integration.test_compensation import World, later
 # The CLI is read on an 80-column page.
 pytestmark = pytest.mark.usefixtures("eighty_columns")
 
+
 def one_line(output: str) -> str:
     lines = [line for line in output.splitlines() if line.strip()]
     assert len(lines) == 1, output
@@ -107,7 +108,7 @@ def test_engagements_are_listed_by_team_advisor_and_state(any_app, ppflow):
     first, first_advisor = world.engagement()
     second, second_advisor = world.engagement()
     later(any_app, date(2026, 6, 1))
-    integration.end_engagement(any_app.uow(), first, Meta("t"), False, any_app.clock)
+    integration.end_engagement(any_app.uow(), first, Meta("t"), False, clock=any_app.clock)
 
     out = ppflow("engagement", "list")
     assert first in out and second in out
@@ -142,8 +143,8 @@ def test_an_engagement_shows_its_evaluation_feedback_rounds_hours_and_pay(any_ap
     assert "Feedback rounds" in out and "advisor" in out and "staff" in out and "not yet" in out
     assert "hours: 2.5 in 1 entry" in out and "owed: 75.00" in out and "expenses: 12.50" in out
 
-    integration.end_engagement(any_app.uow(), engagement, Meta("t"), False, any_app.clock)
-    evaluate_engagement(any_app.uow(), engagement, Meta("t"), "went well", any_app.clock)
+    integration.end_engagement(any_app.uow(), engagement, Meta("t"), False, clock=any_app.clock)
+    evaluate_engagement(any_app.uow(), engagement, Meta("t"), "went well", clock=any_app.clock)
     out = ppflow("engagement", "show", engagement)
     assert f"{engagement} — evaluated" in out and "went well" in out
     assert "Criteria" in out and "feedback" in out and "no feedback received" in out

@@ -37,7 +37,7 @@ class World:
         self.app = app
         self.program = program
         factories.modules(app, "PP-101")
-        organization.add_program(app.uow(), AddProgram(program, "Partenaires", "Bureau"))
+        organization.add_program(app.uow(), AddProgram(program, "Partenaires", "Bureau"), app.clock)
         self.coordinators = [factories.staff(app, role="coordinator") for _ in range(2)]
         self.referrer = factories.staff(app)
         self.teams: list[str] = []

@@ -67,7 +67,9 @@ def test_hostile_files_never_crash_and_every_row_is_accounted_for(sqlite_app, ro
     with sqlite_app.session_factory() as session:
         before = session.scalar(select(func.count()).select_from(AdvisorRow))
     try:
-        report = import_referrals(sqlite_app.uow(), data, Meta("fuzz"), skip_invalid=True)
+        report = import_referrals(
+            sqlite_app.uow(), data, Meta("fuzz"), skip_invalid=True, clock=sqlite_app.clock
+        )
     except CsvFormatError as error:
         assert "line" in str(error) or "header" in str(error)
         return
@@ -92,7 +94,7 @@ def test_html_in_a_name_is_escaped_in_the_invitation(mail_app, smtp_server):
         ],
         "utf-8",
     )
-    [code] = import_referrals(mail_app.uow(), data, Meta("fuzz")).imported
+    [code] = import_referrals(mail_app.uow(), data, Meta("fuzz"), clock=mail_app.clock).imported
     advisors.invite_advisor(mail_app.uow(), code, Meta("fuzz"), mail_app.clock)
     mail_app.dispatch_pending()
     [invitation] = [

@@ -64,7 +64,7 @@ def stalled_office(app) -> list[Case]:
     placed = factories.ready_advisor(app, provider)
     integration.brief_team(app.uow(), team, META, app.clock)
     engagement = integration.confirm_match(app.uow(), team, placed, META, clock=app.clock)
-    feedback.open_feedback(app.uow(), engagement.engagement, META, 1, app.clock)
+    feedback.open_feedback(app.uow(), engagement.engagement, META, 1, clock=app.clock)
     preparing = factories.referral(app, provider)
     advisors.invite_advisor(app.uow(), preparing, META, app.clock)
     advisors.record_invitation_answer(app.uow(), preparing, True, META, app.clock)

@@ -104,35 +104,27 @@ def test_production_refuses_the_development_key_on_the_portal(sqlite_app):
         sqlite_app.portal()
 
 
-def test_production_refuses_the_development_key_when_a_survey_round_is_opened(
-    sqlite_app, global_settings
+def test_a_worker_outside_development_runs_no_flow_with_the_development_key(
+    global_settings, tmp_path
 ):
-    opened = open_engagement(sqlite_app)  # round 1, in development
-    global_settings(PPFLOW_ENVIRONMENT="production")
-    with sqlite_app.engine.connect() as connection:
-        before = connection.scalar(select(SurveyRequestRow.id).order_by(SurveyRequestRow.id.desc()))
+    """The flows' application refuses unusable keys before any flow runs, so that no
+    survey is opened and no e-mail queued whose link could not be signed."""
+    from ppflow_flows import runtime
 
-    with pytest.raises(SigningKeyError, match="development default"):
-        feedback.open_feedback(sqlite_app.uow(), opened.engagement, Meta("t"), 2, sqlite_app.clock)
-    sqlite_app.clock.moment += timedelta(days=30)
-    with pytest.raises(SigningKeyError, match="development default"):
-        feedback.remind_feedback(
-            sqlite_app.uow(), opened.engagement, timedelta(days=7), sqlite_app.clock
-        )
+    database = f"sqlite:///{tmp_path}/worker.db"
+    try:
+        global_settings(PPFLOW_ENVIRONMENT="production", PPFLOW_DATABASE_URL=database)
+        runtime.application.cache_clear()
+        with pytest.raises(SigningKeyError, match="development default"):
+            runtime.application()
 
-    with sqlite_app.engine.connect() as connection:
-        after = connection.scalar(select(SurveyRequestRow.id).order_by(SurveyRequestRow.id.desc()))
-        reminded = connection.scalar(
-            select(SurveyRequestRow.reminded_at).where(SurveyRequestRow.reminded_at.is_not(None))
-        )
-    assert after == before and reminded is None  # nothing opened, nobody reminded
-    assert len(notifications(sqlite_app, "survey_request")) == 2  # round 1's only
-
-    global_settings(PPFLOW_ENVIRONMENT="production", PPFLOW_PORTAL__SIGNING_KEY=NEW_KEY)
-    status = feedback.open_feedback(
-        sqlite_app.uow(), opened.engagement, Meta("t"), 2, sqlite_app.clock
-    )
-    assert status.opened == 4
+        global_settings(PPFLOW_PORTAL__SIGNING_KEY=NEW_KEY)
+        runtime.application.cache_clear()
+        app = runtime.application()
+        assert app.signing_keys().current == NEW_KEY
+        app.dispose()
+    finally:
+        runtime.application.cache_clear()
 
 
 def test_development_still_signs_with_the_development_key(sqlite_app):

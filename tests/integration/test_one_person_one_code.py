@@ -37,7 +37,9 @@ def _register_everyone(url: str, schema: str | None, referrer: str, barrier, res
             meta=Meta("cli:coordinator"),
         )
         try:
-            outcomes.append((n, "new", advisors.register_referral(app.uow(), referral).code))
+            outcomes.append(
+                (n, "new", advisors.register_referral(app.uow(), referral, app.clock).code)
+            )
         except DuplicateError as error:
             outcomes.append((n, "told", re.findall(r"PA-\w{6}", str(error))))
     app.dispose()
@@ -45,9 +47,7 @@ def _register_everyone(url: str, schema: str | None, referrer: str, barrier, res
 
 
 @pytest.mark.parametrize("processes", [2, 4])
-def test_processes_registering_the_same_people_at_once_create_one_contact_each(
-    any_app, processes
-):
+def test_processes_registering_the_same_people_at_once_create_one_contact_each(any_app, processes):
     app = any_app
     referrer = factories.staff(app)
     context = multiprocessing.get_context("spawn")

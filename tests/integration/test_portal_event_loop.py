@@ -14,9 +14,7 @@ from ppflow.services import advisors, links, queries
 from tests import factories
 
 
-def test_a_request_waiting_for_the_database_does_not_hold_up_the_others(
-    sqlite_app, portal_server
-):
+def test_a_request_waiting_for_the_database_does_not_hold_up_the_others(sqlite_app, portal_server):
     app = sqlite_app
     code = factories.referral(app, factories.staff(app))
     advisors.invite_advisor(app.uow(), code, Meta("test"), app.clock)

@@ -89,3 +89,63 @@ def test_services_depend_on_ports_not_on_adapters_or_sqlalchemy():
             assert not name.startswith(("ppflow.adapters", "sqlalchemy", "ppflow.bootstrap")), (
                 f"{path.relative_to(ROOT)} imports {name}"
             )
+
+
+# ------------------------------------------------------------------------- the clock
+
+# Calls that read the real time. Durations (time.monotonic, perf_counter) are not dates.
+TIME_READS = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "time"),
+    ("time", "time_ns"),
+    ("time", "localtime"),
+    ("time", "gmtime"),
+}
+
+
+def time_reads(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            if (name, node.func.attr) in TIME_READS:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}.{node.func.attr}()")
+    return found
+
+
+def test_only_the_bootstrap_reads_the_time():
+    """Use cases, flows and adapters are handed a clock: only ``bootstrap`` picks the real
+    one. Migrations are left out: a revision stamps the moment the schema changed, when no
+    application (and so no clock) exists yet."""
+    sources = [*(ROOT / "ppflow").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]
+    found = [
+        read
+        for path in sources
+        if "migrations" not in path.parts
+        for read in time_reads(path)
+        if path != ROOT / "ppflow" / "bootstrap.py"
+    ]
+    assert found == [], "these read the real time instead of a clock:\n" + "\n".join(found)
+
+
+def test_a_use_case_cannot_be_called_without_its_clock():
+    """A clock is a required parameter wherever one is taken, so a call that forgets it
+    fails at once (and in the type checker), not on the day the real date makes a
+    difference."""
+    import importlib
+    import inspect
+
+    defaulted = []
+    for path in sorted((ROOT / "ppflow" / "services").glob("*.py")):
+        module = importlib.import_module(f"ppflow.services.{path.stem}")
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__ != module.__name__:
+                continue
+            parameter = inspect.signature(function).parameters.get("clock")
+            if parameter is not None and parameter.default is not inspect.Parameter.empty:
+                defaulted.append(f"{module.__name__}.{name}")
+    assert defaulted == [], f"a clock with a default: {defaulted}"

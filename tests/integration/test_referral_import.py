@@ -104,9 +104,14 @@ def test_a_file_that_cannot_be_decoded_or_lacks_columns_is_refused_whole(sqlite_
     undefined = (HEADER + "\nÉlise,Côté,e@example.org,fr,ST-X,,,,\n").encode("cp1252")
     undefined = undefined.replace(b"\xc9", b"\x81")  # no character in Windows-1252
     with pytest.raises(CsvFormatError, match="neither UTF-8 nor Windows-1252 .*line 2"):
-        import_referrals(sqlite_app.uow(), undefined, Meta("test"))
+        import_referrals(sqlite_app.uow(), undefined, Meta("test"), clock=sqlite_app.clock)
     with pytest.raises(CsvFormatError, match="lacks the column.*referred_by"):
-        import_referrals(sqlite_app.uow(), b"first_name,last_name,email,language\n", Meta("test"))
+        import_referrals(
+            sqlite_app.uow(),
+            b"first_name,last_name,email,language\n",
+            Meta("test"),
+            clock=sqlite_app.clock,
+        )
 
 
 def test_the_cli_prints_each_bad_row_and_exits_non_zero(pool, tmp_path, monkeypatch):
@@ -284,9 +289,7 @@ def test_the_import_writes_the_rows_registering_one_referral_writes(any_app):
     registered["notices"] = registered["notices"][:1]
     with any_app.engine.connect() as connection:
         told = connection.execute(
-            select(NotificationRow.context).where(
-                NotificationRow.template == "referrals_imported"
-            )
+            select(NotificationRow.context).where(NotificationRow.template == "referrals_imported")
         ).all()
     assert [c for (c,) in told] == [{"count": 1, "advisors": [two], "more": 0}] * 2
     for rows in (registered, imported):

@@ -96,7 +96,7 @@ def _trend_fixture(app):
     factories.referral(app, provider)
     factories.referral(app, provider)
     app.clock.moment = datetime(2025, 11, 3, 15, tzinfo=UTC)
-    organization.revise_target(app.uow(), "PP-T", "new_referrals", 3, "2026", app.clock)
+    organization.revise_target(app.uow(), "PP-T", "new_referrals", 3, "2026", clock=app.clock)
     app.clock.moment = datetime(2026, 2, 20, 15, tzinfo=UTC)
     factories.referral(app, provider)
     factories.referral(app, provider)

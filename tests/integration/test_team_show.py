@@ -21,13 +21,11 @@ def briefed_team(app) -> tuple[str, str]:
     return team, referrer
 
 
-def test_a_team_with_one_advisor_shows_the_warning_and_the_proposals_with_reasons(
-    any_app, ppflow
-):
+def test_a_team_with_one_advisor_shows_the_warning_and_the_proposals_with_reasons(any_app, ppflow):
     team, referrer = briefed_team(any_app)
     first = factories.ready_advisor(any_app, referrer, tags=["cancer"], languages=["fr"])
     second = factories.ready_advisor(any_app, referrer, tags=[], languages=["en"])
-    proposed = integration.propose_matches(any_app.uow(), team, 5, any_app.clock)
+    proposed = integration.propose_matches(any_app.uow(), team, 5, clock=any_app.clock)
     assert [m.advisor for m in proposed] == [first, second]
     integration.confirm_match(any_app.uow(), team, first, Meta("t"), clock=any_app.clock)
 
@@ -42,14 +40,12 @@ def test_a_team_with_one_advisor_shows_the_warning_and_the_proposals_with_reason
     assert proposals.index(first) < proposals.index(second)
 
 
-def test_new_proposals_replace_the_last_ones_and_erasure_takes_the_advisors_away(
-    any_app, ppflow
-):
+def test_new_proposals_replace_the_last_ones_and_erasure_takes_the_advisors_away(any_app, ppflow):
     team, referrer = briefed_team(any_app)
     first = factories.ready_advisor(any_app, referrer)
-    integration.propose_matches(any_app.uow(), team, 5, any_app.clock)
+    integration.propose_matches(any_app.uow(), team, 5, clock=any_app.clock)
     second = factories.ready_advisor(any_app, referrer)
-    integration.propose_matches(any_app.uow(), team, 5, any_app.clock)
+    integration.propose_matches(any_app.uow(), team, 5, clock=any_app.clock)
     with any_app.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(MatchProposalRow)) == 2
 

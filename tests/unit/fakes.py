@@ -1416,7 +1416,7 @@ def organization(seats: int = 2, uow=None, clock: FixedClock | None = None) -> O
     lead = org.add_staff(
         uow, AddStaff("Sam Bouchard", "sam.bouchard@example.org", "front_line_manager")
     ).code
-    program = org.add_program(uow, AddProgram("PP-CHU", "Partenariat", "Qualité")).code
+    program = org.add_program(uow, AddProgram("PP-CHU", "Partenariat", "Qualité"), clock).code
     for code in REQUIRED_MODULES:
         org.add_training_module(uow, TrainingModule(code, f"Module {code}"))
     org.add_training_module(uow, TrainingModule("QI-TOOLS", "Optional tools", required=False))

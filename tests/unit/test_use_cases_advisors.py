@@ -145,7 +145,7 @@ def test_a_yes_to_the_invitation_moves_to_screening_and_a_no_to_declined(o):
 def test_a_retained_advisor_gets_consents_and_a_welcome_listing_the_required_modules(o):
     code = advisor_at(o, "screening")
 
-    change = a.apply_screening_outcome(o.uow, code, "retained", COORDINATOR, "v2", o.clock)
+    change = a.apply_screening_outcome(o.uow, code, "retained", COORDINATOR, "v2", clock=o.clock)
 
     assert change.to_state == "recruited"
     consents = o.uow.advisors.consents(code)

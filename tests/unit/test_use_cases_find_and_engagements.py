@@ -86,7 +86,7 @@ def test_engagements_are_listed_by_team_advisor_and_state(o):
     second = advisor_at(o, "active")
     [one] = o.uow.engagements.for_advisor(first)
     o.later(days=30)
-    integration.end_engagement(o.uow, one.code, META, False, o.clock)
+    integration.end_engagement(o.uow, one.code, META, False, clock=o.clock)
 
     everything = queries.list_engagements(o.uow)
     assert [e.advisor for e in everything] == [first, second]
@@ -129,7 +129,7 @@ def test_an_engagement_shows_its_evaluation_feedback_rounds_and_pay(o):
         1250,
     )
 
-    integration.end_engagement(o.uow, code, META, False, o.clock)
+    integration.end_engagement(o.uow, code, META, False, clock=o.clock)
     evaluate_engagement(o.uow, code, META, notes="went well", clock=o.clock)
     after = queries.get_engagement(o.uow, code)
     assert after.engagement.stage == "evaluated"

@@ -74,7 +74,7 @@ def test_matches_rank_ready_advisors_who_are_not_already_on_the_team(o):
         team = o.uow.teams.get(o.team)
     assert team.focus_tags == []  # no shared lived experience to score: hours decide
 
-    matches = integration.propose_matches(o.uow, o.team)
+    matches = integration.propose_matches(o.uow, o.team, clock=o.clock)
 
     assert [m.advisor for m in matches] == [strong, weak]
     assert on_team not in [m.advisor for m in matches]
@@ -235,7 +235,7 @@ def test_reminders_go_once_per_period_to_those_who_have_not_answered(o):
     code = o.uow.engagements.get(engagement).advisor
     feedback.open_feedback(o.uow, engagement, META, clock=o.clock)
     portal.record_response(
-        o.uow, FakeQuestionnaires(), engagement, code, {"res_heard": 4}, partial=True
+        o.uow, FakeQuestionnaires(), engagement, code, {"res_heard": 4}, clock=o.clock, partial=True
     )
 
     o.later(days=6)
@@ -253,8 +253,8 @@ def test_a_completed_engagement_is_evaluated_once_against_the_criteria(o):
     engagement = active_engagement(o)
     integration.end_engagement(o.uow, engagement, META, clock=o.clock)
 
-    report = feedback.evaluate_engagement(o.uow, engagement, META, "went well", o.clock)
-    again = feedback.evaluate_engagement(o.uow, engagement, META, "other notes", o.clock)
+    report = feedback.evaluate_engagement(o.uow, engagement, META, "went well", clock=o.clock)
+    again = feedback.evaluate_engagement(o.uow, engagement, META, "other notes", clock=o.clock)
 
     assert o.uow.engagements.get(engagement).stage == "evaluated"
     names = [c["name"] for c in report.criteria]

@@ -89,7 +89,9 @@ def test_a_meeting_in_the_future_on_an_inactive_team_or_twice_a_day_is_refused(o
         meeting(o, TODAY + timedelta(days=1), present=[code])
     forming = add_team(o.uow, AddTeam("Gériatrie", program=o.program, lead=o.lead), o.clock)
     with pytest.raises(InvalidInputError, match="is forming; meetings are recorded for active"):
-        meetings.record_meeting(o.uow, RecordMeeting(forming.code, TODAY, (), (), meta=META))
+        meetings.record_meeting(
+            o.uow, RecordMeeting(forming.code, TODAY, (), (), meta=META), o.clock
+        )
     meeting(o, TODAY, present=[code])
     with pytest.raises(InvalidInputError, match="already has a meeting on 2026-03-02"):
         meeting(o, TODAY, absent=[code])

@@ -9,6 +9,7 @@ from ppflow.domain.errors import DuplicateError, InvalidInputError, NotFoundErro
 from ppflow.domain.model import TrainingModule
 from ppflow.services import organization as org
 from ppflow.services import queries
+from ppflow.services.ports import FixedClock
 from tests.unit.fakes import START, FakeUnitOfWork, organization
 
 
@@ -42,7 +43,7 @@ def test_two_staff_members_cannot_share_an_e_mail_address_whatever_its_case():
 def test_a_program_keeps_its_managers_and_its_targets():
     o = organization()
     targets = (TargetSpec("teams_with_two_advisors", 0.5, "2026"),)
-    org.add_program(o.uow, AddProgram("PP-2", "Second", "Qualité", (o.lead,), targets))
+    org.add_program(o.uow, AddProgram("PP-2", "Second", "Qualité", (o.lead,), targets), o.clock)
 
     program = queries.get_program(o.uow, "PP-2")
 
@@ -55,7 +56,7 @@ def test_a_program_keeps_its_managers_and_its_targets():
 def test_a_provider_cannot_be_a_programs_manager_nor_a_team_lead():
     o = organization()
     with pytest.raises(InvalidInputError, match="is a provider, not a manager"):
-        org.add_program(o.uow, AddProgram("PP-2", "Second", "Qualité", (o.referrer,)))
+        org.add_program(o.uow, AddProgram("PP-2", "Second", "Qualité", (o.referrer,)), o.clock)
     with pytest.raises(InvalidInputError, match="a team lead is a manager"):
         org.add_team(o.uow, AddTeam("Team", lead=o.referrer), o.clock)
     assert [p.code for p in o.uow.programs.list()] == ["PP-CHU"]
@@ -64,7 +65,7 @@ def test_a_provider_cannot_be_a_programs_manager_nor_a_team_lead():
 def test_a_program_code_is_used_once_and_an_unknown_program_is_not_found():
     o = organization()
     with pytest.raises(DuplicateError, match="program PP-CHU already exists"):
-        org.add_program(o.uow, AddProgram("PP-CHU", "Again", "Qualité"))
+        org.add_program(o.uow, AddProgram("PP-CHU", "Again", "Qualité"), o.clock)
     with pytest.raises(NotFoundError, match="no program 'PP-NONE'"):
         queries.get_program(o.uow, "PP-NONE")
 
@@ -105,12 +106,12 @@ def test_a_new_team_is_forming_with_its_first_transition_logged():
 )
 def test_a_team_is_refused_with_the_reason(cmd, message):
     with pytest.raises(InvalidInputError, match=message):
-        org.add_team(FakeUnitOfWork(), cmd)
+        org.add_team(FakeUnitOfWork(), cmd, FixedClock(START))
 
 
 def test_a_team_led_by_an_unknown_staff_member_is_refused():
     with pytest.raises(NotFoundError, match="no staff member 'ST-NOBODY'"):
-        org.add_team(FakeUnitOfWork(), AddTeam("T", lead="ST-NOBODY"))
+        org.add_team(FakeUnitOfWork(), AddTeam("T", lead="ST-NOBODY"), FixedClock(START))
 
 
 def test_a_training_module_is_added_once():

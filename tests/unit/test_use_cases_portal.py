@@ -59,7 +59,7 @@ def test_an_unknown_token_is_a_forged_link(o, asked):
     with pytest.raises(LinkError, match="forged"):
         portal.open_survey(o.uow, LIBRARY, "made-up-token")
     with pytest.raises(LinkError, match="forged"):
-        portal.submit_response(o.uow, LIBRARY, "made-up-token", {"res_heard": "4"})
+        portal.submit_response(o.uow, LIBRARY, "made-up-token", {"res_heard": "4"}, o.clock)
 
 
 def test_a_submitted_response_is_recorded_once_with_its_version_and_theme_scores(o, asked):
@@ -89,7 +89,9 @@ def test_a_submitted_response_is_recorded_once_with_its_version_and_theme_scores
 def test_a_response_with_faults_is_refused_naming_each_and_nothing_is_recorded(o, asked):
     _, advisor, tokens = asked
     with pytest.raises(InvalidInputError) as error:
-        portal.submit_response(o.uow, LIBRARY, tokens[advisor], {"res_heard": "9", "nope": "1"})
+        portal.submit_response(
+            o.uow, LIBRARY, tokens[advisor], {"res_heard": "9", "nope": "1"}, o.clock
+        )
     assert "res_heard: agreement answers go from 1 to 5" in str(error.value)
     assert "has no item 'nope'" in str(error.value)
     assert all(s.request.answered_at is None for s in o.uow.tables.surveys)
@@ -119,7 +121,12 @@ def test_an_empty_response_is_refused_even_when_sent_as_it_is(o, asked):
     _, advisor, tokens = asked
     with pytest.raises(portal.UnansweredError) as left:
         portal.submit_response(
-            o.uow, LIBRARY, tokens[advisor], {"res_heard": " ", "comments": ""}, partial=True
+            o.uow,
+            LIBRARY,
+            tokens[advisor],
+            {"res_heard": " ", "comments": ""},
+            o.clock,
+            partial=True,
         )
     assert left.value.nothing and len(left.value.items) == 3
     assert all(s.request.answered_at is None for s in o.uow.tables.surveys)
@@ -166,14 +173,18 @@ def test_a_coordinator_enters_a_paper_response_and_a_second_one_is_refused(o, as
     engagement, _, _ = asked
 
     recorded = portal.record_response(
-        o.uow, LIBRARY, engagement, o.lead, {"inf_change": 3}, partial=True
+        o.uow, LIBRARY, engagement, o.lead, {"inf_change": 3}, o.clock, partial=True
     )
 
     assert (recorded.questionnaire, recorded.scores.overall) == ("partnership-experience-team", 3)
     with pytest.raises(DuplicateError, match="the first response stands"):
-        portal.record_response(o.uow, LIBRARY, engagement, o.lead, {"inf_change": 1}, partial=True)
+        portal.record_response(
+            o.uow, LIBRARY, engagement, o.lead, {"inf_change": 1}, o.clock, partial=True
+        )
     with pytest.raises(NotFoundError, match="questionnaire round 2 for"):
-        portal.record_response(o.uow, LIBRARY, engagement, o.lead, {"inf_change": 1}, round=2)
+        portal.record_response(
+            o.uow, LIBRARY, engagement, o.lead, {"inf_change": 1}, o.clock, round=2
+        )
 
 
 def test_a_response_keeps_the_version_of_the_questionnaire_it_answered(o, asked):
@@ -184,7 +195,7 @@ def test_a_response_keeps_the_version_of_the_questionnaire_it_answered(o, asked)
     )
     assert (
         portal.record_response(
-            o.uow, library, engagement, advisor, {"res_heard": 5}, partial=True
+            o.uow, library, engagement, advisor, {"res_heard": 5}, o.clock, partial=True
         ).version
         == 2
     )

@@ -107,7 +107,7 @@ def test_retention_erases_each_final_state_after_its_own_period():
 
 def test_retention_is_set_only_for_final_states():
     with pytest.raises(ValueError, match="active is not one of alumni, declined"):
-        retention.apply_retention(FakeRetentionStore(), {"active": 30})
+        retention.apply_retention(FakeRetentionStore(), {"active": 30}, FixedClock(START))
 
 
 # --------------------------------------------------------------------------- privacy
@@ -122,7 +122,7 @@ def test_an_export_is_stamped_with_its_format_and_time_and_an_unknown_advisor_re
     assert exported["exported_at"] == START.isoformat()
     assert exported["advisor"] == {"code": "PA-2222AA"}
     with pytest.raises(NotFoundError):
-        privacy.export_advisor(store, "PA-NOBODY")
+        privacy.export_advisor(store, "PA-NOBODY", FixedClock(START))
 
 
 def test_erasure_on_request_is_asked_of_the_store_at_the_clocks_time():

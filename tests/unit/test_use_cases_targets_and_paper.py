@@ -22,9 +22,9 @@ from tests.unit.test_use_cases_indicators_and_imports import FakeIndicatorQuerie
 
 def test_a_revised_target_is_a_new_version_set_at_the_clocks_time():
     o = organization()
-    first = org.revise_target(o.uow, o.program, "teams_with_advisors", 4, "2026", o.clock)
+    first = org.revise_target(o.uow, o.program, "teams_with_advisors", 4, "2026", clock=o.clock)
     o.clock.moment = START + timedelta(days=90)
-    second = org.revise_target(o.uow, o.program, "teams_with_advisors", 6, None, o.clock)
+    second = org.revise_target(o.uow, o.program, "teams_with_advisors", 6, None, clock=o.clock)
 
     program = queries.get_program(o.uow, o.program)
     assert [(t.target, t.period, t.version, t.set_at) for t in program.targets] == [
@@ -36,8 +36,8 @@ def test_a_revised_target_is_a_new_version_set_at_the_clocks_time():
 
 def test_versions_are_counted_per_indicator():
     o = organization()
-    org.revise_target(o.uow, o.program, "teams_with_advisors", 4, "2026", o.clock)
-    other = org.revise_target(o.uow, o.program, "withdrawals", 2, "2026", o.clock)
+    org.revise_target(o.uow, o.program, "teams_with_advisors", 4, "2026", clock=o.clock)
+    other = org.revise_target(o.uow, o.program, "withdrawals", 2, "2026", clock=o.clock)
     assert other.version == 1
 
 
@@ -57,16 +57,16 @@ def test_versions_are_counted_per_indicator():
 def test_a_target_is_refused_with_the_reason(indicator, value, year, message):
     o = organization()
     with pytest.raises(InvalidInputError, match=message):
-        org.revise_target(o.uow, o.program, indicator, value, year, o.clock)
+        org.revise_target(o.uow, o.program, indicator, value, year, clock=o.clock)
     assert queries.get_program(o.uow, o.program).targets == []
 
 
 def test_the_valid_indicators_are_named_and_questionnaire_themes_have_targets():
     o = organization()
     with pytest.raises(InvalidInputError, match="valid ones: .*advisors_integrated"):
-        org.revise_target(o.uow, o.program, "feedback_respect", 4, "2026", o.clock)
+        org.revise_target(o.uow, o.program, "feedback_respect", 4, "2026", clock=o.clock)
     saved = org.revise_target(
-        o.uow, o.program, "feedback_respect", 4, "2026", o.clock, themes=("respect",)
+        o.uow, o.program, "feedback_respect", 4, "2026", clock=o.clock, themes=("respect",)
     )
     assert saved.version == 1
 
@@ -74,12 +74,12 @@ def test_the_valid_indicators_are_named_and_questionnaire_themes_have_targets():
 def test_an_unknown_program_is_not_found():
     o = organization()
     with pytest.raises(NotFoundError, match="no program 'PP-NONE'"):
-        org.revise_target(o.uow, "PP-NONE", "teams", 4, "2026", o.clock)
+        org.revise_target(o.uow, "PP-NONE", "teams", 4, "2026", clock=o.clock)
 
 
 def test_two_revisions_read_at_once_cannot_both_take_the_next_version():
     o = organization()
-    org.revise_target(o.uow, o.program, "teams", 4, "2026", o.clock)
+    org.revise_target(o.uow, o.program, "teams", 4, "2026", clock=o.clock)
     with o.uow:
         o.uow.programs.add_target(o.program, ProgramTarget("teams", 5, "2026", 2, START))
         with pytest.raises(ConcurrentUpdateError):

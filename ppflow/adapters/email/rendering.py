@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from ppflow.services.notifications import (
     sample_people,
     template_context,
 )
-from ppflow.services.ports import SYSTEM_CLOCK, Clock
+from ppflow.services.ports import Clock, FixedClock
 from ppflow.services.sweeps import digest_line, digest_texts
 from ppflow.services.wording import (
     Wording,
@@ -62,6 +62,7 @@ ROOT = "email"
 # What the templates check signs its sample links with.
 SAMPLE_PORTAL_URL = "https://portal.example"
 SAMPLE_KEY = "sample-key-for-the-templates-check"
+SAMPLE_MOMENT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # when the sample e-mails are "sent"
 PARTS = {"subject": ".subject.txt", "text": ".txt", "html": ".html"}
 # Internal codes a subject must not carry (subjects show in inboxes, lists and logs, and
 # mean nothing to the reader): advisors, staff, engagements, teams, surveys.
@@ -264,7 +265,7 @@ def check_templates(
     languages = tuple(languages)
     environment = make_environment(templates_dir)
     renderer = JinjaRenderer(environment)
-    links = PersonalLinks(renderer, SAMPLE_PORTAL_URL, SAMPLE_KEY, 30, SYSTEM_CLOCK)
+    links = PersonalLinks(renderer, SAMPLE_PORTAL_URL, SAMPLE_KEY, 30, FixedClock(SAMPLE_MOMENT))
     people = sample_people()
     results: list[TemplateCheck] = []
     for kind in NOTIFICATIONS.values():

@@ -24,7 +24,6 @@ import re
 import secrets
 import socket
 import ssl
-import time
 from collections.abc import Callable, Sequence
 from email.utils import formataddr, formatdate
 
@@ -38,6 +37,7 @@ from aiosmtplib import (
 )
 
 from ppflow.services.notifications import Delivery, OutgoingEmail
+from ppflow.services.ports import Clock
 from ppflow.settings import SmtpSettings
 
 CONNECTION_ERRORS = (SMTPException, OSError, asyncio.TimeoutError)
@@ -78,23 +78,12 @@ def _mailbox(name: str, address: str) -> str:
     return f"{name} <{address}>"
 
 
-def _date() -> str:
-    """The Date header, worked out once a second (messages go out by the hundred)."""
-    second = int(time.time())
-    if _DATE[0] != second:
-        _DATE[:] = [second, formatdate(second, localtime=False)]
-    return _DATE[1]
-
-
-_DATE: list = [0, ""]
-
-
 def _qp(text: str) -> bytes:
     body = text.replace("\r\n", "\n").encode()
     return binascii.b2a_qp(body, istext=True).replace(b"\n", b"\r\n")
 
 
-def build_message(email: OutgoingEmail, sender: str) -> bytes:
+def build_message(email: OutgoingEmail, sender: str, date: str) -> bytes:
     """The message as it goes on the wire: multipart/alternative, text then HTML, both
     UTF-8 quoted-printable. Built by hand because the standard library's EmailMessage costs
     more CPU than sending it does; the sink's reader and any mail client parse it as usual.
@@ -106,7 +95,7 @@ def build_message(email: OutgoingEmail, sender: str) -> bytes:
         ("From", sender),
         ("To", _mailbox(email.to_name, email.to_address)),
         ("Subject", _encoded_words(email.subject)),
-        ("Date", _date()),
+        ("Date", date),
         ("Message-ID", email.message_id),
         *email.headers,
         ("MIME-Version", "1.0"),
@@ -144,12 +133,15 @@ def _is_permanent(code: int) -> bool:
 
 
 class SmtpMailer:
-    """One dispatcher pass's connections: ``async with SmtpMailer(settings) as m``."""
+    """One dispatcher pass's connections: ``async with SmtpMailer(settings, clock) as m``.
+    The clock dates each message."""
 
-    def __init__(self, settings: SmtpSettings, concurrency: int | None = None):
+    def __init__(self, settings: SmtpSettings, clock: Clock, concurrency: int | None = None):
         if settings.use_tls and settings.starttls:
             raise ValueError("SMTP: use_tls (implicit TLS) and starttls exclude each other")
         self.settings = settings
+        self.clock = clock
+        self._date: tuple[int, str] = (0, "")
         self.concurrency = max(1, concurrency or settings.concurrency)
         self._clients: list[aiosmtplib.SMTP | None] = []
         self._unreachable: str | None = None
@@ -191,6 +183,13 @@ class SmtpMailer:
 
     # ------------------------------------------------------------------ internals
 
+    def _date_header(self) -> str:
+        """The Date header, worked out once a second (messages go out by the hundred)."""
+        second = int(self.clock.now().timestamp())
+        if self._date[0] != second:
+            self._date = (second, formatdate(second, localtime=False))
+        return self._date[1]
+
     def _new_client(self) -> aiosmtplib.SMTP:
         s = self.settings
         return aiosmtplib.SMTP(
@@ -229,7 +228,7 @@ class SmtpMailer:
     async def _deliver(self, slot: int, client: aiosmtplib.SMTP, email: OutgoingEmail) -> Delivery:
         key = email.key
         try:
-            message = build_message(email, self.settings.sender)
+            message = build_message(email, self.settings.sender, self._date_header())
         except (ValueError, TypeError, UnicodeError) as exc:
             return Delivery(key, False, permanent=True, reply=f"message not built: {exc}")
         try:
