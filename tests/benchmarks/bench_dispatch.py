@@ -247,7 +247,7 @@ def measure(
 
 def crash(messages: int, connections: int, kill_after: int) -> None:
     """The crash test's run, at full size, with the default lease (see its module)."""
-    from ppflow.services.ports import SystemClock
+    from ppflow.bootstrap import SystemClock
     from tests.conftest import POSTGRES_URL, make_app
     from tests.integration.test_dispatch_crash import crash_and_recover
 

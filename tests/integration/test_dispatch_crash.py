@@ -25,10 +25,10 @@ import pytest
 from sqlalchemy import func, select
 
 from ppflow.adapters.orm import NotificationRow
+from ppflow.bootstrap import SystemClock
 from ppflow.domain.commands import AddStaff
 from ppflow.services import organization
 from ppflow.services.notifications import DispatchPolicy, queue_notification
-from ppflow.services.ports import SystemClock
 from ppflow.settings import SmtpSettings
 from tests.conftest import make_app
 
