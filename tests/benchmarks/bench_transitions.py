@@ -49,11 +49,11 @@ from ppflow.adapters.orm import (
     TransitionReasonRow,
     TransitionRow,
 )
-from ppflow.bootstrap import App, bootstrap
+from ppflow.bootstrap import App, SystemClock, bootstrap
 from ppflow.domain.commands import Meta
 from ppflow.domain.model import normalise_phone
 from ppflow.services import advisors
-from ppflow.services.ports import SYSTEM_CLOCK, FixedClock
+from ppflow.services.ports import FixedClock
 from ppflow.services.referral_import import import_referrals
 from ppflow.settings import Settings
 
@@ -447,7 +447,7 @@ def measure_interactive(kind: str, calls: int = 300, pool: int = 10_000) -> dict
         tempfile.TemporaryDirectory(prefix="ppflow-bench-") as scratch,
         fresh_settings(kind, Path(scratch)) as settings,
     ):
-        app = new_app(settings, SYSTEM_CLOCK)
+        app = new_app(settings, SystemClock())
         codes = seed_identified(app, pool)
         code = codes[len(codes) // 2]
         hold = Meta("bench", "benchmark pause")
