@@ -104,7 +104,7 @@ class App:
     def signing_keys(self) -> SigningKeys:
         """The keys that sign (the current one) and check (it and the previous ones) the
         personal links, read from their Secret block if one is named. Outside development
-        the development key or a weak key raises SigningKeyError."""
+        any key not made by ``ppflow keygen`` raises SigningKeyError."""
         from ppflow.services.links import signing_keys
 
         self.read_secrets()

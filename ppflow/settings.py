@@ -58,8 +58,8 @@ class PortalSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     # Signs the personal survey and withdrawal links. The default is for development only:
-    # outside development (PPFLOW_ENVIRONMENT) it, or any weak key, is refused by
-    # `ppflow check`, the portal, mail rendering and the opening of survey rounds.
+    # outside development (PPFLOW_ENVIRONMENT) only a key made by `ppflow keygen` is
+    # accepted by `ppflow check`, the portal, mail rendering and the flows' workers.
     signing_key: str = DEVELOPMENT_SIGNING_KEY
     signing_key_block: str | None = None  # or a Prefect Secret block holding it
     # Keys rotated out (PPFLOW_PORTAL__PREVIOUS_SIGNING_KEYS, separated by commas or

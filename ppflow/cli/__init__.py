@@ -14,6 +14,7 @@ from ppflow.cli import (
     db,
     demo,
     incident,
+    keys,
     lifecycle,
     mail,
     meeting,
@@ -67,6 +68,7 @@ app.command("portal", rich_help_panel=SETUP)(portal.portal)
 app.command("mail-sink", rich_help_panel=SETUP)(mail.mail_sink)
 app.add_typer(db.db_app, name="db", rich_help_panel=SETUP)
 app.command("check", rich_help_panel=SETUP)(check.check)
+app.command("keygen", rich_help_panel=SETUP)(keys.keygen)
 app.command("demo", rich_help_panel=SETUP)(demo.demo)
 app.command("lifecycle", rich_help_panel=SETUP)(lifecycle.lifecycle)
 

@@ -57,12 +57,12 @@ def run_checks(application: App) -> bool:
     out.print(f"environment: {settings.environment}", highlight=False)
     problems = signing_key_problems(settings)
     if not problems:
-        out.print(f"[green]ok[/]    {keys}: long and random enough", highlight=False)
+        out.print(f"[green]ok[/]    {keys}: made by ppflow keygen", highlight=False)
     elif refuse:
         ok = False
         err.print(
             f"[bold red]refused[/] {keys}: {'; '.join(problems)}. Set "
-            "PPFLOW_PORTAL__SIGNING_KEY (or PPFLOW_PORTAL__SIGNING_KEY_BLOCK) to a strong "
+            "PPFLOW_PORTAL__SIGNING_KEY (or PPFLOW_PORTAL__SIGNING_KEY_BLOCK) to a new "
             f"key: {KEY_ADVICE}.",
             highlight=False,
         )

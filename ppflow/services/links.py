@@ -17,11 +17,11 @@ Only the standard library is used, so the portal never needs Prefect to check a 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
-import math
 import re
-from collections import Counter
+import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,15 +34,15 @@ SURVEY = "s"
 WITHDRAWAL = "w"
 _SUBJECT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-# What a signing key needs outside development.
-MIN_KEY_LENGTH = 32
-MIN_DISTINCT_CHARACTERS = 8
-MIN_ENTROPY_BITS = 80
-_REPEAT = 4  # a run of this many characters seen earlier in the key adds no entropy
-KEY_ADVICE = (
-    "use a random secret of at least 32 characters, e.g. "
-    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
-)
+# Outside development only keys made by ``ppflow keygen`` are accepted: 32 random bytes and
+# a 4-byte checksum, in lower-case base32 behind a prefix. The prefix makes a key easy to
+# recognise (in a configuration file, or in a secret scanner), the checksum catches a key
+# cut short or mistyped, and a key made by hand, however clever it looks, is refused.
+KEY_PREFIX = "ppflow_"
+KEY_BYTES = 32
+_CHECKSUM_BYTES = 4
+_MIN_DISTINCT_BYTES = 16  # 32 random bytes have about 30 distinct values; 16 or fewer: none
+KEY_ADVICE = "make one with `ppflow keygen`"
 
 
 class LinkError(Exception):
@@ -54,8 +54,8 @@ class LinkError(Exception):
 
 
 class SigningKeyError(PPFlowError):
-    """No link may be made or checked with the configured keys (outside development: the
-    development key, or a weak key)."""
+    """No link may be made or checked with the configured keys (outside development: any
+    key not made by ``ppflow keygen``)."""
 
 
 @dataclass(frozen=True)
@@ -81,64 +81,37 @@ class SigningKeys:
 # ----------------------------------------------------------------------- key rules
 
 
-def estimated_entropy_bits(key: str) -> float:
-    """A rough, pessimistic estimate of the key's entropy: the Shannon entropy of its
-    characters, counted only over the characters that do not repeat a run of 4 or more
-    seen earlier in the key (so "Secret12Secret12..." counts its first "Secret12" only)."""
-    key = key[:256]  # longer keys are judged by their start; it is enough
-    if not key:
-        return 0.0
-    counts = Counter(key)
-    per_character = sum(n / len(key) * math.log2(len(key) / n) for n in counts.values())
-    fresh, i = 0, 0
-    while i < len(key):
-        seen = key[:i]
-        length = 0
-        while i + length < len(key) and key[i : i + length + 1] in seen:
-            length += 1
-        if length >= _REPEAT:
-            i += length
-        else:
-            fresh += 1
-            i += 1
-    return per_character * fresh
+def _checksum(secret: bytes) -> bytes:
+    return hashlib.sha256(b"ppflow-signing-key|" + secret).digest()[:_CHECKSUM_BYTES]
 
 
-def _classes(key: str) -> set[str]:
-    found = set()
-    for character in key:
-        if character.islower():
-            found.add("lower-case letters")
-        elif character.isupper():
-            found.add("upper-case letters")
-        elif character.isdigit():
-            found.add("digits")
-        else:
-            found.add("symbols")
-    return found
+def make_key() -> str:
+    """A new signing key: 32 bytes from the operating system's random source."""
+    secret = secrets.token_bytes(KEY_BYTES)
+    encoded = base64.b32encode(secret + _checksum(secret)).decode("ascii")
+    return KEY_PREFIX + encoded.rstrip("=").lower()
 
 
 def key_problems(key: str) -> list[str]:
-    """Why ``key`` is too weak to sign links outside development, each reason worded to
-    follow "the key" (empty list: it is strong enough)."""
+    """Why ``key`` may not sign links outside development, each reason worded to follow
+    "the key" (empty list: it may)."""
     if key == DEVELOPMENT_SIGNING_KEY:
         return ["is the development default"]
-    problems = []
-    if len(key) < MIN_KEY_LENGTH:
-        problems.append(f"has {len(key)} characters; {MIN_KEY_LENGTH} are needed")
-    distinct = len(set(key))
-    if distinct < MIN_DISTINCT_CHARACTERS:
-        plural = "s" if distinct != 1 else ""
-        problems.append(
-            f"has {distinct} distinct character{plural}; {MIN_DISTINCT_CHARACTERS} are needed"
-        )
-    classes = _classes(key)
-    if len(classes) == 1:
-        problems.append(f"is only {classes.pop()}")
-    bits = estimated_entropy_bits(key)
-    if bits < MIN_ENTROPY_BITS:
-        problems.append(f"has about {bits:.0f} bits of entropy; {MIN_ENTROPY_BITS} are needed")
-    return problems
+    body = key.removeprefix(KEY_PREFIX)
+    if body == key or not body:
+        return ["was not made by `ppflow keygen` (its keys start with ppflow_)"]
+    try:
+        raw = base64.b32decode(body.upper() + "=" * (-len(body) % 8))
+    except (ValueError, binascii.Error):
+        raw = b""
+    if len(raw) != KEY_BYTES + _CHECKSUM_BYTES:
+        return ["is not a whole `ppflow keygen` key (cut short, or a character changed?)"]
+    secret, checksum = raw[:KEY_BYTES], raw[KEY_BYTES:]
+    if not hmac.compare_digest(checksum, _checksum(secret)):
+        return ["fails its checksum (a character changed, added or lost?)"]
+    if len(set(secret)) <= _MIN_DISTINCT_BYTES:
+        return ["was not made from random bytes"]
+    return []
 
 
 def configured_key_problems(settings: HasPortal) -> list[str]:
@@ -151,7 +124,7 @@ def configured_key_problems(settings: HasPortal) -> list[str]:
 
 
 def strict(settings: HasPortal) -> bool:
-    """Outside development, weak keys are refused."""
+    """Outside development, only keys made by ``ppflow keygen`` are accepted."""
     return settings.environment != "development"
 
 

@@ -1,5 +1,5 @@
 """The keys that sign personal links: outside development every path that makes or checks
-a link refuses the development key and weak keys; keys rotate without breaking the links
+a link accepts only keys made by `ppflow keygen`; keys rotate without breaking the links
 already sent; the outbox holds a survey's token, never its link."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from ppflow.settings import DEVELOPMENT_SIGNING_KEY, PortalSettings, Settings, g
 from tests import factories
 from tests.integration.portal_helpers import open_engagement
 
-OLD_KEY = "glfJq7uQOElYxC7q7f8rtLFW_rbpA0VhatI5ERABZJo"
-NEW_KEY = "NywrRIm9rn087WL97kgzhsmdbBNI-QXT7L49V9CMsNg"
+OLD_KEY = "ppflow_5vlph2qrg35yr3hhrnp5tn3qpqalh26kqy2l2pz7e4o7nc4soj7kj45s3e"
+NEW_KEY = "ppflow_uovjsigtteqewvrpkpn32pke2aculzsdlwx66dxklt7pjklzoh34mvogue"
 SURVEY_LINK = re.compile(r"https?://\S+/s/[A-Za-z0-9_.-]+")
 
 runner = CliRunner()
@@ -89,9 +89,9 @@ def test_production_refuses_the_development_key_when_mail_is_dispatched(mail_app
         mail_app.renderer()
 
 
-def test_production_refuses_a_weak_key_when_mail_is_rendered(sqlite_app):
+def test_production_refuses_a_hand_made_key_when_mail_is_rendered(sqlite_app):
     configure(sqlite_app, "production", signing_key="a" * 40)
-    with pytest.raises(SigningKeyError, match="1 distinct character"):
+    with pytest.raises(SigningKeyError, match="was not made by `ppflow keygen`"):
         sqlite_app.renderer()
 
 
@@ -100,7 +100,7 @@ def test_production_refuses_the_development_key_on_the_portal(sqlite_app):
     with pytest.raises(SigningKeyError, match="development default"):
         sqlite_app.portal()
     configure(sqlite_app, "production", signing_key=NEW_KEY, previous_signing_keys=["x" * 40])
-    with pytest.raises(SigningKeyError, match="previous signing key 1 has 1 distinct"):
+    with pytest.raises(SigningKeyError, match="previous signing key 1 was not made by"):
         sqlite_app.portal()
 
 
@@ -133,32 +133,51 @@ def test_development_still_signs_with_the_development_key(sqlite_app):
     assert sqlite_app.renderer() is not None and sqlite_app.portal() is not None
 
 
-# ---------------------------------------------------------------------- weak keys
+# ------------------------------------------------------------ keys nobody can guess
+
+
+def _with_checksum(secret: bytes) -> str:
+    """A key in keygen's form around chosen bytes: what someone who read the format could
+    forge by hand."""
+    import base64
+    import hashlib
+
+    checksum = hashlib.sha256(b"ppflow-signing-key|" + secret).digest()[:4]
+    return "ppflow_" + base64.b32encode(secret + checksum).decode().rstrip("=").lower()
+
+
+def _one_changed(key: str, at: int) -> str:
+    return key[:at] + ("a" if key[at] != "a" else "b") + key[at + 1 :]
 
 
 @pytest.mark.parametrize(
     ("key", "reason"),
     [
-        ("a" * 32, "the signing key has 1 distinct character; 8 are needed"),
-        ("a" * 32, "the signing key has about 0 bits of entropy; 80 are needed"),
-        ("eyukimeeevpgxfierhhyevkuabieigfsdfnznqcz", "the signing key is only lower-case letters"),
-        ("4" + "0123456789" * 4, "the signing key is only digits"),
-        ("aB3$" * 10, "the signing key has 4 distinct characters; 8 are needed"),
-        ("Tr0ub4dor&3-Tr0ub4dor&3-Tr0ub4dor&3", "the signing key has about 41 bits of entropy"),
-        ("short-but-not-default", "the signing key has 21 characters; 32 are needed"),
+        # hand-made keys that passed the length and entropy rules of earlier versions
+        ("abcdefghijklmnopqrstuvwxyzABCDEF0123", "was not made by `ppflow keygen`"),
+        ("0123456789abcdefABCDEF0123456789", "was not made by `ppflow keygen`"),
+        ("qwertyuiopasdfghjklzxcvbnmQWERTY1", "was not made by `ppflow keygen`"),
+        ("development-only-signing-key-Prod2026!", "was not made by `ppflow keygen`"),
+        ("glfJq7uQOElYxC7q7f8rtLFW_rbpA0VhatI5ERABZJo", "was not made by `ppflow keygen`"),
+        (NEW_KEY[:-3], "is not a whole `ppflow keygen` key"),
+        (NEW_KEY + "a", "is not a whole `ppflow keygen` key"),
+        (_one_changed(NEW_KEY, 20), "fails its checksum"),
+        ("ppflow_", "was not made by `ppflow keygen`"),
+        (_with_checksum(bytes(32)), "was not made from random bytes"),
+        (_with_checksum(b"Secret12" * 4), "was not made from random bytes"),
         (DEVELOPMENT_SIGNING_KEY, "the signing key is the development default"),
     ],
 )
-def test_check_refuses_a_weak_key_in_production_with_the_reason(sqlite_app, key, reason):
+def test_check_refuses_in_production_any_key_not_made_by_keygen(sqlite_app, key, reason):
     result = invoke(configure(sqlite_app, "production", signing_key=key), "check")
     assert result.exit_code == 1
     assert "Traceback" not in result.output
-    assert "refused" in result.output
+    assert "refused" in result.output and "ppflow keygen" in result.output
     assert reason in " ".join(result.output.split())
     assert "the portal may start" not in result.output
 
 
-def test_check_refuses_a_weak_previous_key_and_names_it(sqlite_app):
+def test_check_refuses_a_previous_key_not_made_by_keygen_and_names_it(sqlite_app):
     app = configure(
         sqlite_app, "production", signing_key=NEW_KEY, previous_signing_keys=[OLD_KEY, "b" * 40]
     )
@@ -166,11 +185,11 @@ def test_check_refuses_a_weak_previous_key_and_names_it(sqlite_app):
     assert result.exit_code == 1
     output = " ".join(result.output.split())
     assert "and 2 previous key(s)" in output
-    assert "previous signing key 2 has 1 distinct character" in output
+    assert "previous signing key 2 was not made by `ppflow keygen`" in output
     assert "previous signing key 1" not in output
 
 
-def test_check_accepts_strong_current_and_previous_keys(sqlite_app):
+def test_check_accepts_keys_made_by_keygen(sqlite_app):
     app = configure(sqlite_app, "production", signing_key=NEW_KEY, previous_signing_keys=[OLD_KEY])
     result = invoke(app, "check")
     assert result.exit_code == 0, result.output
@@ -178,13 +197,15 @@ def test_check_accepts_strong_current_and_previous_keys(sqlite_app):
     assert "the portal may start" in result.output
 
 
-def test_random_keys_of_32_characters_and_more_pass_the_rules():
-    import secrets
-
-    for _ in range(500):
-        assert links.key_problems(secrets.token_hex(16)) == []
-        assert links.key_problems(secrets.token_urlsafe(24)) == []
-        assert links.key_problems(secrets.token_urlsafe(48)) == []
+def test_keygen_prints_a_new_key_each_time_and_production_takes_it(sqlite_app):
+    made = [invoke(sqlite_app, "keygen") for _ in range(200)]
+    keys = [result.output.strip() for result in made]
+    assert all(result.exit_code == 0 for result in made)
+    assert len(set(keys)) == 200
+    assert all(re.fullmatch(r"ppflow_[a-z2-7]{58}", key) for key in keys)
+    assert all(links.key_problems(key) == [] for key in keys)
+    app = configure(sqlite_app, "production", signing_key=keys[0])
+    assert invoke(app, "check").exit_code == 0
 
 
 # ------------------------------------------------------------------------ rotation

@@ -18,7 +18,7 @@ def test_a_request_waiting_for_the_database_does_not_hold_up_the_others(sqlite_a
     app = sqlite_app
     code = factories.referral(app, factories.staff(app))
     advisors.invite_advisor(app.uow(), code, Meta("test"), app.clock)
-    link = links.withdrawal_link(app.settings, code)
+    link = links.withdrawal_link(app.settings, code, app.clock.now())
     path = "/" + link.split("/", 3)[3]
 
     # another writer holds the database: the withdrawal waits for it (busy timeout)

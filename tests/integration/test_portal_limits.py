@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -103,7 +104,7 @@ def test_a_one_gigabyte_post_to_a_withdrawal_link_is_refused_at_once_with_little
     process, base = portal_process
     code = factories.referral(app, factories.staff(app), language="en")
     advisors.invite_advisor(app.uow(), code, Meta("t"), app.clock)
-    link = links.withdrawal_link(app.settings, code)
+    link = links.withdrawal_link(app.settings, code, datetime.now(UTC))  # the portal's clock
     url = base + link[link.index("/w/") :]
     # warm the portal up on this page and on a small refused form, then measure
     assert httpx.get(url).status_code == 200
@@ -133,7 +134,7 @@ def test_a_declared_length_over_the_limit_is_refused_before_any_of_the_body_is_s
     app = sqlite_app
     _, base = portal_process
     code = factories.referral(app, factories.staff(app), language="fr")
-    link = links.withdrawal_link(app.settings, code)
+    link = links.withdrawal_link(app.settings, code, datetime.now(UTC))  # the portal's clock
     path = link[link.index("/w/") :]
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as connection:
