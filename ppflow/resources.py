@@ -2,7 +2,8 @@
 that they are where the code is whether ppflow runs from a checkout or from a wheel:
 
 - the Jinja templates (e-mail, portal, report) in ``ppflow/templates/``;
-- the deployments, ``prefect.yaml``, beside the flows in ``ppflow_flows``;
+- the deployments, ``prefect.yaml``, and the portal's reverse proxy, ``nginx-portal.conf``,
+  beside the flows in ``ppflow_flows``;
 - the shipped questionnaires in ``ppflow.questionnaires``;
 - the Alembic migrations in ``ppflow.adapters.migrations``.
 
@@ -41,6 +42,11 @@ def prefect_file() -> Path:
     return _path("ppflow_flows", "prefect.yaml")
 
 
+def proxy_file() -> Path:
+    """``nginx-portal.conf``: the reverse proxy the production recipe puts before the portal."""
+    return _path("ppflow_flows", "nginx-portal.conf")
+
+
 def questionnaires_dir() -> Path:
     """The questionnaires ppflow ships (``<name>.v<version>.yaml``)."""
     return _path("ppflow.questionnaires")
@@ -71,6 +77,7 @@ def problems(templates: Path | None = None) -> list[str]:
             )
     checks = (
         ("deployments", prefect_file, Path.is_file),
+        ("the portal's proxy", proxy_file, Path.is_file),
         ("questionnaires", questionnaires_dir, lambda p: any(p.glob("*.yaml"))),
         ("migrations", migrations_dir, lambda p: (p / "script.py.mako").is_file()),
     )
@@ -86,12 +93,13 @@ def problems(templates: Path | None = None) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m ppflow.resources [templates|prefect.yaml|questionnaires|migrations]``:
+    """``python -m ppflow.resources [templates|prefect.yaml|nginx-portal.conf|…]``:
     print where the shipped files are (for ``prefect deploy --prefect-file``), or, with no
     argument, every location and the problems found (exit status 1 if any)."""
     where = {
         "templates": templates_dir,
         "prefect.yaml": prefect_file,
+        "nginx-portal.conf": proxy_file,
         "questionnaires": questionnaires_dir,
         "migrations": migrations_dir,
     }

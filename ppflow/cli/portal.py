@@ -7,7 +7,10 @@ Output names people by code only.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -109,13 +112,54 @@ def portal(
     if not run_checks(application):
         raise typer.Exit(1)
     settings = application.settings.portal
-    uvicorn.run(
+    config = uvicorn.Config(
         application.portal(),
         host=host or settings.host,
         port=port or settings.port,
         access_log=False,  # request paths are personal links
         log_level="info",
+        loop="asyncio",  # the loop whose error handler is set below
     )
+    server = uvicorn.Server(config)
+
+    async def serve() -> None:
+        asyncio.get_running_loop().set_exception_handler(AcceptErrors())
+        await server.serve()
+
+    asyncio.run(serve())
+
+
+class AcceptErrors:
+    """The event loop's handler of errors no task catches. When the process has no file
+    descriptor left, asyncio reports each refused accept with a traceback, many times a
+    second under a flood of connections (megabytes of log a minute). Those become one line
+    a minute saying how many there were, and the retries still pending when the server
+    stops are dropped; every other error is reported as asyncio does.
+    What keeps slow clients from exhausting the portal is the reverse proxy of the
+    production recipe (the README's "Serving the portal")."""
+
+    EVERY_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self.refused = 0
+        self.reported_at: float | None = None
+
+    def __call__(self, loop, context: dict) -> None:
+        retried = getattr(getattr(context.get("handle"), "_callback", None), "__name__", "")
+        if retried == "_start_serving" and isinstance(context.get("exception"), ValueError):
+            return  # a refused accept retried after the server closed its socket (a stop)
+        if not str(context.get("message", "")).startswith("socket.accept() out of system"):
+            loop.default_exception_handler(context)
+            return
+        self.refused += 1
+        now = time.monotonic()
+        if self.reported_at is None or now - self.reported_at >= self.EVERY_SECONDS:
+            logging.getLogger("uvicorn.error").warning(
+                "refusing connections: %s (%d time(s) since the last report)",
+                context.get("exception"),
+                self.refused,
+            )
+            self.refused, self.reported_at = 0, now
 
 
 # ------------------------------------------------------------------------ feedback

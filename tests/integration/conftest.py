@@ -9,12 +9,18 @@ a Maildir), with faults a test can switch on:
 
 from __future__ import annotations
 
+import os
+import resource
 import socket
+import subprocess
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ppflow.adapters.email.maildir import StoredMessage, count_messages, read_maildir
@@ -181,3 +187,54 @@ def ppflow(any_app):
         return result.output
 
     return invoke
+
+
+@contextmanager
+def portal_command(app, tmp_path: Path, open_files: int | None = None, log: Path | None = None):
+    """``ppflow portal`` as a process of its own on a free loopback port, over ``app``'s
+    database; ``open_files`` caps its file descriptors, ``log`` takes what it prints.
+    Yields the process and its base address."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PPFLOW_DATABASE_URL": app.settings.database_url,
+        "PPFLOW_DATA_DIR": str(tmp_path),
+        "PPFLOW_PORTAL__SIGNING_KEY": app.settings.portal.signing_key,
+        "PPFLOW_ENVIRONMENT": "development",
+    }
+
+    def limit_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
+    ppflow = Path(sys.executable).with_name("ppflow")
+    output = log.open("ab") if log is not None else subprocess.PIPE
+    process = subprocess.Popen(
+        [str(ppflow), "portal", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL if log is None else output,
+        stderr=output,
+        preexec_fn=limit_files,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            said = log.read_text()[-2000:] if log else process.stderr.read()[-2000:]
+            raise AssertionError(f"the portal did not start: {said!r}")
+        time.sleep(0.1)
+    try:
+        yield process, base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -8,10 +8,7 @@ that its memory can be read from ``/proc/<pid>/status``.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +19,7 @@ import pytest
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors, links, queries
 from tests import factories
-from tests.integration.conftest import free_port
+from tests.integration.conftest import portal_command
 
 GIGABYTE = 1 << 30
 CHUNK = 1 << 20
@@ -51,40 +48,8 @@ def one_gigabyte():
 @pytest.fixture
 def portal_process(sqlite_app, tmp_path):
     """``ppflow portal`` on a free loopback port, over the test's database."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "PPFLOW_DATABASE_URL": sqlite_app.settings.database_url,
-        "PPFLOW_DATA_DIR": str(tmp_path),
-        "PPFLOW_PORTAL__SIGNING_KEY": sqlite_app.settings.portal.signing_key,
-        "PPFLOW_ENVIRONMENT": "development",
-    }
-    ppflow = Path(sys.executable).with_name("ppflow")
-    process = subprocess.Popen(
-        [str(ppflow), "portal", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"the portal did not start: {process.stderr.read()[-2000:]!r}")
-        time.sleep(0.1)
-    yield process, base
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with portal_command(sqlite_app, tmp_path) as served:
+        yield served
 
 
 def post_gigabyte(url: str, chunked: bool) -> tuple[httpx.Response, float]:
