@@ -25,15 +25,11 @@ test: $(STAMP)  ## the whole test suite (PostgreSQL tests need PPFLOW_TEST_DATAB
 	else echo "faketime is not installed (Debian: apt-get install faketime): the unit tier at a later date is skipped"; fi
 
 # Loopback only: a Prefect server other machines reach needs basic authentication (the
-# README's production recipe); tests/flows/test_closed_server.py holds this to 127.0.0.1.
+# README's worker recipe); tests/flows/test_closed_server.py holds this to 127.0.0.1.
+# flows/office.py makes the data directory, starts the three processes, stops them all when
+# one ends (naming it), and stops them in order on Ctrl-C; tests/flows/test_make_serve.py.
 serve: $(STAMP)  ## Prefect server and UI, the mail sink and every deployment; Ctrl-C stops all
-	@echo "Prefect UI on http://127.0.0.1:$(PREFECT_PORT), mail sink on 127.0.0.1:8025"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) & \
-	$(BIN)/ppflow mail-sink & \
-	until $(BIN)/python -c 'import sys, urllib.request as r; r.urlopen(sys.argv[1], timeout=2)' \
-		http://127.0.0.1:$(PREFECT_PORT)/api/health 2>/dev/null; do sleep 1; done; \
-	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(BIN)/ppflow serve
+	@$(BIN)/python -m ppflow_flows.office --port $(PREFECT_PORT)
 
 bench: $(STAMP)  ## every benchmark beside its floor; table and plot in tests/benchmarks/results/
 	$(BIN)/python -m tests.benchmarks.bench_all $(BENCH_ARGS)

@@ -180,7 +180,8 @@ def run_demo(
             raise DemoAlreadyRunError("the demonstration cohort is already there; use --reset")
     result = DemoResult()
     prefect_started = time.monotonic()
-    result.api_url = client().api_url  # starts Prefect's local server when none is set
+    # starts Prefect's local server when none is set; the client gives an httpx URL
+    result.api_url = str(client().api_url)
     result.server_seconds = time.monotonic() - prefect_started
     with in_process():
         onboarding = time.monotonic()

@@ -145,6 +145,12 @@ class App:
 
         return read_maildir(self.maildir) if ident is None else find_message(self.maildir, ident)
 
+    def clear_mail(self) -> int:
+        """Delete every message the mail sink kept; returns how many."""
+        from ppflow.adapters.email.maildir import remove_all_messages
+
+        return remove_all_messages(self.maildir)
+
     def outbox(self) -> SqlOutbox:
         from ppflow.adapters.outbox import SqlOutbox
 

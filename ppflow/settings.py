@@ -3,15 +3,48 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from ppflow import resources
+from ppflow.domain.errors import PPFlowError
 from ppflow.domain.lifecycle import AdvisorStage
+
+# Names a file of PPFLOW_... lines that every ppflow process reads (the CLI, `ppflow serve`,
+# the portal, and the flow runs of a worker, whose work pool's job variables name it), so
+# that one configuration reaches them all. A variable set in the environment wins over
+# the file.
+ENV_FILE_VARIABLE = "PPFLOW_ENV_FILE"
+
+
+class SettingsFileError(PPFlowError):
+    """The file PPFLOW_ENV_FILE names cannot be read."""
+
+
+def env_file() -> Path | None:
+    """The file ``PPFLOW_ENV_FILE`` names (None when unset or empty). A file named but
+    missing is an error: a process that silently ran without the organization's
+    configuration would sign links with the development key and mail nobody."""
+    named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
+    if not named:
+        return None
+    path = Path(named).expanduser()
+    if not path.is_file():
+        raise SettingsFileError(
+            f"{ENV_FILE_VARIABLE} names {path}, which is not a file this process can read"
+        )
+    return path
 
 
 def _default_data_dir() -> Path:
@@ -129,6 +162,22 @@ class Settings(BaseSettings):
     portal: PortalSettings = Field(default_factory=PortalSettings)
     compensation: CompensationSettings = Field(default_factory=CompensationSettings)
     environment: str = "development"  # "production" makes `ppflow check` strict
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Values given in code, then the environment, then the file PPFLOW_ENV_FILE names."""
+        path = env_file()
+        if path is None:
+            return init_settings, env_settings
+        from_file = DotEnvSettingsSource(settings_cls, env_file=path, env_file_encoding="utf-8")
+        return init_settings, env_settings, from_file
 
     def organization_names(self) -> dict[str, str]:
         """The sending organization's name by language (none configured: empty)."""

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 # that the unit tier (no database) never pays for them.
 
 POSTGRES_URL = os.environ.get("PPFLOW_TEST_DATABASE_URL")
+# On PostgreSQL the development signing key is refused (ppflow.services.links): the tests
+# there sign links with this key instead.
+TEST_SIGNING_KEY = "ppflow_6ju4sit5ilmkgbiudsgobraf7kma2kbg3wnqj6n35czlkadlnvd3nrkdzm"  # made by ppflow keygen
 NO_POSTGRES = "PPFLOW_TEST_DATABASE_URL is not set (no PostgreSQL server to test against)"
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -48,7 +51,7 @@ def make_app(kind: str, tmp_path, clock, migrate: bool = True):
     from sqlalchemy import text
 
     from ppflow.bootstrap import bootstrap
-    from ppflow.settings import Settings
+    from ppflow.settings import PortalSettings, Settings
 
     if kind == "sqlite":
         settings = Settings(database_url=f"sqlite:///{tmp_path}/ppflow.db", data_dir=tmp_path)
@@ -57,7 +60,12 @@ def make_app(kind: str, tmp_path, clock, migrate: bool = True):
         if not POSTGRES_URL:
             pytest.skip(NO_POSTGRES)
         admin, schema = _postgres_schema()
-        settings = Settings(database_url=POSTGRES_URL, database_schema=schema, data_dir=tmp_path)
+        settings = Settings(
+            database_url=POSTGRES_URL,
+            database_schema=schema,
+            data_dir=tmp_path,
+            portal=PortalSettings(signing_key=TEST_SIGNING_KEY),
+        )
 
         def cleanup():
             with admin.begin() as connection:

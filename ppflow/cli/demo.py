@@ -19,7 +19,9 @@ from ppflow.services.ports import AdvisorFilter
 
 
 def demo(
-    reset: Annotated[bool, typer.Option(help="Empty the database first.")] = False,
+    reset: Annotated[
+        bool, typer.Option(help="Empty the database and the mail sink's Maildir first.")
+    ] = False,
     seed_only: Annotated[bool, typer.Option(help="Seed without Prefect (quick look).")] = False,
 ) -> None:
     """The main job on the embedded defaults: seed a program, identify a cohort of
@@ -30,6 +32,9 @@ def demo(
     application = current_app()
     if reset:
         application.downgrade("base")
+        removed = application.clear_mail()
+        if removed:
+            out.print(f"removed {removed} e-mail(s) of earlier runs from {application.maildir}")
     application.upgrade()
     out.print(f"database: {application.engine.url.render_as_string(hide_password=True)}")
     if seed_only:

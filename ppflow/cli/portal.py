@@ -40,7 +40,7 @@ def signing_key_problems(settings) -> list[str]:
 def run_checks(application: App) -> bool:
     """Print each check of the portal's configuration with its result; True when the
     portal may start."""
-    from ppflow.services.links import KEY_ADVICE, strict
+    from ppflow.services.links import KEY_ADVICE, development_key_refusal, strict
     from ppflow.services.questionnaires import QuestionnaireError
 
     settings = application.settings
@@ -59,7 +59,11 @@ def run_checks(application: App) -> bool:
     )
     out.print(f"environment: {settings.environment}", highlight=False)
     problems = signing_key_problems(settings)
-    if not problems:
+    refusal = development_key_refusal(settings)
+    if refusal:
+        ok = False
+        err.print(f"[bold red]refused[/] {keys}: {refusal}", highlight=False)
+    elif not problems:
         out.print(f"[green]ok[/]    {keys}: made by ppflow keygen", highlight=False)
     elif refuse:
         ok = False

@@ -9,7 +9,8 @@ is kept by the data: an answered survey, or an advisor already withdrawn, refuse
 Keys rotate: new links are signed with the current key, and a link is checked against the
 current key and every previous one, so that links already sent keep working until they
 expire. Outside development, :func:`signing_keys` refuses the development key and weak
-keys; every path that makes or checks a link gets its keys from it.
+keys, and on a database other than the embedded SQLite it refuses the development key
+whatever the environment; every path that makes or checks a link gets its keys from it.
 
 Only the standard library is used, so the portal never needs Prefect to check a link.
 """
@@ -128,11 +129,39 @@ def strict(settings: HasPortal) -> bool:
     return settings.environment != "development"
 
 
+def on_embedded_database(settings: HasPortal) -> bool:
+    """Whether the application database is an SQLite file: one machine's own, as on a
+    development machine. PostgreSQL is shared, so its processes serve real people."""
+    return settings.resolved_database_url.startswith("sqlite")
+
+
+def development_key_refusal(settings: HasPortal) -> str | None:
+    """Why the development key may not be used here, or None. Whatever PPFLOW_ENVIRONMENT
+    says, a process whose database is not the embedded SQLite refuses it: its links would
+    reach real people, and anyone can forge a link signed with a published key. A worker
+    that never got the organization's configuration is the usual cause."""
+    portal = settings.portal
+    if on_embedded_database(settings):
+        return None
+    if DEVELOPMENT_SIGNING_KEY not in (portal.signing_key, *portal.previous_signing_keys):
+        return None
+    backend = settings.resolved_database_url.split(":", 1)[0].split("+", 1)[0]
+    return (
+        f"the development signing key is refused with a {backend} database, whatever "
+        "PPFLOW_ENVIRONMENT says: set PPFLOW_PORTAL__SIGNING_KEY (or "
+        "PPFLOW_PORTAL__SIGNING_KEY_BLOCK) for every process, e.g. in the file PPFLOW_ENV_FILE "
+        f"names; {KEY_ADVICE}"
+    )
+
+
 def signing_keys(settings: HasPortal) -> SigningKeys:
     """The keys with which links may be signed and checked here. Outside development it
     raises SigningKeyError when the current or a previous key is the development key or is
     weak: a link signed with a known key can be forged by anyone."""
     portal = settings.portal
+    refusal = development_key_refusal(settings)
+    if refusal:
+        raise SigningKeyError(refusal)
     if strict(settings):
         problems = configured_key_problems(settings)
         if problems:

@@ -423,9 +423,14 @@ class PortalKeys(Protocol):
     """What signing needs from ``settings.portal``."""
 
     signing_key: str
+    previous_signing_keys: list[str]
     link_days: int
 
 
 class HasPortal(Protocol):
     portal: PortalKeys
     portal_url: str
+    environment: str
+
+    @property
+    def resolved_database_url(self) -> str: ...

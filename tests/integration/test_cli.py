@@ -195,6 +195,21 @@ def test_the_quick_demo_seeds_once_and_prints_pool_and_teams(ppflow):
     assert "Advisor pool (11)" in ppflow("demo", "--reset", "--seed-only").output
 
 
+def test_demo_reset_clears_the_mail_of_earlier_runs(ppflow, tmp_path):
+    from types import SimpleNamespace
+
+    from ppflow.adapters.email.sink import MaildirHandler
+
+    sink = MaildirHandler(tmp_path / "maildir")  # what an earlier demonstration delivered
+    for n in range(3):
+        content = f"Subject: earlier {n}\r\n\r\nbody\r\n".encode()
+        sink.store(SimpleNamespace(rcpt_tos=["a@example.org"], original_content=content))
+    assert len(cli.get_app().stored_mail()) == 3
+    again = ppflow("demo", "--reset", "--seed-only").output
+    assert "removed 3 e-mail(s) of earlier runs" in " ".join(again.split())
+    assert cli.get_app().stored_mail() == []
+
+
 def test_the_lifecycle_command_prints_the_table_as_mermaid(ppflow):
     out = ppflow("lifecycle", "engagement").output
     assert out.startswith("stateDiagram-v2") and "completed --> evaluated" in out

@@ -148,6 +148,7 @@ def crash_and_recover(
         "PPFLOW_SMTP__CONCURRENCY": str(smtp.concurrency),
         "PPFLOW_SMTP__LEASE_SECONDS": str(smtp.lease_seconds),
         "PPFLOW_SMTP__SENDER": smtp.sender,
+        "PPFLOW_PORTAL__SIGNING_KEY": app.settings.portal.signing_key,
     }
     if app.settings.database_schema:
         env["PPFLOW_DATABASE_SCHEMA"] = app.settings.database_schema

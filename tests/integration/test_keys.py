@@ -19,6 +19,7 @@ from ppflow.services import advisors, feedback, links
 from ppflow.services.links import SigningKeyError
 from ppflow.settings import DEVELOPMENT_SIGNING_KEY, PortalSettings, Settings, get_settings
 from tests import factories
+from tests.conftest import make_app
 from tests.integration.portal_helpers import open_engagement
 
 OLD_KEY = "ppflow_5vlph2qrg35yr3hhrnp5tn3qpqalh26kqy2l2pz7e4o7nc4soj7kj45s3e"
@@ -125,6 +126,47 @@ def test_a_worker_outside_development_runs_no_flow_with_the_development_key(
         app.dispose()
     finally:
         runtime.application.cache_clear()
+
+
+@pytest.mark.postgres
+def test_the_development_key_is_refused_on_postgresql_whatever_the_environment(
+    tmp_path, clock, smtp_server
+):
+    """A worker that never got the organization's configuration runs in "development" with
+    the development key; on the organization's PostgreSQL it must sign nothing."""
+    app, cleanup = make_app("postgres", tmp_path, clock)
+    try:
+        app.settings = app.settings.model_copy(update={"smtp": smtp_server.settings()})
+        code = factories.referral(app, factories.staff(app))
+        advisors.invite_advisor(app.uow(), code, Meta("t"), app.clock)
+        configure(app, "development", signing_key=DEVELOPMENT_SIGNING_KEY)
+
+        result = invoke(app, "mail", "dispatch")
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        [line] = result.output.strip().splitlines()
+        assert "development signing key is refused with a postgresql database" in line
+        assert smtp_server.count() == 0
+        assert {row.status for row in notifications(app, "invitation")} == {"pending"}
+        for opening in (app.portal, app.renderer):
+            with pytest.raises(SigningKeyError, match="whatever PPFLOW_ENVIRONMENT says"):
+                opening()
+        checked = invoke(app, "check")
+        assert checked.exit_code == 1 and "development signing key is refused" in " ".join(
+            checked.output.split()
+        )
+        # a key of its own as a previous key, or the development key kept as a previous one
+        configure(app, "development", signing_key=NEW_KEY, previous_signing_keys=[OLD_KEY])
+        assert app.signing_keys().current == NEW_KEY
+        assert invoke(app, "mail", "dispatch").exit_code == 0
+        assert {row.status for row in notifications(app, "invitation")} == {"sent"}
+        configure(
+            app, "development", signing_key=NEW_KEY, previous_signing_keys=[DEVELOPMENT_SIGNING_KEY]
+        )
+        with pytest.raises(SigningKeyError, match="development signing key is refused"):
+            app.portal()
+    finally:
+        app.dispose()
+        cleanup()
 
 
 def test_development_still_signs_with_the_development_key(sqlite_app):

@@ -60,6 +60,14 @@ def read_maildir(root: Path) -> list[StoredMessage]:
     return [_read(n, *item) for n, item in enumerate(_files(Path(root)), start=1)]
 
 
+def remove_all_messages(root: Path) -> int:
+    """Delete every message the sink kept (``ppflow demo --reset``). Returns how many."""
+    files = _files(Path(root))
+    for *_, path in files:
+        path.unlink(missing_ok=True)
+    return len(files)
+
+
 def count_messages(root: Path) -> int:
     return len(_files(Path(root)))
 

@@ -23,6 +23,8 @@ class MaildirHandler:
 
     def __init__(self, maildir: Path):
         self.path = Path(maildir)
+        # a fresh setup has no data directory yet (on PostgreSQL nothing else makes it)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.maildir = mailbox.Maildir(self.path, create=True)
 
     async def handle_DATA(self, server, session, envelope) -> str:
