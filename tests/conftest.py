@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 POSTGRES_URL = os.environ.get("PPFLOW_TEST_DATABASE_URL")
 # On PostgreSQL the development signing key is refused (ppflow.services.links): the tests
-# there sign links with this key instead.
-TEST_SIGNING_KEY = "ppflow_6ju4sit5ilmkgbiudsgobraf7kma2kbg3wnqj6n35czlkadlnvd3nrkdzm"  # made by ppflow keygen
+# there sign links with this key (made by ppflow keygen) instead.
+TEST_SIGNING_KEY = "ppflow_6ju4sit5ilmkgbiudsgobraf7kma2kbg3wnqj6n35czlkadlnvd3nrkdzm"
 NO_POSTGRES = "PPFLOW_TEST_DATABASE_URL is not set (no PostgreSQL server to test against)"
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
