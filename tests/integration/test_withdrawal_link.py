@@ -101,8 +101,10 @@ def test_a_withdrawal_link_is_spent_once_used_and_so_is_every_other_link_of_thei
         assert "confirm" not in page.text  # no form left to send
         again = portal.post(link + "?lang=en", data={"confirm": "yes", "lang": "en"})
         assert again.status_code == 410 and "You have already withdrawn" in again.text
-        french = portal.get(link)
+        french = portal.get(link + "?lang=fr")
         assert french.status_code == 410 and "Vous vous êtes déjà retiré(e)" in french.text
+        own = portal.get(link)  # in the advisor's own language, as their other pages
+        assert own.status_code == 410 and '<html lang="en">' in own.text
     assert withdrawal_count(app, code) == (1, 1)
     with app.session_factory() as session:
         assert session.scalars(select(ConsentRow)).all() == []  # never consented: no row made
