@@ -139,3 +139,35 @@ def test_the_link_of_someone_whose_participation_ended_opens_no_withdrawal_form(
     assert page.status_code == 409 and "Your participation has already ended" in page.text
     assert portal.post(link, data={"confirm": "yes"}).status_code == 409
     assert queries.get_advisor(app.uow(), code).advisor.stage == "declined"
+
+
+def test_once_an_advisor_withdraws_their_survey_links_say_so_and_store_nothing(sqlite_app):
+    """Withdrawal ends the person's survey requests: their link answers 410, in their
+    language, saying they withdrew; a response posted to it is not stored. The team lead's
+    link on the same engagement still works."""
+    from tests.integration.portal_helpers import (
+        client_for,
+        mailed_link,
+        open_engagement,
+        response_row,
+    )
+
+    app = sqlite_app
+    opened = open_engagement(app, language="en")
+    link, lead_link = mailed_link(app, opened.advisor), mailed_link(app, opened.lead)
+    portal = client_for(app)
+    assert portal.get(link).status_code == 200
+    advisors.withdraw_advisor(
+        app.uow(), opened.advisor, Meta("cli:coordinator", "moving"), app.clock
+    )
+
+    page = portal.get(link)
+    assert page.status_code == 410 and '<html lang="en">' in page.text
+    assert "You have withdrawn from the partnership program" in page.text
+    sent = portal.post(link, data={"com_information": "4", "open_went_well": "x", "partial": "yes"})
+    assert sent.status_code == 410 and "Merci" not in sent.text and "Thank" not in sent.text
+    french = portal.get(link + "?lang=fr")
+    assert french.status_code == 410 and "Vous vous êtes retiré(e) du programme" in french.text
+    row = response_row(app, opened.advisor)
+    assert (row.answers, row.answered_at, row.ended_because) == (None, None, "withdrawn")
+    assert portal.get(lead_link).status_code == 200
