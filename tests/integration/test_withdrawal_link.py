@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
@@ -171,3 +172,17 @@ def test_once_an_advisor_withdraws_their_survey_links_say_so_and_store_nothing(s
     row = response_row(app, opened.advisor)
     assert (row.answers, row.answered_at, row.ended_because) == (None, None, "withdrawn")
     assert portal.get(lead_link).status_code == 200
+    # nor does a coordinator's entry of a paper form for them go in
+    from ppflow.domain.errors import InvalidInputError
+    from ppflow.services.portal import record_response
+
+    with pytest.raises(InvalidInputError, match="withdrew"):
+        record_response(
+            app.uow(),
+            app.questionnaires(),
+            opened.engagement,
+            opened.advisor,
+            {"com_information": "4"},
+            app.clock,
+            partial=True,
+        )
