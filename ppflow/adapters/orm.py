@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Date,
     DateTime,
     Float,
@@ -15,12 +16,17 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     func,
+    or_,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -59,6 +65,39 @@ class Base(DeclarativeBase):
 
 def _now() -> Mapped[datetime]:
     return mapped_column(UtcDateTime(), server_default=func.now())
+
+
+# ------------------------------------------------------------------ personal data
+#
+# Which columns hold an advisor's personal data is declared here, once, on the columns:
+# ``info=PERSONAL`` (erased to "" or NULL) or ``info=personal(value)`` (erased to that
+# value). A table holding such a column says how its rows belong to an advisor with
+# ``about_an_advisor(...)`` in its ``__table_args__``. The export, the erasure and the
+# compaction of the database files all read their lists from this declaration
+# (:func:`personal_columns`, :func:`rows_about`, :func:`erased_value`), and
+# ``tests/integration/test_erasure.py`` fails on a personal column any of them would miss.
+# Staff members' work addresses are not declared: the people this covers are advisors.
+
+ERASED = "[erased]"
+_UNSET = object()
+
+
+def personal(erased_as: object = _UNSET) -> dict:
+    """``info`` of a column holding personal data; erasure writes ``erased_as`` in it (by
+    default "" for text, NULL where the column allows it)."""
+    return {"personal": True} if erased_as is _UNSET else {"personal": True, "erased": erased_as}
+
+
+PERSONAL = personal()
+
+
+def about_an_advisor(tie: str | tuple[str | None, str], rows: bool = False) -> dict:
+    """``__table_args__`` entry of a table with personal columns: how a row belongs to an
+    advisor. ``tie`` is ``"advisor_id"`` (the advisor's row), ``"engagement_id"`` (one of
+    their engagements), ``"transition_id"`` (a move of theirs or of their engagements), or
+    ``(kind_column, code_column)``: the advisor's code, where the kind column (if any) says
+    "advisor". ``rows``: erasure deletes the rows rather than blanking their columns."""
+    return {"info": {"person": tie, "erase_rows": rows}}
 
 
 class StaffRow(Base):
@@ -126,17 +165,18 @@ class ContactRow(Base):
     __table_args__ = (
         Index("uq_contacts_email_key", "email_key", unique=True),
         Index("uq_contacts_phone_key", "phone_key", unique=True),
+        about_an_advisor("advisor_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), unique=True)
-    first_name: Mapped[str] = mapped_column(String(200))
-    last_name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(320), index=True)
-    phone: Mapped[str] = mapped_column(String(40), default="", index=True)
+    first_name: Mapped[str] = mapped_column(String(200), info=personal(ERASED))
+    last_name: Mapped[str] = mapped_column(String(200), info=personal(ERASED))
+    email: Mapped[str] = mapped_column(String(320), index=True, info=PERSONAL)
+    phone: Mapped[str] = mapped_column(String(40), default="", index=True, info=PERSONAL)
     language: Mapped[str] = mapped_column(String(2), default="fr")
-    context: Mapped[str] = mapped_column(Text, default="")
-    email_key: Mapped[str | None] = mapped_column(String(320))
-    phone_key: Mapped[str | None] = mapped_column(String(40))
+    context: Mapped[str] = mapped_column(Text, default="", info=PERSONAL)
+    email_key: Mapped[str | None] = mapped_column(String(320), info=PERSONAL)
+    phone_key: Mapped[str | None] = mapped_column(String(40), info=PERSONAL)
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
@@ -169,6 +209,7 @@ class TeamRow(Base):
 
 class EngagementRow(Base):
     __tablename__ = "engagements"
+    __table_args__ = (about_an_advisor("advisor_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), index=True)
@@ -179,7 +220,7 @@ class EngagementRow(Base):
     end_date: Mapped[date | None] = mapped_column(Date)
     hourly_rate: Mapped[float | None] = mapped_column(Float)
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    reason: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text, info=personal(ERASED))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = _now()
 
@@ -245,8 +286,9 @@ class TransitionReasonRow(Base):
     remove it; the log keeps its codes, states and times."""
 
     __tablename__ = "transition_reasons"
+    __table_args__ = (about_an_advisor("transition_id", rows=True),)
     transition_id: Mapped[int] = mapped_column(ForeignKey("transitions.id"), primary_key=True)
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, info=PERSONAL)
 
 
 class CorrectionRow(Base):
@@ -255,12 +297,13 @@ class CorrectionRow(Base):
     kept here, so the log holds no personal data beyond the reason, which erasure empties."""
 
     __tablename__ = "corrections"
+    __table_args__ = (about_an_advisor(("entity", "code")),)
     id: Mapped[int] = mapped_column(primary_key=True)
     entity: Mapped[str] = mapped_column(String(16))
     code: Mapped[str] = mapped_column(String(16), index=True)
     fields: Mapped[list] = mapped_column(JSON, default=list)
     actor: Mapped[str] = mapped_column(String(64))
-    reason: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="", info=PERSONAL)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
@@ -303,13 +346,16 @@ class MatchProposalRow(Base):
     may name lived experience: erased with the advisor). A new proposal replaces them."""
 
     __tablename__ = "match_proposals"
-    __table_args__ = (UniqueConstraint("team_id", "rank"),)
+    __table_args__ = (
+        UniqueConstraint("team_id", "rank"),
+        about_an_advisor("advisor_id", rows=True),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("qi_teams.id"))
     advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), index=True)
     rank: Mapped[int] = mapped_column(Integer)
     score: Mapped[int] = mapped_column(Integer)
-    reasons: Mapped[list[str]] = mapped_column(JSON)
+    reasons: Mapped[list[str]] = mapped_column(JSON, info=PERSONAL)
     proposed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
@@ -329,12 +375,13 @@ class NotificationRow(Base):
     """The outbox: written in the same transaction as the change that causes it."""
 
     __tablename__ = "notifications"
+    __table_args__ = (about_an_advisor(("recipient_kind", "recipient_code")),)
     id: Mapped[int] = mapped_column(primary_key=True)
     template: Mapped[str] = mapped_column(String(64))
     recipient_kind: Mapped[str] = mapped_column(String(16))  # advisor | staff
     recipient_code: Mapped[str] = mapped_column(String(16), index=True)
     language: Mapped[str] = mapped_column(String(2))
-    context: Mapped[dict] = mapped_column(JSON, default=dict)
+    context: Mapped[dict] = mapped_column(JSON, default=dict, info=personal({}))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     transition_id: Mapped[int | None] = mapped_column(ForeignKey("transitions.id"))
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
@@ -342,7 +389,7 @@ class NotificationRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     claimed_by: Mapped[str | None] = mapped_column(String(64))  # the dispatcher's claim token
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text, info=PERSONAL)
     message_id: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = _now()
@@ -352,7 +399,10 @@ class SurveyRequestRow(Base):
     """One questionnaire sent to one respondent about one engagement."""
 
     __tablename__ = "survey_requests"
-    __table_args__ = (UniqueConstraint("engagement_id", "respondent_code", "round"),)
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "respondent_code", "round"),
+        about_an_advisor(("respondent_kind", "respondent_code")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     engagement_id: Mapped[int] = mapped_column(ForeignKey("engagements.id"), index=True)
     respondent_kind: Mapped[str] = mapped_column(String(16))  # advisor | staff
@@ -364,19 +414,24 @@ class SurveyRequestRow(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     reminders: Mapped[int] = mapped_column(Integer, default=0)
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    answers: Mapped[dict | None] = mapped_column(JSON)
+    answers: Mapped[dict | None] = mapped_column(JSON, info=personal({"erased": True}))
     score: Mapped[float | None] = mapped_column(Float)
     questionnaire_version: Mapped[int | None] = mapped_column(Integer)  # that was answered
     theme_scores: Mapped[dict | None] = mapped_column(JSON)  # per theme of the questionnaire
+    # Ended because the advisor withdrew or their data was erased ("withdrawn", "erased"):
+    # the link then takes no answer and says why.
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ended_because: Mapped[str | None] = mapped_column(String(16))
 
 
 class EvaluationRow(Base):
     __tablename__ = "evaluations"
+    __table_args__ = (about_an_advisor("engagement_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     engagement_id: Mapped[int] = mapped_column(ForeignKey("engagements.id"), unique=True)
     criteria: Mapped[list] = mapped_column(JSON)
     score: Mapped[float | None] = mapped_column(Float)
-    notes: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="", info=PERSONAL)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(64))
 
@@ -385,12 +440,15 @@ class DecisionRow(Base):
     """A person's answer to a question a flow waits on. One answer per question wins."""
 
     __tablename__ = "decisions"
-    __table_args__ = (UniqueConstraint("flow_run_id", "question"),)
+    __table_args__ = (
+        UniqueConstraint("flow_run_id", "question"),
+        about_an_advisor((None, "subject")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     flow_run_id: Mapped[str] = mapped_column(String(64))
     question: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(16), index=True)
-    answer: Mapped[dict] = mapped_column(JSON)
+    answer: Mapped[dict] = mapped_column(JSON, info=personal({"erased": True}))
     actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -409,3 +467,83 @@ class IncidentRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_by: Mapped[str] = mapped_column(String(64))
     keep_until: Mapped[date] = mapped_column(Date)
+
+
+# ------------------------------------------------------------ reading the declaration
+
+
+class UndeclaredPersonError(LookupError):
+    """A table has personal columns but no way to find the advisor its rows are about, or a
+    personal column has no value erasure could write in it."""
+
+
+def personal_columns(metadata: MetaData | None = None) -> list[tuple[Table, Column]]:
+    """Every (table, column) declared personal, tables in dependency order."""
+    metadata = metadata or Base.metadata
+    return [
+        (table, column)
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if column.info.get("personal")
+    ]
+
+
+def personal_tables(metadata: MetaData | None = None) -> list[Table]:
+    seen: dict[str, Table] = {}
+    for table, _ in personal_columns(metadata):
+        seen.setdefault(table.name, table)
+    return list(seen.values())
+
+
+def rows_about(table: Table, advisor_ids) -> ColumnElement[bool]:
+    """The condition that selects the rows of ``table`` about these advisors (a list of
+    advisor ids, or a subquery giving them), as the table declares it."""
+    tie = table.info.get("person")
+    if tie is None:
+        raise UndeclaredPersonError(
+            f"table {table.name} has personal columns but does not say which advisor a row "
+            "is about (about_an_advisor in its __table_args__)"
+        )
+    tables = table.metadata.tables
+    advisors, engagements = tables["advisors"], tables["engagements"]
+    if table is advisors and tie == "id":
+        return advisors.c.id.in_(advisor_ids)
+    if tie == "advisor_id":
+        return table.c.advisor_id.in_(advisor_ids)
+    theirs = select(engagements.c.id).where(engagements.c.advisor_id.in_(advisor_ids))
+    if tie == "engagement_id":
+        return table.c.engagement_id.in_(theirs)
+    codes = select(advisors.c.code).where(advisors.c.id.in_(advisor_ids))
+    if tie == "transition_id":
+        moves = tables["transitions"]
+        engagement_codes = select(engagements.c.code).where(
+            engagements.c.advisor_id.in_(advisor_ids)
+        )
+        of_them = select(moves.c.id).where(
+            or_(
+                and_(moves.c.entity == "advisor", moves.c.code.in_(codes)),
+                and_(moves.c.entity == "engagement", moves.c.code.in_(engagement_codes)),
+            )
+        )
+        return table.c.transition_id.in_(of_them)
+    if isinstance(tie, tuple) and len(tie) == 2 and tie[1] in table.c:
+        kind, column = tie
+        condition = table.c[column].in_(codes)
+        return condition if kind is None else and_(table.c[kind] == "advisor", condition)
+    raise UndeclaredPersonError(f"table {table.name}: unknown tie to an advisor {tie!r}")
+
+
+def erased_value(column: Column) -> object:
+    """What erasure writes in a personal column: its declared value, else NULL where the
+    column allows it, else "" for text. Any other column must declare one."""
+    if "erased" in column.info:
+        return column.info["erased"]
+    if column.nullable:
+        return None
+    if isinstance(column.type, String):  # Text is a String too
+        return ""
+    raise UndeclaredPersonError(
+        f"{column.table.name}.{column.name} is personal, but erasure has no value to write "
+        "in it: declare one with personal(value), or erase its rows (about_an_advisor(..., "
+        "rows=True))"
+    )

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ppflow.adapters.orm import Base, UtcDateTime
+from ppflow.adapters.orm import PERSONAL, Base, UtcDateTime, about_an_advisor
 
 
 class RateTierRow(Base):
@@ -30,6 +30,7 @@ class ActivityLogRow(Base):
     valued when it was logged (the tier in effect on the activity's date)."""
 
     __tablename__ = "activity_logs"
+    __table_args__ = (about_an_advisor("engagement_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     engagement_id: Mapped[int] = mapped_column(ForeignKey("engagements.id"), index=True)
     activity_date: Mapped[date] = mapped_column(Date, index=True)
@@ -39,7 +40,7 @@ class ActivityLogRow(Base):
     basis: Mapped[str] = mapped_column(String(16))  # hourly | flat | engagement-rate
     amount_cents: Mapped[int] = mapped_column(Integer)
     declined: Mapped[bool] = mapped_column(Boolean, default=False)
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="", info=PERSONAL)
     request_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(64))
@@ -53,12 +54,13 @@ class ExpenseRow(Base):
     budget but not towards the payee's T4A total."""
 
     __tablename__ = "expenses"
+    __table_args__ = (about_an_advisor("engagement_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     engagement_id: Mapped[int] = mapped_column(ForeignKey("engagements.id"), index=True)
     expense_date: Mapped[date] = mapped_column(Date, index=True)
     kind: Mapped[str] = mapped_column(String(32))
     amount_cents: Mapped[int] = mapped_column(Integer)
-    receipt: Mapped[str] = mapped_column(String(200), default="")
+    receipt: Mapped[str] = mapped_column(String(200), default="", info=PERSONAL)
     request_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(64))

@@ -3,9 +3,10 @@ in SQL Core over ``survey_requests`` (the table of :class:`SurveyRequestRow`).""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ppflow.adapters.orm import (
@@ -15,7 +16,7 @@ from ppflow.adapters.orm import (
     NotificationRow,
     SurveyRequestRow,
 )
-from ppflow.services.portal import PendingSurvey
+from ppflow.services.portal import ERASED, PendingSurvey
 
 survey_requests = SurveyRequestRow.__table__
 _requests = survey_requests.c
@@ -35,6 +36,7 @@ class SqlSurveyResponses:
             _requests.questionnaire,
             _requests.answered_at,
             _requests.questionnaire_version,
+            _requests.ended_because,
         ).join(EngagementRow, EngagementRow.id == _requests.engagement_id)
 
     @staticmethod
@@ -63,10 +65,15 @@ class SqlSurveyResponses:
         theme_scores: dict[str, float],
         at: datetime,
     ) -> bool:
-        """Record once: a request already answered is left as it was (returns False)."""
+        """Record once: a request already answered, or ended, is left as it was (returns
+        False)."""
         result = self.session.execute(
             update(survey_requests)
-            .where(_requests.token == token, _requests.answered_at.is_(None))
+            .where(
+                _requests.token == token,
+                _requests.answered_at.is_(None),
+                _requests.ended_because.is_(None),
+            )
             .values(
                 answers=answers,
                 score=score,
@@ -76,6 +83,9 @@ class SqlSurveyResponses:
             )
         )
         return result.rowcount == 1
+
+    def end_for(self, advisor: str, because: str, at: datetime) -> int:
+        return end_survey_requests(self.session, [advisor], because, at)
 
     def language(self, survey: PendingSurvey) -> str | None:
         """The language the request e-mail went out in, else the advisor's own."""
@@ -89,9 +99,32 @@ class SqlSurveyResponses:
             return self.advisor_language(survey.respondent)
         return None
 
+    def advisor_erased(self, advisor: str) -> bool:
+        erased_at = self.session.scalar(
+            select(ContactRow.erased_at)
+            .join(AdvisorRow, AdvisorRow.id == ContactRow.advisor_id)
+            .where(AdvisorRow.code == advisor)
+        )
+        return erased_at is not None
+
     def advisor_language(self, advisor: str) -> str | None:
         return self.session.scalar(
             select(ContactRow.language)
             .join(AdvisorRow, AdvisorRow.id == ContactRow.advisor_id)
             .where(AdvisorRow.code == advisor)
         )
+
+
+def end_survey_requests(session: Session, codes: Iterable[str], because: str, at: datetime) -> int:
+    """End these advisors' survey requests, answered or not: their links then take no
+    answer and say why (``because``). Erasure overrides an earlier end (a withdrawal); a
+    withdrawal leaves an erasure as it is."""
+    where = [_requests.respondent_kind == "advisor", _requests.respondent_code.in_(list(codes))]
+    if because != ERASED:
+        where.append(_requests.ended_because.is_(None))
+    return session.execute(
+        update(survey_requests)
+        .where(*where)
+        .values(ended_because=because, ended_at=func.coalesce(_requests.ended_at, at))
+        .execution_options(synchronize_session=False)
+    ).rowcount

@@ -14,9 +14,10 @@ script (``portal/tally.js``, the only one the page's policy allows, by its hash)
 current as the person goes. A response that leaves statements unanswered comes back with
 the questions named (their text, in the page's language) and every answer kept, and the
 person may then send it as it is. A forged, expired or used link gets a page saying so
-(HTTP 403, 410 or 409) and changes nothing. A form over 64 kB is refused with 413 as soon
-as it passes the limit, without reading the rest. Logs name no person and no link: only
-the kind of refusal.
+(HTTP 403, 410 or 409) and changes nothing; so does every link of an advisor who has
+withdrawn or whose data was erased (410, saying which, in the person's language). A form
+over 64 kB is refused with 413 as soon as it passes the limit, without reading the rest.
+Logs name no person and no link: only the kind of refusal.
 
 The texts the form pages share (the team line, sections, "not applicable", the error
 messages) are in the wording catalogue ``wording/<lang>/portal.yaml``; the pages are
@@ -55,9 +56,11 @@ from ppflow.domain.errors import InvalidInputError
 from ppflow.services import links
 from ppflow.services.portal import (
     UnansweredError,
+    advisor_language,
     open_survey,
     open_withdrawal,
     submit_response,
+    survey_language,
     withdraw_through_link,
 )
 from ppflow.services.ports import Clock, UnitOfWork
@@ -77,7 +80,14 @@ from ppflow.services.wording import Wording, WordingError, format_number, templa
 
 log = logging.getLogger("ppflow.portal")
 MAX_BODY = 64_000
-STATUS = {"forged": 403, "expired": 410, "used": 410, "closed": 409}
+STATUS = {
+    "forged": 403,
+    "expired": 410,
+    "used": 410,
+    "closed": 409,
+    "withdrawn": 410,  # the advisor withdrew: their survey links take no answer
+    "erased": 410,  # the advisor's data was erased: none of their links opens anything
+}
 TALLY_SCRIPT = "portal/tally.js"  # the one script a page runs, by its hash
 
 
@@ -305,9 +315,13 @@ def create_portal(
         signed = request.path_params["signed"]
         try:
             token = opened(signed, links.SURVEY)
-            form = await run_in_threadpool(open_survey, uow(), library, token)
         except links.LinkError as error:
             return refused(request, error)
+        try:
+            form = await run_in_threadpool(open_survey, uow(), library, token)
+        except links.LinkError as error:  # a genuine link: refused in its person's language
+            language = await run_in_threadpool(survey_language, uow(), token)
+            return refused(request, error, chosen(request, language))
         language = chosen(request, form.language)
         if request.method == "GET":
             return survey_page(request, form, language)
@@ -335,9 +349,13 @@ def create_portal(
         signed = request.path_params["signed"]
         try:
             advisor = opened(signed, links.WITHDRAWAL)
-            found = await run_in_threadpool(open_withdrawal, uow(), advisor)
         except links.LinkError as error:
             return refused(request, error, kind=links.WITHDRAWAL)
+        try:
+            found = await run_in_threadpool(open_withdrawal, uow(), advisor)
+        except links.LinkError as error:
+            language = chosen(request, await run_in_threadpool(advisor_language, uow(), advisor))
+            return refused(request, error, language, links.WITHDRAWAL)
         language = chosen(request, found.language)
         if request.method == "GET":
             return page("withdraw", language, path=request.url.path)
@@ -440,8 +458,11 @@ def _sample_pages(pages: PortalPages) -> list[tuple[str, str, str, Callable[[str
         ("forged", links.SURVEY),
         ("expired", links.SURVEY),
         ("used", links.SURVEY),
+        ("withdrawn", links.SURVEY),
+        ("erased", links.SURVEY),
         ("used", links.WITHDRAWAL),
         ("closed", links.WITHDRAWAL),
+        ("erased", links.WITHDRAWAL),
     ]:
         survey = kind == links.SURVEY
         cases.append(

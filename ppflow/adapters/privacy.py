@@ -3,12 +3,15 @@ erase their personal data, and keep the register of confidentiality incidents.""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, or_, select, update
+from sqlalchemy import Engine, Select, and_, delete, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ppflow.adapters.email.maildir import remove_messages_about
@@ -32,11 +35,18 @@ from ppflow.adapters.orm import (
     TrainingRecordRow,
     TransitionReasonRow,
     TransitionRow,
+    UndeclaredPersonError,
+    erased_value,
+    personal_columns,
+    personal_tables,
+    rows_about,
 )
 from ppflow.adapters.orm_compensation import ActivityLogRow, ExpenseRow
+from ppflow.adapters.portal_store import end_survey_requests
 from ppflow.domain.errors import NotFoundError
+from ppflow.services.portal import ERASED
 
-ERASED = "[erased]"
+log = logging.getLogger("ppflow.privacy")
 INCIDENT_COLUMNS = [column.key for column in IncidentRow.__table__.columns]
 
 
@@ -58,7 +68,28 @@ CATEGORIES = (
     "decisions",  # the answers coordinators gave about them (they may quote a reason)
     "messages",  # the contents of their outbox rows; unsent mail is cancelled
     "pay_notes",  # notes on hours and receipts' descriptions
+    "match_proposals",  # the reasons a match named (lived experience)
+    "corrections",  # the reasons given for correcting their record
 )
+
+
+def erase_personal_columns(session: Session, advisor_ids) -> None:
+    """Every column declared personal (``info`` in the ORM), in the rows about these
+    advisors, takes its erased value; a table declared so loses those rows."""
+    quiet = {"synchronize_session": False}
+    for table in personal_tables():
+        about = rows_about(table, advisor_ids)
+        if table.info.get("erase_rows"):
+            session.execute(delete(table).where(about).execution_options(**quiet))
+            continue
+        for column in (c for t, c in personal_columns() if t is table):
+            value = erased_value(column)
+            session.execute(
+                update(table)
+                .where(about, column.is_not(None))
+                .values({column.name: value})
+                .execution_options(**quiet)
+            )
 
 
 def erase_people(
@@ -66,76 +97,36 @@ def erase_people(
 ) -> tuple[list[Erased], int]:
     """Erase the personal data of these advisors (ids as a list or a subquery), and write
     one entry per person in ``erasures`` (who, when, which categories; no personal data).
-    Their unsent mail is cancelled. Returns (the people erased, messages cancelled). The
-    log keeps its codes, states and times."""
+    Their unsent mail is cancelled and their survey links end. Returns (the people erased,
+    messages cancelled). The log keeps its codes, states and times.
+
+    Erasing a person already erased does it all again: whatever came in since (an answer,
+    a note) goes too."""
     people = session.execute(
-        select(AdvisorRow.code, ContactRow.first_name, ContactRow.last_name, ContactRow.email)
-        .join(ContactRow, ContactRow.advisor_id == AdvisorRow.id)
-        .where(AdvisorRow.id.in_(advisor_ids), ContactRow.erased_at.is_(None))
+        select(
+            AdvisorRow.id,
+            AdvisorRow.code,
+            ContactRow.first_name,
+            ContactRow.last_name,
+            ContactRow.email,
+            ContactRow.erased_at,
+        )
+        .outerjoin(ContactRow, ContactRow.advisor_id == AdvisorRow.id)
+        .where(AdvisorRow.id.in_(advisor_ids))
     ).all()
     if not people:
         return [], 0
-    erased = [code for code, *_ in people]
-    ids = select(AdvisorRow.id).where(AdvisorRow.code.in_(erased))
-    engagements = select(EngagementRow.id).where(EngagementRow.advisor_id.in_(ids))
-    engagement_codes = select(EngagementRow.code).where(EngagementRow.advisor_id.in_(ids))
+    ids = [row.id for row in people]
+    erased = [row.code for row in people]
     quiet = {"synchronize_session": False}
+    erase_personal_columns(session, ids)
     session.execute(
         update(ContactRow)
-        .where(ContactRow.advisor_id.in_(ids))
-        .values(
-            first_name=ERASED,
-            last_name=ERASED,
-            email="",
-            phone="",
-            context="",
-            email_key=None,
-            phone_key=None,
-            erased_at=now,
-        )
+        .where(ContactRow.advisor_id.in_(ids), ContactRow.erased_at.is_(None))
+        .values(erased_at=now)
         .execution_options(**quiet)
     )
-    their_transitions = select(TransitionRow.id).where(
-        or_(
-            and_(TransitionRow.entity == "advisor", TransitionRow.code.in_(erased)),
-            and_(TransitionRow.entity == "engagement", TransitionRow.code.in_(engagement_codes)),
-        )
-    )
-    session.execute(
-        delete(TransitionReasonRow)
-        .where(TransitionReasonRow.transition_id.in_(their_transitions))
-        .execution_options(**quiet)
-    )
-    session.execute(
-        update(EngagementRow)
-        .where(EngagementRow.id.in_(engagements), EngagementRow.reason.is_not(None))
-        .values(reason=ERASED)
-        .execution_options(**quiet)
-    )
-    session.execute(
-        update(EvaluationRow)
-        .where(EvaluationRow.engagement_id.in_(engagements))
-        .values(notes="")
-        .execution_options(**quiet)
-    )
-    # a proposal's reasons name the lived experience the advisor shares with the team
-    session.execute(
-        delete(MatchProposalRow)
-        .where(MatchProposalRow.advisor_id.in_(ids))
-        .execution_options(**quiet)
-    )
-    session.execute(
-        update(SurveyRequestRow)
-        .where(SurveyRequestRow.respondent_code.in_(erased), SurveyRequestRow.answers.is_not(None))
-        .values(answers={"erased": True})
-        .execution_options(**quiet)
-    )
-    session.execute(
-        update(DecisionRow)
-        .where(DecisionRow.subject.in_(erased))
-        .values(answer={"erased": True})
-        .execution_options(**quiet)
-    )
+    end_survey_requests(session, erased, ERASED, now)
     cancelled = session.execute(
         update(NotificationRow)
         .where(
@@ -146,40 +137,20 @@ def erase_people(
         .values(status="dead", last_error="recipient's personal data erased")
         .execution_options(**quiet)
     ).rowcount
-    session.execute(
-        update(NotificationRow)
-        .where(
-            NotificationRow.recipient_kind == "advisor", NotificationRow.recipient_code.in_(erased)
-        )
-        .values(context={}, last_error=None)
-        .execution_options(**quiet)
-    )
-    session.execute(
-        update(ActivityLogRow)
-        .where(ActivityLogRow.engagement_id.in_(engagements))
-        .values(note="")
-        .execution_options(**quiet)
-    )
-    session.execute(
-        update(ExpenseRow)
-        .where(ExpenseRow.engagement_id.in_(engagements))
-        .values(receipt="")
-        .execution_options(**quiet)
-    )
-    session.execute(
-        update(CorrectionRow)
-        .where(CorrectionRow.entity == "advisor", CorrectionRow.code.in_(erased))
-        .values(reason="")
-        .execution_options(**quiet)
-    )
     session.add_all(
         ErasureRow(advisor_code=code, at=now, actor=actor, categories=list(CATEGORIES))
         for code in erased
     )
-    # what identifies each person in a message, for the mail sink's copies (see forget)
+    # what identifies each person in a message, for the mail sink's copies (see forget);
+    # once erased, only their code is left to find them by
     found = [
-        Erased(code, (f"{first} {last}".strip(), last, email))
-        for code, first, last, email in people
+        Erased(
+            row.code,
+            ()
+            if row.erased_at is not None or row.first_name is None
+            else (f"{row.first_name} {row.last_name}".strip(), row.last_name, row.email),
+        )
+        for row in people
     ]
     return found, cancelled
 
@@ -202,32 +173,222 @@ def forget(session_factory: sessionmaker[Session], erased: list[Erased], maildir
 
 
 def compact(engine: Engine) -> None:
-    """Leave no readable copy of erased rows in the database files: PostgreSQL rewrites the
-    tables erasure touches (VACUUM FULL: old row versions stay in the heap until then);
-    SQLite writes the WAL back into the file and rebuilds it (VACUUM; secure_delete is on,
-    so freed pages are zeroed)."""
+    """Leave no readable copy of erased rows in the database files: PostgreSQL rewrites
+    every table with a personal column, as the ORM declares them (VACUUM FULL: old row
+    versions stay in the heap, its indexes and its TOAST until then); SQLite writes the WAL
+    back into the file and rebuilds it (VACUUM; secure_delete is on, so freed pages are
+    zeroed). PostgreSQL's WAL and its backups keep old pages until they are recycled: see
+    the README's privacy section."""
     with engine.connect() as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         if engine.dialect.name == "postgresql":
-            tables = ", ".join(
-                table.name
-                for table in (
-                    ContactRow.__table__,
-                    TransitionReasonRow.__table__,
-                    EngagementRow.__table__,
-                    EvaluationRow.__table__,
-                    SurveyRequestRow.__table__,
-                    DecisionRow.__table__,
-                    NotificationRow.__table__,
-                    ActivityLogRow.__table__,
-                    ExpenseRow.__table__,
-                )
-            )
-            connection.exec_driver_sql(f"VACUUM FULL {tables}")
+            _wait_for_older_transactions(connection)
+            preparer = engine.dialect.identifier_preparer
+            names = ", ".join(preparer.quote(name) for name in compacted_tables())
+            connection.exec_driver_sql(f"VACUUM FULL {names}")
         elif engine.dialect.name == "sqlite":
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             connection.exec_driver_sql("VACUUM")
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+OLDER_TRANSACTIONS_WAIT = (150, 0.2)  # polls, seconds apart
+
+
+def _wait_for_older_transactions(connection) -> bool:
+    """VACUUM FULL keeps a dead row version that a transaction begun before the erasure
+    could still see. Wait (30 s at most) until every such transaction in this database has
+    ended; returns False if one is still running, in which case its rows go at the next
+    compaction (the next erasure, or VACUUM FULL by hand)."""
+    since = connection.exec_driver_sql("SELECT clock_timestamp()").scalar()
+    older = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND xact_start < :since"
+    )
+    polls, pause = OLDER_TRANSACTIONS_WAIT
+    for _ in range(polls):
+        if not connection.execute(older, {"since": since}).scalar():
+            return True
+        time.sleep(pause)
+    log.warning("erasure: a transaction older than the erasure still runs; compacting anyway")
+    return False
+
+
+def compacted_tables() -> list[str]:
+    """The tables whose files compaction rewrites on PostgreSQL: every table with a
+    personal column."""
+    return [table.name for table in personal_tables()]
+
+
+def _engagements_of(ids):
+    return select(EngagementRow.id).where(EngagementRow.advisor_id.in_(ids))
+
+
+# The export's section for each table with personal columns: its name, and the query of
+# the person's rows (given a list of advisor ids) to which the declared personal columns
+# of the table are added.
+EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
+    "contacts": (
+        "contact",
+        lambda ids: select(ContactRow.language, ContactRow.erased_at).where(
+            rows_about(ContactRow.__table__, ids)
+        ),
+    ),
+    "engagements": (
+        "engagements",
+        lambda ids: (
+            select(
+                EngagementRow.code,
+                TeamRow.code.label("team"),
+                EngagementRow.stage,
+                EngagementRow.role,
+                EngagementRow.start_date,
+                EngagementRow.end_date,
+                EngagementRow.hourly_rate,
+            )
+            .join(TeamRow, TeamRow.id == EngagementRow.team_id)
+            .where(rows_about(EngagementRow.__table__, ids))
+            .order_by(EngagementRow.id)
+        ),
+    ),
+    "evaluations": (
+        "evaluations",
+        lambda ids: (
+            select(
+                EngagementRow.code.label("engagement"),
+                EvaluationRow.criteria,
+                EvaluationRow.score,
+                EvaluationRow.at,
+                EvaluationRow.actor,
+            )
+            .join(EngagementRow, EngagementRow.id == EvaluationRow.engagement_id)
+            .where(rows_about(EvaluationRow.__table__, ids))
+            .order_by(EvaluationRow.id)
+        ),
+    ),
+    "survey_requests": (
+        "questionnaires",
+        lambda ids: (
+            select(
+                EngagementRow.code.label("engagement"),
+                SurveyRequestRow.questionnaire,
+                SurveyRequestRow.round,
+                SurveyRequestRow.opened_at,
+                SurveyRequestRow.answered_at,
+                SurveyRequestRow.ended_because,
+            )
+            .join(EngagementRow, EngagementRow.id == SurveyRequestRow.engagement_id)
+            .where(rows_about(SurveyRequestRow.__table__, ids))
+            .order_by(SurveyRequestRow.id)
+        ),
+    ),
+    # every move of the person and of their engagements, with its reason where it has one
+    "transition_reasons": (
+        "history",
+        lambda ids: (
+            select(
+                TransitionRow.entity,
+                TransitionRow.code,
+                TransitionRow.from_state,
+                TransitionRow.to_state,
+                TransitionRow.at,
+                TransitionRow.actor,
+            )
+            .outerjoin(TransitionReasonRow, TransitionReasonRow.transition_id == TransitionRow.id)
+            .where(
+                or_(
+                    and_(
+                        TransitionRow.entity == "advisor",
+                        TransitionRow.code.in_(
+                            select(AdvisorRow.code).where(AdvisorRow.id.in_(ids))
+                        ),
+                    ),
+                    and_(
+                        TransitionRow.entity == "engagement",
+                        TransitionRow.code.in_(
+                            select(EngagementRow.code).where(EngagementRow.advisor_id.in_(ids))
+                        ),
+                    ),
+                )
+            )
+            .order_by(TransitionRow.at, TransitionRow.id)
+        ),
+    ),
+    "notifications": (
+        "messages",
+        lambda ids: (
+            select(
+                NotificationRow.template,
+                NotificationRow.language,
+                NotificationRow.status,
+                NotificationRow.created_at,
+                NotificationRow.sent_at,
+            )
+            .where(rows_about(NotificationRow.__table__, ids))
+            .order_by(NotificationRow.id)
+        ),
+    ),
+    "decisions": (
+        "decisions",
+        lambda ids: (
+            select(DecisionRow.question, DecisionRow.actor, DecisionRow.at)
+            .where(rows_about(DecisionRow.__table__, ids))
+            .order_by(DecisionRow.at, DecisionRow.id)
+        ),
+    ),
+    "corrections": (
+        "corrections",
+        lambda ids: (
+            select(CorrectionRow.fields, CorrectionRow.actor, CorrectionRow.at)
+            .where(rows_about(CorrectionRow.__table__, ids))
+            .order_by(CorrectionRow.at, CorrectionRow.id)
+        ),
+    ),
+    "match_proposals": (
+        "match_proposals",
+        lambda ids: (
+            select(
+                TeamRow.code.label("team"),
+                MatchProposalRow.rank,
+                MatchProposalRow.score,
+                MatchProposalRow.proposed_at,
+            )
+            .join(TeamRow, TeamRow.id == MatchProposalRow.team_id)
+            .where(rows_about(MatchProposalRow.__table__, ids))
+            .order_by(MatchProposalRow.proposed_at, MatchProposalRow.id)
+        ),
+    ),
+    "activity_logs": (
+        "hours",
+        lambda ids: (
+            select(
+                EngagementRow.code.label("engagement"),
+                ActivityLogRow.activity_date,
+                ActivityLogRow.activity,
+                ActivityLogRow.centihours,
+                ActivityLogRow.amount_cents,
+                ActivityLogRow.declined,
+            )
+            .join(EngagementRow, EngagementRow.id == ActivityLogRow.engagement_id)
+            .where(rows_about(ActivityLogRow.__table__, ids))
+            .order_by(ActivityLogRow.activity_date, ActivityLogRow.id)
+        ),
+    ),
+    "expenses": (
+        "expenses",
+        lambda ids: (
+            select(
+                EngagementRow.code.label("engagement"),
+                ExpenseRow.expense_date,
+                ExpenseRow.kind,
+                ExpenseRow.amount_cents,
+            )
+            .join(EngagementRow, EngagementRow.id == ExpenseRow.engagement_id)
+            .where(rows_about(ExpenseRow.__table__, ids))
+            .order_by(ExpenseRow.expense_date, ExpenseRow.id)
+        ),
+    ),
+}
 
 
 class SqlPrivacy:
@@ -242,12 +403,11 @@ class SqlPrivacy:
         return row
 
     def export(self, code: str) -> dict[str, Any]:
-        """Everything ppflow holds about one advisor, as plain data."""
+        """Everything ppflow holds about one advisor, as plain data: their profile and
+        records, and in each section the columns the ORM declares personal."""
         with self.session_factory() as session:
             advisor = self._advisor(session, code)
-            contact = session.scalar(select(ContactRow).where(ContactRow.advisor_id == advisor.id))
-            engagement_ids = select(EngagementRow.id).where(EngagementRow.advisor_id == advisor.id)
-            return {
+            data: dict[str, Any] = {
                 "advisor": {
                     "code": advisor.code,
                     "stage": advisor.stage,
@@ -256,17 +416,6 @@ class SqlPrivacy:
                     "skills": advisor.skills,
                     "availability_hours": advisor.availability_hours,
                     "registered_at": _plain(advisor.created_at),
-                },
-                "contact": None
-                if contact is None
-                else {
-                    "first_name": contact.first_name,
-                    "last_name": contact.last_name,
-                    "email": contact.email,
-                    "phone": contact.phone,
-                    "language": contact.language,
-                    "context": contact.context,
-                    "erased_at": _plain(contact.erased_at),
                 },
                 "referrals": _rows(
                     session,
@@ -300,88 +449,6 @@ class SqlPrivacy:
                     .join(TrainingModuleRow, TrainingModuleRow.id == TrainingRecordRow.module_id)
                     .where(TrainingRecordRow.advisor_id == advisor.id),
                 ),
-                "engagements": _rows(
-                    session,
-                    select(
-                        EngagementRow.code,
-                        TeamRow.code.label("team"),
-                        EngagementRow.stage,
-                        EngagementRow.role,
-                        EngagementRow.start_date,
-                        EngagementRow.end_date,
-                        EngagementRow.hourly_rate,
-                    )
-                    .join(TeamRow, TeamRow.id == EngagementRow.team_id)
-                    .where(EngagementRow.advisor_id == advisor.id),
-                ),
-                "questionnaires": _rows(
-                    session,
-                    select(
-                        SurveyRequestRow.questionnaire,
-                        SurveyRequestRow.round,
-                        SurveyRequestRow.opened_at,
-                        SurveyRequestRow.answered_at,
-                        SurveyRequestRow.answers,
-                    ).where(
-                        SurveyRequestRow.engagement_id.in_(engagement_ids),
-                        SurveyRequestRow.respondent_code == code,
-                    ),
-                ),
-                "history": _rows(
-                    session,
-                    select(
-                        TransitionRow.from_state,
-                        TransitionRow.to_state,
-                        TransitionRow.at,
-                        TransitionRow.actor,
-                        TransitionReasonRow.reason,
-                    )
-                    .outerjoin(
-                        TransitionReasonRow, TransitionReasonRow.transition_id == TransitionRow.id
-                    )
-                    .where(TransitionRow.entity == "advisor", TransitionRow.code == code)
-                    .order_by(TransitionRow.at, TransitionRow.id),
-                ),
-                "messages": _rows(
-                    session,
-                    select(
-                        NotificationRow.template,
-                        NotificationRow.language,
-                        NotificationRow.status,
-                        NotificationRow.created_at,
-                        NotificationRow.sent_at,
-                    )
-                    .where(NotificationRow.recipient_code == code)
-                    .order_by(NotificationRow.id),
-                ),
-                "hours": _rows(
-                    session,
-                    select(
-                        EngagementRow.code.label("engagement"),
-                        ActivityLogRow.activity_date,
-                        ActivityLogRow.activity,
-                        ActivityLogRow.centihours,
-                        ActivityLogRow.amount_cents,
-                        ActivityLogRow.declined,
-                        ActivityLogRow.note,
-                    )
-                    .join(EngagementRow, EngagementRow.id == ActivityLogRow.engagement_id)
-                    .where(ActivityLogRow.engagement_id.in_(engagement_ids))
-                    .order_by(ActivityLogRow.activity_date, ActivityLogRow.id),
-                ),
-                "expenses": _rows(
-                    session,
-                    select(
-                        EngagementRow.code.label("engagement"),
-                        ExpenseRow.expense_date,
-                        ExpenseRow.kind,
-                        ExpenseRow.amount_cents,
-                        ExpenseRow.receipt,
-                    )
-                    .join(EngagementRow, EngagementRow.id == ExpenseRow.engagement_id)
-                    .where(ExpenseRow.engagement_id.in_(engagement_ids))
-                    .order_by(ExpenseRow.expense_date, ExpenseRow.id),
-                ),
                 "erasures": _rows(
                     session,
                     select(ErasureRow.at, ErasureRow.actor, ErasureRow.categories)
@@ -389,6 +456,18 @@ class SqlPrivacy:
                     .order_by(ErasureRow.id),
                 ),
             }
+            for table in personal_tables():
+                section = EXPORT_SECTIONS.get(table.name)
+                if section is None:
+                    raise UndeclaredPersonError(f"the export has no section for {table.name}")
+                name, query = section
+                personal = [c for t, c in personal_columns() if t is table]
+                rows = _rows(session, query([advisor.id]).add_columns(*personal))
+                if name == "contact":
+                    data[name] = rows[0] if rows else None
+                else:
+                    data[name] = rows
+            return data
 
     def erase(self, code: str, now: datetime, actor: str = "system") -> int:
         """Erase one person's personal data, everywhere ppflow keeps it: the database (and

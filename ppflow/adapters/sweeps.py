@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ppflow.adapters.orm import (
     AdvisorRow,
     ConsentRow,
+    ContactRow,
     EngagementRow,
     SurveyRequestRow,
     TrainingModuleRow,
@@ -56,6 +57,7 @@ class SqlSweeps:
     def unanswered_surveys(self, before: datetime, now: datetime, limit: int) -> Found:
         where = (
             SurveyRequestRow.answered_at.is_(None),
+            SurveyRequestRow.ended_because.is_(None),
             SurveyRequestRow.opened_at < before,
             EngagementRow.stage.in_((EngagementStage.ACTIVE, EngagementStage.COMPLETED)),
         )
@@ -168,9 +170,14 @@ class SqlRetention:
 
     def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
         due = (AdvisorRow.stage == stage, AdvisorRow.stage_changed_at < before)
+        # those erased already are left alone: erasing again is for a request, not a sweep
+        not_yet = select(ContactRow.advisor_id).where(ContactRow.erased_at.is_(None))
         with self.session_factory.begin() as session:
             erased, cancelled = erase_people(
-                session, select(AdvisorRow.id).where(*due), now, actor="retention"
+                session,
+                select(AdvisorRow.id).where(*due, AdvisorRow.id.in_(not_yet)),
+                now,
+                actor="retention",
             )
         forget(self.session_factory, erased, self.maildir)
         return len(erased), cancelled

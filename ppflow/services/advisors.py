@@ -432,6 +432,7 @@ def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
                 facts = EngagementFacts(reason=ended.reason)
                 apply_move(uow, engagement, target, facts, ended, now)
         uow.notifications.cancel_pending(advisor, "the advisor withdrew consent")
+        uow.responses.end_for(advisor, AdvisorStage.WITHDRAWN, now)  # their links take nothing
         for coordinator in uow.staff.list(role=StaffRole.COORDINATOR):
             queue_notification(
                 uow,

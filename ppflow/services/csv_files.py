@@ -28,6 +28,9 @@ MAX_FIELD = 2000
 CSV_FIELD_LIMIT = csv.field_size_limit()
 
 DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs"}
+# What Mac Roman's é, ô and à become when read as Windows-1252 ("GŽrard C™tŽ"): one of
+# these right after a letter, and before a letter or at the end of a word.
+MAC_ROMAN_AS_CP1252 = re.compile(r"(?<=[^\W\d_])[Ž™ˆ](?=[^\W\d_]|\b)")
 ACCEPTED = (
     "CSV with a header line, separated by commas, semicolons or tabs, in UTF-8 (with or "
     "without BOM), UTF-16 with BOM, or Windows-1252 (Excel's 'CSV' in French); column "
@@ -102,13 +105,24 @@ def decode(data: bytes, max_bytes: int = MAX_BYTES) -> tuple[str, str]:
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("cp1252"), "Windows-1252"
+        text = data.decode("cp1252")
     except UnicodeDecodeError as error:
         line = _line_of(data, error.start)
         raise CsvFormatError(
             f"the file is neither UTF-8 nor Windows-1252 (byte 0x{data[error.start]:02X} "
             f"on line {line}); save it as 'CSV UTF-8' and try again"
         ) from None
+    misread = MAC_ROMAN_AS_CP1252.search(text)
+    if misread:
+        # Not a guess at the right encoding: a person fixes one file more surely than a
+        # hundred names stored wrong. The message names no value (it may be a name).
+        line = text.count("\n", 0, misread.start()) + 1
+        raise CsvFormatError(
+            f"the file is neither UTF-8 nor Windows-1252: read as Windows-1252, line {line} "
+            f"has '{misread.group()}' inside a word, as a Mac file (Mac Roman) does with é, "
+            "ô or à; tried UTF-8 and Windows-1252. Save it as 'CSV UTF-8' and try again"
+        )
+    return text, "Windows-1252"
 
 
 def _separator_hint(text: str) -> tuple[str | None, str]:

@@ -29,7 +29,8 @@ from ppflow.services.ports import Clock, Directory, Mailer, Outbox, Renderer, Un
 
 log = logging.getLogger(__name__)
 PERSON_CODE = re.compile(rf"^(PA|ST)-[{CODE_ALPHABET}]{{6}}$")
-ANY_ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
+ANY_ADDRESS = re.compile(r"<[^\s<>@\"']+@[^\s<>@\"']+>|[^\s<>@\"']+@[^\s<>@\"']+")
+ADDRESS_REMOVED = "(address)"  # no angle brackets: it is not an address, nor a tag
 RECIPIENT_KINDS = ("advisor", "staff")
 STATUSES = ("pending", "sending", "sent", "failed", "dead")
 # Names the renderer adds to every template's context; a notification may not use them.
@@ -187,7 +188,7 @@ _KINDS = (
             "template": "invitation",
             "failed_recipient": SAMPLE_ADVISOR,
             "status": "failed",
-            "reply": "550 5.1.1 <address>: mailbox unavailable",
+            "reply": f"550 5.1.1 {ADDRESS_REMOVED}: mailbox unavailable",
         },
     ),
     NotificationKind(
@@ -282,8 +283,10 @@ def template_context(
 
 
 def redact_addresses(text: str) -> str:
-    """Server replies often quote the address; keep it out of the outbox and of notices."""
-    return ANY_ADDRESS.sub("<address>", text)
+    """Server replies often quote the address, mostly in angle brackets; keep it out of the
+    outbox and of notices: "550 5.1.1 <ana@example.org>: ..." is stored as
+    "550 5.1.1 (address): ...", brackets and all replaced."""
+    return ANY_ADDRESS.sub(ADDRESS_REMOVED, text)
 
 
 # ---------------------------------------------------------------------- queueing

@@ -39,6 +39,9 @@ from ppflow.services.questionnaires import (
 
 DEFAULT_LANGUAGE = "fr"
 WITHDRAWN = AdvisorStage.WITHDRAWN
+# Why a survey request ended before it was answered (or after): its link then says so.
+ENDED_WITHDRAWN = str(AdvisorStage.WITHDRAWN)  # the advisor withdrew (as withdraw_advisor says)
+ERASED = "erased"  # the advisor's personal data was erased
 CSV_MAX_BYTES = 5_000_000
 
 
@@ -52,6 +55,7 @@ class PendingSurvey:
     questionnaire: str
     answered_at: datetime | None
     version: int | None
+    ended_because: str | None = None  # ENDED_WITHDRAWN or ERASED: the link takes nothing
 
 
 @dataclass(frozen=True)
@@ -95,15 +99,36 @@ def _language(value: str | None) -> str:
     return value if value in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def open_survey(uow: UnitOfWork, library: QuestionnaireLibrary, token: str) -> SurveyForm:
-    """What a survey link opens. An unknown token is treated as a forged link, an
-    answered one as a used link."""
+def _usable(survey: PendingSurvey | None) -> PendingSurvey:
+    """The request a link names, if it still takes an answer. An unknown token is treated
+    as a forged link; one whose advisor withdrew or was erased says so (whether answered
+    or not); an answered one is a used link."""
+    if survey is None:
+        raise LinkError("forged")
+    if survey.ended_because:
+        raise LinkError(survey.ended_because)
+    if survey.answered_at is not None:
+        raise LinkError("used")
+    return survey
+
+
+def survey_language(uow: UnitOfWork, token: str) -> str:
+    """The language of the person a survey link was sent to, for a page refusing it."""
     with uow:
         survey = uow.responses.by_token(token)
-        if survey is None:
-            raise LinkError("forged")
-        if survey.answered_at is not None:
-            raise LinkError("used")
+        return _language(uow.responses.language(survey) if survey else None)
+
+
+def advisor_language(uow: UnitOfWork, advisor: str) -> str:
+    """An advisor's language (kept after erasure), for a page refusing their link."""
+    with uow:
+        return _language(uow.responses.advisor_language(advisor))
+
+
+def open_survey(uow: UnitOfWork, library: QuestionnaireLibrary, token: str) -> SurveyForm:
+    """What a survey link opens, if it still takes an answer (see :func:`_usable`)."""
+    with uow:
+        survey = _usable(uow.responses.by_token(token))
         language = _language(uow.responses.language(survey))
         team = uow.teams.get(uow.engagements.get(survey.engagement).team).name
     return SurveyForm(survey, library.get(survey.questionnaire), language, team)
@@ -174,16 +199,16 @@ def submit_response(
     (they chose to send it as it is), a response that leaves an agreement item without an
     answer is refused with UnansweredError; one with no answer at all always is."""
     with uow:
-        survey = uow.responses.by_token(token)
-        if survey is None:
-            raise LinkError("forged")
-        if survey.answered_at is not None:
-            raise LinkError("used")
+        survey = _usable(uow.responses.by_token(token))
         questionnaire = library.get(survey.questionnaire)
         _check_sent(questionnaire, raw, partial)
         recorded = _record(uow, library, survey, raw, clock.now())
         if recorded is None:
-            raise LinkError("used")  # answered at the same moment through another tab
+            # answered at the same moment through another tab, or ended meanwhile (the
+            # advisor withdrew or was erased)
+            uow.rollback()
+            _usable(uow.responses.by_token(token))
+            raise LinkError("used")
         uow.commit()
     return recorded
 
@@ -239,6 +264,11 @@ def _find(
     if survey is None:
         which = f" round {round}" if round is not None else ""
         raise NotFoundError(f"questionnaire{which} for {respondent} on engagement", engagement)
+    if survey.ended_because:
+        why = "withdrew" if survey.ended_because == ENDED_WITHDRAWN else "was erased"
+        raise InvalidInputError(
+            f"{respondent} {why}: their questionnaires on engagement {engagement} take no answer"
+        )
     if survey.answered_at is not None:
         raise DuplicateError(_answered(survey))
     return survey, opened
@@ -381,6 +411,8 @@ def open_withdrawal(uow: UnitOfWork, advisor: str) -> WithdrawalPage:
     with uow:
         if not uow.advisors.exists(advisor):
             raise LinkError("forged")
+        if uow.responses.advisor_erased(advisor):
+            raise LinkError(ERASED)
         stage = uow.advisors.get(advisor).stage
         if stage == WITHDRAWN:
             raise LinkError("used")

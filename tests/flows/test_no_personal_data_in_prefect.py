@@ -100,6 +100,20 @@ def test_no_name_email_phone_or_health_detail_reaches_prefect(flow_app, tmp_path
     assert leaked == [], f"personal data reached Prefect: {leaked}"
     assert json.dumps(SECRETS[0])[1:-1].lower() not in lowered
 
+    # erased, they leave nothing readable in the database files, the mail sink or Prefect
+    from ppflow.services.privacy import erase_advisor
+    from tests.integration.test_erasure import _database_text, _maildir_text
+
+    # Hortensia, referred in the same file, keeps her data; the phone is stored as digits
+    theirs = (*SECRETS[:3], "5145550199", SECRETS[4])
+    held = _database_text(flow_app)
+    assert [s for s in theirs if s not in held] == [], "nothing to erase"
+    erase_advisor(flow_app.privacy(), code, flow_app.clock)
+    left = _database_text(flow_app) + everything_prefect_stored()
+    if flow_app.maildir.exists():
+        left += _maildir_text(flow_app.maildir)
+    assert [s for s in theirs if s.lower() in left.lower()] == []
+
 
 def test_a_typed_reason_stays_in_ppflow_and_leaves_prefect_once_applied(flow_app):
     """A coordinator's reason may name someone ("called from 514-…"): the run records it in

@@ -18,7 +18,7 @@ LONG_TEAM = "Urgence et parcours des personnes âgées en perte d'autonomie — 
 # What real mail holds and the samples may not: long names, a long digest, a long reply.
 REALISTIC = {
     "team_name": LONG_TEAM,
-    "reply": "550 5.1.1 <address>: Recipient address rejected: user unknown in virtual "
+    "reply": "550 5.1.1 (address): Recipient address rejected: user unknown in virtual "
     "mailbox table; see https://postmaster.example.org/errors/550-5.1.1-recipient-unknown",
 }
 CARD = "document.querySelectorAll('table')[1].getBoundingClientRect()"

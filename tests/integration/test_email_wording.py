@@ -287,7 +287,7 @@ def test_the_delivery_notice_names_the_mail_and_its_outcome_in_the_readers_langu
     assert '"invitation to become a patient advisor"' in en.text
     assert "(status: given up after several attempts)" in en.text
     # the server's reply is quoted as it came, without French typography
-    assert "<code>550 5.1.1 &lt;address&gt;: mailbox unavailable</code>" in fr.html
+    assert "<code>550 5.1.1 (address): mailbox unavailable</code>" in fr.html
 
 
 def test_the_links_copied_from_a_sent_survey_request_open_on_the_portal(mail_app, smtp_server):

@@ -392,3 +392,20 @@ def test_another_writer_is_not_blocked_while_a_large_file_is_imported(sqlite_app
     assert longest < 5.0, longest
     # and it is short beside the import: the lock is not held while the file is checked
     assert longest < (ended - began) / 2, (longest, ended - began)
+
+
+def test_a_mac_file_taken_for_windows_1252_is_refused_naming_the_encodings_tried(
+    ppflow, any_app, tmp_path
+):
+    """Mac Roman's é and ô read as Windows-1252 give "GŽrard C™tŽ": the file is refused
+    whole, rather than a hundred names stored wrong."""
+    referrer = factories.staff(any_app)
+    path = tmp_path / "referrals.csv"
+    text = f"first_name,last_name,email,language,referred_by\nGérard,Côté,gc@ex.org,fr,{referrer}\n"
+    path.write_bytes(text.encode("mac_roman"))
+    output = " ".join(ppflow("advisor", "import", str(path), code=1).split())
+    assert "tried UTF-8 and Windows-1252" in output and "Mac Roman" in output
+    assert "line 2" in output and "Côté" not in output
+    assert advisors_count(any_app) == 0
+    path.write_bytes(text.encode("cp1252"))  # the same file saved as Excel does in French
+    assert "imported 1 referral(s)" in " ".join(ppflow("advisor", "import", str(path)).split())

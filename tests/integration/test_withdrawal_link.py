@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
@@ -101,8 +102,10 @@ def test_a_withdrawal_link_is_spent_once_used_and_so_is_every_other_link_of_thei
         assert "confirm" not in page.text  # no form left to send
         again = portal.post(link + "?lang=en", data={"confirm": "yes", "lang": "en"})
         assert again.status_code == 410 and "You have already withdrawn" in again.text
-        french = portal.get(link)
+        french = portal.get(link + "?lang=fr")
         assert french.status_code == 410 and "Vous vous êtes déjà retiré(e)" in french.text
+        own = portal.get(link)  # in the advisor's own language, as their other pages
+        assert own.status_code == 410 and '<html lang="en">' in own.text
     assert withdrawal_count(app, code) == (1, 1)
     with app.session_factory() as session:
         assert session.scalars(select(ConsentRow)).all() == []  # never consented: no row made
@@ -137,3 +140,49 @@ def test_the_link_of_someone_whose_participation_ended_opens_no_withdrawal_form(
     assert page.status_code == 409 and "Your participation has already ended" in page.text
     assert portal.post(link, data={"confirm": "yes"}).status_code == 409
     assert queries.get_advisor(app.uow(), code).advisor.stage == "declined"
+
+
+def test_once_an_advisor_withdraws_their_survey_links_say_so_and_store_nothing(sqlite_app):
+    """Withdrawal ends the person's survey requests: their link answers 410, in their
+    language, saying they withdrew; a response posted to it is not stored. The team lead's
+    link on the same engagement still works."""
+    from tests.integration.portal_helpers import (
+        client_for,
+        mailed_link,
+        open_engagement,
+        response_row,
+    )
+
+    app = sqlite_app
+    opened = open_engagement(app, language="en")
+    link, lead_link = mailed_link(app, opened.advisor), mailed_link(app, opened.lead)
+    portal = client_for(app)
+    assert portal.get(link).status_code == 200
+    advisors.withdraw_advisor(
+        app.uow(), opened.advisor, Meta("cli:coordinator", "moving"), app.clock
+    )
+
+    page = portal.get(link)
+    assert page.status_code == 410 and '<html lang="en">' in page.text
+    assert "You have withdrawn from the partnership program" in page.text
+    sent = portal.post(link, data={"com_information": "4", "open_went_well": "x", "partial": "yes"})
+    assert sent.status_code == 410 and "Merci" not in sent.text and "Thank" not in sent.text
+    french = portal.get(link + "?lang=fr")
+    assert french.status_code == 410 and "Vous vous êtes retiré(e) du programme" in french.text
+    row = response_row(app, opened.advisor)
+    assert (row.answers, row.answered_at, row.ended_because) == (None, None, "withdrawn")
+    assert portal.get(lead_link).status_code == 200
+    # nor does a coordinator's entry of a paper form for them go in
+    from ppflow.domain.errors import InvalidInputError
+    from ppflow.services.portal import record_response
+
+    with pytest.raises(InvalidInputError, match="withdrew"):
+        record_response(
+            app.uow(),
+            app.questionnaires(),
+            opened.engagement,
+            opened.advisor,
+            {"com_information": "4"},
+            app.clock,
+            partial=True,
+        )

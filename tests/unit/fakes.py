@@ -114,6 +114,7 @@ class SurveyRecord:
     answers: dict | None = None
     theme_scores: dict | None = None
     questionnaire_version: int | None = None
+    ended_because: str | None = None
 
 
 @dataclass
@@ -945,6 +946,7 @@ class FakeResponses:
             r.questionnaire,
             r.answered_at,
             row.questionnaire_version,
+            row.ended_because,
         )
 
     def by_token(self, token: str) -> PendingSurvey | None:
@@ -971,7 +973,7 @@ class FakeResponses:
         at: datetime,
     ) -> bool:
         row = next((s for s in self.db.surveys if s.request.token == token), None)
-        if row is None or row.request.answered_at is not None:
+        if row is None or row.request.answered_at is not None or row.ended_because:
             return False
         row.answers, row.theme_scores = copy.deepcopy(answers), dict(theme_scores)
         row.questionnaire_version = version
@@ -990,6 +992,21 @@ class FakeResponses:
     def advisor_language(self, advisor: str) -> str | None:
         contact = self.db.contacts.get(advisor)
         return contact.language if contact else None
+
+    def advisor_erased(self, advisor: str) -> bool:
+        contact = self.db.contacts.get(advisor)
+        return bool(contact and contact.erased)
+
+    def end_for(self, advisor: str, because: str, at: datetime) -> int:
+        ended = 0
+        for row in self.db.surveys:
+            r = row.request
+            if r.respondent_kind != "advisor" or r.respondent != advisor:
+                continue
+            if row.ended_because is None or because == "erased":
+                row.ended_because = because
+                ended += 1
+        return ended
 
 
 class FakeReferralBatch:
