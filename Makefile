@@ -21,7 +21,7 @@ test: $(STAMP)  ## the whole test suite (PostgreSQL tests need PPFLOW_TEST_DATAB
 	$(BIN)/pytest
 	@if command -v faketime >/dev/null; then \
 		echo "the unit tier again, on $(LATER):"; \
-		faketime -f "@$(LATER)" $(BIN)/pytest -q tests/unit; \
+		FAKETIME_DONT_RESET=1 faketime -f "@$(LATER)" $(BIN)/pytest -q tests/unit; \
 	else echo "faketime is not installed (Debian: apt-get install faketime): the unit tier at a later date is skipped"; fi
 
 # Loopback only: a Prefect server other machines reach needs basic authentication (the

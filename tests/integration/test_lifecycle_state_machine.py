@@ -61,10 +61,10 @@ class AdvisorLifecycle(RuleBasedStateMachine):
         self.app.dispose()
         self.scratch.cleanup()
 
-    def attempt(self, call, *args):
+    def attempt(self, call, *args, **kwargs):
         self.app.clock.moment += timedelta(hours=1)
         try:
-            return call(*args)
+            return call(*args, **kwargs)
         except PPFlowError:
             return None  # refusals are fine; what matters is that nothing half-happened
 
@@ -96,7 +96,7 @@ class AdvisorLifecycle(RuleBasedStateMachine):
             outcome,
             self.meta,
             "v1",
-            self.app.clock,
+            clock=self.app.clock,
         )
 
     @precondition(lambda self: self.codes)
@@ -122,7 +122,7 @@ class AdvisorLifecycle(RuleBasedStateMachine):
             "member",
             None,
             None,
-            self.app.clock,
+            clock=self.app.clock,
         )
         if result:
             self.engagements.append(result.engagement)
@@ -132,7 +132,12 @@ class AdvisorLifecycle(RuleBasedStateMachine):
     def end(self, index, early):
         engagement = self.engagements[index % len(self.engagements)]
         self.attempt(
-            integration.end_engagement, self.app.uow(), engagement, self.meta, early, self.app.clock
+            integration.end_engagement,
+            self.app.uow(),
+            engagement,
+            self.meta,
+            early,
+            clock=self.app.clock,
         )
 
     @precondition(lambda self: self.codes)
