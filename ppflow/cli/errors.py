@@ -24,7 +24,7 @@ from typing import NoReturn
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from ppflow.cli.context import err, normalized, out, working_on
+from ppflow.cli.context import err, normalized, out, styled, working_on
 from ppflow.domain.errors import PPFlowError
 from ppflow.services.csv_files import CsvFormatError
 
@@ -175,10 +175,12 @@ def _first_line(error: BaseException, most: int = 200) -> str:
 def fail(message: str, code: int = EXIT_CODE) -> NoReturn:
     """Print ``error: message`` on stderr, on one line however long (no wrapping), and end
     the command with ``code``. The message is text, never markup: it can quote a driver's
-    message or a value given, with brackets in it."""
-    from rich.markup import escape
-
-    err.print(f"[bold red]error:[/] {escape(plain(message))}", highlight=False, soft_wrap=True)
+    message or a value given, with brackets in it (:func:`~ppflow.cli.context.styled`)."""
+    err.print(
+        styled("[bold red]error:[/] {message}", message=plain(message)),
+        highlight=False,
+        soft_wrap=True,
+    )
     raise typer.Exit(code)
 
 

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ppflow.bootstrap import App
 from ppflow.cli.context import current_app, err, out
@@ -254,7 +255,7 @@ def questionnaire_list() -> None:
         try:
             q = load_file(path)
         except QuestionnaireError as error:
-            table.add_row(path.name, "-", "-", "-", f"[red]{error}[/]")
+            table.add_row(path.name, "-", "-", "-", Text(str(error), "red"))
             continue
         table.add_row(q.name, str(q.version), str(len(q.items)), str(q.locked), str(path))
     out.print(table)
