@@ -261,6 +261,18 @@ def questionnaire_list() -> None:
     out.print(table)
 
 
+def _says_locked(path: Path) -> bool:
+    """Whether a file is a YAML mapping with ``locked: true``; False for anything else
+    (a text that is not YAML, a list, a binary file), which load_file then describes."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(document, dict) and document.get("locked") is True
+
+
 @questionnaire_app.command("add")
 def questionnaire_add(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
@@ -279,11 +291,10 @@ def questionnaire_add(
     target_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(file, target)
     try:
-        locked = (yaml.safe_load(target.read_text(encoding="utf-8")) or {}).get("locked")
-        if locked is True:
+        if _says_locked(target):
             seal(target)
-        questionnaire = load_file(target)
-    except (QuestionnaireError, AttributeError, yaml.YAMLError) as error:
+        questionnaire = load_file(target)  # says what is wrong with any other file
+    except (QuestionnaireError, yaml.YAMLError) as error:
         # A file that is not a questionnaire is not kept.
         target.unlink(missing_ok=True)
         fail(str(error))
