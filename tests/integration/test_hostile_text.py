@@ -150,6 +150,20 @@ def test_the_domain_refuses_what_either_database_could_not_hold(any_app, args):
     assert counts(any_app) == before
 
 
+def test_a_request_id_longer_than_its_column_is_refused(any_app):
+    staff = factories.staff(any_app, role="coordinator")
+    before = counts(any_app)
+    added = runner.invoke(
+        cli,
+        ["advisor", "add", "--first-name", "Zoë", "--last-name", "Roy",
+         "--email", "zoe@example.org", "--referred-by", staff, "--request-id", "r" * 65],
+        obj=any_app,
+    )  # fmt: skip
+    assert added.exit_code == 1, added.output
+    assert added.output == "error: a request id is at most 64 characters\n"
+    assert counts(any_app) == before
+
+
 @pytest.mark.parametrize(
     "args",
     [
