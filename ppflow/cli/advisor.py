@@ -22,6 +22,7 @@ from ppflow.cli.context import (
     say,
     split_values,
     stage_label,
+    styled,
     when,
 )
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
@@ -73,7 +74,14 @@ def add(
     application = current_app()
     change = advisor_service.register_referral(application.uow(), cmd, application.clock)
     note = " (already registered with this request id)" if change.replayed else ""
-    out.print(f"registered [bold]{change.code}[/] as {change.to_state}{note}")
+    out.print(
+        styled(
+            "registered [bold]{code}[/] as {stage}{note}",
+            code=change.code,
+            stage=change.to_state,
+            note=note,
+        )
+    )
 
 
 IMPORT_HELP = (
@@ -219,9 +227,8 @@ def show(
     """Show one advisor: stage, consents, training and engagements."""
     detail = queries.get_advisor(current_app().uow(), code, with_contact=contact)
     a = detail.advisor
-    out.print(
-        f"[bold]{a.code}[/] — {a.stage}" + (f" (held from {a.held_from})" if a.held_from else "")
-    )
+    held = f" (held from {a.held_from})" if a.held_from else ""
+    out.print(styled("[bold]{code}[/] — {stage}{held}", code=a.code, stage=a.stage, held=held))
     out.print(
         f"program: {a.program or '-'}   languages: {','.join(a.languages)}   "
         f"tags: {','.join(a.tags) or '-'}   referred by: {detail.referrer or '-'}"

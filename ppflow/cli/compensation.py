@@ -12,8 +12,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from ppflow.cli.context import current_app, err, meta, out
+from ppflow.cli.context import current_app, err, meta, out, styled
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
 from ppflow.domain.compensation import (
     KNOWN_ACTIVITIES,
@@ -70,13 +71,20 @@ def show_alerts(alerts) -> None:
                 f" (T4A level {money(alert.limit_cents)})"
             )
         err.print(
-            f"[bold yellow]alert:[/] {what}; {alert.notified} coordinator(s) notified",
+            styled(
+                "[bold yellow]alert:[/] {what}; {notified} coordinator(s) notified",
+                what=what,
+                notified=alert.notified,
+            ),
             highlight=False,
         )
         if alert.unreachable:
             err.print(
-                f"[yellow]no valid address for coordinator(s) "
-                f"{', '.join(alert.unreachable)}; correct it to send them this alert[/]"
+                styled(
+                    "[yellow]no valid address for coordinator(s) {codes}; correct it to send "
+                    "them this alert[/]",
+                    codes=", ".join(alert.unreachable),
+                )
             )
 
 
@@ -106,8 +114,14 @@ def tier_add(
     )
     until = f" to {tier.effective_to}" if tier.effective_to else ""
     out.print(
-        f"tier [bold]{tier.activity}[/]: {tier.kind} {money(tier.amount_cents)} "
-        f"from {tier.effective_from}{until}"
+        styled(
+            "tier [bold]{activity}[/]: {kind} {amount} from {start}{until}",
+            activity=tier.activity,
+            kind=tier.kind,
+            amount=money(tier.amount_cents),
+            start=tier.effective_from,
+            until=until,
+        )
     )
 
 
@@ -155,7 +169,12 @@ def log(
         return
     owed = "payment declined, nothing owed" if logged.declined else money(logged.amount_cents)
     out.print(
-        f"logged {hours(logged.centihours)} h on [bold]{logged.engagement}[/]: {owed}",
+        styled(
+            "logged {hours} h on [bold]{engagement}[/]: {owed}",
+            hours=hours(logged.centihours),
+            engagement=logged.engagement,
+            owed=owed,
+        ),
         highlight=False,
     )
     show_alerts(logged.alerts)
@@ -213,9 +232,15 @@ def void(
         out.print(f"already voided with request id {request_id}; nothing changed")
         return
     out.print(
-        f"entry {voided.entry} voided by entry {voided.reversal}: "
-        f"{hours(-voided.centihours)} h and {money(-voided.amount_cents)} on "
-        f"[bold]{voided.engagement}[/]",
+        styled(
+            "entry {entry} voided by entry {reversal}: {hours} h and {amount} on "
+            "[bold]{engagement}[/]",
+            entry=voided.entry,
+            reversal=voided.reversal,
+            hours=hours(-voided.centihours),
+            amount=money(-voided.amount_cents),
+            engagement=voided.engagement,
+        ),
         highlight=False,
     )
 
@@ -380,6 +405,6 @@ def summary(
             result.fiscal_label,
             money(line.budget_cents),
             money(line.committed_cents),
-            f"[bold yellow]{used}[/]" if alert else used,
+            Text(used, style="bold yellow") if alert else used,
         )
     out.print(budgets)

@@ -1,5 +1,10 @@
 """What every command works with: the application, who acts, and the two consoles.
 
+Text from people and files is text, never markup: the two consoles (:class:`Page`) print
+every string and every table cell as it is, so a name such as ``[/]`` or
+``[link=...]...[/link]`` shows literally whatever command prints it. The project's own
+styling goes through :func:`styled`, which escapes the values it is given.
+
 Commands call :func:`current_app`. It is the App given to Typer as ``obj`` when there is
 one (``CliRunner().invoke(app, args, obj=test_app)``), so a test hands a command its own
 database without patching anything; otherwise it is :func:`get_app`, built once per
@@ -18,10 +23,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from functools import cache
+from string import Formatter
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from ppflow.bootstrap import App, bootstrap
 from ppflow.domain.commands import Meta
@@ -30,8 +37,15 @@ PIPED_WIDTH = 160  # piped output (files, CI logs) gets a wide page instead of R
 
 
 class Page(Console):
-    """A console that takes the page's width when a command starts (:meth:`fit`), and
-    prints an empty table as one line, its title and "none" (:func:`section`)."""
+    """A console that takes the page's width when a command starts (:meth:`fit`), prints
+    an empty table as one line, its title and "none" (:func:`section`), and never reads
+    markup or emoji codes in a string: people's text is printed literally, in messages,
+    table cells and titles alike, and no caller can turn that off. Styling comes in
+    :class:`~rich.text.Text` objects (:func:`styled`), or as one of :data:`BADGES` at the
+    start of a message."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(markup=False, emoji=False, **kwargs)
 
     def fit(self) -> None:
         """``COLUMNS`` when set, else the terminal's width, else PIPED_WIDTH."""
@@ -43,8 +57,61 @@ class Page(Console):
             self._width = None if stream.isatty() else PIPED_WIDTH
 
     def print(self, *objects, **kwargs) -> None:
-        super().print(*(section(o) for o in objects), **kwargs)
+        kwargs.update(markup=False, emoji=False)
+        super().print(*(section(badged(o)) for o in objects), **kwargs)
 
+
+# The status words a message may begin with, in the project's markup, and their style.
+# Only the word itself is styled; everything after it prints as it is.
+BADGES = {
+    "[green]ok[/]": ("ok", "green"),
+    "[yellow]warn[/]": ("warn", "yellow"),
+    "[bold red]failed[/]": ("failed", "bold red"),
+    "[bold red]refused[/]": ("refused", "bold red"),
+    "[bold red]error:[/]": ("error:", "bold red"),
+}
+
+
+def badged(shown):
+    """A string that starts with one of :data:`BADGES` as that word, styled, then the rest
+    as plain text; anything else as it is."""
+    if isinstance(shown, str):
+        for markup, (word, style) in BADGES.items():
+            if shown.startswith(markup):
+                return Text.assemble((word, style), shown[len(markup) :])
+    return shown
+
+
+def styled(template: str, **values: object) -> Text:
+    """``template`` in Rich's markup, with each ``{name}`` (or ``{name:spec}``) replaced by
+    ``values[name]`` as literal text, in the style the markup around it gives:
+    ``styled("added [bold]{code}[/]", code=code)``. A value is never read as markup or as
+    an emoji code, whatever it holds (brackets, backslashes, colons)."""
+    filled: list[str] = []
+    marked = []
+    for literal, name, spec, conversion in Formatter().parse(template):
+        marked.append(literal)
+        if name is not None:
+            value = values[name]
+            value = repr(value) if conversion == "r" else value
+            marked.append(f"{_HOLE}{len(filled)}{_HOLE}")
+            filled.append(format(value, spec or ""))
+    text = Text.from_markup("".join(marked), emoji=False)
+    shown = Text()
+    start = 0
+    for hole in re.finditer(f"{_HOLE}(\\d+){_HOLE}", text.plain):
+        shown.append_text(text[start : hole.start()])
+        around = text[hole.start() : hole.end()]
+        value = Text(filled[int(hole.group(1))], style=around.style)
+        for span in around.spans:
+            value.stylize(span.style)
+        shown.append_text(value)
+        start = hole.end()
+    shown.append_text(text[start:])
+    return shown
+
+
+_HOLE = "\ue000"  # marks where a value goes while the template's markup is read
 
 out = Page()
 err = Page(stderr=True)
@@ -133,7 +200,6 @@ def section(shown):
     empty section never shows as headers over nothing; a table is :func:`fitted` to the
     page. Anything else prints as it is."""
     from rich.table import Table
-    from rich.text import Text
 
     if not isinstance(shown, Table):
         return shown

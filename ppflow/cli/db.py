@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ppflow.cli.context import current_app, out
+from ppflow.cli.context import current_app, out, styled
 from ppflow.cli.errors import CommandGroup
 
 db_app = CommandGroup(help="Database schema (Alembic migrations).")
@@ -15,7 +15,7 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     """Create or migrate the schema up to REVISION."""
     application = current_app()
     application.upgrade(revision)
-    out.print(f"database at revision [bold]{application.revision()}[/]")
+    out.print(styled("database at revision [bold]{revision}[/]", revision=application.revision()))
 
 
 @db_app.command("downgrade")
@@ -23,7 +23,7 @@ def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'bas
     """Migrate the schema down to REVISION ('base' drops every table)."""
     application = current_app()
     application.downgrade(revision)
-    out.print(f"database at revision [bold]{application.revision()}[/]")
+    out.print(styled("database at revision [bold]{revision}[/]", revision=application.revision()))
 
 
 @db_app.command("current")

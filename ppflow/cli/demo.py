@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ppflow.bootstrap import App
 from ppflow.cli.advisor import pool_table
-from ppflow.cli.context import current_app, err, out
+from ppflow.cli.context import current_app, err, out, styled
 from ppflow.cli.team import teams_table
 from ppflow.services import queries
 from ppflow.services.ports import AdvisorFilter
@@ -74,8 +74,10 @@ def _with_flows(application: App) -> None:
             )
         except DemoAlreadyRunError:
             out.print(
-                "the demonstration has already run on this database; "
-                "[bold]ppflow demo --reset[/] runs it again from scratch"
+                styled(
+                    "the demonstration has already run on this database; "
+                    "[bold]ppflow demo --reset[/] runs it again from scratch"
+                )
             )
             return
     stages = Table("stage", "advisors", title="Advisors at each stage")
@@ -88,7 +90,7 @@ def _with_flows(application: App) -> None:
         f"onboarded a cohort of {len(result.advisors)} in {result.onboarding_seconds:.1f} s; "
         f"{result.sent} e-mail(s) delivered to the mail sink at {result.maildir}"
     )
-    out.print("read them: [bold]ppflow mail list[/] and [bold]ppflow mail show N[/]")
+    out.print(styled("read them: [bold]ppflow mail list[/] and [bold]ppflow mail show N[/]"))
     out.print(f"see the runs, events and artifacts: {_ui_address(result.api_url)}")
 
 
@@ -102,6 +104,6 @@ def _ui_address(api_url: str) -> str:
         return api_url.removesuffix("/").removesuffix("/api") + "/runs"
     return (
         f"they are in Prefect's database under {PREFECT_HOME.value()}; "
-        "[bold]prefect server start[/] (or [bold]make serve[/]), then open "
+        "`prefect server start` (or `make serve`), then open "
         "http://127.0.0.1:4200/runs"
     )

@@ -24,8 +24,9 @@ from typing import NoReturn
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from ppflow.cli.context import err, normalized, out, working_on
+from ppflow.cli.context import err, normalized, out, styled, working_on
 from ppflow.domain.errors import PPFlowError
+from ppflow.domain.limits import MAX_INTEGER, MAX_TEXT, MIN_INTEGER
 from ppflow.services.csv_files import CsvFormatError
 
 # PPFlowError covers the domain's errors and the services' InvalidInputError family, the
@@ -175,10 +176,12 @@ def _first_line(error: BaseException, most: int = 200) -> str:
 def fail(message: str, code: int = EXIT_CODE) -> NoReturn:
     """Print ``error: message`` on stderr, on one line however long (no wrapping), and end
     the command with ``code``. The message is text, never markup: it can quote a driver's
-    message or a value given, with brackets in it."""
-    from rich.markup import escape
-
-    err.print(f"[bold red]error:[/] {escape(plain(message))}", highlight=False, soft_wrap=True)
+    message or a value given, with brackets in it (:func:`~ppflow.cli.context.styled`)."""
+    err.print(
+        styled("[bold red]error:[/] {message}", message=plain(message)),
+        highlight=False,
+        soft_wrap=True,
+    )
     raise typer.Exit(code)
 
 
@@ -240,9 +243,41 @@ def plain_help(params: list) -> list:
     return params
 
 
+def _alembic_error(error: BaseException) -> bool:
+    """Whether ``error`` is Alembic's CommandError (an unknown revision given to ``db``)."""
+    alembic_exc = sys.modules.get("alembic.util.exc")
+    return alembic_exc is not None and isinstance(error, alembic_exc.CommandError)
+
+
+def refuse_out_of_bounds(ctx) -> None:
+    """A usage error (exit code 2) for a value no command accepts, whatever the command:
+    an integer neither database can store, a text longer than MAX_TEXT, or a NUL
+    character (PostgreSQL refuses it; SQLite would cut the text there)."""
+    for param in ctx.command.params:
+        values = ctx.params.get(param.name)
+        for value in values if isinstance(values, list | tuple) else [values]:
+            if isinstance(value, int) and not isinstance(value, bool):
+                if not MIN_INTEGER <= value <= MAX_INTEGER:
+                    raise typer.BadParameter(
+                        f"{value} is not in the range {MIN_INTEGER} to {MAX_INTEGER}",
+                        ctx=ctx,
+                        param=param,
+                    )
+            elif isinstance(value, str) and len(value) > MAX_TEXT:
+                raise typer.BadParameter(
+                    f"{len(value)} characters; at most {MAX_TEXT} are accepted",
+                    ctx=ctx,
+                    param=param,
+                )
+            elif isinstance(value, str) and "\x00" in value:
+                raise typer.BadParameter("contains a NUL character", ctx=ctx, param=param)
+
+
 class HandledCommand(TyperCommand):
     """A command that works on the App its context was given (``obj``), whose codes are
-    accepted in any case, and whose expected errors end in a message and an exit code."""
+    accepted in any case, whose values are within what any command accepts
+    (:func:`refuse_out_of_bounds`), and whose expected errors end in a message and an exit
+    code."""
 
     def get_params(self, ctx):
         return plain_help(super().get_params(ctx))
@@ -251,14 +286,15 @@ class HandledCommand(TyperCommand):
         out.fit()
         err.fit()
         ctx.params = {name: normalized(name, value) for name, value in ctx.params.items()}
+        refuse_out_of_bounds(ctx)
         with working_on(ctx.obj):
             try:
                 return super().invoke(ctx)
             except EXPECTED as error:
                 fail(describe(error))
             except Exception as error:
-                if _validation_error(error):  # a setting, or a value a library checked
-                    fail(describe(error))
+                if _validation_error(error) or _alembic_error(error):
+                    fail(describe(error))  # a setting, a value a library checked, a revision
                 message = outage(error)
                 if message is None:
                     raise

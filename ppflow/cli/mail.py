@@ -13,8 +13,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from ppflow.cli.context import current_app, out
+from ppflow.cli.context import current_app, out, styled
 from ppflow.cli.errors import CommandGroup, fail
 
 templates_app = CommandGroup(help="Bilingual e-mail templates.")
@@ -54,7 +55,7 @@ def templates_check() -> None:
     for column in ("notification", "language", "recipient", "result"):
         table.add_column(column)
     for result in results:
-        verdict = "[green]ok[/]" if result.ok else "[red]" + "; ".join(result.problems)
+        verdict = Text("ok", "green") if result.ok else Text("; ".join(result.problems), "red")
         table.add_row(result.notification, result.language, result.audience, verdict)
     out.print(table)
     bad = [r for r in results if not r.ok]
@@ -98,7 +99,7 @@ def dispatch(
             problems.add_column(column)
         for ident, status, reason in report.problems[:50]:
             style = STATUS_STYLE.get(status, "")
-            problems.add_row(str(ident), f"[{style}]{status}[/]", _short(reason, 90))
+            problems.add_row(str(ident), Text(status, style), _short(reason, 90))
         out.print(problems)
 
 
@@ -131,9 +132,9 @@ def show(
     """Print one message from the sink as the recipient would read it."""
     stored = current_app().stored_mail(ident)
     for name in ("From", "To", "Subject", "Date", "Message-ID", "X-Ppflow-Notification"):
-        out.print(f"[bold]{name}:[/] {stored.header(name)}", highlight=False, markup=True)
+        out.print(styled("[bold]{name}:[/] {value}", name=name, value=stored.header(name)))
     out.print()
-    out.print(stored.html if html else stored.text, highlight=False, markup=False)
+    out.print(stored.html if html else stored.text, highlight=False)
 
 
 def mail_sink(
@@ -181,7 +182,7 @@ def outbox_list(
             e.template,
             e.recipient_code,
             e.language,
-            f"[{style}]{e.status}[/]",
+            Text(e.status, style),
             str(e.attempts),
             nxt,
             _short(e.last_error, 50),

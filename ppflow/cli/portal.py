@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ppflow.bootstrap import App
 from ppflow.cli.context import current_app, err, out
@@ -302,10 +303,22 @@ def questionnaire_list() -> None:
         try:
             q = load_file(path)
         except QuestionnaireError as error:
-            table.add_row(path.name, "-", "-", "-", f"[red]{error}[/]")
+            table.add_row(path.name, "-", "-", "-", Text(str(error), "red"))
             continue
         table.add_row(q.name, str(q.version), str(len(q.items)), str(q.locked), str(path))
     out.print(table)
+
+
+def _says_locked(path: Path) -> bool:
+    """Whether a file is a YAML mapping with ``locked: true``; False for anything else
+    (a text that is not YAML, a list, a binary file), which load_file then describes."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(document, dict) and document.get("locked") is True
 
 
 @questionnaire_app.command("add")
@@ -326,11 +339,10 @@ def questionnaire_add(
     target_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(file, target)
     try:
-        locked = (yaml.safe_load(target.read_text(encoding="utf-8")) or {}).get("locked")
-        if locked is True:
+        if _says_locked(target):
             seal(target)
-        questionnaire = load_file(target)
-    except (QuestionnaireError, AttributeError, yaml.YAMLError) as error:
+        questionnaire = load_file(target)  # says what is wrong with any other file
+    except (QuestionnaireError, yaml.YAMLError) as error:
         # A file that is not a questionnaire is not kept.
         target.unlink(missing_ok=True)
         fail(str(error))

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ppflow.cli.context import current_app, out, split_values
+from ppflow.cli.context import current_app, out, split_values, styled
 from ppflow.cli.errors import CommandGroup, fail
 from ppflow.domain.commands import AddProgram, TargetSpec
 from ppflow.services import organization, queries
@@ -43,14 +43,14 @@ def add(
     program = organization.add_program(
         app.uow(), AddProgram(code, name, department, split_values(manager), targets), app.clock
     )
-    out.print(f"added program [bold]{program.code}[/]")
+    out.print(styled("added program [bold]{code}[/]", code=program.code))
 
 
 @program_app.command("show")
 def show(code: str) -> None:
     """Show a program with its managers and targets."""
     program = queries.get_program(current_app().uow(), code)
-    out.print(f"[bold]{program.code}[/] {program.name}")
+    out.print(styled("[bold]{code}[/] {name}", code=program.code, name=program.name))
     out.print(f"owner department: {program.owner_department}")
     out.print(f"responsible managers: {', '.join(program.responsible_managers) or '-'}")
     table = Table("indicator", "target", "period", "version", "set", title="Targets")

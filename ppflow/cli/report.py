@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ppflow.cli.context import current_app, out
 from ppflow.cli.errors import CommandGroup, fail
@@ -45,7 +46,7 @@ def tables(result: Indicators, lang: str = "en") -> list[Table]:
     title = f"Indicators {result.label}".strip()
     figures = Table("indicator", "value", "target", "version", "changed", "status", title=title)
     for row in result.comparisons():
-        status = {True: "[green]met[/]", False: "[red]not met[/]", None: ""}[row.met]
+        status = {True: Text("met", "green"), False: Text("not met", "red"), None: ""}[row.met]
         figures.add_row(
             label(row.indicator, lang, wording, result.theme_titles),
             _figure(row.value),
@@ -124,7 +125,7 @@ def indicators(
     for key, values in result.remarks:
         from ppflow.services.indicators import note
 
-        out.print(f"[dim]{note(key, values, chosen)}[/]", highlight=False)
+        out.print(Text(note(key, values, chosen), "dim"), highlight=False)
 
 
 @report_app.command("html")

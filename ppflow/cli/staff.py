@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ppflow.cli.context import CorrectionReason, current_app, meta, out
+from ppflow.cli.context import CorrectionReason, current_app, meta, out, styled
 from ppflow.cli.errors import CommandGroup
 from ppflow.domain.commands import AddStaff, EditStaff
 from ppflow.domain.model import StaffRole
@@ -27,7 +27,9 @@ def add(
     member = organization.add_staff(
         current_app().uow(), AddStaff(name, email, role.value, department)
     )
-    out.print(f"added staff member [bold]{member.code}[/] ({member.role})")
+    out.print(
+        styled("added staff member [bold]{code}[/] ({role})", code=member.code, role=member.role)
+    )
 
 
 @staff_app.command("edit")
@@ -44,7 +46,7 @@ def edit(
         code, name, email, role.value if role else None, department, meta(reason=reason)
     )
     member = corrections.edit_staff(current_app().uow(), cmd, current_app().clock)
-    out.print(f"corrected staff member [bold]{member.code}[/]")
+    out.print(styled("corrected staff member [bold]{code}[/]", code=member.code))
 
 
 @staff_app.command("list")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ppflow.cli.context import (
     Absent,
@@ -16,6 +17,7 @@ from ppflow.cli.context import (
     meta,
     out,
     split_values,
+    styled,
     when,
 )
 from ppflow.cli.errors import CommandGroup
@@ -48,7 +50,7 @@ def add(
     )
     application = current_app()
     team = organization.add_team(application.uow(), cmd, application.clock)
-    out.print(f"added QI team [bold]{team.code}[/] ({team.stage})")
+    out.print(styled("added QI team [bold]{code}[/] ({stage})", code=team.code, stage=team.stage))
 
 
 @team_app.command("edit")
@@ -75,7 +77,9 @@ def edit(
         meta(reason=reason),
     )
     changed = corrections.edit_team(current_app().uow(), cmd, current_app().clock)
-    out.print(f"corrected team [bold]{cmd.team}[/]: {', '.join(changed)}")
+    out.print(
+        styled("corrected team [bold]{code}[/]: {fields}", code=cmd.team, fields=", ".join(changed))
+    )
 
 
 @team_app.command("list")
@@ -106,7 +110,7 @@ def show(code: str) -> None:
     advisors proposed for it with the reasons of each score."""
     summary = queries.get_team(current_app().uow(), code)
     t = summary.team
-    out.print(f"[bold]{t.code}[/] {t.name} — {t.stage}")
+    out.print(styled("[bold]{code}[/] {name} — {stage}", code=t.code, name=t.name, stage=t.stage))
     out.print(f"program: {t.program or '-'}   lead: {t.lead or '-'}   seats: {t.advisor_seats}")
     r = t.rules
     out.print(
@@ -118,15 +122,17 @@ def show(code: str) -> None:
     for e in summary.engagements:
         table.add_row(e.code, e.advisor, e.stage, e.role, str(e.start_date or "-"))
     out.print(table)
-    out.print("[bold]Tokenism warnings[/]")
+    out.print(Text("Tokenism warnings", "bold"))
     for warning in summary.warnings:
-        out.print(f"  [yellow]![/] {warning}", highlight=False)
+        out.print(styled("  [yellow]![/] {warning}", warning=warning), highlight=False)
     if not summary.warnings:
         out.print("  none")
     if not summary.proposals:
-        out.print("[bold]Last match proposals[/]\n  none (the integrate-advisor flow proposes)")
+        out.print(
+            styled("[bold]Last match proposals[/]\n  none (the integrate-advisor flow proposes)")
+        )
         return
-    out.print(f"[bold]Last match proposals[/] ({summary.proposed_at:%Y-%m-%d %H:%M})")
+    out.print(styled("[bold]Last match proposals[/] ({at:%Y-%m-%d %H:%M})", at=summary.proposed_at))
     for number, match in enumerate(summary.proposals, 1):
         out.print(f"  {number}. {match.advisor}  score {match.score}/100", highlight=False)
         for reason in match.reasons:
@@ -206,7 +212,7 @@ def show_engagement(code: str) -> None:
     detail = queries.get_engagement(current_app().uow(), code)
     e = detail.engagement
     rate = f"{e.hourly_rate:.2f}/h" if e.hourly_rate is not None else "the rate tiers"
-    out.print(f"[bold]{e.code}[/] — {e.stage}", highlight=False)
+    out.print(styled("[bold]{code}[/] — {stage}", code=e.code, stage=e.stage), highlight=False)
     out.print(
         f"advisor: {e.advisor}   team: {e.team}   role: {e.role}   joined: {when(e.joined_at)}   "
         f"start: {e.start_date or '-'}   end: {e.end_date or '-'}",

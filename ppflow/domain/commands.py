@@ -7,6 +7,13 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from ppflow.domain.errors import InvalidInputError
+from ppflow.domain.limits import (
+    MAX_PERSON_NAME,
+    MAX_REQUEST_ID,
+    email_problems,
+    integer_problem,
+    name_problems,
+)
 from ppflow.domain.model import (
     LANGUAGES,
     Advisor,
@@ -44,6 +51,10 @@ class Meta:
     request_id: str | None = None
     flow_run_id: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.request_id is not None and len(self.request_id) > MAX_REQUEST_ID:
+            raise InvalidInputError(f"a request id is at most {MAX_REQUEST_ID} characters")
+
 
 @dataclass(frozen=True)
 class AddStaff:
@@ -51,6 +62,14 @@ class AddStaff:
     email: str
     role: str
     department: str = ""
+
+    def problems(self) -> list[str]:
+        """What the domain's limits refuse in this staff member (see ppflow.domain.limits)."""
+        return [
+            *name_problems("name", self.name),
+            *email_problems("e-mail", self.email),
+            *name_problems("department", self.department),
+        ]
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,13 @@ class AddProgram:
     managers: tuple[str, ...] = ()
     targets: tuple[TargetSpec, ...] = ()
 
+    def problems(self) -> list[str]:
+        return [
+            *name_problems("program code", self.code, 32),
+            *name_problems("name", self.name),
+            *name_problems("owner department", self.owner_department),
+        ]
+
 
 @dataclass(frozen=True)
 class AddTeam:
@@ -79,6 +105,10 @@ class AddTeam:
     languages: tuple[str, ...] = ()
     focus_tags: tuple[str, ...] = ()
     meta: Meta = Meta()
+
+    def problems(self) -> list[str]:
+        seats = integer_problem("advisor seats", self.advisor_seats)
+        return [*name_problems("name", self.name), *([seats] if seats else [])]
 
 
 @dataclass(frozen=True)
@@ -132,7 +162,11 @@ class RegisterReferral:
                 for c in value
             )
 
-        problems = []
+        problems = [
+            *name_problems("first name", self.first_name, MAX_PERSON_NAME),
+            *name_problems("last name", self.last_name, MAX_PERSON_NAME),
+            *email_problems("e-mail", self.email),
+        ]
         # Control characters (a line break, a tab, an escape...) in what ends up in a mail
         # header could add headers or recipients; the CSV import and the CLI both refuse
         # them here. The value is not quoted: it may be what breaks the line.
@@ -157,7 +191,11 @@ class RegisterReferral:
             problems.append("last name is required")
         if not self.email.strip():
             problems.append("e-mail is required")
-        elif "e-mail" not in controlled and not valid_email(self.email):
+        elif (
+            "e-mail" not in controlled
+            and not email_problems("e-mail", self.email)
+            and not valid_email(self.email)
+        ):
             problems.append(f"e-mail '{self.email.strip()}' is not a valid address")
         if self.language not in LANGUAGES:
             problems.append(f"language '{self.language}' is not one of {', '.join(LANGUAGES)}")
@@ -174,6 +212,8 @@ class RegisterReferral:
             problems.append(f"phone '{self.phone}' is not a phone number")
         if self.availability_hours < 0:
             problems.append("availability must be zero or more hours a month")
+        elif too_many := integer_problem("availability", self.availability_hours):
+            problems.append(too_many)
         return problems
 
 
@@ -225,6 +265,9 @@ class EditStaff:
     department: str | None = None
     meta: Meta = Meta()
 
+    def problems(self) -> list[str]:
+        return AddStaff(self.name or "", self.email or "", "", self.department or "").problems()
+
 
 @dataclass(frozen=True)
 class EditTeam:
@@ -235,6 +278,9 @@ class EditTeam:
     languages: tuple[str, ...] | None = None
     focus_tags: tuple[str, ...] | None = None
     meta: Meta = Meta()
+
+    def problems(self) -> list[str]:
+        return AddTeam(self.name or "", advisor_seats=self.advisor_seats or 0).problems()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from ppflow.domain.errors import InvalidInputError
+from ppflow.domain.limits import MAX_YEAR, MIN_YEAR
 
 TIER_KINDS = ("hourly", "flat")
 EXPENSE_KINDS = ("travel", "parking", "meals", "childcare", "caregiver", "internet", "other")
@@ -292,9 +293,17 @@ def fiscal_year(day: date, start_month: int = 4) -> int:
     return day.year if day.month >= start_month else day.year - 1
 
 
+def check_year(year: int) -> int:
+    """A year a budget or a total can be for (``MIN_YEAR`` to ``MAX_YEAR``)."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise InvalidInputError(f"year {year} is not {MIN_YEAR} to {MAX_YEAR}")
+    return year
+
+
 def fiscal_year_bounds(year: int, start_month: int = 4) -> tuple[date, date]:
     """First day of the fiscal year, and first day of the next (exclusive)."""
     check_start_month(start_month)
+    check_year(year)
     return date(year, start_month, 1), date(year + 1, start_month, 1)
 
 
@@ -305,6 +314,7 @@ def fiscal_year_label(year: int, start_month: int = 4) -> str:
 
 
 def calendar_year_bounds(year: int) -> tuple[date, date]:
+    check_year(year)
     return date(year, 1, 1), date(year + 1, 1, 1)
 
 

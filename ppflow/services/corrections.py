@@ -89,7 +89,7 @@ def edit_staff(uow: UnitOfWork, cmd: EditStaff, clock: Clock) -> StaffMember:
     if not changes:
         raise InvalidInputError("nothing to change: give at least one field")
     roles = [r.value for r in StaffRole]
-    problems = []
+    problems = cmd.problems()
     if cmd.name is not None and not cmd.name.strip():
         problems.append("name is required")
     if cmd.email is not None and not valid_email(cmd.email):
@@ -123,6 +123,8 @@ def edit_team(uow: UnitOfWork, cmd: EditTeam, clock: Clock) -> tuple:
     changes = _changed(cmd, ("lead", "advisor_seats", "name", "languages", "focus_tags"))
     if not changes:
         raise InvalidInputError("nothing to change: give at least one field")
+    if problems := cmd.problems():
+        raise InvalidInputError("; ".join(problems))
     with uow:
         team = uow.teams.get(cmd.team)
         problems = []

@@ -25,7 +25,7 @@ from ppflow.services.ports import Clock, UnitOfWork
 
 
 def add_staff(uow: UnitOfWork, cmd: AddStaff) -> StaffMember:
-    problems = []
+    problems = cmd.problems()
     if not cmd.name.strip():
         problems.append("name is required")
     if not valid_email(cmd.email):
@@ -53,6 +53,8 @@ def add_staff(uow: UnitOfWork, cmd: AddStaff) -> StaffMember:
 def add_program(uow: UnitOfWork, cmd: AddProgram, clock: Clock) -> Program:
     if not cmd.code.strip() or not cmd.name.strip() or not cmd.owner_department.strip():
         raise InvalidInputError("a program needs a code, a name and an owner department")
+    if problems := cmd.problems():
+        raise InvalidInputError("; ".join(problems))
     with uow:
         if any(p.code == cmd.code for p in uow.programs.list()):
             raise DuplicateError(f"program {cmd.code} already exists")
@@ -135,6 +137,8 @@ def add_team(uow: UnitOfWork, cmd: AddTeam, clock: Clock) -> QITeam:
         raise InvalidInputError("a QI team needs a name")
     if cmd.advisor_seats < 1:
         raise InvalidInputError("a QI team needs at least one advisor seat")
+    if problems := cmd.problems():
+        raise InvalidInputError("; ".join(problems))
     unknown = [lang for lang in cmd.languages if lang not in LANGUAGES]
     if unknown:
         raise InvalidInputError(f"languages {', '.join(unknown)} not one of fr, en")
