@@ -193,9 +193,14 @@ def match(team: str, proposals: list[Proposal], wanted: str | None = None) -> Qu
     and pre-selects it; the others are alternatives, never pre-selected. Otherwise nothing
     is pre-selected. Turning every proposal down is one of the choices."""
     codes = [p.advisor for p in proposals]
-    wanted = wanted if wanted in codes else None
     listed = ", ".join(f"`{p.advisor}` (score {p.score})" for p in proposals)
-    if wanted:
+    if wanted and wanted not in codes:
+        ask = (
+            f"This onboarding was started for advisor {wanted}, who is not ready to join: "
+            f"choose another, or turn every proposal down.\n\nProposed: {listed}."
+        )
+        wanted = None
+    elif wanted:
         ask = (
             f"This onboarding was started for advisor **{wanted}**: place {wanted}, "
             f"choose another, or turn every proposal down.\n\nProposed: {listed}."
