@@ -1,7 +1,8 @@
 """Answering a waiting flow from outside the Prefect UI (``ppflow answer``): find the run
-that waits, check the answer against the form that run shows and against the current
-state, store it (the first answer wins), and resume the run. A refused answer leaves the
-run waiting and says why."""
+that waits, put the answer in the words its form offers (codes are accepted: "not_retained"
+is the form's "Not retained"), check it against that form and against the current state,
+store it (the first answer wins), and resume the run. A refused answer leaves the run
+waiting and says why."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from prefect.client.schemas.responses import SetStateStatus
 from prefect.utilities.schema_tools import validate
 
 from ppflow.domain.errors import InvalidInputError, NotFoundError, PPFlowError
-from ppflow.services.decisions import QuestionClosedError, latest_decision, record_decision
+from ppflow.services.decisions import (
+    QuestionClosedError,
+    in_words,
+    latest_decision,
+    record_decision,
+)
 from ppflow_flows.decisions import check_state, wake
 from ppflow_flows.runtime import application, client, paused_runs
 
@@ -100,7 +106,7 @@ def answer(
     """Check, store and deliver one answer; returns the resumed flow run id. Raises
     InvalidInputError, saying why, when the answer does not fit: the run still waits."""
     run = waiting_run(question, subject, flow_run_id)
-    payload = {**values, "answered_by": actor}
+    payload = {**in_words(question, values), "answered_by": actor}
     problems = []
     try:
         check_state(question, subject, payload)

@@ -18,9 +18,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum, StrEnum
 from functools import cached_property
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from prefect.exceptions import Abort, FlowPauseTimeout, PrefectHTTPStatusError
 from prefect.flow_runs import suspend_flow_run
@@ -28,7 +27,7 @@ from prefect.input import RunInput, keyset_from_paused_state
 from prefect.input.run_input import keyset_from_base_key
 from prefect.states import Failed, Paused
 from prefect.utilities.engine import propose_state_sync
-from pydantic import Field, ValidationError, create_model
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, create_model
 
 from ppflow.domain.errors import PPFlowError
 from ppflow.services import decisions, integration
@@ -43,7 +42,10 @@ PRIVACY_NOTE = "Codes only here: no names, contact details or health details."
 # What a JSON schema can say of the screening answer beyond its fields: a reason when not
 # retained. Prefect's server checks it before it resumes the run.
 REASON_WHEN_NOT_RETAINED = {
-    "if": {"properties": {"outcome": {"const": "not_retained"}}, "required": ["outcome"]},
+    "if": {
+        "properties": {"outcome": {"const": decisions.SCREENING_WORDS["not_retained"]}},
+        "required": ["outcome"],
+    },
     "then": {"required": ["reason"], "properties": {"reason": {"pattern": "\\S"}}},
 }
 
@@ -83,16 +85,16 @@ class Question:
             f"{self.name.title()}Answer",
             __base__=base,
             __doc__=f"The {self.name} answer about {self.subject}.",
+            **self.fields,
+            # last: the form shows the choices first
             answered_by=(
                 str,
                 Field(
                     default="",
                     title="Answered by",
-                    description="Your name or initials: you are recorded as the person "
-                    "who decided. `ppflow answer` fills it in.",
+                    description="Your name or initials, recorded as the person who decided",
                 ),
             ),
-            **self.fields,
         )
         return model.with_initial_data(description=self.description)
 
@@ -108,37 +110,48 @@ class Answer:
 # ----------------------------------------------------------------- the three questions
 
 
-def _choices(name: str, values: dict[str, str]) -> type[Enum]:
-    """An enumeration whose members the UI lists; values are the codes the API takes."""
-    return Enum(name, {str(code): str(code) for code in values})
+def _words(words: list[str], to_code: Callable[[str], str] | None = None):
+    """A choice among ``words``: the form lists them as they are; the answer is read back
+    as its code when ``to_code`` is given (which also takes the code itself)."""
+    choice = Literal[tuple(words)]  # type: ignore[valid-type]
+    if to_code is None:
+        return choice
+    words_of = {to_code(w): w for w in words}
+    return Annotated[choice, BeforeValidator(lambda v: words_of.get(v, v)), AfterValidator(to_code)]
 
 
 def screening(advisor: str, stage: str) -> Question:
-    outcomes = decisions.SCREENING_OUTCOMES
-    lines = "\n".join(f"- `{code}`: {label}" for code, label in outcomes.items())
+    words = list(decisions.SCREENING_WORDS.values())
     return Question(
         "screening",
         advisor,
         f"## Screening outcome for advisor {advisor}\n\n"
-        f"The advisor is at `{stage}`. Choose the outcome of the screening conversation:\n\n"
-        f"{lines}\n\n{PRIVACY_NOTE}",
+        f"The advisor is at `{stage}`. Choose the outcome of the screening conversation. "
+        f"{PRIVACY_NOTE}",
         {
             "outcome": (
-                _choices("Outcome", outcomes),
-                Field(title="Outcome", description="; ".join(outcomes.values())),
+                _words(words, decisions.outcome_code),
+                Field(
+                    title="Outcome",
+                    description=". ".join(decisions.SCREENING_OUTCOMES.values()) + ".",
+                ),
             ),
             "reason": (
                 str,
                 Field(
                     default="",
-                    title="Reason (required when not retained)",
-                    description=PRIVACY_NOTE,
+                    title="Reason for not retaining",
+                    description="Needed only when the outcome is Not retained",
                     max_length=500,
                 ),
             ),
             "consent_wording_version": (
                 str,
-                Field(default="v1", title="Consent form version (when retained)"),
+                Field(
+                    default="v1",
+                    title="Consent form version",
+                    description="When retained: the version of the consent form signed",
+                ),
             ),
         },
         rules=REASON_WHEN_NOT_RETAINED,
@@ -146,66 +159,63 @@ def screening(advisor: str, stage: str) -> Question:
 
 
 def training(advisor: str, round: int = 1) -> Question:
+    """The required modules still to complete, to tick. The form offers those only; the
+    run reads any known module (an answer given in an earlier round is read again when a
+    suspended run starts over, after its modules were completed)."""
     left = decisions.modules_to_complete(application().uow(), advisor)
     lines = "\n".join(f"- `{m.code}`: {m.title}" for m in left) or "- none"
-    codes = {m.code: m.title for m in left} or {"-": "none"}
+    codes = [m.code for m in left] or ["-"]
     return Question(
         "training",
         advisor,
         f"## Training completed by advisor {advisor}\n\n"
         f"Required modules still to complete:\n\n{lines}\n\n"
-        "Tick those the advisor has completed; the advisor is ready once all are done.",
+        "Tick those the advisor has completed, one or several: the run asks again for "
+        "the others, and the advisor is ready once all are done.",
         key=f"training-{round}",
         fields={
             "modules": (
-                list[_choices("Module", codes)],
+                list[str],
                 Field(
                     title="Modules completed",
-                    description=", ".join(f"{c}: {t}" for c, t in codes.items()),
+                    description="Still to complete: "
+                    + ", ".join(f"{m.code} ({m.title})" for m in left),
                     min_length=1,
+                    json_schema_extra={"items": {"type": "string", "enum": codes}},
                 ),
             )
         },
     )
 
 
-class MatchDecision(StrEnum):
-    place = "place"
-    turn_down = "turn_down"
-
-
-def match(team: str, proposals: list[Proposal]) -> Question:
-    lines = "\n".join(
-        f"- `{p.advisor}`: score {p.score}. "
-        + " ".join(f"{why} ({points})" for points, why in p.explained())
-        for p in proposals
-    )
-    codes = {p.advisor: str(p.score) for p in proposals}
-    proposed = _choices("Proposed", codes)
+def match(team: str, proposals: list[Proposal], wanted: str | None = None) -> Question:
+    """Which advisor joins the team. A run started for an advisor asks about that advisor
+    and pre-selects it; the others are alternatives, never pre-selected. Otherwise nothing
+    is pre-selected. Turning every proposal down is one of the choices."""
+    codes = [p.advisor for p in proposals]
+    listed = ", ".join(f"`{p.advisor}` (score {p.score})" for p in proposals)
+    if wanted and wanted not in codes:
+        ask = (
+            f"This onboarding was started for advisor {wanted}, who is not ready to join: "
+            f"choose another, or turn every proposal down.\n\nProposed: {listed}."
+        )
+        wanted = None
+    elif wanted:
+        ask = (
+            f"This onboarding was started for advisor **{wanted}**: place {wanted}, "
+            f"choose another, or turn every proposal down.\n\nProposed: {listed}."
+        )
+    else:
+        ask = f"Proposed, best first: {listed}.\n\nChoose one, or turn every proposal down."
+    about = {"title": "Advisor to place", "description": "An advisor joins, or nobody does"}
+    chosen = Field(default=wanted, **about) if wanted else Field(**about)
     return Question(
         "match",
         team,
-        f"## Advisor to place in QI team {team}\n\n"
-        f"Proposed advisors, best first:\n\n{lines}\n\n"
-        "Choose one to place, or turn every proposal down.",
+        f"## Advisor to place in QI team {team}\n\n{ask} The artifact "
+        f"`matches-{team.lower()}` explains each score.",
         {
-            "decision": (
-                MatchDecision,
-                Field(
-                    default=MatchDecision.place,
-                    title="Decision",
-                    description="place: the chosen advisor joins the team; "
-                    "turn_down: no advisor joins now",
-                ),
-            ),
-            "advisor": (
-                proposed,
-                Field(
-                    default=proposed(next(iter(codes))),
-                    title="Advisor to place",
-                    description=", ".join(f"{p.advisor} (score {p.score})" for p in proposals),
-                ),
-            ),
+            "advisor": (_words([*codes, decisions.NOBODY]), chosen),
             "role": (str, Field(default="member", title="Role in the team", max_length=40)),
             "hourly_rate": (
                 float,
@@ -214,10 +224,13 @@ def match(team: str, proposals: list[Proposal]) -> Question:
                     ge=0,
                     le=500,
                     title="Hourly rate ($ CAD)",
-                    description="Leave at 0 to pay by the program's rate tiers",
+                    description="0 pays by the program's rate tiers",
                 ),
             ),
         },
+        # the advisor is asked for even when pre-selected: the form does not call it
+        # optional, and an answer through the API names the advisor too
+        rules={"required": ["advisor"]},
     )
 
 
@@ -228,10 +241,11 @@ def check_state(question: str, subject: str, values: dict) -> None:
     """Whether an answer fits the current state; raises PPFlowError saying why not."""
     uow = application().uow
     if question == "screening":
-        decisions.check_screening(uow(), subject, values["outcome"], values.get("reason", ""))
+        outcome = decisions.outcome_code(str(values["outcome"]))
+        decisions.check_screening(uow(), subject, outcome, values.get("reason", ""))
     elif question == "training":
-        decisions.check_training(uow(), subject, list(values["modules"]))
-    elif question == "match" and values.get("decision", "place") == "place":
+        decisions.check_training(uow(), subject, decisions.distinct(values["modules"]))
+    elif question == "match" and values.get("advisor") != decisions.NOBODY:
         integration.check_match(uow(), subject, values["advisor"])
 
 

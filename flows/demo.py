@@ -154,7 +154,7 @@ class Coordinator:
                 answer(
                     "match",
                     subject,
-                    {"decision": "place", "advisor": candidate, "hourly_rate": 25.0},
+                    {"advisor": candidate, "hourly_rate": 25.0},
                     COORDINATOR,
                     str(run.id),
                 )

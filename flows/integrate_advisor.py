@@ -6,6 +6,7 @@ from __future__ import annotations
 from prefect import flow
 
 from ppflow.domain.lifecycle import TeamStage
+from ppflow.services.decisions import NOBODY
 from ppflow_flows import decisions, tasks
 from ppflow_flows.brief_team import brief_team
 from ppflow_flows.recruit_advisor import decided, duplicate, expired
@@ -28,10 +29,7 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
     tag_run("stage:integrate", f"team:{team}", f"program:{start.program}" if start.program else "")
     if start.stage == TeamStage.FORMING:
         brief_team(team)
-    proposals = tasks.propose(team, limit)
-    if advisor and advisor not in [p.advisor for p in proposals]:
-        wanted = [p for p in tasks.propose(team, 1000) if p.advisor == advisor]
-        proposals = wanted + proposals[: max(0, limit - 1)] if wanted else proposals
+    proposals = tasks.propose(team, limit, advisor)
     # one row per part of each score, so that every cell is short and reads as a sentence
     publish_table(
         f"matches-{team}",
@@ -47,7 +45,7 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
         publish(f"integrate-{team}", f"Integration into {team}", ["- no ready advisor"])
         return None
     logger().info("integrate/%s: proposed %s", team, ", ".join(p.advisor for p in proposals))
-    question = decisions.match(team, proposals)
+    question = decisions.match(team, proposals, advisor)
     answer = decisions.ask(question)
     if answer is None:
         return expired(team, start.stage)
@@ -56,7 +54,7 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
         return None
     values = decisions.accepted(answer, question)
     tasks.record_answer(answer.key, team, answer.values, answer.actor)
-    if values["decision"] != "place":
+    if values["advisor"] == NOBODY:
         logger().info("integrate/%s: proposals turned down by %s", team, answer.actor)
         publish(
             f"integrate-{team}",

@@ -37,8 +37,16 @@ def prepare_advisor(advisor: str, team: str | None = None):
             break
         modules = decisions.accepted(answer, question)["modules"]
         tasks.record_answer(answer.key, advisor, answer.values, answer.actor)
-        stage = tasks.complete_modules(advisor, modules, round, answer.actor, team)
-        logger().info("prepare/%s: %d module(s) completed, now %s", advisor, len(modules), stage)
+        done = tasks.complete_modules(advisor, modules, round, answer.actor, team)
+        stage = done.stage
+        logger().info(
+            "prepare/%s: %d module(s) completed (%s), still to complete: %s; now %s",
+            advisor,
+            len(done.completed),
+            ", ".join(done.completed) or "none new",
+            ", ".join(done.left) or "none",
+            stage,
+        )
     publish(
         f"prepare-{advisor}",
         f"Preparation of {advisor}",

@@ -38,6 +38,16 @@ class AdvisorStanding:
 
 
 @dataclass(frozen=True)
+class Training:
+    """An advisor's training after a completion report: the stage, the modules this
+    report completed (a module completed before is not counted again), those left."""
+
+    stage: str
+    completed: tuple[str, ...]
+    left: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TeamStanding:
     code: str
     stage: str

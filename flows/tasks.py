@@ -29,6 +29,7 @@ from ppflow_flows.results import (
     RetentionResult,
     StageResult,
     TeamStanding,
+    Training,
 )
 from ppflow_flows.runtime import announce, announce_moves, application, meta
 
@@ -165,16 +166,20 @@ def enrol(advisor: str) -> StageResult:
 @task(**DB)
 def complete_modules(
     advisor: str, modules: list[str], round: int, actor: str | None = None, team: str | None = None
-) -> str:
-    """Record completed modules; returns the advisor's stage afterwards."""
+) -> Training:
+    """Record completed modules (each once); returns the advisor's stage afterwards, the
+    modules this answer completed and those still to complete."""
     app = application()
-    for module in modules:
+    before = {m.code for m in decisions.modules_to_complete(app.uow(), advisor)}
+    for module in decisions.distinct(modules):
         change = advisors.complete_module(
             app.uow(), advisor, module, meta(f"training-{round}-{module}", actor=actor), app.clock
         )
         if change is not None:
             _change("advisor", change, team)
-    return str(queries.get_advisor(app.uow(), advisor).advisor.stage)
+    left = [m.code for m in decisions.modules_to_complete(app.uow(), advisor)]
+    stage = str(queries.get_advisor(app.uow(), advisor).advisor.stage)
+    return Training(stage, tuple(sorted(before - set(left))), tuple(left))
 
 
 @task(**DB)
@@ -183,9 +188,9 @@ def brief(team: str) -> StageResult:
     return _change("team", integration.brief_team(app.uow(), team, meta("brief"), app.clock))
 
 
-def propose(team: str, limit: int) -> list[Proposal]:
+def propose(team: str, limit: int, advisor: str | None = None) -> list[Proposal]:
     app = application()
-    matches = integration.propose_matches(app.uow(), team, limit, clock=app.clock)
+    matches = integration.propose_matches(app.uow(), team, limit, clock=app.clock, wanted=advisor)
     return [Proposal.of(m) for m in matches]
 
 

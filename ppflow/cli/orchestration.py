@@ -132,10 +132,12 @@ def _open_questions():
 
 def give_answer(question: str, subject: str, values: dict) -> None:
     """Check the answer and resume the run that waits on it; the CLI's user is the actor."""
+    from ppflow.services.decisions import what_it_does
     from ppflow_flows.answers import answer
 
     run_id = answer(question, subject, values, actor())
-    out.print(f"answered the {question} question for {subject}; resumed flow run {run_id}")
+    out.print(f"{what_it_does(question, subject, values)}: answered the {question} question")
+    out.print(f"resumed flow run {run_id}, which applies it")
 
 
 @answer_app.command("screening")
@@ -172,8 +174,19 @@ def match(
         float, typer.Option(help="Hourly rate in dollars; 0 pays by the program's rate tiers.")
     ] = 0,
 ) -> None:
-    """Confirm (or turn down) the match that integrate-advisor proposed."""
+    """Place one of the advisors integrate-advisor proposed (--advisor), or turn every
+    proposal down (--reject)."""
+    from ppflow.services.decisions import NOBODY
+
+    if advisor and reject:
+        fail(
+            f"--advisor {advisor} places that advisor and --reject turns every proposal "
+            "down: give one of them"
+        )
     if not advisor and not reject:
-        fail("name the --advisor to place, or --reject the proposals")
-    values = {"decision": "turn_down"} if reject else {"decision": "place", "advisor": advisor}
-    give_answer("match", team, {**values, "role": role, "hourly_rate": rate})
+        fail("name the --advisor to place, or --reject every proposal")
+    if reject and (rate or role != "member"):
+        fail("--role and --rate apply to an advisor placed; --reject places nobody")
+    give_answer(
+        "match", team, {"advisor": NOBODY if reject else advisor, "role": role, "hourly_rate": rate}
+    )

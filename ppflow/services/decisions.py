@@ -78,6 +78,61 @@ SCREENING_OUTCOMES = {
 }
 SCREENING_STAGES = (AdvisorStage.INVITED, AdvisorStage.SCREENING)
 
+# A form offers words, which a coordinator reads; ppflow keeps codes. Every path turns the
+# words into codes when it reads an answer, and the CLI turns the codes it is given into
+# the words the form offers before it sends an answer.
+SCREENING_WORDS = {
+    ScreeningOutcome.RETAINED: "Retained",
+    ScreeningOutcome.NOT_RETAINED: "Not retained",
+    ScreeningOutcome.DECLINED: "Declined",
+}
+NOBODY = "Nobody: turn every proposal down"  # the match form's choice of no advisor
+
+
+def outcome_code(value: str) -> str:
+    """The screening outcome's code, from its word ("Not retained") or its code."""
+    for code, word in SCREENING_WORDS.items():
+        if value in (word, code.value):
+            return code.value
+    return value  # left for the form to refuse, naming the choices
+
+
+def in_words(question: str, values: dict) -> dict:
+    """An answer given with codes (the CLI's), as the form offers it."""
+    if question == "screening" and "outcome" in values:
+        code = outcome_code(str(values["outcome"]))
+        words = {c.value: w for c, w in SCREENING_WORDS.items()}
+        return {**values, "outcome": words.get(code, values["outcome"])}
+    if question == "training" and "modules" in values:
+        return {**values, "modules": distinct(values["modules"])}
+    return values
+
+
+def distinct(codes) -> list[str]:
+    """Each code once, in the order first given: a module named twice counts once."""
+    return list(dict.fromkeys(str(c) for c in codes))
+
+
+def what_it_does(question: str, subject: str, values: dict) -> str:
+    """What an answer will do, said plainly (``ppflow answer`` prints it)."""
+    if question == "screening":
+        outcome = outcome_code(str(values.get("outcome", "")))
+        return {
+            "retained": f"{subject} is retained (consent and agreement recorded)",
+            "not_retained": f"{subject} is not retained, with the reason given",
+            "declined": f"{subject} declined",
+        }.get(outcome, outcome)
+    if question == "training":
+        return f"{subject} completed {', '.join(distinct(values.get('modules', [])))}"
+    if values.get("advisor") == NOBODY:
+        return f"every advisor proposed for {subject} is turned down; nobody joins now"
+    rate = values.get("hourly_rate") or 0
+    pay = f"${rate:g} an hour" if rate else "the program's rate tiers"
+    return (
+        f"{values.get('advisor')} joins {subject} as {values.get('role') or 'member'}, "
+        f"paid at {pay}"
+    )
+
 
 def check_screening(uow: UnitOfWork, advisor: str, outcome: str, reason: str) -> None:
     if ScreeningOutcome.parse(outcome) == ScreeningOutcome.NOT_RETAINED and not reason.strip():
@@ -98,6 +153,9 @@ def modules_to_complete(uow: UnitOfWork, advisor: str) -> list[TrainingModule]:
 
 
 def check_training(uow: UnitOfWork, advisor: str, modules: list[str]) -> None:
+    """The modules are known ones. A module completed already is no error: an answer is
+    read again when a suspended run starts over, and completing a module twice changes
+    nothing; the run asks again for what remains."""
     if not modules:
         raise InvalidInputError("name at least one completed module")
     with uow:

@@ -94,10 +94,17 @@ def brief_team(uow: UnitOfWork, team_code: str, meta: Meta, clock: Clock) -> Sta
 
 
 def propose_matches(
-    uow: UnitOfWork, team_code: str, limit: int = 5, *, clock: Clock
+    uow: UnitOfWork,
+    team_code: str,
+    limit: int = 5,
+    *,
+    clock: Clock,
+    wanted: str | None = None,
 ) -> list[Match]:
     """The best-matching ready advisors for a team, each score explained; they are kept
-    as the team's last proposals (``ppflow team show``), replacing the ones before."""
+    as the team's last proposals (``ppflow team show``), replacing the ones before.
+    With ``wanted`` (the onboarding was started for that advisor), that advisor comes
+    first whatever the score, when ready, and the others follow as alternatives."""
     with uow:
         team = uow.teams.get(team_code)
         engaged = {
@@ -109,7 +116,10 @@ def propose_matches(
         candidates = [
             (p.advisor, p.active_engagements) for p in pool if p.advisor.code not in engaged
         ]
-        matches = rank(candidates, team, limit)
+        matches = rank(candidates, team, len(candidates) if wanted else limit)
+        if wanted:
+            first = [m for m in matches if m.advisor == wanted]
+            matches = first + [m for m in matches if m.advisor != wanted][: limit - len(first)]
         uow.teams.record_proposals(team_code, matches, clock.now())
         uow.commit()
         return matches

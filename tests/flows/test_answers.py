@@ -71,8 +71,8 @@ def test_a_wrong_screening_answer_is_refused_and_the_run_still_waits(flow_app):
     running = in_thread(recruit_advisor, code)
     paused = wait_until_paused(f"recruit/{code}", "screening")
     schema, description = form(paused)
-    assert code in description and "Not retained" in description
-    assert choices(schema, "outcome") == ["retained", "not_retained", "declined"]
+    assert code in description and "Not retained" in schema["properties"]["outcome"]["description"]
+    assert choices(schema, "outcome") == ["Retained", "Not retained", "Declined"]
 
     refused = answer("screening", code, "--outcome", "not_retained")
     assert refused.exit_code == 1
@@ -84,7 +84,7 @@ def test_a_wrong_screening_answer_is_refused_and_the_run_still_waits(flow_app):
     still_waits(f"recruit/{code}", "screening")
     # the form also says that not_retained needs a reason, so the API refuses that too
     with pytest.raises(RuntimeError, match="reason"):
-        resume_flow_run(paused.id, run_input={"outcome": "not_retained", "reason": " "})
+        resume_flow_run(paused.id, run_input={"outcome": "Not retained", "reason": " "})
     still_waits(f"recruit/{code}", "screening")
     assert not running.done()
     assert queries.get_advisor(flow_app.uow(), code).advisor.stage == "invited"
@@ -144,7 +144,7 @@ def test_a_match_that_no_longer_fits_is_refused_and_the_run_still_waits(flow_app
     assert full.exit_code == 1 and "no free advisor seat" in full.output
     still_waits(f"integrate/{team}", "match")
     # through the API the form accepts it; the run refuses it and waits again
-    resume_flow_run(paused.id, run_input={"decision": "place", "advisor": second})
+    resume_flow_run(paused.id, run_input={"advisor": second})
     again = still_waits(f"integrate/{team}", "match-2")
     assert logged(again.id, "no free advisor seat")
     assert not running.done()

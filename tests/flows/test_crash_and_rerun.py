@@ -68,7 +68,7 @@ def test_a_killed_run_is_rerun_without_duplicating_anything(flow_app, tmp_path):
             None,
         )
     assert rerun is not None, "the re-run never waited for the screening answer"
-    resume_flow_run(rerun.id, run_input={"outcome": "retained"})
+    resume_flow_run(rerun.id, run_input={"outcome": "Retained"})
     assert running.result(timeout=60) == "recruited"
     history = advisors.advisor_history(flow_app.uow(), code)
     assert [t.to_state for t in history] == ["identified", "invited", "screening", "recruited"]

@@ -97,7 +97,7 @@ def test_not_retained_needs_a_reason_and_is_resumed_through_the_prefect_api(flow
     refused = runner.invoke(cli.app, ["answer", "screening", code, "--outcome", "not_retained"])
     assert refused.exit_code == 1 and "a reason is required" in refused.output
     resume_flow_run(
-        paused.id, run_input={"outcome": "not_retained", "reason": "availability too limited"}
+        paused.id, run_input={"outcome": "Not retained", "reason": "availability too limited"}
     )
     assert running.result(timeout=60) == "not_retained"
     last = transitions(flow_app, code)[-1]

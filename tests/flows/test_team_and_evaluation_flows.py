@@ -56,7 +56,7 @@ def test_integration_briefs_the_team_first_and_warns_of_a_lone_advisor(flow_app)
     paused = wait_until_paused(f"integrate/{team}", "match")
     table = artifact(f"matches-{team}".lower()).data
     assert close in table and "Speaks" in table
-    resume_flow_run(paused.id, run_input={"decision": "place", "advisor": close})
+    resume_flow_run(paused.id, run_input={"advisor": close})
     engagement = running.result(timeout=60)
     assert engagement.startswith("EN-")
     summary = queries.get_team(flow_app.uow(), team)
