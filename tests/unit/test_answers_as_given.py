@@ -14,14 +14,14 @@ def test_the_advisor_an_onboarding_is_for_comes_first_whatever_the_scores():
     other = advisor_at(o, "ready", tags=(), availability_hours=4)
     wanted = advisor_at(o, "ready", tags=(), availability_hours=0)
 
-    ranked = integration.propose_matches(o.uow, o.team, limit=2)
+    ranked = integration.propose_matches(o.uow, o.team, limit=2, clock=o.clock)
     assert [m.advisor for m in ranked] == [best, other]  # by score: the wanted one left out
 
-    proposed = integration.propose_matches(o.uow, o.team, limit=2, wanted=wanted)
+    proposed = integration.propose_matches(o.uow, o.team, limit=2, wanted=wanted, clock=o.clock)
     assert [m.advisor for m in proposed] == [wanted, best]  # then the best alternatives
     # an advisor who cannot be proposed (not ready) changes nothing
     preparing = advisor_at(o, "preparing")
-    assert integration.propose_matches(o.uow, o.team, 2, wanted=preparing) == ranked
+    assert integration.propose_matches(o.uow, o.team, 2, wanted=preparing, clock=o.clock) == ranked
 
 
 def test_the_forms_words_and_the_codes_the_cli_takes_are_one_answer():
