@@ -18,14 +18,19 @@ test: $(STAMP)  ## the whole test suite (PostgreSQL tests need PPFLOW_TEST_DATAB
 
 # Loopback only: a Prefect server other machines reach needs basic authentication (the
 # README's production recipe); tests/flows/test_closed_server.py holds this to 127.0.0.1.
+# Ctrl-C (or SIGTERM to this shell) stops ppflow serve first, while the Prefect server
+# still answers (the server and the sink run in sessions of their own, out of Ctrl-C's
+# reach), so that it can hand back what it was starting; then the server and the sink.
 serve: $(STAMP)  ## Prefect server and UI, the mail sink and every deployment; Ctrl-C stops all
 	@echo "Prefect UI on http://127.0.0.1:$(PREFECT_PORT), mail sink on 127.0.0.1:8025"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) & \
-	$(BIN)/ppflow mail-sink & \
+	@setsid $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) & server=$$!; \
+	setsid $(BIN)/ppflow mail-sink & sink=$$!; \
+	trap 'kill $$server $$sink 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	until $(BIN)/python -c 'import sys, urllib.request as r; r.urlopen(sys.argv[1], timeout=2)' \
 		http://127.0.0.1:$(PREFECT_PORT)/api/health 2>/dev/null; do sleep 1; done; \
-	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(BIN)/ppflow serve
+	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(BIN)/ppflow serve & serve=$$!; \
+	trap 'kill -TERM $$serve 2>/dev/null; wait $$serve; exit 130' INT TERM; \
+	wait $$serve
 
 bench: $(STAMP)  ## every benchmark beside its floor; table and plot in tests/benchmarks/results/
 	$(BIN)/python -m tests.benchmarks.bench_all $(BENCH_ARGS)

@@ -227,6 +227,8 @@ class OfficeRunner(Runner):
     handing_back: set
 
     def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        if self.stopping:  # a second signal: the stop under way goes on
+            return
         _stop_within(_EXIT_AFTER)
         super().handle_sigterm(*args, **kwargs)
 
@@ -319,9 +321,12 @@ def serve_all(timezone: str | None = None, limit: int | None = None) -> None:
     runner: OfficeRunner | None = None
 
     def stop(signum, frame) -> None:
-        # Ctrl-C stops as SIGTERM does. Before the runner has started, there is nothing
-        # to hand back: leave at once.
-        if runner is not None and runner.started and not runner.stopping:
+        # Ctrl-C stops as SIGTERM does, and a second signal (Ctrl-C, then make's SIGTERM)
+        # leaves the stop under way alone. Before the runner has started, there is
+        # nothing to hand back: leave at once.
+        if runner is not None and runner.stopping:
+            return
+        if runner is not None and runner.started:
             runner.handle_sigterm()
             return
         _stop_within(_EXIT_AFTER)

@@ -123,7 +123,15 @@ def no_stuck_runs(now: datetime, limit: timedelta) -> bool:
 
 def mail_goes_out(application, now: datetime, limit: timedelta) -> bool:
     """The age of the oldest message still to send; a failed check past ``limit``."""
-    oldest = application.outbox().oldest_unsent()
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ppflow.cli.errors import _database_failure
+
+    try:
+        oldest = application.outbox().oldest_unsent()
+    except SQLAlchemyError as error:  # no schema yet (before `ppflow db upgrade`), no server
+        failed(f"outbox: {_database_failure(error)}")
+        return False
     if oldest is None:
         out.print("[green]ok[/]    outbox: no message waits to be sent", highlight=False)
         return True
