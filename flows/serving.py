@@ -208,12 +208,15 @@ def _stop_within(seconds: float) -> None:
 
 class OfficeRunner(Runner):
     """Prefect's runner, with a stop that never takes more than STOP_SECONDS, never leaves
-    a run Pending and never cancels a run that waits for a person.
+    a run Pending or Running and never cancels a run that waits for a person.
 
-    A run the runner was starting when asked to stop (Pending: its process not started,
-    or started but not yet running the flow) is handed back: its process is killed and
-    the run is Scheduled again, which frees its deployment's concurrency slot; the next
-    runner starts it. Runs that really run are cancelled, as Prefect's runner does.
+    Every run the runner was starting or running when told to stop (Pending: its process
+    not started, or started but not yet running the flow; or Running) is handed back: its
+    process is killed and the run is Scheduled again, which frees its deployment's
+    concurrency slot; the next runner starts it again (every step of a ppflow flow is
+    idempotent, so a step done twice changes nothing). Prefect's runner would cancel the
+    runs that run instead, and polls a killed process every 3 s: stopped within
+    STOP_SECONDS, it could leave a run Running with no process, holding its slot.
 
     When a run suspends, its process still takes a second or two to exit, and Prefect's
     runner, stopped in that gap, cancels every run whose process it still tracks: the
@@ -224,7 +227,8 @@ class OfficeRunner(Runner):
     state proposer and its poller's submissions), which is why Prefect is pinned below
     3.10."""
 
-    handing_back: set
+    handing_back: set  # runs this runner was starting or running when told to stop
+    left_alone: set  # runs whose process was only exiting then (suspended, or over)
 
     def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
         if self.stopping:  # a second signal: the stop under way goes on
@@ -234,7 +238,7 @@ class OfficeRunner(Runner):
 
     async def __aenter__(self):
         await super().__aenter__()
-        self.handing_back = set()
+        self.handing_back, self.left_alone = set(), set()
         proposer = self._state_proposer
         submitting, crashed = proposer.propose_submitting, proposer.propose_crashed
 
@@ -260,42 +264,51 @@ class OfficeRunner(Runner):
         from prefect.states import Scheduled
 
         try:
+            run = await self._client.read_flow_run(flow_run_id)
+            if run.state and (run.state.is_final() or run.state.is_paused()):
+                return  # it ended, or suspended, just before its process was killed
             await self._client.set_flow_run_state(
                 flow_run_id,
-                Scheduled(message="Handed back: ppflow serve stopped while starting it."),
+                Scheduled(message="Handed back: ppflow serve stopped while it started or ran it."),
                 force=True,
             )
-            logger.info("handed back flow run %s: it was starting when asked to stop", flow_run_id)
+            logger.info("handed back flow run %s", flow_run_id)
         except Exception:  # noqa: BLE001 - the left-Pending automation is the backstop
             logger.exception("could not hand back flow run %s", flow_run_id)
 
     async def astop(self) -> None:
-        """Stop polling, hand back what was starting, cancel what runs, then stop."""
+        """Stop polling, hand back every run still in flight (its executor writes the
+        hand-back once the killed process has exited), then stop as Prefect's runner does."""
         self.stopping = True
         self._scheduled_run_poller.stopping = True
         deadline = time.monotonic() + _HAND_BACK_SECONDS
-        while not await self._kill_what_was_starting() and time.monotonic() < deadline:
+        while not await self._hand_back_what_runs() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         await super().astop()
 
-    async def _kill_what_was_starting(self) -> bool:
-        """Kill the processes of the runs still Pending: their executor then hands them
-        back (``propose_crashed`` above) once the process has exited. True when every run
-        being submitted is accounted for: handed back, or past Pending."""
+    async def _hand_back_what_runs(self) -> bool:
+        """Kill the process of every run this runner started that is neither waiting for
+        a person (paused, suspended) nor over: its executor then hands it back
+        (``propose_crashed`` above). True once every such run is handed back."""
         manager = self._process_manager
-        settled = True
-        for flow_run_id in self._scheduled_run_poller._submitting_flow_run_ids - self.handing_back:
-            if flow_run_id not in manager.flow_run_ids():
-                settled = False  # its process is about to start, or it is handed back now
+        done = True
+        for flow_run_id in list(self._scheduled_run_poller._submitting_flow_run_ids):
+            if flow_run_id in self.left_alone:
+                continue
+            if flow_run_id in self.handing_back or flow_run_id not in manager.flow_run_ids():
+                done = False  # being handed back, or its process is about to start
                 continue
             try:
                 run = await self._client.read_flow_run(flow_run_id)
-                if run.state and run.state.is_pending():
-                    self.handing_back.add(flow_run_id)
-                    await manager.kill(flow_run_id, force=True)
+                if run.state and (run.state.is_paused() or run.state.is_final()):
+                    self.left_alone.add(flow_run_id)  # its process is only exiting
+                    continue
+                self.handing_back.add(flow_run_id)
+                await manager.kill(flow_run_id, force=True)
+                done = False
             except Exception:  # noqa: BLE001 - one run's trouble must not block the stop
                 logger.exception("could not stop flow run %s", flow_run_id)
-        return settled
+        return done
 
     async def cancel_all(self) -> None:
         manager = self._cancellation_manager
@@ -313,8 +326,8 @@ def serve_all(timezone: str | None = None, limit: int | None = None) -> None:
     """Serve every deployment from this process. The runner looks for runs to start every
     2 s (PREFECT_RUNNER_POLL_FREQUENCY, 10 s by Prefect's default), so a coordinator's
     answer or a triggered stage starts within seconds. SIGTERM or Ctrl-C stops it within
-    STOP_SECONDS: a run it was starting is handed back, runs waiting for a person stay
-    suspended."""
+    STOP_SECONDS: a run it was starting or running is handed back (Scheduled again), runs
+    waiting for a person stay suspended."""
     updates = {}
     if "PREFECT_RUNNER_POLL_FREQUENCY" not in os.environ:
         updates[PREFECT_RUNNER_POLL_FREQUENCY] = 2
