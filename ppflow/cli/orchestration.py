@@ -26,7 +26,8 @@ def serve(
     flows/prefect.yaml in a checkout; `python -m ppflow.resources prefect.yaml` prints its
     path) from this process, schedules included (single machine; a Prefect server must be
     reachable at PREFECT_API_URL). SIGTERM or Ctrl-C stops it within 3 s: a run it was
-    starting is handed back (Scheduled again), runs waiting for a person stay suspended."""
+    starting or running is handed back (Scheduled again), runs waiting for a person stay
+    suspended."""
     from ppflow_flows.serving import serve_all
 
     serve_all(current_app().settings.timezone, limit)
