@@ -11,7 +11,8 @@ import logging
 import threading
 import uuid
 from concurrent.futures import Future
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cache
 
 from prefect import get_client, get_run_logger
@@ -144,12 +145,12 @@ def earlier_run_in_progress(**subject: object) -> str | None:
 PAGE = 200  # the most runs Prefect's API returns at once
 
 
-def paused_runs(names: list[str] | None = None, tags: list[str] | None = None) -> list:
-    """Every run paused or suspended on a person's answer (optionally only those with one
-    of ``names``, or with one of ``tags``), however many: Prefect's API returns at most 200
+def _runs_in(types: list[StateType], names=None, tags=None) -> list:
+    """Every run in a state of one of ``types`` (optionally only those with one of
+    ``names``, or with one of ``tags``), however many: Prefect's API returns at most 200
     at once, so this pages."""
     wanted = FlowRunFilter(
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=types)),
         name=FlowRunFilterName(any_=names) if names else None,
         tags=FlowRunFilterTags(any_=tags) if tags else None,
     )
@@ -160,6 +161,36 @@ def paused_runs(names: list[str] | None = None, tags: list[str] | None = None) -
         if len(page) < PAGE:
             return found
         offset += PAGE
+
+
+def paused_runs(names: list[str] | None = None, tags: list[str] | None = None) -> list:
+    """Every run paused or suspended on a person's answer (optionally only those with one
+    of ``names``, or with one of ``tags``)."""
+    return _runs_in([StateType.PAUSED], names, tags)
+
+
+@dataclass(frozen=True)
+class StuckRun:
+    """A run that has stayed Pending, Running or Cancelling longer than it should: left
+    by a runner or worker that stopped or died (a Pending one holds its deployment's
+    concurrency slot, and a scheduled deployment then starts no more runs)."""
+
+    name: str  # codes only, as every run name
+    state: str
+    since: datetime
+    flow_run_id: str
+
+
+def stuck_runs(now: datetime, older_than: timedelta) -> list[StuckRun]:
+    """The runs Pending, Running or Cancelling since before ``now - older_than``, oldest
+    first. A run waiting for a person is suspended or paused, never one of these."""
+    found = []
+    types = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+    for run in _runs_in(types):
+        since = run.state.timestamp if run.state else run.created
+        if since is not None and now - since > older_than:
+            found.append(StuckRun(run.name, run.state.name, since, str(run.id)))
+    return sorted(found, key=lambda r: r.since)
 
 
 def end_waits_of_withdrawn(advisor: str | None = None) -> list[str]:

@@ -9,6 +9,7 @@ import importlib
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -113,6 +114,83 @@ def runner_deployments(timezone: str | None = None, path: Path = PREFECT_FILE) -
 
 
 STOP_SECONDS = 3  # a stop asked for (SIGTERM, Ctrl-C) ends the process within this
+# what the stop leaves to itself: whatever is still winding down then is cut short, so
+# that the process has exited before STOP_SECONDS even on a loaded machine
+_EXIT_AFTER = STOP_SECONDS - 0.5
+_HAND_BACK_SECONDS = 2.0  # within this, what the runner was starting is handed back
+
+# A run of a served deployment that stays Pending this long was left by a runner or worker
+# that stopped or died while it submitted the run: the automation below crashes it, which
+# frees the deployment's concurrency slot (one, for the schedules) for the next run.
+LEFT_PENDING_SECONDS = 60
+LEFT_PENDING_AUTOMATION = "ppflow: a run left Pending is crashed"
+# the events of every state a run goes to from Pending, by state name (Submitting, the
+# runner's step within Pending, is not one of them)
+_LEFT_PENDING_FOR = [
+    f"prefect.flow-run.{name}"
+    for name in (
+        "Running", "Retrying", "Scheduled", "Late", "AwaitingRetry",
+        "AwaitingConcurrencySlot", "Completed", "Failed", "Crashed", "Cancelled",
+        "Cancelling", "Paused", "Suspended", "TimedOut",
+    )
+]  # fmt: skip
+
+
+def left_pending_automation(deployments: list[str]):
+    """The automation that crashes a run of one of ``deployments`` left Pending for
+    LEFT_PENDING_SECONDS. Its state change is orchestrated (not forced): a run that has
+    moved on meanwhile is left as it is."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+
+    return AutomationCore(
+        name=LEFT_PENDING_AUTOMATION,
+        description=(
+            f"A run of a ppflow deployment still Pending after {LEFT_PENDING_SECONDS} s "
+            "was left by a runner or worker that stopped while submitting it: it is "
+            "crashed, so that it no longer holds its deployment's concurrency slot."
+        ),
+        enabled=True,
+        trigger=EventTrigger(
+            posture=Posture.Proactive,
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            match_related={
+                "prefect.resource.role": "deployment",
+                "prefect.resource.name": deployments,
+            },
+            after={"prefect.flow-run.Pending"},
+            expect=set(_LEFT_PENDING_FOR),
+            for_each={"prefect.resource.id"},
+            threshold=1,
+            within=LEFT_PENDING_SECONDS,
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=(
+                    f"Left Pending for {LEFT_PENDING_SECONDS} s: its runner stopped while "
+                    "submitting it. Crashed to free the deployment's concurrency slot."
+                ),
+            )
+        ],
+    )
+
+
+def ensure_left_pending_automation(path: Path = PREFECT_FILE) -> None:
+    """Create the left-Pending automation on the Prefect server, or bring it up to date."""
+    from prefect import get_client
+
+    wanted = left_pending_automation([spec["name"] for spec in load_deployments(path)])
+    with get_client(sync_client=True) as client:
+        found = client.read_automations_by_name(LEFT_PENDING_AUTOMATION)
+        if not found:
+            client.create_automation(wanted)
+            return
+        first, *others = found
+        client.update_automation(first.id, wanted)
+        for other in others:
+            client.delete_automation(other.id)
 
 
 def _stop_within(seconds: float) -> None:
@@ -129,23 +207,112 @@ def _stop_within(seconds: float) -> None:
 
 
 class OfficeRunner(Runner):
-    """Prefect's runner, with a stop that never takes more than STOP_SECONDS and never
-    cancels a run that waits for a person.
+    """Prefect's runner, with a stop that never takes more than STOP_SECONDS, never leaves
+    a run Pending or Running and never cancels a run that waits for a person.
+
+    Every run the runner was starting or running when told to stop (Pending: its process
+    not started, or started but not yet running the flow; or Running) is handed back: its
+    process is killed and the run is Scheduled again, which frees its deployment's
+    concurrency slot; the next runner starts it again (every step of a ppflow flow is
+    idempotent, so a step done twice changes nothing). Prefect's runner would cancel the
+    runs that run instead, and polls a killed process every 3 s: stopped within
+    STOP_SECONDS, it could leave a run Running with no process, holding its slot.
 
     When a run suspends, its process still takes a second or two to exit, and Prefect's
     runner, stopped in that gap, cancels every run whose process it still tracks: the
     waiting run would end Cancelled ("Runner is shutting down"). Here a run whose state on
-    the server is paused (suspended) or final is left alone; only runs that really run are
-    cancelled. This reads the runner's process manager, a private part of Prefect, which
-    is why Prefect is pinned below 3.10."""
+    the server is paused (suspended) or final is left alone.
+
+    This reads and wraps private parts of Prefect's runner (its process manager, its
+    state proposer and its poller's submissions), which is why Prefect is pinned below
+    3.10."""
+
+    handing_back: set  # runs this runner was starting or running when told to stop
+    left_alone: set  # runs whose process was only exiting then (suspended, or over)
 
     def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
-        _stop_within(STOP_SECONDS)
+        if self.stopping:  # a second signal: the stop under way goes on
+            return
+        _stop_within(_EXIT_AFTER)
         super().handle_sigterm(*args, **kwargs)
+
+    async def __aenter__(self):
+        await super().__aenter__()
+        self.handing_back, self.left_alone = set(), set()
+        proposer = self._state_proposer
+        submitting, crashed = proposer.propose_submitting, proposer.propose_crashed
+
+        async def propose_submitting(flow_run) -> bool:
+            if self.stopping:  # Pending, and no process started: hand it back
+                self.handing_back.add(flow_run.id)
+                await self._hand_back(flow_run.id)
+                return False
+            return await submitting(flow_run)
+
+        async def propose_crashed(flow_run, message: str):
+            if flow_run.id in self.handing_back:  # its process was killed by the stop
+                await self._hand_back(flow_run.id)
+                return None
+            return await crashed(flow_run, message=message)
+
+        proposer.propose_submitting = propose_submitting
+        proposer.propose_crashed = propose_crashed
+        return self
+
+    async def _hand_back(self, flow_run_id) -> None:
+        """Schedule a run this runner was starting again, now, for the next runner."""
+        from prefect.states import Scheduled
+
+        try:
+            run = await self._client.read_flow_run(flow_run_id)
+            if run.state and (run.state.is_final() or run.state.is_paused()):
+                return  # it ended, or suspended, just before its process was killed
+            await self._client.set_flow_run_state(
+                flow_run_id,
+                Scheduled(message="Handed back: ppflow serve stopped while it started or ran it."),
+                force=True,
+            )
+            logger.info("handed back flow run %s", flow_run_id)
+        except Exception:  # noqa: BLE001 - the left-Pending automation is the backstop
+            logger.exception("could not hand back flow run %s", flow_run_id)
+
+    async def astop(self) -> None:
+        """Stop polling, hand back every run still in flight (its executor writes the
+        hand-back once the killed process has exited), then stop as Prefect's runner does."""
+        self.stopping = True
+        self._scheduled_run_poller.stopping = True
+        deadline = time.monotonic() + _HAND_BACK_SECONDS
+        while not await self._hand_back_what_runs() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await super().astop()
+
+    async def _hand_back_what_runs(self) -> bool:
+        """Kill the process of every run this runner started that is neither waiting for
+        a person (paused, suspended) nor over: its executor then hands it back
+        (``propose_crashed`` above). True once every such run is handed back."""
+        manager = self._process_manager
+        done = True
+        for flow_run_id in list(self._scheduled_run_poller._submitting_flow_run_ids):
+            if flow_run_id in self.left_alone:
+                continue
+            if flow_run_id in self.handing_back or flow_run_id not in manager.flow_run_ids():
+                done = False  # being handed back, or its process is about to start
+                continue
+            try:
+                run = await self._client.read_flow_run(flow_run_id)
+                if run.state and (run.state.is_paused() or run.state.is_final()):
+                    self.left_alone.add(flow_run_id)  # its process is only exiting
+                    continue
+                self.handing_back.add(flow_run_id)
+                await manager.kill(flow_run_id, force=True)
+                done = False
+            except Exception:  # noqa: BLE001 - one run's trouble must not block the stop
+                logger.exception("could not stop flow run %s", flow_run_id)
+        return done
 
     async def cancel_all(self) -> None:
         manager = self._cancellation_manager
-        for flow_run_id in manager._process_manager.flow_run_ids():
+        for flow_run_id in manager._process_manager.flow_run_ids() - self.handing_back:
             try:
                 run = await self._client.read_flow_run(flow_run_id)
                 if run.state and (run.state.is_paused() or run.state.is_final()):
@@ -159,36 +326,51 @@ def serve_all(timezone: str | None = None, limit: int | None = None) -> None:
     """Serve every deployment from this process. The runner looks for runs to start every
     2 s (PREFECT_RUNNER_POLL_FREQUENCY, 10 s by Prefect's default), so a coordinator's
     answer or a triggered stage starts within seconds. SIGTERM or Ctrl-C stops it within
-    STOP_SECONDS; runs waiting for a person stay suspended."""
+    STOP_SECONDS: a run it was starting or running is handed back (Scheduled again), runs
+    waiting for a person stay suspended."""
     updates = {}
     if "PREFECT_RUNNER_POLL_FREQUENCY" not in os.environ:
         updates[PREFECT_RUNNER_POLL_FREQUENCY] = 2
+    runner: OfficeRunner | None = None
 
-    def interrupted(signum, frame) -> None:
-        # Ctrl-C: Prefect's runner would pause every deployment through the API, which
-        # hangs when the Prefect server is stopping at the same time (make serve)
-        _stop_within(STOP_SECONDS)
+    def stop(signum, frame) -> None:
+        # Ctrl-C stops as SIGTERM does, and a second signal (Ctrl-C, then make's SIGTERM)
+        # leaves the stop under way alone. Before the runner has started, there is
+        # nothing to hand back: leave at once.
+        if runner is not None and runner.stopping:
+            return
+        if runner is not None and runner.started:
+            runner.handle_sigterm()
+            return
+        _stop_within(_EXIT_AFTER)
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     with temporary_settings(updates=updates):
         while True:
             try:
+                ensure_left_pending_automation()
                 runner = OfficeRunner(limit=limit)
                 deployments = runner_deployments(timezone)
                 for deployment in deployments:
                     runner.add_deployment(deployment)
                 print(f"ppflow serves {len(deployments)} deployments; Ctrl-C stops", flush=True)
                 asyncio.run(runner.start())
-                return
+                break
             except KeyboardInterrupt:  # the handler above has started the stop's timer
                 logger.warning("interrupted: stopping")
-                return
+                break
             except httpx.TransportError as error:
                 # the Prefect server is not there (yet, or restarting): try again shortly
                 # rather than leave the office without a runner
                 logger.warning("Prefect server unreachable (%s); retrying in 5 s", error)
                 time.sleep(5)
+    # leave without the interpreter's own shutdown, which waits for Prefect's background
+    # threads (log and event senders) and could outlast STOP_SECONDS
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def trigger(stage: str, code: str | None, parameters: dict[str, Any]) -> tuple[str, str]:

@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     # How long a flow waits for a person's decision, and how often a paused run looks.
     decision_timeout_hours: float = 24 * 28
     decision_poll_seconds: float = 1
+    # `ppflow check` and `ppflow waiting`: a run Pending, Running or Cancelling longer than
+    # this is named as stuck; `ppflow check` fails when the oldest message still to send
+    # was queued longer ago than the second.
+    stuck_run_minutes: float = 15
+    outbox_age_limit_minutes: float = 15
     # Days a case may wait at a stage before the daily digest lists it (send-reminders).
     service_levels: dict[str, int] = Field(default_factory=dict)
     # Days personal data is kept once an advisor reaches a final state (apply-retention).

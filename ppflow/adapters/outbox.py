@@ -226,6 +226,13 @@ class SqlOutbox:
             found = {status: count for status, count in session.execute(query)}
         return {status: found.get(status, 0) for status in STATUSES}
 
+    def oldest_unsent(self) -> datetime | None:
+        """When the oldest message still to send (pending, or sending under a lease) was
+        queued; None when every message has gone out or ended."""
+        query = select(func.min(T.c.created_at)).where(T.c.status.in_(("pending", "sending")))
+        with self.session_factory() as session:
+            return _aware(session.scalar(query))
+
     def retry(self, now: datetime, ids: Iterable[int] = (), status: str | None = None) -> list[int]:
         """Put failed or dead rows back in the queue, due now, with a fresh count of
         attempts; and rows left ``sending`` by a dispatcher whose lease is over (it died,

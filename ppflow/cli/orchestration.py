@@ -22,8 +22,12 @@ answer_app = CommandGroup(
 def serve(
     limit: Annotated[int | None, typer.Option(help="Most runs at once.")] = None,
 ) -> None:
-    """Serve every deployment of deployments/prefect.yaml from this process, schedules
-    included (single machine; a Prefect server must be reachable at PREFECT_API_URL)."""
+    """Serve every deployment of the prefect.yaml ppflow ships (ppflow_flows/prefect.yaml;
+    flows/prefect.yaml in a checkout; `python -m ppflow.resources prefect.yaml` prints its
+    path) from this process, schedules included (single machine; a Prefect server must be
+    reachable at PREFECT_API_URL). SIGTERM or Ctrl-C stops it within 3 s: a run it was
+    starting or running is handed back (Scheduled again), runs waiting for a person stay
+    suspended."""
     from ppflow_flows.serving import serve_all
 
     serve_all(current_app().settings.timezone, limit)
@@ -83,7 +87,10 @@ ANSWER_WITH = {
 def waiting() -> None:
     """What waits on the coordinators: every decision a run is waiting for (the question,
     the advisor or team, since when, and the command or the Prefect UI page that answers
-    it), then the cases stalled past their service level (the reminders' digest, now)."""
+    it), the runs stuck Pending, Running or Cancelling past PPFLOW_STUCK_RUN_MINUTES (15),
+    then the cases stalled past their service level (the reminders' digest, now)."""
+    from datetime import timedelta
+
     from rich.table import Table
 
     from ppflow.services.sweeps import DEFAULT_SERVICE_LEVELS, find_stalled_cases
@@ -107,6 +114,13 @@ def waiting() -> None:
                 answer_with += f"\nor {ui.rstrip('/')}/runs/flow-run/{q.flow_run_id}"
             table.add_row(q.question, q.subject, f"{q.since:%Y-%m-%d} ({days} d)", answer_with)
         out.print(table)
+        if ui and _behind_basic_auth():
+            out.print(
+                f"the Prefect UI asks for the PREFECT_API_AUTH_STRING (user:password) at {ui} "
+                "before it opens a run's page: sign in there first"
+            )
+    if questions is not None:
+        _print_stuck_runs(now, timedelta(minutes=application.settings.stuck_run_minutes))
     levels = {**DEFAULT_SERVICE_LEVELS, **application.settings.service_levels}
     found = find_stalled_cases(application.sweeps(), now, levels)
     stalled = [(kind, case) for kind, f in found.items() for case in f.first]
@@ -117,6 +131,33 @@ def waiting() -> None:
     for kind, case in stalled:
         table.add_row(str(kind), case.advisor, case.stage, str(case.days))
     out.print(table)
+
+
+def _print_stuck_runs(now, limit) -> None:
+    """The runs stuck Pending, Running or Cancelling longer than ``limit``, by name (codes
+    only), state and age; nothing when there is none."""
+    from rich.table import Table
+
+    from ppflow_flows.runtime import stuck_runs
+
+    stuck = stuck_runs(now, limit)
+    if not stuck:
+        return
+    minutes = f"{limit.total_seconds() / 60:.0f}"
+    table = Table("run", "state", "since", "flow run", title=f"Runs stuck for over {minutes} min")
+    for run in stuck:
+        age = (now - run.since).total_seconds() / 60
+        table.add_row(
+            run.name, run.state, f"{run.since:%Y-%m-%d %H:%M} ({age:.0f} min)", run.flow_run_id
+        )
+    out.print(table)
+
+
+def _behind_basic_auth() -> bool:
+    from prefect.settings import get_current_settings
+
+    secret = get_current_settings().api.auth_string
+    return bool(secret and secret.get_secret_value())
 
 
 def _open_questions():

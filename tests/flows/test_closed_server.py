@@ -20,7 +20,7 @@ from prefect import get_client
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
 from tests import factories
-from tests.flows.test_production import BIN, Office, until
+from tests.flows.test_production import BIN, Office, free_port, until
 
 pytestmark = pytest.mark.prefect
 
@@ -126,6 +126,7 @@ def test_check_accepts_the_closed_server(office):
     assert f"ok    Prefect API at http://127.0.0.1:{office.port}: with PREFECT_API_AUTH_STRING" in (
         checked.stdout
     )
+    assert f"ok    the Prefect server at http://127.0.0.1:{office.port} answers" in checked.stdout
 
 
 # ----------------------------------------------------- ppflow check, without a server
@@ -177,6 +178,17 @@ def test_check_accepts_a_loopback_or_an_authenticated_prefect_api(tmp_path, pref
     checked = check(tmp_path, **prefect)
     assert f"ok    Prefect API {shown}" in checked.stdout, checked.stdout + checked.stderr
     assert AUTH not in checked.stdout + checked.stderr
+
+
+def test_check_says_when_the_prefect_server_does_not_answer(tmp_path):
+    port = free_port()  # nothing listens there
+    checked = check(tmp_path, PREFECT_API_URL=f"http://127.0.0.1:{port}/api")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert (
+        f"failed the Prefect server at http://127.0.0.1:{port} does not answer (ConnectError)"
+        in checked.stderr
+    ), checked.stderr
+    assert "Traceback" not in checked.stdout + checked.stderr
 
 
 def test_make_serve_listens_on_loopback_only():

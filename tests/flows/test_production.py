@@ -162,6 +162,57 @@ class Office:
                 )
             )
 
+    def plant_pending(self, deployment: str):
+        """A run of ``deployment`` left ``Pending``, as a runner stopped or killed while it
+        submitted the run leaves it: it holds the deployment's concurrency slot. Returns
+        the run."""
+        from datetime import UTC, datetime, timedelta
+
+        from prefect.states import Pending, Scheduled
+
+        [found] = [d for d in self.deployments().values() if d.name == deployment]
+        with self.client() as client:
+
+            def planted():
+                later = datetime.now(UTC) + timedelta(days=1)  # no runner picks it up
+                run = client.create_flow_run_from_deployment(
+                    found.id, state=Scheduled(scheduled_time=later), name="planted"
+                )
+                # refused (Cancelled) while a scheduled pass holds the slot: try again
+                state = client.set_flow_run_state(run.id, Pending()).state
+                return state is not None and state.is_pending() and client.read_flow_run(run.id)
+
+            return until(f"a {deployment} run planted in Pending", planted, 60, every=0.2)
+
+    def stop_runner_while_it_starts(self, deployment: str) -> tuple:
+        """Start a run of ``deployment`` by hand and send SIGTERM to ``ppflow serve`` the
+        moment the run is Pending (being started). Returns the run as it was caught, and
+        the seconds ``ppflow serve`` took to exit."""
+        short = {"dispatch-notifications": "dispatch"}.get(deployment, deployment)
+        with self.client() as client:
+            while True:  # a scheduled pass may hold the slot: then the run is cancelled
+                started = self.ppflow("run", short)
+                assert started.returncode == 0, started.stderr
+                run_id = started.stdout.rsplit("(flow run ", 1)[1].split(")")[0]
+                run = until(
+                    "the runner takes the run",
+                    lambda: (
+                        (r := client.read_flow_run(run_id)).state.type.value  # noqa: B023
+                        in ("PENDING", "CANCELLED", "RUNNING", "COMPLETED")
+                        and r
+                    ),
+                    timeout=60,
+                    every=0.005,
+                )
+                if run.state.is_pending():
+                    break
+        took = self.stop(self.runner)
+        return run, took
+
+    def flow_run(self, flow_run_id):
+        with self.client() as client:
+            return client.read_flow_run(flow_run_id)
+
     def runs_named(self, deployment: str, name: str) -> list:
         return [r for r in self.runs(deployment) if r.name == name]
 
@@ -197,9 +248,13 @@ class Office:
                     alive.add(entry.split(b"=", 1)[1].decode())
         return alive
 
-    def ppflow(self, *args: str) -> subprocess.CompletedProcess:
+    def ppflow(self, *args: str, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(BIN / "ppflow"), *args], env=self.env, capture_output=True, text=True, timeout=120
+            [str(BIN / "ppflow"), *args],
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     def mails(self) -> list[bytes]:
@@ -385,6 +440,60 @@ def test_a_stage_started_twice_changes_state_and_sends_mail_once(office):
     assert invitations_recorded(office.app, code) == (1, 1)
     assert office.ppflow("answer", "screening", code, "--outcome", "declined").returncode == 0
     office.completed("recruit-advisor", f"recruit/{code}")
+
+
+def test_serve_stopped_while_it_starts_a_run_hands_the_run_back_within_3_s(office):
+    """SIGTERM reaches ``ppflow serve`` while it starts a dispatch run (Pending, its process
+    not yet running the flow): the run is Scheduled again, never left Pending, and the
+    next ``ppflow serve`` runs it."""
+    run, took = office.stop_runner_while_it_starts("dispatch-notifications")
+    left = office.flow_run(run.id)
+    office.start_runner()  # first, so that a failure here leaves the office served
+    assert took <= 3, f"ppflow serve took {took:.2f} s to stop"
+    assert left.state.name == "Scheduled", left.state  # handed back, slot released
+    until(
+        "the next runner ran the handed-back run",
+        lambda: office.flow_run(run.id).state.is_completed(),
+        timeout=90,
+    )
+
+
+def test_mail_still_goes_out_by_schedule_with_a_dispatch_run_left_pending(office):
+    """A dispatch run left Pending (its runner stopped or died while submitting it) holds
+    the deployment's one concurrency slot; the schedule's later runs must still send."""
+    planted = office.plant_pending("dispatch-notifications")
+    started = time.monotonic()
+    code = factories.referral(office.app, factories.staff(office.app))
+    # ppflow check and ppflow waiting name it, past their limit (here 3 s)
+    time.sleep(4)
+    checked = office.ppflow("check", PPFLOW_STUCK_RUN_MINUTES="0.05")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "ok    the Prefect server at" in checked.stdout
+    assert "failed run planted is stuck: Pending since" in " ".join(checked.stderr.split())
+    listed = office.ppflow("waiting", PPFLOW_STUCK_RUN_MINUTES="0.05", COLUMNS="160")
+    assert listed.returncode == 0, listed.stderr
+    [line] = [line for line in listed.stdout.splitlines() if "planted" in line]
+    assert "Pending" in line and str(planted.id) in line, listed.stdout
+    with office.app.session_factory() as session:
+        [row] = session.scalars(
+            select(NotificationRow).where(
+                NotificationRow.idempotency_key == f"referral_acknowledgement:{code}"
+            )
+        ).all()
+        row_id = row.id
+
+    def delivered():
+        with office.app.session_factory() as session:
+            row = session.get(NotificationRow, row_id)
+        return row.status == "sent" and any(row.message_id.encode() in m for m in office.mails())
+
+    until("the referral's acknowledgement reached the sink", delivered, 180)
+    took = time.monotonic() - started
+    print(f"acknowledgement in the sink {took:.0f} s after a dispatch run was left Pending")
+    # the run left behind does not stay Pending: it is crashed, and says why
+    left = office.flow_run(planted.id)
+    assert left.state.is_crashed(), left.state
+    assert "Pending" in (left.state.message or ""), left.state.message
 
 
 def test_nothing_personal_reaches_the_served_prefect(office):

@@ -1,13 +1,18 @@
 """The coordinator's side of the portal: `feedback record`, `feedback import` (with bad
-rows), `questionnaire add` for a licensed instrument, and `check` for the signing key."""
+rows), `questionnaire add` for a licensed instrument, and `check` for the signing key and
+for mail waiting in the outbox."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
 
 from ppflow.cli import app as ppflow_cli
+from ppflow.services.ports import FixedClock
 from ppflow.settings import PortalSettings
+from tests import factories
 from tests.integration.portal_helpers import open_engagement, response_row
 
 runner = CliRunner()
@@ -201,3 +206,23 @@ def test_check_reports_each_missing_shipped_file_as_a_failed_check(sqlite_app, t
     for folder in ("email", "portal", "report"):
         assert f"failed templates: no {folder}/ in {empty}" in result.stderr
     assert "the portal may start" not in result.output
+
+
+def test_check_gives_the_age_of_the_oldest_mail_to_send_and_fails_past_the_limit(sqlite_app):
+    empty = invoke(sqlite_app, "check")
+    assert empty.exit_code == 0, empty.output
+    assert "outbox: no message waits to be sent" in empty.output
+    factories.referral(sqlite_app, factories.staff(sqlite_app))  # queues an acknowledgement
+    queued = datetime.now(UTC)
+    sqlite_app.clock = FixedClock(queued + timedelta(minutes=5))
+    recent = invoke(sqlite_app, "check")
+    assert recent.exit_code == 0, recent.output
+    assert "ok    outbox: the oldest message to send has waited 5 min" in recent.output
+    sqlite_app.clock = FixedClock(queued + timedelta(minutes=20))
+    late = invoke(sqlite_app, "check")
+    assert late.exit_code == 1, late.output
+    assert (
+        "failed outbox: the oldest message to send has waited 20 min (limit 15 min, "
+        "PPFLOW_OUTBOX_AGE_LIMIT_MINUTES)"
+    ) in " ".join(late.stderr.split())
+    assert "the portal may start" in late.output  # the portal itself may still start
