@@ -152,9 +152,8 @@ def mail_goes_out(application, now: datetime, limit: timedelta) -> bool:
 
 def check() -> None:
     """Check that the survey portal may start and links may be signed: outside
-    development (PPFLOW_ENVIRONMENT) it refuses the development key or a weak one (too
-    short, too few distinct characters, one kind of character only, low estimated
-    entropy), the current key and every previous one, each with its reason. Also checks
+    development (PPFLOW_ENVIRONMENT) it refuses any key not made by `ppflow keygen`, the
+    current key and every previous one, each with its reason. Also checks
     that the templates and deployments ppflow ships are found, that the Prefect server
     answers, that no run is stuck Pending, Running or Cancelling past
     PPFLOW_STUCK_RUN_MINUTES (15), and how long the oldest message still to send has
