@@ -120,13 +120,21 @@ def _words(words: list[str], to_code: Callable[[str], str] | None = None):
     return Annotated[choice, BeforeValidator(lambda v: words_of.get(v, v)), AfterValidator(to_code)]
 
 
+def stage_in_words(stage: str) -> str:
+    """An advisor's stage as the forms' readers say it (the forms are in English)."""
+    from ppflow.services.wording import shipped_wording
+
+    return shipped_wording(application().settings.templates_dir).stage("advisor", stage, "en")
+
+
 def screening(advisor: str, stage: str) -> Question:
     words = list(decisions.SCREENING_WORDS.values())
     return Question(
         "screening",
         advisor,
         f"## Screening outcome for advisor {advisor}\n\n"
-        f"The advisor is at `{stage}`. Choose the outcome of the screening conversation. "
+        f"The advisor is {stage_in_words(stage).lower()}. Choose the outcome of the screening "
+        "conversation. "
         f"{PRIVACY_NOTE}",
         {
             "outcome": (
