@@ -312,21 +312,21 @@ def test_the_worker_recipe_mails_links_signed_with_the_configured_key(machines):
         urllib.request.urlopen(refused, timeout=10)
     assert closed.value.code == 401
 
-    # 4. the administrator's machine: check, schema, work pool, deployments
+    # 4. the administrator's machine: schema, check, work pool, deployments
     in_recipe(
         "export PREFECT_API_URL=http://prefect-host:4200/api "
         'PREFECT_API_AUTH_STRING="ppflow:$(cat /etc/ppflow/prefect-auth)"',
         "export PPFLOW_ENV_FILE=/etc/ppflow/ppflow.env",
-        "ppflow check",
         "ppflow db upgrade",
+        "ppflow check",
         "prefect work-pool create ppflow-pool --type process",
         'prefect --no-prompt deploy --prefect-file "$(python -m ppflow.resources prefect.yaml)" '
         "--all",
     )
     admin = m.admin_env()
+    m.run("ppflow", "db", "upgrade", env=admin)
     checked = m.run("ppflow", "check", env=admin)
     assert "environment: production" in checked and "the portal may start" in checked
-    m.run("ppflow", "db", "upgrade", env=admin)
     m.run("prefect", "work-pool", "create", "ppflow-pool", "--type", "process", env=admin)
     prefect_file = m.run(
         "python", "-m", "ppflow.resources", "prefect.yaml", env=admin, timeout=60
