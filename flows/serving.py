@@ -1,6 +1,7 @@
-"""Serving and triggering ppflow's deployments. ``prefect.yaml`` (beside this module) is the one
-description of them: ``prefect deploy`` reads it for work pools, and ``ppflow serve``
-reads it to serve the same deployments from one process."""
+"""Serving and triggering ppflow's deployments. ``prefect.yaml`` (in ``deployments/`` in a
+checkout, installed as ``ppflow_flows.deployments``) is the one description of them:
+``prefect deploy`` reads it for work pools, and ``ppflow serve`` reads it to serve the same
+deployments from one process."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """The files ppflow ships inside its packages, found with :mod:`importlib.resources`, so
 that they are where the code is whether ppflow runs from a checkout or from a wheel:
 
-- the Jinja templates (e-mail, portal, report) in ``ppflow/templates/``;
+- the Jinja templates (e-mail, portal, report) and wording catalogues in
+  ``ppflow.templates`` (``templates/`` in a checkout);
 - the deployments, ``prefect.yaml``, and the portal's reverse proxy, ``nginx-portal.conf``,
-  beside the flows in ``ppflow_flows``;
+  in ``ppflow_flows.deployments`` (``deployments/`` in a checkout);
 - the shipped questionnaires in ``ppflow.questionnaires``;
 - the Alembic migrations in ``ppflow.adapters.migrations``.
 
@@ -34,17 +35,17 @@ def _path(package: str, *parts: str) -> Path:
 
 def templates_dir() -> Path:
     """The shipped templates (the default of ``PPFLOW_TEMPLATES_DIR``)."""
-    return _path("ppflow", "templates")
+    return _path("ppflow.templates")
 
 
 def prefect_file() -> Path:
     """``prefect.yaml``: the deployments ``prefect deploy`` and ``ppflow serve`` read."""
-    return _path("ppflow_flows", "prefect.yaml")
+    return _path("ppflow_flows.deployments", "prefect.yaml")
 
 
 def proxy_file() -> Path:
     """``nginx-portal.conf``: the reverse proxy the production recipe puts before the portal."""
-    return _path("ppflow_flows", "nginx-portal.conf")
+    return _path("ppflow_flows.deployments", "nginx-portal.conf")
 
 
 def questionnaires_dir() -> Path:

@@ -22,12 +22,12 @@ answer_app = CommandGroup(
 def serve(
     limit: Annotated[int | None, typer.Option(help="Most runs at once.")] = None,
 ) -> None:
-    """Serve every deployment of the prefect.yaml ppflow ships (ppflow_flows/prefect.yaml;
-    flows/prefect.yaml in a checkout; `python -m ppflow.resources prefect.yaml` prints its
-    path) from this process, schedules included (single machine; a Prefect server must be
-    reachable at PREFECT_API_URL). SIGTERM or Ctrl-C stops it within 3 s: a run it was
-    starting or running is handed back (Scheduled again), runs waiting for a person stay
-    suspended."""
+    """Serve every deployment of the prefect.yaml ppflow ships (deployments/prefect.yaml in
+    a checkout, in ppflow_flows/deployments/ once installed; `python -m ppflow.resources
+    prefect.yaml` prints its path) from this process, schedules included (single machine;
+    a Prefect server must be reachable at PREFECT_API_URL). SIGTERM or Ctrl-C stops it
+    within 3 s: a run it was starting or running is handed back (Scheduled again), runs
+    waiting for a person stay suspended."""
     from ppflow_flows.serving import serve_all
 
     serve_all(current_app().settings.timezone, limit)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,19 @@ def test_the_readme_diagram_is_generated_from_the_transition_table(name):
 def test_the_advisor_lifecycle_is_on_the_first_screen():
     first_screen = "\n".join(README.splitlines()[:60])
     assert "<!-- lifecycle:advisor -->" in first_screen
+
+
+def test_the_readme_layout_names_paths_that_exist_and_every_folder_that_ships():
+    match = re.search(r"^## Layout\n\n```\n(.*?)\n```", README, flags=re.DOTALL | re.MULTILINE)
+    assert match, "README.md has no ## Layout section opening with a block"
+    named = [line.split()[0] for line in match.group(1).splitlines() if line[:1].strip()]
+    assert [path for path in named if not (ROOT / path).exists()] == []
+    package_dir = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["package-dir"]
+    folders = {*package_dir.values(), "tests"}
+    unnamed = [f for f in sorted(folders) if not any(p.split("/")[0] == f for p in named)]
+    assert unnamed == [], f"the README's Layout leaves out {unnamed}"
 
 
 def imports_of(package: Path) -> dict[Path, set[str]]:

@@ -12,6 +12,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+import ppflow
 from ppflow import resources
 from ppflow.adapters.email.rendering import JinjaRenderer, check_templates, make_environment
 from ppflow.bootstrap import bootstrap
@@ -29,12 +30,21 @@ from ppflow.services.notifications import (
 from ppflow.settings import Settings
 
 TEMPLATES = Settings().templates_dir
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_templates_ship_inside_the_package_and_nothing_is_missing():
-    assert resources.templates_dir() == TEMPLATES
-    assert TEMPLATES.parent.name == "ppflow" and (TEMPLATES / "email" / "layout.html").is_file()
-    assert resources.prefect_file().parent.name in ("flows", "ppflow_flows")  # once installed
+def test_the_templates_and_deployments_are_read_where_the_code_is_and_nothing_is_missing():
+    """From a checkout (the editable install), the top-level templates/ and deployments/;
+    from a wheel, their copies in ppflow.templates and ppflow_flows.deployments."""
+    here = Path(ppflow.__file__).resolve().parent
+    if here == ROOT / "ppflow":
+        templates, deployments = ROOT / "templates", ROOT / "deployments"
+    else:
+        templates, deployments = here / "templates", here.parent / "ppflow_flows" / "deployments"
+    assert resources.templates_dir() == TEMPLATES == templates
+    assert (TEMPLATES / "email" / "layout.html").is_file()
+    assert resources.prefect_file() == deployments / "prefect.yaml"
+    assert resources.proxy_file() == deployments / "nginx-portal.conf"
     assert resources.problems() == []
 
 
