@@ -69,10 +69,18 @@ def test_erasing_without_yes_is_refused_before_anything_is_touched():
     assert "cannot be undone; add --yes to confirm" in result.stderr
 
 
-def test_a_match_answer_names_the_advisor_or_rejects():
+def test_a_match_answer_names_the_advisor_or_rejects_and_never_both():
     result = runner.invoke(answer_app, ["match", "QT-4HWX2B"], obj=Untouchable())
     assert result.exit_code == 1
-    assert "name the --advisor to place, or --reject the proposals" in result.stderr
+    assert "name the --advisor to place, or --reject every proposal" in result.stderr
+    both = ["match", "QT-4HWX2B", "--advisor", "PA-7K3M9Q", "--reject"]
+    result = runner.invoke(answer_app, both, obj=Untouchable())
+    assert result.exit_code == 1
+    assert "--advisor PA-7K3M9Q places that advisor and --reject" in result.stderr
+    rate = ["match", "QT-4HWX2B", "--reject", "--rate", "30"]
+    result = runner.invoke(answer_app, rate, obj=Untouchable())
+    assert result.exit_code == 1
+    assert "--reject places nobody" in result.stderr
 
 
 def test_a_badly_written_target_is_a_usage_error():
