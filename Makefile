@@ -25,7 +25,7 @@ test: $(STAMP)  ## the whole test suite (PostgreSQL tests need PPFLOW_TEST_DATAB
 	else echo "faketime is not installed (Debian: apt-get install faketime): the unit tier at a later date is skipped"; fi
 
 # Loopback only: a Prefect server other machines reach needs basic authentication (the
-# README's worker recipe); tests/flows/test_closed_server.py holds this to 127.0.0.1.
+# README's worker recipe); tests/flows/test_make_serve.py finds its ports shut to other addresses.
 # flows/office.py makes the data directory, starts the three processes, stops them all when
 # one ends (naming it), and stops them in order on Ctrl-C; tests/flows/test_make_serve.py.
 serve: $(STAMP)  ## Prefect server and UI, the mail sink and every deployment; Ctrl-C stops all

@@ -8,12 +8,10 @@ ppflow would reach without one."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import urllib.error
 import urllib.request
 from base64 import b64encode
-from pathlib import Path
 
 import pytest
 from prefect import get_client
@@ -189,12 +187,3 @@ def test_check_says_when_the_prefect_server_does_not_answer(tmp_path):
         in checked.stderr
     ), checked.stderr
     assert "Traceback" not in checked.stdout + checked.stderr
-
-
-def test_make_serve_listens_on_loopback_only():
-    makefile = (Path(__file__).parents[2] / "Makefile").read_text(encoding="utf-8")
-    recipe = re.search(r"^serve:.*?\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE).group(1)
-    hosts = re.findall(r"--host (\S+)", recipe)
-    urls = re.findall(r"https?://([^:/\s]+)", recipe)
-    assert hosts == ["127.0.0.1"], recipe
-    assert urls and set(urls) == {"127.0.0.1"}, recipe

@@ -83,6 +83,16 @@ class MakeServe:
             self.make.wait()
 
 
+def outside_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (none on a machine without a
+    network, where there is nothing to check)."""
+    try:
+        shown = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [a for a in shown.stdout.split() if "." in a and not a.startswith("127.")]
+
+
 def alive(pids) -> set[int]:
     return {pid for pid in pids if Path(f"/proc/{pid}").exists() and _running(pid)}
 
@@ -119,8 +129,12 @@ def test_make_serve_stops_all_when_one_process_ends_and_says_which(make_serve):
     )
     office.wait_for(banner)
     assert office.data.is_dir()  # made for the mail sink, on a fresh setup
-    with socket.create_connection(("127.0.0.1", office.smtp_port), timeout=5):
-        pass
+    for port in (office.port, office.smtp_port):
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+        for address in outside_addresses():  # loopback only: nothing answers from outside
+            with pytest.raises(OSError):
+                socket.create_connection((address, port), timeout=2).close()
     running = office.processes()
     [sink] = [pid for pid, command in running.items() if "mail-sink" in command]
     os.kill(sink, signal.SIGKILL)
