@@ -44,6 +44,19 @@ def flow_app(prefect_server, tmp_path_factory):
     del os.environ["PPFLOW_DATABASE_URL"]
 
 
+@pytest.fixture(scope="session")
+def office(tmp_path_factory):
+    """A partnership office served as ``make serve`` does (test_production.py's Office),
+    shared by the production tests."""
+    from tests.flows.test_production import opened_office
+
+    office = opened_office(tmp_path_factory.mktemp("office"))
+    try:
+        yield office
+    finally:
+        office.close()
+
+
 # The stages an advisor passes through, in order, from referral to a place in a QI team.
 ONBOARDED = ["identified", "invited", "screening", "recruited", "preparing", "ready", "active"]
 

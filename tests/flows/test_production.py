@@ -280,18 +280,16 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-@pytest.fixture(scope="module")
-def office(tmp_path_factory):
-    office = Office(tmp_path_factory.mktemp("office"))
-    # mail queued before the office opens: an invitation waiting in the outbox
+def opened_office(root: Path):
+    """An office with mail queued before it opens (an invitation waiting in the outbox),
+    then started; the tests of this module and of ``test_production_answers.py`` share one
+    (the ``office`` fixture of ``conftest.py``), as its start costs half a minute."""
+    office = Office(root)
     queued = factories.referral(office.app, factories.staff(office.app))
     advisors.invite_advisor(office.app.uow(), queued, Meta("cli:coordinator"), office.app.clock)
     office.queued = queued
     office.start()
-    try:
-        yield office
-    finally:
-        office.close()
+    return office
 
 
 def test_the_scheduler_runs_dispatch_and_pending_mail_reaches_the_sink(office):

@@ -36,16 +36,10 @@ CHROMIUM_FLAGS = [
 WIDTH, HEIGHT = 1280, 900
 
 
-@pytest.fixture(scope="module")
-def office(tmp_path_factory):
+@pytest.fixture(autouse=True, scope="module")
+def chromium_installed():
     if not CHROMIUM.exists():
         pytest.skip(NO_CHROMIUM)
-    office = Office(tmp_path_factory.mktemp("answers-office"))
-    office.start()
-    try:
-        yield office
-    finally:
-        office.close()
 
 
 @pytest.fixture(scope="module")
