@@ -46,6 +46,7 @@ from ppflow.settings import DEVELOPMENT_SIGNING_KEY, PortalSettings, Settings
 from tests import factories
 from tests.conftest import NO_POSTGRES, POSTGRES_URL
 from tests.flows.conftest import ONBOARDED
+from tests.flows.test_production import free_port, until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect]
 BIN = Path(sys.executable).parent
@@ -66,25 +67,6 @@ def in_recipe(*lines: str) -> None:
     block = recipe()
     for line in lines:
         assert line in block, f"the README's worker recipe no longer says: {line}"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def until(what: str, check, timeout: float, every: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not after {timeout:.0f} s")
-        time.sleep(every)
 
 
 class Machines:
