@@ -15,6 +15,7 @@ from prefect.utilities.schema_tools import validate
 
 from ppflow.domain.errors import InvalidInputError, NotFoundError, PPFlowError
 from ppflow.services.decisions import (
+    REASON_REQUIRED,
     QuestionClosedError,
     in_words,
     latest_decision,
@@ -94,7 +95,7 @@ def form_problems(run, values: dict) -> list[str]:
             offered = ", ".join(map(str, error.validator_value))
             problems.append(f"{where}: {error.instance} is not one of those offered ({offered})")
         elif error.validator in ("pattern", "required") and "reason" in (where + error.message):
-            problems.append("a reason is required when the person is not retained")
+            problems.append(REASON_REQUIRED)
         else:
             problems.append(f"{where}: {error.message}")
     return problems

@@ -30,7 +30,7 @@ from prefect.utilities.engine import propose_state_sync
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, create_model
 
 from ppflow.domain.errors import PPFlowError
-from ppflow.services import decisions, integration
+from ppflow.services import decisions
 from ppflow.services.decisions import QuestionClosedError
 from ppflow_flows.results import Proposal
 from ppflow_flows.runtime import application, client, current_flow_run, deployed, logger
@@ -39,11 +39,13 @@ UI_ACTOR = "prefect-ui"
 PRIVACY_NOTE = "Codes only here: no names, contact details or health details."
 
 
-# What a JSON schema can say of the screening answer beyond its fields: a reason when not
-# retained. Prefect's server checks it before it resumes the run.
+# The service's rule "a reason when not retained", said in the form's JSON schema, so that
+# Prefect's server refuses an answer without one before it resumes the run.
 REASON_WHEN_NOT_RETAINED = {
     "if": {
-        "properties": {"outcome": {"const": decisions.SCREENING_WORDS["not_retained"]}},
+        "properties": {
+            "outcome": {"const": decisions.SCREENING_WORDS[decisions.REASON_NEEDED_FOR]}
+        },
         "required": ["outcome"],
     },
     "then": {"required": ["reason"], "properties": {"reason": {"pattern": "\\S"}}},
@@ -150,13 +152,13 @@ def screening(advisor: str, stage: str) -> Question:
                     default="",
                     title="Reason for not retaining",
                     description="Needed only when the outcome is Not retained",
-                    max_length=500,
+                    max_length=decisions.REASON_MAX_LENGTH,
                 ),
             ),
             "consent_wording_version": (
                 str,
                 Field(
-                    default="v1",
+                    default=decisions.DEFAULT_CONSENT_WORDING,
                     title="Consent form version",
                     description="When retained: the version of the consent form signed",
                 ),
@@ -224,13 +226,20 @@ def match(team: str, proposals: list[Proposal], wanted: str | None = None) -> Qu
         f"`matches-{team.lower()}` explains each score.",
         {
             "advisor": (_words([*codes, decisions.NOBODY]), chosen),
-            "role": (str, Field(default="member", title="Role in the team", max_length=40)),
+            "role": (
+                str,
+                Field(
+                    default=decisions.DEFAULT_ROLE,
+                    title="Role in the team",
+                    max_length=decisions.ROLE_MAX_LENGTH,
+                ),
+            ),
             "hourly_rate": (
                 float,
                 Field(
-                    default=0,
+                    default=decisions.RATE_TIERS,
                     ge=0,
-                    le=500,
+                    le=decisions.HOURLY_RATE_CEILING,
                     title="Hourly rate ($ CAD)",
                     description="0 pays by the program's rate tiers",
                 ),
@@ -246,15 +255,9 @@ def match(team: str, proposals: list[Proposal], wanted: str | None = None) -> Qu
 
 
 def check_state(question: str, subject: str, values: dict) -> None:
-    """Whether an answer fits the current state; raises PPFlowError saying why not."""
-    uow = application().uow
-    if question == "screening":
-        outcome = decisions.outcome_code(str(values["outcome"]))
-        decisions.check_screening(uow(), subject, outcome, values.get("reason", ""))
-    elif question == "training":
-        decisions.check_training(uow(), subject, decisions.distinct(values["modules"]))
-    elif question == "match" and values.get("advisor") != decisions.NOBODY:
-        integration.check_match(uow(), subject, values["advisor"])
+    """Whether an answer fits its rules and the current state (the service's check, which
+    ``ppflow answer`` calls too); raises PPFlowError saying why not."""
+    decisions.check_answer(application().uow(), question, subject, values)
 
 
 def plain(error: ValidationError) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from prefect import flow
 
 from ppflow.domain.lifecycle import TeamStage
-from ppflow.services.decisions import NOBODY
+from ppflow.services.decisions import NOBODY, hourly_rate_paid
 from ppflow_flows import decisions, tasks
 from ppflow_flows.brief_team import brief_team
 from ppflow_flows.recruit_advisor import decided, duplicate, expired
@@ -63,7 +63,11 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
         )
         return None
     result = tasks.confirm(
-        team, values["advisor"], values["role"], values["hourly_rate"] or None, answer.actor
+        team,
+        values["advisor"],
+        values["role"],
+        hourly_rate_paid(values["hourly_rate"]),
+        answer.actor,
     )
     logger().info(
         "integrate/%s: %s joins as engagement %s", team, result.advisor, result.engagement

@@ -13,6 +13,7 @@ import typer
 from ppflow.cli.context import actor, current_app, out, split_values
 from ppflow.cli.errors import CommandGroup, fail
 from ppflow.domain.commands import ScreeningOutcome
+from ppflow.services.decisions import DEFAULT_ROLE
 
 answer_app = CommandGroup(
     help="Answer a question a flow waits on (same as the form in the Prefect UI)."
@@ -210,7 +211,7 @@ def match(
     team: Annotated[str, typer.Argument(help="QI team code.")],
     advisor: Annotated[str, typer.Option(help="Advisor to place.")] = "",
     reject: Annotated[bool, typer.Option(help="Turn every proposal down.")] = False,
-    role: Annotated[str, typer.Option(help="Role in the team.")] = "member",
+    role: Annotated[str, typer.Option(help="Role in the team.")] = DEFAULT_ROLE,
     rate: Annotated[
         float, typer.Option(help="Hourly rate in dollars; 0 pays by the program's rate tiers.")
     ] = 0,
@@ -226,7 +227,7 @@ def match(
         )
     if not advisor and not reject:
         fail("name the --advisor to place, or --reject every proposal")
-    if reject and (rate or role != "member"):
+    if reject and (rate or role != DEFAULT_ROLE):
         fail("--role and --rate apply to an advisor placed; --reject places nobody")
     give_answer(
         "match", team, {"advisor": NOBODY if reject else advisor, "role": role, "hourly_rate": rate}

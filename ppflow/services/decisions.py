@@ -10,6 +10,7 @@ from ppflow.domain.commands import ScreeningOutcome
 from ppflow.domain.errors import InvalidInputError, PPFlowError
 from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.domain.model import Decision, TrainingModule
+from ppflow.services.integration import check_match
 from ppflow.services.ports import Clock, UnitOfWork
 
 
@@ -126,17 +127,98 @@ def what_it_does(question: str, subject: str, values: dict) -> str:
         return f"{subject} completed {', '.join(distinct(values.get('modules', [])))}"
     if values.get("advisor") == NOBODY:
         return f"every advisor proposed for {subject} is turned down; nobody joins now"
-    rate = values.get("hourly_rate") or 0
+    rate = hourly_rate_paid(values.get("hourly_rate"))
     pay = f"${rate:g} an hour" if rate else "the program's rate tiers"
     return (
-        f"{values.get('advisor')} joins {subject} as {values.get('role') or 'member'}, "
+        f"{values.get('advisor')} joins {subject} as {values.get('role') or DEFAULT_ROLE}, "
         f"paid at {pay}"
     )
 
 
+# ------------------------------------------------------------ the rules of each answer
+# Plain values in, InvalidInputError out. The forms in the Prefect UI state the same limits
+# in their schema (built from these constants), so the UI and Prefect's server refuse early
+# what these checks would refuse; these checks are what every path calls.
+
+REASON_NEEDED_FOR = ScreeningOutcome.NOT_RETAINED  # the outcome that must say why
+REASON_REQUIRED = "a reason is required when the person is not retained"
+REASON_MAX_LENGTH = 500
+DEFAULT_CONSENT_WORDING = "v1"
+DEFAULT_ROLE = "member"
+ROLE_MAX_LENGTH = 40
+HOURLY_RATE_CEILING = 500  # dollars an hour
+RATE_TIERS = 0  # the hourly rate that means "pay by the program's rate tiers"
+
+
+def reason_needed(outcome: str) -> bool:
+    """Whether this screening outcome (its word or its code) must give a reason."""
+    return outcome_code(str(outcome)) == REASON_NEEDED_FOR.value
+
+
+def check_reason(outcome: str, reason: str) -> None:
+    """A reason, not blank, when not retained; never longer than the form allows."""
+    if reason_needed(outcome) and not str(reason or "").strip():
+        raise InvalidInputError(REASON_REQUIRED)
+    if len(str(reason or "")) > REASON_MAX_LENGTH:
+        raise InvalidInputError(f"reason: at most {REASON_MAX_LENGTH} characters")
+
+
+def check_role(role: str) -> None:
+    """The advisor's role in the team: up to ``ROLE_MAX_LENGTH`` characters."""
+    if len(str(role)) > ROLE_MAX_LENGTH:
+        raise InvalidInputError(f"role: at most {ROLE_MAX_LENGTH} characters")
+
+
+def check_hourly_rate(rate: float | None) -> None:
+    """An hourly rate from 0 (the rate tiers) up to the ceiling."""
+    if rate is None:
+        return
+    if not 0 <= float(rate) <= HOURLY_RATE_CEILING:
+        raise InvalidInputError(
+            f"hourly_rate: from 0 (the program's rate tiers) to {HOURLY_RATE_CEILING} dollars"
+        )
+
+
+def hourly_rate_paid(rate: float | None) -> float | None:
+    """The rate an engagement records: None, the program's rate tiers, for 0 (or none)."""
+    if rate is None or float(rate) == RATE_TIERS:
+        return None
+    return float(rate)
+
+
+def unknown_modules(modules: list[str], known: set[str]) -> list[str]:
+    """The modules of an answer that the catalogue does not hold, in the order given."""
+    return [m for m in modules if m not in known]
+
+
+def check_match_answer(values: dict) -> None:
+    """A match answer names an advisor (or nobody); a placement's role and rate fit."""
+    if not values.get("advisor"):
+        raise InvalidInputError("name the advisor to place, or turn every proposal down")
+    if values["advisor"] == NOBODY:
+        return
+    check_role(values.get("role", DEFAULT_ROLE))
+    check_hourly_rate(values.get("hourly_rate"))
+
+
+def check_answer(uow: UnitOfWork, question: str, subject: str, values: dict) -> None:
+    """Whether an answer fits its question's rules and the current state; raises
+    InvalidInputError (QuestionClosedError when no answer applies any more) saying why.
+    ``ppflow answer`` calls it before it resumes a run, and the run when it reads one."""
+    if question == "screening":
+        outcome = outcome_code(str(values["outcome"]))
+        check_screening(uow, subject, outcome, values.get("reason", ""))
+    elif question == "training":
+        check_training(uow, subject, distinct(values["modules"]))
+    elif question == "match":
+        check_match_answer(values)
+        if values["advisor"] != NOBODY:
+            check_match(uow, subject, values["advisor"])
+
+
 def check_screening(uow: UnitOfWork, advisor: str, outcome: str, reason: str) -> None:
-    if ScreeningOutcome.parse(outcome) == ScreeningOutcome.NOT_RETAINED and not reason.strip():
-        raise InvalidInputError("a reason is required when the person is not retained")
+    ScreeningOutcome.parse(outcome)
+    check_reason(outcome, reason)
     with uow:
         stage = uow.advisors.get(advisor).stage
     if stage not in SCREENING_STAGES:
@@ -165,7 +247,7 @@ def check_training(uow: UnitOfWork, advisor: str, modules: list[str]) -> None:
         raise QuestionClosedError(
             f"advisor {advisor} is '{stage}': the training question no longer applies"
         )
-    unknown = [m for m in modules if m not in known]
+    unknown = unknown_modules(modules, known)
     if unknown:
         left = ", ".join(m.code for m in modules_to_complete(uow, advisor)) or "none"
         raise InvalidInputError(
