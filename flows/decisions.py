@@ -190,7 +190,7 @@ def training(advisor: str, round: int = 1) -> Question:
                     title="Modules completed",
                     description="Still to complete: "
                     + ", ".join(f"{m.code} ({m.title})" for m in left),
-                    min_length=1,
+                    min_length=decisions.MODULES_AT_LEAST,
                     json_schema_extra={"items": {"type": "string", "enum": codes}},
                 ),
             )
@@ -238,7 +238,7 @@ def match(team: str, proposals: list[Proposal], wanted: str | None = None) -> Qu
                 float,
                 Field(
                     default=decisions.RATE_TIERS,
-                    ge=0,
+                    ge=decisions.RATE_TIERS,
                     le=decisions.HOURLY_RATE_CEILING,
                     title="Hourly rate ($ CAD)",
                     description="0 pays by the program's rate tiers",

@@ -147,7 +147,8 @@ DEFAULT_CONSENT_WORDING = "v1"
 DEFAULT_ROLE = "member"
 ROLE_MAX_LENGTH = 40
 HOURLY_RATE_CEILING = 500  # dollars an hour
-RATE_TIERS = 0  # the hourly rate that means "pay by the program's rate tiers"
+RATE_TIERS = 0  # the hourly rate that means "pay by the program's rate tiers"; the lowest
+MODULES_AT_LEAST = 1  # a training answer names at least this many completed modules
 
 
 def reason_needed(outcome: str) -> bool:
@@ -173,7 +174,7 @@ def check_hourly_rate(rate: float | None) -> None:
     """An hourly rate from 0 (the rate tiers) up to the ceiling."""
     if rate is None:
         return
-    if not 0 <= float(rate) <= HOURLY_RATE_CEILING:
+    if not RATE_TIERS <= float(rate) <= HOURLY_RATE_CEILING:
         raise InvalidInputError(
             f"hourly_rate: from 0 (the program's rate tiers) to {HOURLY_RATE_CEILING} dollars"
         )
@@ -238,7 +239,7 @@ def check_training(uow: UnitOfWork, advisor: str, modules: list[str]) -> None:
     """The modules are known ones. A module completed already is no error: an answer is
     read again when a suspended run starts over, and completing a module twice changes
     nothing; the run asks again for what remains."""
-    if not modules:
+    if len(modules) < MODULES_AT_LEAST:
         raise InvalidInputError("name at least one completed module")
     with uow:
         stage = uow.advisors.get(advisor).stage
