@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
     Integer,
-    String,
     bindparam,
     case,
     distinct,
@@ -158,54 +157,44 @@ class SqlIndicators:
     def funnel_moves(
         self, steps: Sequence[str], start: datetime, end: datetime
     ) -> tuple[dict[str, int], dict[str, int]]:
-        """Two grouped counts over the log. Reaching a step is the move from the step
-        before (any entry for the first step), so coming back from hold, or from active
-        to ready, is not reaching it again. The advisors who reached each step in the
-        period; and, pairing each of those moves with a later move of the same advisor
-        from that step to the next (before ``end``), those who moved on."""
-        nothing = literal(None, String)
-        triples = union_all(
-            *[
-                select(
-                    (literal(steps[i - 1], String) if i else nothing).label("before"),
-                    literal(step, String).label("step"),
-                    (literal(steps[i + 1], String) if i + 1 < len(steps) else nothing).label(
-                        "next"
-                    ),
-                )
-                for i, step in enumerate(steps)
-            ]
-        ).subquery()
-        arrived = (
-            select(triples.c.step, triples.c.next, T.code, T.at)
-            .join(
-                triples,
-                (T.to_state == triples.c.step)
-                & or_(triples.c.before.is_(None), T.from_state == triples.c.before),
-            )
+        """Who reached each step in the period, and of them who moved on to the next.
+        Reaching a step is the move from the step before (any entry for the first step),
+        so coming back from hold, or from active to ready, is not reaching it again;
+        moving on is a move from the step to the next one, no earlier than the first
+        arrival and before ``end``. Both kinds of move fall in the period, so one pass
+        over the period's moves (the range on ``at`` of one index), grouped by advisor,
+        gives each advisor's first arrival at and last departure from every step, and a
+        second grouping counts them. No join, so no plan can make it quadratic."""
+        firsts, lasts = [], []
+        for i, step in enumerate(steps):
+            entry = T.to_state == step
+            if i:
+                entry = entry & (T.from_state == steps[i - 1])
+            firsts.append(func.min(case((entry, T.at))).label(f"reached_{i}"))
+            if i + 1 < len(steps):
+                onward = (T.from_state == step) & (T.to_state == steps[i + 1])
+                lasts.append(func.max(case((onward, T.at))).label(f"left_{i}"))
+        per_advisor = (
+            select(*firsts, *lasts)
             .where(T.entity == "advisor", T.at >= _stamp(start), T.at < _stamp(end))
+            .group_by(T.code)
             .subquery()
         )
-        reached = select(arrived.c.step, func.count(distinct(arrived.c.code))).group_by(
-            arrived.c.step
-        )
-        later = aliased(TransitionRow)
-        moved = (
-            select(arrived.c.step, func.count(distinct(arrived.c.code)))
-            .join(
-                later,
-                (later.code == arrived.c.code)
-                & (later.entity == "advisor")
-                & (later.from_state == arrived.c.step)
-                & (later.to_state == arrived.c.next)
-                & (later.at >= arrived.c.at)
-                & (later.at < _stamp(end)),
-            )
-            .group_by(arrived.c.step)
-        )
+        columns = []
+        for i in range(len(steps)):
+            reached = per_advisor.c[f"reached_{i}"]
+            columns.append(func.count(reached))
+            if i + 1 < len(steps):
+                on = per_advisor.c[f"left_{i}"] >= reached  # NULL (not counted) if either is
+                columns.append(func.coalesce(func.sum(case((on, 1), else_=0)), 0))
         with self.session_factory() as session:
-            first = {state: int(n) for state, n in session.execute(reached)}
-            second = {state: int(n) for state, n in session.execute(moved)}
+            counts = iter(int(n) for n in session.execute(select(*columns)).one())
+        first, second = {}, {}
+        for i, step in enumerate(steps):  # steps nobody reached or left are left out
+            if n := next(counts):
+                first[step] = n
+            if i + 1 < len(steps) and (n := next(counts)):
+                second[step] = n
         return first, second
 
     def new_referrals(self, start: datetime, end: datetime) -> int:
