@@ -53,6 +53,16 @@ def until(what: str, check, timeout: float, every: float = 1.0):
         time.sleep(every)
 
 
+def deployment_runs(client, deployment: str) -> list:
+    """The flow runs of the deployment named ``deployment``, read with ``client``."""
+    [found] = client.read_deployments(
+        deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
+    )
+    return client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[found.id]))
+    )
+
+
 class Office:
     """A partnership office's machine: the three processes of ``make serve``."""
 
@@ -153,14 +163,7 @@ class Office:
 
     def runs(self, deployment: str) -> list:
         with self.client() as client:
-            [found] = client.read_deployments(
-                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
-            )
-            return client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    deployment_id=FlowRunFilterDeploymentId(any_=[found.id])
-                )
-            )
+            return deployment_runs(client, deployment)
 
     def plant_pending(self, deployment: str):
         """A run of ``deployment`` left ``Pending``, as a runner stopped or killed while it

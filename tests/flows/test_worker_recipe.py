@@ -29,12 +29,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from prefect import get_client
-from prefect.client.schemas.filters import (
-    DeploymentFilter,
-    DeploymentFilterName,
-    FlowRunFilter,
-    FlowRunFilterDeploymentId,
-)
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 from sqlalchemy import create_engine, text
 
@@ -46,7 +40,7 @@ from ppflow.settings import DEVELOPMENT_SIGNING_KEY, PortalSettings, Settings
 from tests import factories
 from tests.conftest import NO_POSTGRES, POSTGRES_URL
 from tests.flows.conftest import ONBOARDED
-from tests.flows.test_production import free_port, until
+from tests.flows.test_production import deployment_runs, free_port, until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect]
 BIN = Path(sys.executable).parent
@@ -179,14 +173,7 @@ class Machines:
 
     def runs(self, deployment: str) -> list:
         with self.client() as client:
-            [found] = client.read_deployments(
-                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
-            )
-            return client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    deployment_id=FlowRunFilterDeploymentId(any_=[found.id])
-                )
-            )
+            return deployment_runs(client, deployment)
 
     def suspended(self, deployment: str, name: str, key: str):
         def check():

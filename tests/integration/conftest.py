@@ -189,6 +189,22 @@ def ppflow(any_app):
     return invoke
 
 
+def wait_until_healthy(process, base: str, what: str, seconds: float, said) -> None:
+    """Wait until ``base``/health answers 200; if ``process`` ends first or ``seconds``
+    pass, kill it and fail with what it said (``said()``)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"{what} did not start: {said()!r}")
+        time.sleep(0.1)
+
+
 @contextmanager
 def portal_command(app, tmp_path: Path, open_files: int | None = None, log: Path | None = None):
     """``ppflow portal`` as a process of its own on a free loopback port, over ``app``'s
@@ -217,18 +233,13 @@ def portal_command(app, tmp_path: Path, open_files: int | None = None, log: Path
         preexec_fn=limit_files,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            said = log.read_text()[-2000:] if log else process.stderr.read()[-2000:]
-            raise AssertionError(f"the portal did not start: {said!r}")
-        time.sleep(0.1)
+    wait_until_healthy(
+        process,
+        base,
+        "the portal",
+        60,
+        lambda: log.read_text()[-2000:] if log else process.stderr.read()[-2000:],
+    )
     try:
         yield process, base
     finally:

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from ppflow.resources import proxy_file
-from tests.integration.conftest import free_port, portal_command
+from tests.integration.conftest import free_port, portal_command, wait_until_healthy
 
 CONNECTIONS = 1500
 SECONDS = 20.0
@@ -151,17 +151,7 @@ def nginx_before(portal_base: str, tmp_path: Path):
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"nginx did not start: {process.stderr.read()[-2000:]!r}")
-        time.sleep(0.1)
+    wait_until_healthy(process, base, "nginx", 20, lambda: process.stderr.read()[-2000:])
     try:
         yield base, port, log
     finally:
