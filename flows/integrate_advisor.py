@@ -6,7 +6,7 @@ from __future__ import annotations
 from prefect import flow
 
 from ppflow.domain.lifecycle import TeamStage
-from ppflow.services.decisions import NOBODY, hourly_rate_paid
+from ppflow.services.decisions import placement
 from ppflow_flows import decisions, tasks
 from ppflow_flows.brief_team import brief_team
 from ppflow_flows.recruit_advisor import decided, duplicate, expired
@@ -54,7 +54,8 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
         return None
     values = decisions.accepted(answer, question)
     tasks.record_answer(answer.key, team, answer.values, answer.actor)
-    if values["advisor"] == NOBODY:
+    chosen = placement(values)
+    if chosen is None:
         logger().info("integrate/%s: proposals turned down by %s", team, answer.actor)
         publish(
             f"integrate-{team}",
@@ -62,13 +63,7 @@ def integrate_advisor(team: str, advisor: str | None = None, limit: int = 5):
             ["- proposals turned down", *decided(answer)],
         )
         return None
-    result = tasks.confirm(
-        team,
-        values["advisor"],
-        values["role"],
-        hourly_rate_paid(values["hourly_rate"]),
-        answer.actor,
-    )
+    result = tasks.confirm(team, chosen.advisor, chosen.role, chosen.hourly_rate, answer.actor)
     logger().info(
         "integrate/%s: %s joins as engagement %s", team, result.advisor, result.engagement
     )

@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from prefect.states import Cancelled
 
 from ppflow.bootstrap import App, bootstrap
 from ppflow.domain.commands import Meta
+from ppflow.domain.model import Transition
 from ppflow.services.portal import withdrawn_among
 
 
@@ -319,53 +321,12 @@ def announce(
     )
 
 
-def _step(request_id: str | None) -> str | None:
-    """The step a request id names: ``<flow run>:<step>``, without the suffix a use case
-    adds to the moves it makes for it (``...:confirm:proposed``)."""
-    return ":".join(request_id.split(":")[:2]) if request_id else None
-
-
-def moves_of_step(log: list, last: int) -> list:
-    """The moves of the step that ended with ``log[last]``: a use case may move an entity
-    more than once in its transaction (invited -> screening -> recruited, proposed ->
-    active). They share its clock reading and its flow run, follow one another, and carry
-    no request id or one of the same step."""
-    end = log[last]
-    first = last
-    while first > 0:
-        before, after = log[first - 1], log[first]
-        if not (
-            before.at == end.at
-            and before.flow_run_id == end.flow_run_id
-            and before.to_state == after.from_state
-            and (before.request_id is None or _step(before.request_id) == _step(end.request_id))
-        ):
-            break
-        first -= 1
-    return log[first : last + 1]
-
-
-def announce_moves(entity: str, code: str, change=None, team: str | None = None) -> None:
-    """Announce every move of one step of ``code``: the step that ended with ``change``
-    (a StageChange), or its latest when None. One event per move, so that a step that
-    passes through a stage (screening, proposed) announces it too."""
-    from ppflow.services.queries import transitions
-
-    if change is not None and (change.replayed or change.from_state == change.to_state):
-        return
-    log = transitions(application().uow(), entity, code)
-    ends = [
-        i
-        for i, t in enumerate(log)
-        if change is None
-        or (t.from_state, t.to_state, t.at) == (change.from_state, change.to_state, change.at)
-    ]
-    if not ends:  # not in the log (cannot happen for a change just made): as it was given
-        if change is not None:
-            announce(entity, code, change.from_state, change.to_state, team=team, at=change.at)
-        return
-    for move in moves_of_step(log, ends[-1]):
-        announce(entity, code, move.from_state, move.to_state, team=team, at=move.at)
+def announce_moves(moves: Iterable[Transition], team: str | None = None) -> None:
+    """Announce the moves a use case returned, one event each, in the order it made them,
+    so that a step which passes through a stage (screening, proposed) announces it too. A
+    replayed request made none, and announces nothing."""
+    for move in moves:
+        announce(move.entity, move.code, move.from_state, move.to_state, team=team, at=move.at)
 
 
 def announce_moves_made_elsewhere() -> int:

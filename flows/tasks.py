@@ -15,6 +15,7 @@ from sqlalchemy import exc as db
 
 from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.services import advisors, decisions, feedback, integration, queries
+from ppflow.services.moves import StageChange
 from ppflow.services.referral_import import import_referrals
 from ppflow.services.sweeps import Case
 from ppflow_flows.results import (
@@ -76,9 +77,9 @@ DB = dict(
 )
 
 
-def _change(entity: str, change, team: str | None = None) -> StageResult:
-    """The result of a step, once each of its moves is announced (one event per move)."""
-    announce_moves(entity, change.code, change, team)
+def _change(change: StageChange, team: str | None = None) -> StageResult:
+    """The result of a step, once each move it made is announced (one event per move)."""
+    announce_moves(change.moves, team)
     return StageResult.of(change)
 
 
@@ -118,9 +119,7 @@ def register_referrals(csv_path: str, skip_invalid: bool) -> ImportResult:
 @task(**DB)
 def invite(advisor: str, team: str | None = None) -> StageResult:
     app = application()
-    return _change(
-        "advisor", advisors.invite_advisor(app.uow(), advisor, meta("invite"), app.clock), team
-    )
+    return _change(advisors.invite_advisor(app.uow(), advisor, meta("invite"), app.clock), team)
 
 
 def record_answer(key: str, subject: str, answer: dict, actor: str) -> None:
@@ -152,15 +151,13 @@ def record_screening(
         wording_version,
         clock=app.clock,
     )
-    return _change("advisor", change, team)
+    return _change(change, team)
 
 
 @task(**DB)
 def enrol(advisor: str) -> StageResult:
     app = application()
-    return _change(
-        "advisor", advisors.enrol_required_modules(app.uow(), advisor, meta("enrol"), app.clock)
-    )
+    return _change(advisors.enrol_required_modules(app.uow(), advisor, meta("enrol"), app.clock))
 
 
 @task(**DB)
@@ -176,7 +173,7 @@ def complete_modules(
             app.uow(), advisor, module, meta(f"training-{round}-{module}", actor=actor), app.clock
         )
         if change is not None:
-            _change("advisor", change, team)
+            _change(change, team)
     left = [m.code for m in decisions.modules_to_complete(app.uow(), advisor)]
     stage = str(queries.get_advisor(app.uow(), advisor).advisor.stage)
     return Training(stage, tuple(sorted(before - set(left))), tuple(left))
@@ -185,7 +182,7 @@ def complete_modules(
 @task(**DB)
 def brief(team: str) -> StageResult:
     app = application()
-    return _change("team", integration.brief_team(app.uow(), team, meta("brief"), app.clock))
+    return _change(integration.brief_team(app.uow(), team, meta("brief"), app.clock))
 
 
 def propose(team: str, limit: int, advisor: str | None = None) -> list[Proposal]:
@@ -208,9 +205,7 @@ def confirm(
         hourly_rate=hourly_rate,
         clock=app.clock,
     )
-    if not result.replayed:  # the engagement is proposed, then active; the advisor active
-        announce_moves("engagement", result.engagement)
-        announce_moves("advisor", advisor)
+    announce_moves(result.moves)  # the engagement proposed, then active; the advisor active
     return Placement.of(result)
 
 
@@ -244,8 +239,7 @@ def evaluate(engagement: str, notes: str) -> Evaluation:
     report = feedback.evaluate_engagement(
         app.uow(), engagement, meta("evaluate"), notes, clock=app.clock
     )
-    if not report.replayed:
-        announce_moves("engagement", engagement)
+    announce_moves(report.moves)
     return Evaluation.of(report)
 
 

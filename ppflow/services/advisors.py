@@ -29,7 +29,7 @@ from ppflow.domain.model import (
     Transition,
     new_code,
 )
-from ppflow.services.moves import StageChange, apply_move, log_start, run_once
+from ppflow.services.moves import StageChange, apply_move, carrying, log_start, run_once
 from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import Clock, UnitOfWork
 
@@ -123,15 +123,15 @@ def move_advisor(
 def _run_move(
     uow: UnitOfWork, cmd: ChangeAdvisorStage, clock: Clock, before_move=None, after_move=None
 ) -> StageChange:
-    """A use case made of an optional preparation, the move, and the rows it causes."""
+    """A use case made of an optional preparation (which returns the changes it made, if
+    any), the move, and the rows it causes. Returns the move, carrying every move made."""
 
     def work(uow: UnitOfWork, now: datetime) -> StageChange:
-        if before_move:
-            before_move(uow, now)
+        made = (before_move(uow, now) if before_move else None) or []
         change, transition_id = move_advisor(uow, cmd, now)
         if after_move:
             after_move(uow, change, transition_id, now)
-        return change
+        return carrying(change, [*made, change])
 
     return run_once(uow, cmd.meta, clock, work)
 
@@ -198,7 +198,7 @@ def register_referral(uow: UnitOfWork, cmd: RegisterReferral, clock: Clock) -> S
 # ---------------------------------------------------------------- recruitment steps
 
 
-def invite_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
+def invite_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock) -> StageChange:
     """Queue the invitation and record identified -> invited, in one transaction."""
 
     def queue_invitation(uow: UnitOfWork, now: datetime) -> None:
@@ -270,18 +270,20 @@ def apply_screening_outcome(
                 advisor, AdvisorStage.DECLINED, said_no_or_no_answer=True, meta=meta
             )
             return move_advisor(uow, cmd, now)[0]
+        made: list[StageChange] = []
         if uow.advisors.get(advisor).stage == AdvisorStage.INVITED:
             said_yes = Meta(meta.actor, None, None, meta.flow_run_id)
             cmd = ChangeAdvisorStage(advisor, AdvisorStage.SCREENING, said_yes=True, meta=said_yes)
-            move_advisor(uow, cmd, now)
+            made.append(move_advisor(uow, cmd, now)[0])
         if outcome == ScreeningOutcome.NOT_RETAINED:
             cmd = ChangeAdvisorStage(advisor, AdvisorStage.NOT_RETAINED, meta=meta)
-            return move_advisor(uow, cmd, now)[0]
+            change = move_advisor(uow, cmd, now)[0]
+            return carrying(change, [*made, change])
         _record_consents(uow, advisor, wording_version, now)
         cmd = ChangeAdvisorStage(advisor, AdvisorStage.RECRUITED, meta=meta)
         change, transition_id = move_advisor(uow, cmd, now)
         _queue_welcome(uow, advisor, transition_id, now)
-        return change
+        return carrying(change, [*made, change])
 
     return run_once(uow, meta, clock, work)
 
@@ -353,12 +355,13 @@ def reopen_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
     return _run_move(uow, cmd, clock)
 
 
-def leave_program(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
+def leave_program(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock) -> StageChange:
     """The advisor leaves the program, in one transaction: their active engagements are
     completed (each thanked as usual), the advisor becomes alumni and is thanked for their
     time in the program; the retention period of alumni runs from now."""
 
-    def end_engagements(uow: UnitOfWork, now: datetime) -> None:
+    def end_engagements(uow: UnitOfWork, now: datetime) -> list[StageChange]:
+        ended_now: list[StageChange] = []
         for engagement in uow.engagements.for_advisor(advisor):
             if engagement.stage == EngagementStage.ACTIVE:
                 ended = replace(
@@ -383,6 +386,8 @@ def leave_program(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
                     at=now,
                     transition_id=transition_id,
                 )
+                ended_now.append(change)
+        return ended_now
 
     def thank(uow: UnitOfWork, change: StageChange, transition_id: int, now: datetime) -> None:
         queue_notification(
@@ -400,7 +405,7 @@ def leave_program(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
     return _run_move(uow, cmd, clock, end_engagements, thank)
 
 
-def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
+def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock) -> StageChange:
     """Consent is withdrawn, in one transaction: the ledger closes every consent still open,
     the advisor moves to withdrawn (the transition records who and when), their open
     engagements end, their unsent mail is cancelled, and the coordinators are told (by code;
@@ -415,12 +420,13 @@ def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
             consent_withdrawn=True, held_from=current.held_from, reason=meta.reason
         )
         change, transition_id = apply_move(uow, current, AdvisorStage.WITHDRAWN, facts, meta, now)
-        close_everything(uow, change, transition_id, now)
-        return change
+        ended = close_everything(uow, change, transition_id, now)
+        return carrying(change, [change, *ended])
 
     def close_everything(
         uow: UnitOfWork, change: StageChange, transition_id: int, now: datetime
-    ) -> None:
+    ) -> list[StageChange]:
+        closed: list[StageChange] = []
         ended = Meta(meta.actor, "the advisor withdrew", None, meta.flow_run_id)
         for engagement in uow.engagements.for_advisor(advisor):
             if engagement.stage in (EngagementStage.PROPOSED, EngagementStage.ACTIVE):
@@ -430,7 +436,7 @@ def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
                     else EngagementStage.ENDED_EARLY
                 )
                 facts = EngagementFacts(reason=ended.reason)
-                apply_move(uow, engagement, target, facts, ended, now)
+                closed.append(apply_move(uow, engagement, target, facts, ended, now)[0])
         uow.notifications.cancel_pending(advisor, "the advisor withdrew consent")
         uow.responses.end_for(advisor, AdvisorStage.WITHDRAWN, now)  # their links take nothing
         for coordinator in uow.staff.list(role=StaffRole.COORDINATOR):
@@ -444,6 +450,7 @@ def withdraw_advisor(uow: UnitOfWork, advisor: str, meta: Meta, clock: Clock):
                 at=now,
                 transition_id=transition_id,
             )
+        return closed
 
     return run_once(uow, meta, clock, work)
 

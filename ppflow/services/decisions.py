@@ -4,6 +4,7 @@ a clear message saying who answered and when."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from ppflow.domain.commands import ScreeningOutcome
@@ -185,6 +186,28 @@ def hourly_rate_paid(rate: float | None) -> float | None:
     if rate is None or float(rate) == RATE_TIERS:
         return None
     return float(rate)
+
+
+@dataclass(frozen=True)
+class MatchPlacement:
+    """What a match answer places: the advisor, their role in the team, and the hourly
+    rate the engagement records (None: the program's rate tiers)."""
+
+    advisor: str
+    role: str
+    hourly_rate: float | None
+
+
+def placement(values: dict) -> MatchPlacement | None:
+    """The placement a checked match answer asks for, or None when it turns every
+    proposal down. A rate of 0 (or none) pays by the program's rate tiers."""
+    if values["advisor"] == NOBODY:
+        return None
+    return MatchPlacement(
+        values["advisor"],
+        values.get("role", DEFAULT_ROLE),
+        hourly_rate_paid(values.get("hourly_rate")),
+    )
 
 
 def unknown_modules(modules: list[str], known: set[str]) -> list[str]:

@@ -14,7 +14,7 @@ from ppflow.domain.commands import Meta
 from ppflow.domain.errors import InvalidInputError, NotFoundError
 from ppflow.domain.evaluation import EvaluationInput, evaluate, overall
 from ppflow.domain.lifecycle import EngagementFacts, EngagementStage
-from ppflow.domain.model import Engagement, Evaluation, SurveyRequest
+from ppflow.domain.model import Engagement, Evaluation, SurveyRequest, Transition
 from ppflow.services.meetings import attendance
 from ppflow.services.moves import StageChange, apply_move, rebuild_after_replay, run_once
 from ppflow.services.notifications import queue_notification
@@ -213,6 +213,7 @@ class EvaluationReport:
     criteria: tuple[dict, ...]
     notes: str
     replayed: bool = False
+    moves: tuple[Transition, ...] = ()  # the transition it made (none when replayed)
 
 
 def evaluate_engagement(
@@ -264,9 +265,15 @@ def evaluate_engagement(
         score = overall(criteria)
         uow.evaluations.add(Evaluation(engagement_code, rows, score, notes, now, meta.actor))
         facts = EngagementFacts(evaluation_recorded=True)
-        apply_move(uow, engagement, EngagementStage.EVALUATED, facts, meta, now)
+        change = apply_move(uow, engagement, EngagementStage.EVALUATED, facts, meta, now)[0]
         return EvaluationReport(
-            engagement_code, engagement.advisor, engagement.team, score, tuple(rows), notes
+            engagement_code,
+            engagement.advisor,
+            engagement.team,
+            score,
+            tuple(rows),
+            notes,
+            moves=change.moves,
         )
 
     def replayed(_change: StageChange) -> EvaluationReport:  # the evaluation it recorded

@@ -17,17 +17,25 @@ from ppflow.domain.lifecycle import (
     TeamStage,
 )
 from ppflow.domain.matching import Match, rank
-from ppflow.domain.model import Engagement, QITeam, new_code
+from ppflow.domain.model import Engagement, QITeam, Transition, new_code
 from ppflow.services.advisors import move_advisor
 from ppflow.services.meetings import record_meeting
-from ppflow.services.moves import StageChange, apply_move, log_start, rebuild_after_replay, run_once
+from ppflow.services.moves import (
+    StageChange,
+    apply_move,
+    carrying,
+    log_start,
+    rebuild_after_replay,
+    run_once,
+)
 from ppflow.services.notifications import queue_notification
 from ppflow.services.ports import AdvisorFilter, Clock, UnitOfWork
 
 
 @dataclass(frozen=True)
 class Integration:
-    """What confirming a match changed, in plain values for a flow to report."""
+    """What confirming a match changed, in plain values for a flow to report, and
+    ``moves``, the transitions it made (none when replayed), which carry their reason."""
 
     engagement: str
     advisor: str
@@ -35,6 +43,7 @@ class Integration:
     advisor_stage: str
     warnings: tuple[str, ...] = field(default=())
     replayed: bool = False
+    moves: tuple[Transition, ...] = ()
 
 
 def _suffixed(meta: Meta, suffix: str) -> Meta:
@@ -177,14 +186,17 @@ def confirm_match(
             joined_at=now,
         )
         uow.engagements.add(engagement)
-        log_start(uow, engagement, _suffixed(meta, ":proposed"), now)
+        proposed = log_start(uow, engagement, _suffixed(meta, ":proposed"), now)[0]
         facts = EngagementFacts(
             confirmed=True,
             consent_valid=any(c.purpose == "participation" and c.valid_at(now) for c in consents),
         )
-        apply_move(uow, engagement, EngagementStage.ACTIVE, facts, _suffixed(meta, ":active"), now)
+        active = apply_move(
+            uow, engagement, EngagementStage.ACTIVE, facts, _suffixed(meta, ":active"), now
+        )[0]
         cmd = ChangeAdvisorStage(advisor_code, AdvisorStage.ACTIVE, meta=meta)
         change, transition_id = move_advisor(uow, cmd, now)
+        moves = carrying(change, [proposed, active, change]).moves
         context = {
             "advisor": advisor_code,
             "team": team.code,
@@ -215,7 +227,12 @@ def confirm_match(
             )
         warnings = team.participation_warnings(on_team + 1, now)
         return Integration(
-            engagement.code, advisor_code, team.code, change.to_state, tuple(warnings)
+            engagement.code,
+            advisor_code,
+            team.code,
+            change.to_state,
+            tuple(warnings),
+            moves=moves,
         )
 
     def replayed(change: StageChange) -> Integration:  # report the engagement it made
@@ -265,8 +282,9 @@ def end_engagement(
             for e in uow.engagements.for_advisor(advisor.code)
             if e.stage == EngagementStage.ACTIVE
         ]
+        made = [change]
         if advisor.stage == AdvisorStage.ACTIVE and not still_active:
-            move_advisor(
+            ready, _ = move_advisor(
                 uow,
                 ChangeAdvisorStage(
                     advisor.code,
@@ -276,6 +294,7 @@ def end_engagement(
                 ),
                 now,
             )
+            made.append(ready)
         _queue(
             uow,
             "engagement_thank_you",
@@ -291,6 +310,6 @@ def end_engagement(
             now,
             transition_id,
         )
-        return change
+        return carrying(change, made)
 
     return run_once(uow, meta, clock, work)

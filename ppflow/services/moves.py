@@ -8,8 +8,8 @@ its request id, so that a retried or replayed request changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -23,19 +23,37 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class StageChange:
-    """What a state-changing use case returns: plain values, safe to hand to Prefect."""
+    """What a state-changing use case returns: the move it ends with, and ``moves``, every
+    transition it made, in order (none when it changed nothing, e.g. a replayed request).
+    The moves carry their reason, which never leaves ppflow: a flow hands on the plain
+    values (code and stages), never the moves themselves."""
 
     code: str
     from_state: str | None
     to_state: str
     at: datetime
     replayed: bool = False
+    moves: tuple[Transition, ...] = ()
 
     @classmethod
     def of(cls, transition: Transition, replayed: bool = False) -> StageChange:
+        """The change of one transition: made now, or (``replayed``) logged before."""
+        moves = () if replayed else (transition,)
         return cls(
-            transition.code, transition.from_state, transition.to_state, transition.at, replayed
+            transition.code,
+            transition.from_state,
+            transition.to_state,
+            transition.at,
+            replayed,
+            moves,
         )
+
+
+def carrying(change: StageChange, made: Iterable[StageChange]) -> StageChange:
+    """``change`` (the move a use case reports), carrying the moves of every change in
+    ``made``, in the order they were made: a use case may move more than one entity, or
+    one entity more than once (an invited advisor passes through screening)."""
+    return replace(change, moves=tuple(m for c in made for m in c.moves))
 
 
 def _repository(uow: UnitOfWork, entity: Moves):

@@ -45,6 +45,16 @@ def test_a_rate_of_0_pays_by_the_rate_tiers():
     assert "rate tiers" in decisions.what_it_does("match", "QT-1", {"advisor": "PA-1"})
 
 
+def test_a_match_answer_places_the_advisor_at_their_rate_or_nobody():
+    placed = {"advisor": "PA-1", "role": "co-chair", "hourly_rate": 0}
+    assert decisions.placement(placed) == decisions.MatchPlacement("PA-1", "co-chair", None)
+    assert decisions.placement({**placed, "hourly_rate": 30}).hourly_rate == 30.0
+    assert decisions.placement({"advisor": "PA-1"}) == decisions.MatchPlacement(
+        "PA-1", decisions.DEFAULT_ROLE, None
+    )
+    assert decisions.placement({"advisor": NOBODY, "role": "x", "hourly_rate": 30}) is None
+
+
 def test_only_known_modules_are_accepted():
     known = {"PP-101", "CONF-1"}
     assert decisions.unknown_modules(["PP-101", "XX", "CONF-1", "YY"], known) == ["XX", "YY"]

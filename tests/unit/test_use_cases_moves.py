@@ -46,7 +46,15 @@ def test_a_new_entity_starts_its_history_in_its_initial_stage():
     assert (start.code, start.from_state, start.to_state) == (o.team, None, "forming")
     with o.uow:
         change, _ = log_start(o.uow, o.uow.teams.get(o.team), META, START)
-    assert change == StageChange(o.team, None, "forming", START)
+    assert change == StageChange(o.team, None, "forming", START, moves=change.moves)
+    [begun] = change.moves  # the one transition it logged
+    assert (begun.entity, begun.code, begun.from_state, begun.to_state, begun.actor) == (
+        "team",
+        o.team,
+        None,
+        "forming",
+        "camille",
+    )
 
 
 def test_work_that_fails_half_way_leaves_nothing_behind():
