@@ -24,19 +24,12 @@ def program_indicators(period: str | None) -> ProgramIndicators:
     """Compute the indicators for the period and write the report; plain values back."""
     from zoneinfo import ZoneInfo
 
-    from ppflow.services.indicators import (
-        compute_indicators,
-        compute_trend,
-        label,
-        parse_period,
-        previous_quarter,
-    )
+    from ppflow.services.indicators import label
+    from ppflow.services.reports import assemble_report
 
     app = application()
     zone = ZoneInfo(app.settings.timezone)
-    chosen = parse_period(period or previous_quarter(app.clock.now().astimezone(zone).date()), zone)
-    result = compute_indicators(app.indicators(), chosen.start, chosen.end, chosen.label)
-    result.trend = compute_trend(app.indicators(), chosen.end, zone)  # the report's trends
+    result = assemble_report(app.indicators(), period or None, zone, clock=app.clock)
     page, table = app.write_report(result)
     rows = tuple(
         IndicatorRow(
@@ -49,7 +42,7 @@ def program_indicators(period: str | None) -> ProgramIndicators:
         for c in result.comparisons()
     )
     return ProgramIndicators(
-        period=chosen.label,
+        period=result.label,
         rows=rows,
         funnel=dict(result.funnel_in_order()),
         notes=tuple(result.notes),

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ppflow.cli.context import current_app, out
 from ppflow.cli.errors import CommandGroup, fail
-from ppflow.services.indicators import PERIOD_HELP, Indicators, Period, parse_period
+from ppflow.services.indicators import PERIOD_HELP, Indicators
 
 report_app = CommandGroup(help="Structural indicators and the program report.")
 
@@ -80,14 +80,13 @@ def tables(result: Indicators, lang: str = "en") -> list[Table]:
     return [figures, conversions, funnel, themes, leaving]
 
 
-def _period(text: str) -> Period:
-    return parse_period(text, ZoneInfo(current_app().settings.timezone))
+def _report(period: str, with_trend: bool = True) -> Indicators:
+    """The program report for ``period``, in the installation's time zone."""
+    from ppflow.services.reports import assemble_report
 
-
-def _compute(period: Period) -> Indicators:
-    from ppflow.services.indicators import compute_indicators
-
-    return compute_indicators(current_app().indicators(), period.start, period.end, period.label)
+    app = current_app()
+    zone = ZoneInfo(app.settings.timezone)
+    return assemble_report(app.indicators(), period, zone, clock=app.clock, with_trend=with_trend)
 
 
 LangOption = Annotated[
@@ -119,7 +118,7 @@ def indicators(
 ) -> None:
     """Print the structural indicators for a period, against the program's targets."""
     chosen = _language(lang, "en")  # the terminal speaks English, as the rest of the CLI
-    result = _compute(_period(period))
+    result = _report(period, with_trend=False)  # the trends are the HTML report's
     for table in tables(result, chosen):
         out.print(table)
     for key, values in result.remarks:
@@ -139,13 +138,9 @@ def html(
 ) -> None:
     """Write the HTML report (the funnel, trends over the last quarters and charts
     inline) and the CSV export for a period."""
-    from ppflow.services.indicators import compute_trend
-
     chosen = _language(lang)
     app = current_app()
-    the_period = _period(period)
-    result = _compute(the_period)
-    result.trend = compute_trend(app.indicators(), the_period.end, ZoneInfo(app.settings.timezone))
+    result = _report(period)
     directory = out_dir or app.settings.data_dir / "reports"
     try:
         page, csv_file = app.write_report(result, directory, chosen)

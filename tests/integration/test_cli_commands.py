@@ -39,9 +39,15 @@ class Untouchable:
 
 
 def stand_in(tmp_path, actor: str | None = None) -> SimpleNamespace:
-    """The part of the App these commands use: settings and the questionnaires."""
+    """The part of the App these commands use: settings, the questionnaires, and what
+    the report is read from (nothing: the period given is refused before any read)."""
     settings = Settings(data_dir=tmp_path, actor=actor)
-    return SimpleNamespace(settings=settings, questionnaires=lambda: library_for(tmp_path))
+    return SimpleNamespace(
+        settings=settings,
+        questionnaires=lambda: library_for(tmp_path),
+        indicators=lambda: None,
+        clock=None,
+    )
 
 
 def single(command) -> CommandGroup:
