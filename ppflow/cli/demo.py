@@ -37,8 +37,8 @@ def demo(
             out.print(f"removed {removed} e-mail(s) of earlier runs from {application.maildir}")
     application.upgrade()
     out.print(f"database: {application.engine.url.render_as_string(hide_password=True)}")
-    if seed_only:
-        seeded = demo_service.seed(application.uow(), application.clock)
+    if seed_only:  # the quick look: the same use case, without Prefect
+        seeded = demo_service.run_demo(application.uow(), application.clock).seeded
         out.print(
             "seeded the demonstration program"
             if seeded

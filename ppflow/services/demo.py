@@ -1,9 +1,20 @@
-"""A small demonstration program: staff, teams, training modules and advisors at every
-early stage, all moved through the real use cases (so the transition log is real too)."""
+"""The demonstration, as one use case (:func:`run_demo`) that ``ppflow demo`` calls for a
+quick look and the flows' demo calls with its onboarding through Prefect.
+
+The quick look seeds a small program (staff, teams, training modules) and walks a pool of
+advisors to every early stage through the real use cases, so the transition log is real
+too. The main job seeds the same program, then a cohort of referrals is onboarded by the
+flows while :class:`ScriptedCoordinator` gives the answers the runs wait on, following
+the cohort's script: some join a team, one declines, one is not retained and one
+withdraws part-way. The e-mails queued are then delivered."""
 
 from __future__ import annotations
 
+import csv
+import io
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ppflow.domain.commands import (
     AddProgram,
@@ -14,6 +25,7 @@ from ppflow.domain.commands import (
     ScreeningOutcome,
     TargetSpec,
 )
+from ppflow.domain.errors import PPFlowError
 from ppflow.domain.lifecycle import AdvisorStage as S
 from ppflow.domain.model import ParticipationRules, TrainingModule
 from ppflow.services import advisors as a
@@ -208,3 +220,144 @@ def _walk(uow: UnitOfWork, code: str, path: str, meta: Meta, clock: Clock) -> No
         a.complete_module(uow, code, module.code, meta, clock)
     if path == S.ON_HOLD:
         a.put_on_hold(uow, code, Meta(ACTOR, "health reasons, back in spring"), clock)
+
+
+# ------------------------------------------------------------------ the main job
+
+COORDINATOR = "demo:coordinator"
+
+# The cohort onboarded through the flows. Fictional people; example.org addresses deliver
+# nowhere but the local mail sink.
+COHORT = [
+    ("Marie", "Lavoie", "fr", "fr", "cancer;caregiver", 8),
+    ("Luc", "Morin", "fr", "fr;en", "mental-health", 6),
+    ("Aisha", "Khan", "en", "en;fr", "mental-health;youth", 4),
+    ("Pierre", "Girard", "fr", "fr", "cancer", 10),
+    ("Nadia", "Bélanger", "fr", "fr", "mental-health;youth", 5),
+    ("Tom", "Wilson", "en", "en", "cardiac", 3),
+    ("Sophie", "Fortin", "fr", "fr", "maternity", 6),
+    ("Ken", "Ito", "en", "en;fr", "chronic-pain", 6),
+]
+# what each person of the cohort does, in order
+SCRIPT = ["joins", "joins", "joins", "joins", "joins", "declines", "not_retained", "withdraws"]
+HOURLY_RATE = 25.0  # dollars an hour, for each advisor placed
+COHORT_COLUMNS = (
+    "first_name",
+    "last_name",
+    "email",
+    "language",
+    "languages",
+    "tags",
+    "availability_hours",
+    "referred_by",
+    "program",
+)
+
+
+class DemoAlreadyRunError(PPFlowError):
+    """The cohort is in the database already: the demonstration starts afresh with
+    ``ppflow demo --reset``."""
+
+
+def cohort_email(n: int, first: str, last: str) -> str:
+    """The made-up address of the ``n``-th person of the cohort."""
+    return f"{first.lower()}.{last.lower()}.cohort{n}@example.org".replace("é", "e")
+
+
+def cohort_csv(referrer: str) -> bytes:
+    """The cohort as the referrals CSV that the ``identify-advisors`` flow imports."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(COHORT_COLUMNS)
+    for n, (first, last, lang, spoken, tags, hours) in enumerate(COHORT):
+        email = cohort_email(n, first, last)
+        writer.writerow([first, last, email, lang, spoken, tags, hours, referrer, DEMO_PROGRAM])
+    return text.getvalue().encode("utf-8")
+
+
+class ScriptedCoordinator:
+    """The coordinator of the main job: once told the codes the cohort was given, says
+    which team each joining advisor aims at and what to answer to each question a run
+    waits on, following the cohort's script."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock, structure: dict[str, str]):
+        self.uow, self.clock, self.structure = uow, clock, structure
+        self.plan: dict[str, str] = {}
+        self.modules = [m.code for m in MODULES if m.required]
+        self.withdrawn: set[str] = set()
+
+    def cast(self, advisors: list[str]) -> None:
+        """The cohort's codes, in the order of the CSV: each gets their part."""
+        self.plan = dict(zip(advisors, SCRIPT, strict=True))
+
+    def team_for(self, advisor: str) -> str | None:
+        """The QI team a joining advisor's onboarding aims at: two join the first team,
+        the others the second; None for those who will not join."""
+        joining = [code for code, part in self.plan.items() if part == "joins"]
+        if advisor not in joining:
+            return None
+        return self.structure["team1" if joining.index(advisor) < 2 else "team2"]
+
+    def answer(self, question: str, subject: str, proposed: str | None = None) -> dict | None:
+        """The answer to ``question`` (screening, training or match) about ``subject`` (an
+        advisor, or the team for a match; ``proposed``, the advisor its run was started
+        for), or None for a question the script does not know. The advisor who withdraws
+        does so when asked about their training: that answer then applies no more."""
+        part = self.plan.get(subject, "joins")
+        if question == "screening":
+            outcome = {"declines": "declined", "not_retained": "not_retained"}.get(part, "retained")
+            reason = "availability too limited" if outcome == "not_retained" else ""
+            return {"outcome": outcome, "reason": reason}
+        if question == "training":
+            if part == "withdraws" and subject not in self.withdrawn:
+                a.withdraw_advisor(
+                    self.uow, subject, Meta(COORDINATOR, "personal reasons"), self.clock
+                )
+                self.withdrawn.add(subject)
+            return {"modules": self.modules}
+        if question == "match":
+            return {"advisor": proposed, "hourly_rate": HOURLY_RATE}
+        return None
+
+
+@dataclass
+class DemoRun:
+    """What the demonstration did. The quick look: whether it seeded the program
+    (``seeded``). The main job: the cohort's codes, how many are now at each stage, and
+    the e-mails delivered."""
+
+    seeded: bool = False
+    advisors: list[str] = field(default_factory=list)
+    stages: dict[str, int] = field(default_factory=dict)
+    sent: int = 0
+
+
+# The flows' part of the main job: identify the cohort from its referrals CSV and onboard
+# each advisor, the coordinator answering; returns the cohort's codes, in the CSV's order.
+Onboarding = Callable[[bytes, ScriptedCoordinator], list[str]]
+
+
+def run_demo(
+    uow: UnitOfWork,
+    clock: Clock,
+    onboard: Onboarding | None = None,
+    deliver: Callable[[], int] | None = None,
+) -> DemoRun:
+    """The demonstration. Without ``onboard``, the quick look (:func:`seed`), once. With
+    it, the main job: the program seeded (or found), the cohort onboarded by ``onboard``,
+    then the queued e-mails delivered by ``deliver`` (which returns how many it sent).
+    Raises DemoAlreadyRunError, changing nothing, when the cohort is there already."""
+    if onboard is None:
+        return DemoRun(seeded=seed(uow, clock))
+    structure = seed_structure(uow, clock) or existing_structure(uow) or {}
+    with uow:
+        if uow.advisors.find_by_email_or_phone([cohort_email(0, *COHORT[0][:2])], []):
+            raise DemoAlreadyRunError("the demonstration cohort is already there; use --reset")
+    coordinator = ScriptedCoordinator(uow, clock, structure)
+    run = DemoRun(advisors=onboard(cohort_csv(structure["provider"]), coordinator))
+    with uow:
+        for code in run.advisors:
+            stage = uow.advisors.get(code).stage
+            run.stages[stage] = run.stages.get(stage, 0) + 1
+    run.sent = deliver() if deliver else 0
+    return run

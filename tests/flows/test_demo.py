@@ -94,9 +94,9 @@ def cohort_codes(app) -> list[str]:
     from sqlalchemy import select
 
     from ppflow.adapters.orm import AdvisorRow, ContactRow
-    from ppflow_flows.demo import COHORT, _email
+    from ppflow.services.demo import COHORT, cohort_email
 
-    addresses = [_email(n, first, last) for n, (first, last, *_) in enumerate(COHORT)]
+    addresses = [cohort_email(n, first, last) for n, (first, last, *_) in enumerate(COHORT)]
     with app.session_factory() as session:
         return list(
             session.scalars(
