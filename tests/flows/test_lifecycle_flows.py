@@ -137,6 +137,9 @@ def test_onboarding_runs_every_stage_and_resumes_from_the_current_state(flow_app
     answer("match", team, "--advisor", code, "--rate", "25")
     assert running.result(timeout=90) == "active"
     assert [t.to_state for t in transitions(flow_app, code)] == ONBOARDED
+    with flow_app.uow() as uow:
+        [engagement] = uow.engagements.for_advisor(code)
+    assert engagement.hourly_rate == 25  # the rate answered, not the rate tiers
     summary = queries.get_team(flow_app.uow(), team)
     assert summary.team.stage == "active" and summary.active_advisors == 1
     # run again: it starts from 'active' and changes nothing

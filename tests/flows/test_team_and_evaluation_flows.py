@@ -99,3 +99,24 @@ def test_feedback_then_evaluation_moves_the_engagement_to_evaluated(flow_app):
     report = artifact(f"evaluation-{engagement}".lower()).data
     assert "involved_from_start" in report and "mean agreement 3.8/5" in report
     assert evaluate_integration(engagement) == score  # evaluated once, reported again
+
+
+def test_evaluate_program_publishes_the_report_that_ppflow_report_assembles(
+    flow_app, tmp_path, monkeypatch
+):
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from ppflow.services.indicators import previous_quarter
+    from ppflow_flows.evaluate_program import evaluate_program
+
+    monkeypatch.setattr(flow_app.settings, "data_dir", tmp_path)
+    result = evaluate_program("2026Q1")
+
+    assert result.period == "2026Q1"
+    assert Path(result.html).parent == tmp_path / "reports" and Path(result.html).is_file()
+    assert Path(result.csv).is_file()
+    assert "# Program indicators 2026Q1" in artifact("program-indicators-summary").data
+    # by default, the quarter that has just ended where the program is
+    today = flow_app.clock.now().astimezone(ZoneInfo(flow_app.settings.timezone)).date()
+    assert evaluate_program().period == previous_quarter(today)
