@@ -502,7 +502,8 @@ class FakeTeams:
         _need(code in self.db.teams, "QI team", code)
         for m in matches:
             _need(m.advisor in self.db.advisors, "advisor", m.advisor)
-        self.db.proposals[code] = (at, list(matches))
+        # as SQL: the score and the reasons are kept, not the lived experience they share
+        self.db.proposals[code] = (at, [replace(m, shared=()) for m in matches])
 
     def last_proposals(self, code: str) -> tuple[datetime | None, builtins.list[Match]]:
         _need(code in self.db.teams, "QI team", code)
@@ -1187,9 +1188,17 @@ class FakeOutbox:
         self.renewals += 1
         if self.unreachable:
             raise ConnectionError("the outbox cannot be reached")
-        held = [r for r in self.db.notifications if r.claimed_by == token and r.status == "sending"]
+        # as SQL: only the leases it lengthens are counted (a lease is never shortened)
+        held = [
+            r
+            for r in self.db.notifications
+            if r.claimed_by == token
+            and r.status == "sending"
+            and r.lease_until is not None
+            and r.lease_until < lease_until
+        ]
         for row in held:
-            row.lease_until = max(row.lease_until or lease_until, lease_until)
+            row.lease_until = lease_until
         return len(held)
 
     def settle(
