@@ -621,7 +621,7 @@ def test_a_contract_sees_the_same_on_the_fake_and_on_sqlite(name, sqlite_app):
 # the questionnaire files, which have no SQL twin.
 NOT_SQL = {
     "FakeSweepQueries": "stub (test_sweeps_db.py)",
-    "FakeRetentionStore": "stub (test_privacy.py)",
+    "FakeRetentionStore": "stub (test_sweeps_db.py)",
     "FakePrivacyStore": "stub (test_privacy.py, test_erasure.py)",
     "FakeRenderer": "stands for Jinja2 (test_templates.py)",
     "FakeMailer": "stands for SMTP (test_notifications.py)",
