@@ -30,9 +30,10 @@ def onboard_advisor(advisor: str, team: str | None = None):
         f"program:{start.program}" if start.program else "",
         f"team:{team}" if team else "",
     )
-    stage = start.stage
+    # a stage flow that finds a run of its own already going returns no stage (None)
+    stage: str | None = start.stage
     if deployed():
-        return start_chain(advisor, team, stage)
+        return start_chain(advisor, team, start.stage)
     if stage in RECRUITING:
         stage = recruit_advisor(advisor, team)
     if stage in PREPARING:

@@ -25,7 +25,7 @@ def waiting_decisions() -> list[Case]:
     for run in paused_runs(tags=list(subject_of)):
         tag = next((t for t in run.tags or [] if t in subject_of), None)
         subject = (run.parameters or {}).get(subject_of[tag]) if tag else None
-        if not subject:
+        if not subject or not tag:
             continue
         since = run.state.timestamp if run.state else now
         stage = tag.removeprefix("stage:")

@@ -6,11 +6,13 @@ else (an illegal move, a bad CSV, a missing file, a bug) fails the task at once.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypedDict
 
 import httpx
 from prefect import task
-from prefect.cache_policies import NO_CACHE
+from prefect.cache_policies import NO_CACHE, CachePolicy
 from sqlalchemy import exc as db
 
 from ppflow.domain.lifecycle import AdvisorStage
@@ -64,17 +66,26 @@ def is_transient(error: BaseException | None) -> bool:
     return isinstance(error, TRANSIENT)
 
 
-def _retry_if_transient(task, task_run, state) -> bool:
+def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     return is_transient(state.result(raise_on_failure=False))
 
 
+class TaskOptions(TypedDict):
+    """The keywords of ``@task(**DB)``, typed so that the type checker reads them."""
+
+    retries: int
+    retry_delay_seconds: list[float]
+    retry_condition_fn: Callable[[Any, Any, Any], bool]
+    cache_policy: CachePolicy
+
+
 # Tasks read and change live state: a cached result would hide what changed meanwhile.
-DB = dict(
-    retries=2,
-    retry_delay_seconds=[1, 5],
-    retry_condition_fn=_retry_if_transient,
-    cache_policy=NO_CACHE,
-)
+DB: TaskOptions = {
+    "retries": 2,
+    "retry_delay_seconds": [1, 5],
+    "retry_condition_fn": _retry_if_transient,
+    "cache_policy": NO_CACHE,
+}
 
 
 def _change(change: StageChange, team: str | None = None) -> StageResult:

@@ -123,6 +123,15 @@ class CompensationSettings(BaseModel):
     fiscal_year_start_month: int = 4
 
 
+# Days personal data is kept, by final state, unless the settings say otherwise.
+RETENTION_DAYS: dict[str, int] = {
+    AdvisorStage.DECLINED: 365,
+    AdvisorStage.NOT_RETAINED: 365,
+    AdvisorStage.WITHDRAWN: 30,
+    AdvisorStage.ALUMNI: 7 * 365,
+}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PPFLOW_", env_nested_delimiter="__", extra="ignore"
@@ -153,14 +162,7 @@ class Settings(BaseSettings):
     # Days a case may wait at a stage before the daily digest lists it (send-reminders).
     service_levels: dict[str, int] = Field(default_factory=dict)
     # Days personal data is kept once an advisor reaches a final state (apply-retention).
-    retention_days: dict[str, int] = Field(
-        default_factory=lambda: {
-            AdvisorStage.DECLINED: 365,
-            AdvisorStage.NOT_RETAINED: 365,
-            AdvisorStage.WITHDRAWN: 30,
-            AdvisorStage.ALUMNI: 7 * 365,
-        }
-    )
+    retention_days: dict[str, int] = Field(default_factory=lambda: dict(RETENTION_DAYS))
     # Where respondents open their personal survey links (`ppflow portal`).
     portal_url: str = "http://127.0.0.1:8000"
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)

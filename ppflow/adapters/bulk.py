@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ppflow.adapters.db import table_of
 from ppflow.adapters.orm import (
     AdvisorRow,
     ContactRow,
@@ -56,14 +57,14 @@ from ppflow.services.referral_import import NewReferral, RegisteredMeanwhileErro
 CHUNK = 2000  # referrals per executemany into the staging tables
 SQLITE_CACHE_KB = 32768  # the page cache of the copy on SQLite (32 MB at most)
 
-advisors = AdvisorRow.__table__
-contacts = ContactRow.__table__
-referrals_table = ReferralRow.__table__
-transitions = TransitionRow.__table__
-reasons = TransitionReasonRow.__table__
-notifications = NotificationRow.__table__
-programs = ProgramRow.__table__
-staff = StaffRow.__table__
+advisors = table_of(AdvisorRow)
+contacts = table_of(ContactRow)
+referrals_table = table_of(ReferralRow)
+transitions = table_of(TransitionRow)
+reasons = table_of(TransitionReasonRow)
+notifications = table_of(NotificationRow)
+programs = table_of(ProgramRow)
+staff = table_of(StaffRow)
 
 _staging = MetaData()
 stage = Table(
@@ -177,7 +178,7 @@ class SqlReferralBatch:
         query = select(TransitionRow.request_id, TransitionRow.code).where(
             TransitionRow.request_id.in_(list(request_ids))
         )
-        return {key: value for key, value in self.session.execute(query)}
+        return {key: code for key, code in self.session.execute(query) if key}  # all have one
 
     def codes_taken(self, codes: Sequence[str]) -> set[str]:
         query = select(AdvisorRow.code).where(AdvisorRow.code.in_(list(codes)))

@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from ppflow.adapters.db import rows_changed
 from ppflow.adapters.orm import AdvisorRow, EngagementRow, ProgramRow, StaffRow, TeamRow
 from ppflow.adapters.orm_compensation import (
     ActivityLogRow,
@@ -304,7 +305,7 @@ class SqlCompensation:
             .values(declined=True, amount_cents=0)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount
+        return rows_changed(result)
 
     # ----------------------------------------------------------------- budgets
 
@@ -348,7 +349,7 @@ class SqlCompensation:
         )
         if year is not None:
             query = query.where(ProgramBudgetRow.fiscal_year == year)
-        return [tuple(r) for r in self.session.execute(query)]
+        return [(code, year, cents) for code, year, cents in self.session.execute(query)]
 
     def committed(self, program: str, start: date, end: date) -> int:
         """Amounts owed plus expenses, for a program's engagements, from start to end
@@ -427,11 +428,11 @@ class SqlCompensation:
     def engagement_total(self, engagement: str) -> PayeeTotal:
         """Everything logged on one engagement, all dates."""
         engagement_id = self._engagement_id(engagement)
-        advisor = self.session.scalar(
+        advisor = self.session.execute(
             select(AdvisorRow.code)
             .join(EngagementRow, EngagementRow.advisor_id == AdvisorRow.id)
             .where(EngagementRow.id == engagement_id)
-        )
+        ).scalar_one()
         centihours, owed, entries, declined = self.session.execute(
             select(
                 func.coalesce(func.sum(ActivityLogRow.centihours), 0),

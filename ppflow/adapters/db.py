@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import CursorResult, Engine, Result, Table, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from ppflow.resources import migrations_dir
@@ -79,3 +80,23 @@ def current_revision(engine: Engine) -> str | None:
 
 def table_names(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names())
+
+
+# Two facts SQLAlchemy's types do not carry, said once for every adapter.
+
+
+def table_of(row: type[Any]) -> Table:
+    """A mapped class's table, typed as a Table (``__table__`` is typed as any FROM clause,
+    which ``insert`` and ``update`` do not take)."""
+    table = row.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{row.__name__} is not mapped to a table")
+    return table
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """The rows an INSERT, UPDATE or DELETE changed. ``Session.execute`` is typed as
+    returning any Result; for those statements it is a CursorResult, which counts them."""
+    if not isinstance(result, CursorResult):
+        raise TypeError("only an INSERT, UPDATE or DELETE counts the rows it changed")
+    return result.rowcount

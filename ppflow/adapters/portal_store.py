@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ppflow.adapters.db import rows_changed, table_of
 from ppflow.adapters.orm import (
     AdvisorRow,
     ContactRow,
@@ -18,7 +19,7 @@ from ppflow.adapters.orm import (
 )
 from ppflow.services.portal import ERASED, PendingSurvey
 
-survey_requests = SurveyRequestRow.__table__
+survey_requests = table_of(SurveyRequestRow)
 _requests = survey_requests.c
 
 
@@ -82,7 +83,7 @@ class SqlSurveyResponses:
                 answered_at=at,
             )
         )
-        return result.rowcount == 1
+        return rows_changed(result) == 1
 
     def end_for(self, advisor: str, because: str, at: datetime) -> int:
         return end_survey_requests(self.session, [advisor], because, at)
@@ -122,9 +123,11 @@ def end_survey_requests(session: Session, codes: Iterable[str], because: str, at
     where = [_requests.respondent_kind == "advisor", _requests.respondent_code.in_(list(codes))]
     if because != ERASED:
         where.append(_requests.ended_because.is_(None))
-    return session.execute(
-        update(survey_requests)
-        .where(*where)
-        .values(ended_because=because, ended_at=func.coalesce(_requests.ended_at, at))
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    return rows_changed(
+        session.execute(
+            update(survey_requests)
+            .where(*where)
+            .values(ended_because=because, ended_at=func.coalesce(_requests.ended_at, at))
+            .execution_options(synchronize_session=False)
+        )
+    )

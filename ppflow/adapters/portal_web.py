@@ -234,8 +234,8 @@ class PortalPages:
                 intro = text("unanswered_one", total=error.total)
             else:
                 intro = text("unanswered", count=len(error.items), total=error.total)
-            listed = tuple(Problem(i.text[language], f"f-{i.id}") for i in error.items)
-            return Problems(intro, listed, marked, send_anyway=True)
+            missing = tuple(Problem(i.text[language], f"f-{i.id}") for i in error.items)
+            return Problems(intro, missing, marked, send_anyway=True)
         if isinstance(error, AnswersError):
             listed: list[Problem] = []
             for fault in error.faults:
@@ -442,14 +442,15 @@ def _sample_pages(pages: PortalPages) -> list[tuple[str, str, str, Callable[[str
     """(page, case, audience, render(language)) of every page the portal serves."""
     q, team, path = SAMPLE_QUESTIONNAIRE, "Soins à domicile", "/s/sample"
     values = {"heard": "4", "paid": NOT_APPLICABLE, "comments": "Merci"}
+
+    def form(error: InvalidInputError | None) -> Callable[[str], str]:
+        return lambda lang: pages.form(lang, path, q, team, values, error)
+
+    def link_error(reason: str, kind: str) -> Callable[[str], str]:
+        return lambda lang: pages.render("link_error", lang, reason=reason, kind=kind, path=path)
+
     cases: list[tuple[str, str, str, Callable[[str], str]]] = [
-        (
-            "form",
-            case,
-            "respondent",
-            lambda lang, error=error: pages.form(lang, path, q, team, values, error),
-        )
-        for case, error in _sample_errors(q).items()
+        ("form", case, "respondent", form(error)) for case, error in _sample_errors(q).items()
     ]
     cases.append(
         ("thanks", "", "respondent", lambda lang: pages.render("thanks", lang, q=q, team=team))
@@ -470,9 +471,7 @@ def _sample_pages(pages: PortalPages) -> list[tuple[str, str, str, Callable[[str
                 "link_error",
                 f"{reason}, {'survey' if survey else 'withdrawal'} link",
                 "respondent" if survey else "advisor",
-                lambda lang, reason=reason, kind=kind: pages.render(
-                    "link_error", lang, reason=reason, kind=kind, path=path
-                ),
+                link_error(reason, kind),
             )
         )
     cases += [

@@ -18,7 +18,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,8 +112,8 @@ def render_csv(result: Indicators) -> str:
             target = quarter.targets.get(name)
             row("trend", name, quarter.quarter, value, target, None, None, "")
     for theme, by_quarter in result.themes.items():
-        for quarter, score in by_quarter.items():
-            row("feedback", theme, quarter, score, None, None, None, "")
+        for quarter_name, score in by_quarter.items():
+            row("feedback", theme, quarter_name, score, None, None, None, "")
     for state, reason, n in result.reasons_for_leaving:
         row("leaving", state, reason, n, None, None, None, "")
     return buffer.getvalue()
@@ -251,6 +251,7 @@ class Scale:
 def value_scale(kind: str, values: Iterable[float], start: float, stop: float) -> Scale:
     """Shares run from 0 to 100 %, scores from 1 to 5, everything else from 0 to a round
     number above the largest value."""
+    ticks: tuple[float, ...]
     if kind == "share":
         ticks = (0.0, 0.25, 0.5, 0.75, 1.0)
     elif kind == "score":
@@ -276,12 +277,12 @@ def bar_chart(
     description: str,
     axis_title: str,
     kind: str,
-    rows: list[tuple[str, float | None, float | None, bool | None, str]],
+    given: Sequence[tuple[str, float | None, float | None, bool | None, str]],
     lang: str,
 ) -> Chart:
     """Horizontal bars, each under its category (so long names fit a phone): rows of
     (category, value, target or None, met or None, text shown at the bar's end)."""
-    rows = [r for r in rows if r[1] is not None]
+    rows = [(n, v, t, m, s) for n, v, t, m, s in given if v is not None]
     left, right, top = 12.0, 52.0, 8.0
     label_h, bar_h, gap = 17.0, 18.0, 10.0
     row_h = label_h + bar_h + gap
@@ -357,7 +358,8 @@ def line_chart(
         """Lines through the figures, broken where one is missing; ``steps`` draws each
         figure across its whole quarter (a target holds for the quarter, and one quarter
         alone is still seen)."""
-        found, current = [], []
+        found: list[str] = []
+        current: list[str] = []
         for i, v in enumerate(points):
             if v is None:
                 if current:

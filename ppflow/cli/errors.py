@@ -152,7 +152,7 @@ def _database_url() -> str:
 
         from ppflow.cli.context import current_app
 
-        url = make_url(current_app().settings.database_url)
+        url = make_url(current_app().settings.resolved_database_url)
         return url.render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - the message must not fail in turn
         return "PPFLOW_DATABASE_URL"

@@ -382,7 +382,8 @@ def log_hours(
         )
         check_not_repeated(entry, _logged(uow, [entry]))
         uow.pay.add_activity(entry, now, cmd.meta.actor)
-        alerts = raise_alerts(uow, [(engagement, entry.day)], policy, now, payees=True)
+        touched = [(engagement, entry.day)] if engagement else []  # value_entry refuses none
+        alerts = raise_alerts(uow, touched, policy, now, payees=True)
         uow.commit()
     return Logged(entry.engagement, entry.centihours, entry.amount_cents, entry.declined, alerts)
 
@@ -463,29 +464,23 @@ def parse_hours_csv(data: bytes, meta: Meta) -> tuple[list[tuple[int, LogHours]]
                 day = date.fromisoformat(row["date"])
             except ValueError:
                 reasons.append(f"date '{row['date']}' is not YYYY-MM-DD")
-        cmd = LogHours(
-            engagement=row.get("engagement", "").upper(),
-            day=day,
-            activity=row.get("activity", ""),
-            hours=row.get("hours", ""),
-            note=row.get("note", ""),
-            meta=meta,
-        )
+        activity, hours, note = row.get("activity", ""), row.get("hours", ""), row.get("note", "")
         checks: list[tuple[Callable, tuple]] = []
-        if cmd.activity:
-            checks.append((check_activity, (cmd.activity,)))
-        if cmd.hours:
-            checks.append((parse_hours, (cmd.hours,)))
-        checks.append((_check_text, (cmd.note, "note", MAX_NOTE)))
+        if activity:
+            checks.append((check_activity, (activity,)))
+        if hours:
+            checks.append((parse_hours, (hours,)))
+        checks.append((_check_text, (note, "note", MAX_NOTE)))
         for check, args in checks:
             try:
                 check(*args)
             except InvalidInputError as error:
                 reasons.append(str(error))
-        if reasons:
+        if reasons or day is None:  # no date is a missing field, among the reasons
             problems.append(RowProblem(line, "; ".join(reasons)))
             continue
-        commands.append((line, cmd))
+        engagement = row.get("engagement", "").upper()
+        commands.append((line, LogHours(engagement, day, activity, hours, note, meta)))
     return commands, problems
 
 

@@ -280,6 +280,7 @@ def evaluate_engagement(
         with uow:
             existing = uow.evaluations.get(engagement_code)
             engagement = uow.engagements.get(engagement_code)
+        assert existing is not None  # the replayed move was recorded with its evaluation
         return EvaluationReport(
             engagement_code,
             engagement.advisor,

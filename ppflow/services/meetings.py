@@ -50,6 +50,8 @@ def add_meeting(uow: UnitOfWork, cmd: RecordMeeting, now: datetime) -> Meeting:
     if cmd.held_on > now.date():
         raise InvalidInputError(f"the meeting date {cmd.held_on} is in the future")
     on_team = advisors_on(uow, team.code, cmd.held_on)
+    present: tuple[str, ...]
+    absent: tuple[str, ...]
     if cmd.present is None and cmd.absent is None:
         present, absent = tuple(on_team), ()
     else:

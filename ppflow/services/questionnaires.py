@@ -88,8 +88,8 @@ class Questionnaire:
 
     def sections(self) -> list[tuple[Theme | None, list[Item]]]:
         """Items grouped by theme in file order, open questions last."""
-        groups = [(t, [i for i in self.items if i.theme == t.id]) for t in self.themes]
-        groups = [(t, items) for t, items in groups if items]
+        themed = [(t, [i for i in self.items if i.theme == t.id]) for t in self.themes]
+        groups: list[tuple[Theme | None, list[Item]]] = [(t, items) for t, items in themed if items]
         open_items = [i for i in self.items if i.kind == "open"]
         if open_items:
             groups.append((None, open_items))
@@ -299,7 +299,7 @@ class QuestionnaireLibrary:
         out = {}
         for path in self.files():
             match = FILE_NAME.match(path.name)
-            if match["name"] == name:
+            if match and match["name"] == name:
                 out[int(match["version"])] = path
         return out
 
@@ -376,7 +376,7 @@ def clean_answers(questionnaire: Questionnaire, raw: Mapping[str, object]) -> di
             answers[item.id] = number
         else:
             try:
-                text = _clean_text(value)
+                text = _clean_text(str(value))
             except InvalidInputError as error:
                 faults.append(AnswerFault("too_long", item, f"{item.id}: {error}"))
                 continue
@@ -405,8 +405,8 @@ def score(questionnaire: Questionnaire, answers: Mapping[str, int | str]) -> Sco
     by_theme: dict[str, list[int]] = {}
     for item in questionnaire.scale_items:
         value = answers.get(item.id)
-        if isinstance(value, int) and not isinstance(value, bool):
-            by_theme.setdefault(item.theme, []).append(value)
+        if isinstance(value, int) and not isinstance(value, bool) and item.theme:
+            by_theme.setdefault(item.theme, []).append(value)  # a scale item has one (load)
     every = [v for values in by_theme.values() for v in values]
     return Scores(
         overall=round(float(mean(every)), 2) if every else None,

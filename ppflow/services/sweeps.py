@@ -150,7 +150,7 @@ def find_stalled_cases(
     def ago(kind: str) -> datetime:
         return now - timedelta(days=levels[kind])
 
-    found = {
+    found: dict[str, Found] = {
         stage: queries.stalled(stage, ago(stage), now, limit)
         for stage in (AdvisorStage.IDENTIFIED, AdvisorStage.INVITED, AdvisorStage.PREPARING)
     }

@@ -16,11 +16,12 @@ the SQLite unit of work, so that they cannot drift apart silently.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ppflow.domain.commands import AddProgram, AddStaff, AddTeam, Meta, RegisterReferral
 from ppflow.domain.compensation import RateTier, fiscal_year_bounds
@@ -279,7 +280,7 @@ class FakeAdvisors:
                 break
         return entries
 
-    def find(self, words: tuple[str, ...], limit: int) -> list[ContactMatch]:
+    def find(self, words: tuple[str, ...], limit: int) -> builtins.list[ContactMatch]:
         """As SQL, on the contacts in registration order (the fake has no erasure: the SQL
         one's exclusion of erased people is tested on the databases)."""
         found = []
@@ -297,7 +298,7 @@ class FakeAdvisors:
             counts[advisor.stage] = counts.get(advisor.stage, 0) + 1
         return counts
 
-    def consents(self, code: str) -> list[Consent]:
+    def consents(self, code: str) -> builtins.list[Consent]:
         self._known(code)
         return copy.deepcopy(self.db.consents[code])
 
@@ -312,7 +313,7 @@ class FakeAdvisors:
             consent.withdrawn_at = at
         return len(open_)
 
-    def training(self, code: str) -> list[TrainingRecord]:
+    def training(self, code: str) -> builtins.list[TrainingRecord]:
         self._known(code)
         records = [r for (a, _), r in self.db.training_records.items() if a == code]
         return copy.deepcopy(sorted(records, key=lambda r: r.module))
@@ -501,9 +502,10 @@ class FakeTeams:
         _need(code in self.db.teams, "QI team", code)
         for m in matches:
             _need(m.advisor in self.db.advisors, "advisor", m.advisor)
-        self.db.proposals[code] = (at, list(matches))
+        # as SQL: the score and the reasons are kept, not the lived experience they share
+        self.db.proposals[code] = (at, [replace(m, shared=()) for m in matches])
 
-    def last_proposals(self, code: str) -> tuple[datetime | None, list[Match]]:
+    def last_proposals(self, code: str) -> tuple[datetime | None, builtins.list[Match]]:
         _need(code in self.db.teams, "QI team", code)
         return self.db.proposals.get(code, (None, []))
 
@@ -1044,7 +1046,8 @@ class FakeReferralBatch:
                 _need(a.program in self.db.programs, "program", a.program)
             emails.add(email)
             phones.add(c.phone)
-            request_ids.add(t.request_id)
+            if t.request_id:
+                request_ids.add(t.request_id)
             self.db.advisors[a.code] = copy.deepcopy(a)
             self.db.contacts[a.code] = copy.deepcopy(c)
             self.db.consents[a.code] = []
@@ -1185,9 +1188,17 @@ class FakeOutbox:
         self.renewals += 1
         if self.unreachable:
             raise ConnectionError("the outbox cannot be reached")
-        held = [r for r in self.db.notifications if r.claimed_by == token and r.status == "sending"]
+        # as SQL: only the leases it lengthens are counted (a lease is never shortened)
+        held = [
+            r
+            for r in self.db.notifications
+            if r.claimed_by == token
+            and r.status == "sending"
+            and r.lease_until is not None
+            and r.lease_until < lease_until
+        ]
         for row in held:
-            row.lease_until = max(row.lease_until or lease_until, lease_until)
+            row.lease_until = lease_until
         return len(held)
 
     def settle(
@@ -1208,6 +1219,8 @@ class FakeOutbox:
             else:
                 row.last_error = outcome.error
                 if outcome.status == "pending":
+                    if outcome.next_attempt_at is None:  # the column is NOT NULL
+                        raise FakeIntegrityError("notifications.next_attempt_at may not be null")
                     row.next_attempt_at = outcome.next_attempt_at
         queue = FakeNotifications(self.db)
         return sum(
@@ -1448,7 +1461,7 @@ _people = iter(range(10_000))
 
 def referral(o: Organization, **changes: Any) -> RegisterReferral:
     n = next(_people)
-    values = dict(
+    values: dict[str, Any] = dict(
         first_name="Marie",
         last_name=f"Lavoie{n}",
         email=f"marie.{n}@example.org",
@@ -1530,3 +1543,28 @@ class FakeQuestionnaires:
         if chosen not in versions:
             raise NotFoundError("questionnaire version", f"{name} v{chosen}")
         return versions[chosen]
+
+
+if TYPE_CHECKING:
+    # `make typecheck` holds each fake to the port it stands for, as the SQL adapters are:
+    # a fake that drifts from its protocol (a method missing, a signature changed) fails it.
+    from ppflow.services.ports import (
+        Directory,
+        Mailer,
+        Outbox,
+        PrivacyStore,
+        Renderer,
+        RetentionStore,
+        SweepQueries,
+        UnitOfWork,
+    )
+
+    _tables = Tables()
+    _uow: UnitOfWork = FakeUnitOfWork(_tables)
+    _outbox: Outbox = FakeOutbox(_tables)
+    _directory: Directory = FakeDirectory(_tables)
+    _renderer: Renderer = FakeRenderer()
+    _mailer: Mailer = FakeMailer()
+    _sweeps: SweepQueries = FakeSweepQueries()
+    _retention: RetentionStore = FakeRetentionStore()
+    _privacy: PrivacyStore = FakePrivacyStore()
