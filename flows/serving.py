@@ -373,10 +373,12 @@ def serve_all(timezone: str | None = None, limit: int | None = None) -> None:
         finally:
             _leave()
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     with temporary_settings(updates=updates):
         while True:
+            # again on each try: the event loop of the one before gave them back to the
+            # system's defaults when it closed
+            signal.signal(signal.SIGINT, stop)
+            signal.signal(signal.SIGTERM, stop)
             try:
                 ensure_left_pending_automation()
                 runner = Runner(limit=limit)
