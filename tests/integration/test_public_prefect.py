@@ -184,3 +184,57 @@ def test_a_private_use_is_caught(source):
 )
 def test_public_uses_pass(source):
     assert problems_in(source, "flows/example.py") == []
+
+
+# --------------------------------------------------- the pause a run proposes, in-process
+
+
+class Answers:
+    """A stand-in for Prefect's client that answers each state proposal in turn."""
+
+    def __init__(self, *results):
+        self.results, self.proposed = list(results), []
+
+    def set_flow_run_state(self, flow_run_id, state, force=False):
+        self.proposed.append((state.name, force))
+        return self.results.pop(0)
+
+
+def orchestrated(status: str, state=None, **details):
+    from prefect.client.schemas import responses
+
+    kinds = {
+        "ACCEPT": responses.StateAcceptDetails,
+        "REJECT": responses.StateRejectDetails,
+        "ABORT": responses.StateAbortDetails,
+        "WAIT": responses.StateWaitDetails,
+    }
+    return responses.OrchestrationResult(
+        state=state, status=responses.SetStateStatus(status), details=kinds[status](**details)
+    )
+
+
+def test_a_pause_is_proposed_orchestrated_and_follows_the_servers_answer(monkeypatch):
+    from prefect.exceptions import Abort
+    from prefect.states import Paused, Running
+
+    from ppflow_flows import decisions
+
+    paused = Paused(pause_key="screening")
+    client = Answers(
+        orchestrated("WAIT", delay_seconds=0),  # asked to wait: proposed again
+        orchestrated("ACCEPT", paused),
+    )
+    monkeypatch.setattr(decisions, "client", lambda: client)
+    assert decisions._propose(Paused(pause_key="screening"), "run").is_paused()
+    assert client.proposed == [("Paused", False), ("Paused", False)]  # never forced
+
+    # refused because the run was answered in an earlier execution: the server's state
+    client = Answers(orchestrated("REJECT", Running(), reason="already running"))
+    monkeypatch.setattr(decisions, "client", lambda: client)
+    assert decisions._propose(Paused(), "run").is_running()
+
+    client = Answers(orchestrated("ABORT", reason="the run was deleted"))
+    monkeypatch.setattr(decisions, "client", lambda: client)
+    with pytest.raises(Abort, match="the run was deleted"):
+        decisions._propose(Paused(), "run")
