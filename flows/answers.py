@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from jsonschema import Draft202012Validator
 from prefect.client.schemas.responses import SetStateStatus
-from prefect.utilities.schema_tools import validate
 
 from ppflow.domain.errors import InvalidInputError, NotFoundError, PPFlowError
 from ppflow.services.decisions import (
@@ -83,13 +83,15 @@ def waiting_run(question: str, subject: str, flow_run_id: str | None = None):
 
 
 def form_problems(run, values: dict) -> list[str]:
-    """What does not fit the form this run shows in the Prefect UI (its stored schema)."""
+    """What does not fit the form this run shows in the Prefect UI: its stored JSON schema,
+    read with the JSON Schema validator Prefect's server checks answers with."""
     keyset = run.state.state_details.run_input_keyset or {}
     if "schema" not in keyset:
         return []
     schema = json.loads(client().read_flow_run_input(run.id, keyset["schema"]))
     problems = []
-    for error in validate(values, schema, raise_on_error=False):
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for error in validator.iter_errors(values):
         where = ".".join(str(p) for p in error.path if not isinstance(p, int)) or "answer"
         if error.validator == "enum":
             offered = ", ".join(map(str, error.validator_value))

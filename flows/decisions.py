@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
+from prefect.client.schemas.responses import SetStateStatus
 from prefect.exceptions import Abort, FlowPauseTimeout, PrefectHTTPStatusError
 from prefect.flow_runs import suspend_flow_run
-from prefect.input import RunInput, keyset_from_paused_state
-from prefect.input.run_input import keyset_from_base_key
-from prefect.states import Failed, Paused
-from prefect.utilities.engine import propose_state_sync
+from prefect.input import RunInput, keyset_from_base_key, keyset_from_paused_state
+from prefect.states import Failed, Paused, State
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, create_model
 
 from ppflow.domain.errors import PPFlowError
@@ -324,7 +323,7 @@ def _pause_here(form: type[RunInput], timeout: int, poll: float, key: str) -> No
     with _wakers_lock:
         _wakers[str(run.id)] = woken
     try:
-        state = propose_state_sync(client(), proposed, flow_run_id=run.id)
+        state = _propose(proposed, run.id)
         if state.is_running():
             return  # answered in an earlier execution
         if not state.is_paused():
@@ -345,6 +344,23 @@ def _pause_here(form: type[RunInput], timeout: int, poll: float, key: str) -> No
     finally:
         with _wakers_lock:
             _wakers.pop(str(run.id), None)
+
+
+def _propose(state: State, flow_run_id) -> State:
+    """Propose ``state`` for a run through Prefect's orchestration (not forced): the state
+    the run is in afterwards, the proposed one when accepted, the server's when refused
+    (a run already resumed stays Running). Waits as long as the server asks to, and raises
+    Abort when it aborts the proposal."""
+    while True:
+        result = client().set_flow_run_state(flow_run_id, state, force=False)
+        if result.status == SetStateStatus.WAIT:
+            time.sleep(getattr(result.details, "delay_seconds", 1))
+            continue
+        if result.status == SetStateStatus.ABORT:
+            raise Abort(getattr(result.details, "reason", None) or "the server aborted the move")
+        if result.state is None:
+            raise RuntimeError(f"the server answered {result.status.value} without a state")
+        return result.state
 
 
 def _state_name() -> str:

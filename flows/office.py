@@ -47,11 +47,16 @@ class Child:
             return f"killed by {signal.Signals(-code).name}"
         return f"exit code {code}"
 
-    def stop(self, how: signal.Signals) -> None:
+    def stop(self, how: signal.Signals, group: bool = True) -> None:
+        """Send ``how`` to its process group (or to the process alone), then SIGKILL the
+        group if it has not ended within STOP_SECONDS."""
         if self.process is None or self.process.poll() is not None:
             return
         try:
-            os.killpg(self.process.pid, how)
+            if group:
+                os.killpg(self.process.pid, how)
+            else:
+                self.process.send_signal(how)
             self.process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -139,9 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     # further Ctrl-C while stopping would only leave processes behind
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # ppflow serve stops within 3 s of SIGTERM, and waiting runs stay suspended; SIGTERM
-    # rather than SIGINT, which would print a traceback while it is still starting
-    runner.stop(signal.SIGTERM)
+    # ppflow serve stops within 3 s of SIGTERM, and waiting runs stay suspended. The signal
+    # goes to it alone: it kills its flow processes itself, once its runner stands still, and
+    # hands their runs back; a signal to the whole group would reach those processes too,
+    # whose engines could end their runs Crashed first.
+    runner.stop(signal.SIGTERM, group=False)
     sink.stop(signal.SIGTERM)
     server.stop(signal.SIGTERM)
     return code

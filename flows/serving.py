@@ -10,6 +10,7 @@ import importlib
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -18,7 +19,9 @@ from typing import Any
 
 import httpx
 import yaml
-from prefect.client.schemas.objects import ConcurrencyLimitConfig
+from prefect import get_client
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, StateType
+from prefect.client.schemas.responses import SetStateStatus
 from prefect.deployments import run_deployment
 from prefect.events import DeploymentEventTrigger
 from prefect.runner import Runner
@@ -118,7 +121,6 @@ STOP_SECONDS = 3  # a stop asked for (SIGTERM, Ctrl-C) ends the process within t
 # what the stop leaves to itself: whatever is still winding down then is cut short, so
 # that the process has exited before STOP_SECONDS even on a loaded machine
 _EXIT_AFTER = STOP_SECONDS - 0.5
-_HAND_BACK_SECONDS = 2.0  # within this, what the runner was starting is handed back
 
 # A run of a served deployment that stays Pending this long was left by a runner or worker
 # that stopped or died while it submitted the run: the automation below crashes it, which
@@ -180,8 +182,6 @@ def left_pending_automation(deployments: list[str]):
 
 def ensure_left_pending_automation(path: Path = PREFECT_FILE) -> None:
     """Create the left-Pending automation on the Prefect server, or bring it up to date."""
-    from prefect import get_client
-
     wanted = left_pending_automation([spec["name"] for spec in load_deployments(path)])
     with get_client(sync_client=True) as client:
         found = client.read_automations_by_name(LEFT_PENDING_AUTOMATION)
@@ -207,159 +207,188 @@ def _stop_within(seconds: float) -> None:
     timer.start()
 
 
-class OfficeRunner(Runner):
-    """Prefect's runner, with a stop that never takes more than STOP_SECONDS, never leaves
-    a run Pending or Running and never cancels a run that waits for a person.
+def _leave() -> None:
+    """End the process without the interpreter's own shutdown, which waits for Prefect's
+    background threads (log and event senders) and could outlast STOP_SECONDS."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
-    Every run the runner was starting or running when told to stop (Pending: its process
-    not started, or started but not yet running the flow; or Running) is handed back: its
-    process is killed and the run is Scheduled again, which frees its deployment's
-    concurrency slot; the next runner starts it again (every step of a ppflow flow is
-    idempotent, so a step done twice changes nothing). Prefect's runner would cancel the
-    runs that run instead, and polls a killed process every 3 s: stopped within
-    STOP_SECONDS, it could leave a run Running with no process, holding its slot.
 
-    When a run suspends, its process still takes a second or two to exit, and Prefect's
-    runner, stopped in that gap, cancels every run whose process it still tracks: the
-    waiting run would end Cancelled ("Runner is shutting down"). Here a run whose state on
-    the server is paused (suspended) or final is left alone.
+def _children() -> list[int]:
+    """The processes this one started: the runner's flow run processes (``ppflow serve``
+    starts nothing else). Read from /proc where the kernel lists children, else from ``ps``."""
+    me = os.getpid()
+    tasks = Path(f"/proc/{me}/task")
+    listed = [task / "children" for task in tasks.glob("*")] if tasks.is_dir() else []
+    if listed and all(path.exists() for path in listed):
+        found = set()
+        for path in listed:
+            try:
+                found.update(int(pid) for pid in path.read_text().split())
+            except OSError:  # that thread ended meanwhile
+                continue
+        return sorted(found)
+    table = subprocess.run(
+        ["ps", "-A", "-o", "pid=,ppid="], capture_output=True, text=True, timeout=2, check=True
+    ).stdout
+    rows = (line.split() for line in table.splitlines())
+    return [int(pid) for pid, parent in rows if int(parent) == me]
 
-    This reads and wraps private parts of Prefect's runner (its process manager, its
-    state proposer and its poller's submissions), which is why Prefect is pinned below
-    3.10."""
 
-    handing_back: set  # runs this runner was starting or running when told to stop
-    left_alone: set  # runs whose process was only exiting then (suspended, or over)
+def _kill(pid: int) -> None:
+    """SIGKILL a flow run process, with its process group when it leads one."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:  # it had exited
+        pass
 
-    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
-        if self.stopping:  # a second signal: the stop under way goes on
-            return
-        _stop_within(_EXIT_AFTER)
-        super().handle_sigterm(*args, **kwargs)
 
-    async def __aenter__(self):
-        await super().__aenter__()
-        self.handing_back, self.left_alone = set(), set()
-        proposer = self._state_proposer
-        submitting, crashed = proposer.propose_submitting, proposer.propose_crashed
+# the state types of a run that a runner is starting (Pending, Submitting) or running
+IN_FLIGHT = (StateType.PENDING, StateType.RUNNING)
 
-        async def propose_submitting(flow_run) -> bool:
-            if self.stopping:  # Pending, and no process started: hand it back
-                self.handing_back.add(flow_run.id)
-                await self._hand_back(flow_run.id)
-                return False
-            return await submitting(flow_run)
 
-        async def propose_crashed(flow_run, message: str):
-            if flow_run.id in self.handing_back:  # its process was killed by the stop
-                await self._hand_back(flow_run.id)
-                return None
-            return await crashed(flow_run, message=message)
+def hand_back(deployment_ids: list, scheduled: list) -> list:
+    """What ``ppflow serve`` does when told to stop, instead of Prefect's runner stop (which
+    cancels every run whose process it tracks, and would end a run that just suspended
+    Cancelled): every flow run process is killed, and every run of the served deployments
+    that was being started or run (Pending or Running) is Scheduled again, which frees its
+    deployment's concurrency slot; the next runner starts it again (every step of a ppflow
+    flow is idempotent, so a step done twice changes nothing). A run waiting for a person
+    (suspended, or paused) is on the server, not in a process: it is left as it is; a run
+    being cancelled ends Cancelled, as the runner would have ended it. Then the
+    deployments with a schedule (``scheduled``) are paused, as Prefect's runner pauses its
+    deployments when it stops, so that no runs pile up while nothing serves them (the next
+    ``ppflow serve`` resumes them); the others have no schedule to pause.
 
-        proposer.propose_submitting = propose_submitting
-        proposer.propose_crashed = propose_crashed
-        return self
+    ``ppflow serve`` is the one runner of its deployments: a run of them that is Pending or
+    Running is one it started, or one a runner that died left behind. Returns the runs
+    handed back."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.states import Scheduled
 
-    async def _hand_back(self, flow_run_id) -> None:
-        """Schedule a run this runner was starting again, now, for the next runner."""
-        from prefect.states import Scheduled
-
-        try:
-            run = await self._client.read_flow_run(flow_run_id)
-            if run.state and (run.state.is_final() or run.state.is_paused()):
-                return  # it ended, or suspended, just before its process was killed
-            await self._client.set_flow_run_state(
-                flow_run_id,
-                Scheduled(message="Handed back: ppflow serve stopped while it started or ran it."),
-                force=True,
+    for pid in _children():
+        _kill(pid)
+    handed = []
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                deployment_id=FlowRunFilterDeploymentId(any_=deployment_ids),
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[*IN_FLIGHT, StateType.CANCELLING])
+                ),
             )
-            logger.info("handed back flow run %s", flow_run_id)
-        except Exception:  # noqa: BLE001 - the left-Pending automation is the backstop
-            logger.exception("could not hand back flow run %s", flow_run_id)
-
-    async def astop(self) -> None:
-        """Stop polling, hand back every run still in flight (its executor writes the
-        hand-back once the killed process has exited), then stop as Prefect's runner does."""
-        self.stopping = True
-        self._scheduled_run_poller.stopping = True
-        deadline = time.monotonic() + _HAND_BACK_SECONDS
-        while not await self._hand_back_what_runs() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        await super().astop()
-
-    async def _hand_back_what_runs(self) -> bool:
-        """Kill the process of every run this runner started that is neither waiting for
-        a person (paused, suspended) nor over: its executor then hands it back
-        (``propose_crashed`` above). True once every such run is handed back."""
-        manager = self._process_manager
-        done = True
-        for flow_run_id in list(self._scheduled_run_poller._submitting_flow_run_ids):
-            if flow_run_id in self.left_alone:
+        )
+        message = "Handed back: ppflow serve stopped while it started or ran it."
+        for run in runs:
+            if run.state and run.state.is_cancelling():  # its process is gone: as asked
+                _cancelled(client, run)
                 continue
-            if flow_run_id in self.handing_back or flow_run_id not in manager.flow_run_ids():
-                done = False  # being handed back, or its process is about to start
-                continue
+            back = Scheduled(message=message)
             try:
-                run = await self._client.read_flow_run(flow_run_id)
-                if run.state and (run.state.is_paused() or run.state.is_final()):
-                    self.left_alone.add(flow_run_id)  # its process is only exiting
-                    continue
-                self.handing_back.add(flow_run_id)
-                await manager.kill(flow_run_id, force=True)
-                done = False
-            except Exception:  # noqa: BLE001 - one run's trouble must not block the stop
-                logger.exception("could not stop flow run %s", flow_run_id)
-        return done
+                # orchestrated first: a run that ended meanwhile is left as it ended
+                result = client.set_flow_run_state(run.id, back, force=False)
+                now = result.state
+                if result.status != SetStateStatus.ACCEPT and now and now.type in IN_FLIGHT:
+                    client.set_flow_run_state(run.id, back, force=True)
+                handed.append(run.id)
+                logger.info("handed back flow run %s (%s)", run.id, run.name)
+            except Exception:  # noqa: BLE001 - the left-Pending automation is the backstop
+                logger.exception("could not hand back flow run %s", run.id)
+        for deployment_id in scheduled:
+            try:
+                client.pause_deployment(deployment_id)
+            except Exception:  # noqa: BLE001 - a paused schedule is a courtesy, not a need
+                logger.exception("could not pause deployment %s", deployment_id)
+    return handed
 
-    async def cancel_all(self) -> None:
-        manager = self._cancellation_manager
-        for flow_run_id in manager._process_manager.flow_run_ids() - self.handing_back:
-            try:
-                run = await self._client.read_flow_run(flow_run_id)
-                if run.state and (run.state.is_paused() or run.state.is_final()):
-                    continue  # it waits on the server; its process is only exiting
-                await manager.cancel(run, state_msg="Runner is shutting down.")
-            except Exception:  # noqa: BLE001 - one run's trouble must not block the stop
-                logger.exception("could not stop flow run %s", flow_run_id)
+
+def _cancelled(client, run) -> None:
+    """End a run that was being cancelled, whose process the stop killed, Cancelled (what
+    the runner would have done once its process had exited)."""
+    from prefect.states import Cancelled
+
+    try:
+        client.set_flow_run_state(
+            run.id, Cancelled(message="Cancelled while ppflow serve stopped.")
+        )
+    except Exception:  # noqa: BLE001 - one run's trouble must not block the stop
+        logger.exception("could not end flow run %s Cancelled", run.id)
+
+
+async def _run(runner: Runner, stop) -> None:
+    """Start ``runner``, and once it has started, take SIGTERM back from it (``Runner.start``
+    sets Prefect's stop on SIGTERM, which cancels the runs in flight). The event loop calls
+    ``stop``: a signal delivered to another thread wakes it at once, where a plain signal
+    handler would wait for the loop's next wake-up, seconds later at times."""
+    started = asyncio.ensure_future(runner.start())
+    while not (runner.started or started.done()):
+        await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum, None)
+    await started
 
 
 def serve_all(timezone: str | None = None, limit: int | None = None) -> None:
-    """Serve every deployment from this process. The runner looks for runs to start every
-    2 s (PREFECT_RUNNER_POLL_FREQUENCY, 10 s by Prefect's default), so a coordinator's
-    answer or a triggered stage starts within seconds. SIGTERM or Ctrl-C stops it within
-    STOP_SECONDS: a run it was starting or running is handed back (Scheduled again), runs
-    waiting for a person stay suspended."""
+    """Serve every deployment from this process, with Prefect's runner. It looks for runs to
+    start every 2 s (PREFECT_RUNNER_POLL_FREQUENCY, 10 s by Prefect's default), so a
+    coordinator's answer or a triggered stage starts within seconds.
+
+    SIGTERM or Ctrl-C stops it within STOP_SECONDS, without Prefect's runner stop: the
+    signal's handler runs on the thread of the runner's event loop, so the runner is frozen
+    while the handler kills the runs' processes and hands the runs back (``hand_back``), and
+    the process then ends. Runs waiting for a person stay suspended."""
     updates = {}
     if "PREFECT_RUNNER_POLL_FREQUENCY" not in os.environ:
         updates[PREFECT_RUNNER_POLL_FREQUENCY] = 2
-    runner: OfficeRunner | None = None
+    runner: Runner | None = None
+    served: list = []  # the ids of the deployments the runner serves
+    scheduled: list = []  # and of those with a schedule
+    stopping = False
 
     def stop(signum, frame) -> None:
         # Ctrl-C stops as SIGTERM does, and a second signal (Ctrl-C, then make's SIGTERM)
-        # leaves the stop under way alone. Before the runner has started, there is
-        # nothing to hand back: leave at once.
-        if runner is not None and runner.stopping:
+        # leaves the stop under way alone. Before the runner has started, nothing runs:
+        # leave at once.
+        nonlocal stopping
+        if stopping:
             return
-        if runner is not None and runner.started:
-            runner.handle_sigterm()
-            return
+        stopping = True
         _stop_within(_EXIT_AFTER)
-        raise KeyboardInterrupt
+        try:
+            if runner is not None and runner.started:
+                handed = hand_back(served, scheduled)
+                print(f"ppflow serve stopped; {len(handed)} run(s) handed back", flush=True)
+        except Exception:  # noqa: BLE001 - a run left Pending is crashed by the automation
+            logger.exception("could not hand back the runs in flight")
+        finally:
+            _leave()
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     with temporary_settings(updates=updates):
         while True:
+            # again on each try: the event loop of the one before gave them back to the
+            # system's defaults when it closed
+            signal.signal(signal.SIGINT, stop)
+            signal.signal(signal.SIGTERM, stop)
             try:
                 ensure_left_pending_automation()
-                runner = OfficeRunner(limit=limit)
+                runner = Runner(limit=limit)
                 deployments = runner_deployments(timezone)
-                for deployment in deployments:
-                    runner.add_deployment(deployment)
+                served = [runner.add_deployment(deployment) for deployment in deployments]
+                scheduled = [i for i, d in zip(served, deployments, strict=True) if d.schedules]
                 print(f"ppflow serves {len(deployments)} deployments; Ctrl-C stops", flush=True)
-                asyncio.run(runner.start())
+                asyncio.run(_run(runner, stop))
                 break
-            except KeyboardInterrupt:  # the handler above has started the stop's timer
+            except (KeyboardInterrupt, SystemExit):  # Prefect's own SIGTERM before it started
                 logger.warning("interrupted: stopping")
                 break
             except httpx.TransportError as error:
@@ -367,11 +396,7 @@ def serve_all(timezone: str | None = None, limit: int | None = None) -> None:
                 # rather than leave the office without a runner
                 logger.warning("Prefect server unreachable (%s); retrying in 5 s", error)
                 time.sleep(5)
-    # leave without the interpreter's own shutdown, which waits for Prefect's background
-    # threads (log and event senders) and could outlast STOP_SECONDS
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    _leave()
 
 
 def trigger(stage: str, code: str | None, parameters: dict[str, Any]) -> tuple[str, str]:
