@@ -58,8 +58,8 @@ from ppflow.domain.model import (
     TrainingRecord,
     Transition,
 )
-from ppflow.services.ports import AdvisorFilter, PoolEntry
-from ppflow.services.queries import ContactMatch, matches
+from ppflow.services.ports import AdvisorFilter, ContactMatch, PoolEntry
+from ppflow.services.queries import matches
 
 OPEN_ENGAGEMENT_STAGES = (EngagementStage.PROPOSED, EngagementStage.ACTIVE)
 

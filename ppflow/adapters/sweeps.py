@@ -3,7 +3,7 @@ kind, so memory stays flat however large the pool."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -20,16 +20,12 @@ from ppflow.adapters.orm import (
 )
 from ppflow.adapters.privacy import erase_people, forget
 from ppflow.domain.lifecycle import ADVISOR_ENDED, EngagementStage
-from ppflow.services.sweeps import FINAL_ROUND, Case, Found, due_round
+from ppflow.domain.surveys import FINAL_ROUND, due_round, months_between
+from ppflow.services.ports import Case, Found
 
 
 def _days(now: datetime, then: datetime) -> int:
     return max(0, (now - then).days)
-
-
-def _months_between(start: date, today: date) -> int:
-    months = (today.year - start.year) * 12 + today.month - start.month
-    return months - (1 if today.day < start.day else 0)
 
 
 class SqlSweeps:
@@ -156,7 +152,7 @@ class SqlSweeps:
         today = now.date()
         with self.session_factory() as session:
             for code, start, last in session.execute(query).yield_per(1000):
-                round = due_round(_months_between(start, today))
+                round = due_round(months_between(start, today))
                 if round > (last or 0):
                     due.append((code, round))
             due += [(code, FINAL_ROUND) for code in session.scalars(ended)]

@@ -163,3 +163,67 @@ def test_a_use_case_cannot_be_called_without_its_clock():
             if parameter is not None and parameter.default is not inspect.Parameter.empty:
                 defaulted.append(f"{module.__name__}.{name}")
     assert defaulted == [], f"a clock with a default: {defaulted}"
+
+
+# --------------------------------------------------------------- the services' imports
+
+
+def service_imports() -> dict[str, set[str]]:
+    """Which service modules each service module imports, anywhere in it (at the top,
+    in a function, or for type checking only: each is a dependency a reader follows)."""
+    services = ROOT / "ppflow" / "services"
+    known = {path.stem for path in services.glob("*.py")}
+    graph = {}
+    for path in services.glob("*.py"):
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module == "ppflow.services":
+                names = [f"ppflow.services.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            targets.update(n.split(".")[2] for n in names if n.startswith("ppflow.services."))
+        graph[path.stem] = (targets & known) - {path.stem}
+    return graph
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph (its modules in order, the first repeated at the end), or
+    None when it has none."""
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        if node in path:
+            return path[path.index(node) :] + [node]
+        if node in done:
+            return None
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            cycle = visit(target)
+            if cycle:
+                return cycle
+        path.pop()
+        done.add(node)
+        return None
+
+    for start in sorted(graph):
+        cycle = visit(start)
+        if cycle:
+            return cycle
+    return None
+
+
+def test_the_services_import_no_cycle():
+    """The values the ports carry are defined beside the ports (``ports.py``), so that
+    ``ports`` imports no use case and no two service modules need each other."""
+    cycle = import_cycle(service_imports())
+    assert cycle is None, "service modules import each other in a cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert import_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert import_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None

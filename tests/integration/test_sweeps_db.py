@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from ppflow.adapters.orm import ContactRow, NotificationRow, TransitionRow
 from ppflow.domain.commands import Meta
+from ppflow.domain.surveys import FINAL_ROUND, due_round
 from ppflow.services import advisors, feedback, integration, queries
 from ppflow.services.indicators import compute_indicators
 from ppflow.services.retention import apply_retention
-from ppflow.services.sweeps import FINAL_ROUND, due_round, open_due_surveys, send_reminders
+from ppflow.services.sweeps import open_due_surveys, send_reminders
 from tests import factories
 
 META = Meta("test")

@@ -11,9 +11,9 @@ from datetime import date, timedelta
 import pytest
 
 from ppflow.domain.errors import InvalidInputError, NotFoundError
+from ppflow.domain.surveys import due_round
 from ppflow.services import privacy, retention, sweeps
-from ppflow.services.ports import FixedClock
-from ppflow.services.sweeps import Case, Found
+from ppflow.services.ports import Case, FixedClock, Found
 from tests.unit.fakes import (
     START,
     FakePrivacyStore,
@@ -85,7 +85,7 @@ def test_due_survey_rounds_are_opened_and_counted():
 
 
 def test_survey_rounds_fall_three_months_in_then_every_six():
-    assert [sweeps.due_round(m) for m in (0, 2, 3, 8, 9, 15)] == [0, 0, 1, 1, 2, 3]
+    assert [due_round(m) for m in (0, 2, 3, 8, 9, 15)] == [0, 0, 1, 1, 2, 3]
 
 
 # ------------------------------------------------------------------------- retention
