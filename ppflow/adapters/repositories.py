@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any
 
@@ -102,8 +103,9 @@ def _advisor(row: AdvisorRow, program: str | None = None) -> Advisor:
 
 
 class SqlAdvisors:
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, savepoint: Callable[[], AbstractContextManager]):
         self.session = session
+        self.savepoint = savepoint  # the unit of work's (see _as_one_person)
 
     def _row(self, code: str) -> AdvisorRow:
         return _one(self.session, AdvisorRow, "advisor", code)
@@ -128,10 +130,14 @@ class SqlAdvisors:
         )
         self.session.add(row)
         self.session.flush()
-        self.session.add(ContactRow(advisor_id=row.id, **_contact_values(contact)))
+
+        def insert_contact() -> None:
+            self.session.add(ContactRow(advisor_id=row.id, **_contact_values(contact)))
+            self.session.flush()
+
         # the unique keys refuse a second contact for the same person: the insert is the
         # check, so two coordinators registering one person at once get one code
-        self._as_one_person(contact, advisor.code, self.session.flush)
+        self._as_one_person(contact, advisor.code, insert_contact)
 
     def get(self, code: str) -> Advisor:
         found = self.session.execute(
@@ -215,11 +221,15 @@ class SqlAdvisors:
 
     def _as_one_person(self, contact: Contact, code: str, write) -> None:
         """``write`` the contact; if the contacts' unique keys refuse it (the address or
-        phone is another advisor's), say whose, with how to go on."""
+        phone is another advisor's), say whose, with how to go on. The write is in a
+        savepoint of the unit of work, so that the refused statement alone is undone and
+        the transaction can still read whose they are (PostgreSQL refuses every statement
+        of a transaction after an error); the error then ends the unit of work, which
+        rolls back."""
         try:
-            write()
+            with self.savepoint():
+                write()
         except IntegrityError as error:
-            self.session.rollback()
             existing = self.find_by_email_or_phone([contact.email], [contact.phone])
             others = {c for c in existing.values() if c != code}
             if not others:

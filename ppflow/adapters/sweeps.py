@@ -4,7 +4,6 @@ kind, so memory stays flat however large the pool."""
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,7 +17,7 @@ from ppflow.adapters.orm import (
     TrainingModuleRow,
     TrainingRecordRow,
 )
-from ppflow.adapters.privacy import erase_people, forget
+from ppflow.adapters.privacy import SqlPrivacy, erase_people
 from ppflow.domain.lifecycle import ADVISOR_ENDED, EngagementStage
 from ppflow.domain.surveys import FINAL_ROUND, due_round, months_between
 from ppflow.services.ports import Case, Found
@@ -160,20 +159,21 @@ class SqlSweeps:
 
 
 class SqlRetention:
-    def __init__(self, session_factory: sessionmaker[Session], maildir: Path | None = None):
-        self.session_factory = session_factory
-        self.maildir = maildir
+    """Erasure by retention period, on the unit of work's session (it never commits); the
+    files are compacted once the unit of work has committed (see ``SqlPrivacy``)."""
+
+    def __init__(self, privacy: SqlPrivacy):
+        self.privacy = privacy
 
     def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
         due = (AdvisorRow.stage == stage, AdvisorRow.stage_changed_at < before)
         # those erased already are left alone: erasing again is for a request, not a sweep
         not_yet = select(ContactRow.advisor_id).where(ContactRow.erased_at.is_(None))
-        with self.session_factory.begin() as session:
-            erased, cancelled = erase_people(
-                session,
-                select(AdvisorRow.id).where(*due, AdvisorRow.id.in_(not_yet)),
-                now,
-                actor="retention",
-            )
-        forget(self.session_factory, erased, self.maildir)
+        erased, cancelled = erase_people(
+            self.privacy.session,
+            select(AdvisorRow.id).where(*due, AdvisorRow.id.in_(not_yet)),
+            now,
+            actor="retention",
+        )
+        self.privacy.forget_after_commit(erased)
         return len(erased), cancelled

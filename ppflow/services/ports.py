@@ -406,7 +406,30 @@ class ReferralBatch(Protocol):
         transaction; a row refused by the database raises RegisteredMeanwhileError."""
 
 
+class RetentionStore(Protocol):
+    """On the unit of work's session: writes commit with it."""
+
+    def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
+        """Erase contacts of advisors in ``stage`` since before ``before``; returns
+        (people erased, pending notifications cancelled)."""
+
+
+class PrivacyStore(Protocol):
+    """On the unit of work's session: writes commit with it. An erasure's last step
+    (no readable copy left in the database files or the mail sink) runs once the unit
+    of work has committed."""
+
+    def export(self, code: str) -> dict[str, Any]: ...
+    def erase(self, code: str, now: datetime, actor: str) -> int: ...
+    def add_incident(self, incident: dict[str, Any]) -> int: ...
+    def incidents(self, since: date | None = None) -> list[dict[str, Any]]: ...
+
+
 class UnitOfWork(Protocol):
+    """One transaction: ``with uow: ...; uow.commit()``. Its ``commit()`` and
+    ``rollback()`` are the only transaction boundaries of the repositories and stores it
+    holds; leaving the block without committing rolls back."""
+
     advisors: AdvisorRepository
     staff: StaffRepository
     programs: ProgramRepository
@@ -423,6 +446,8 @@ class UnitOfWork(Protocol):
     pay: CompensationRepository
     responses: ResponseStore
     referral_batch: ReferralBatch
+    privacy: PrivacyStore
+    retention: RetentionStore
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -430,7 +455,7 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
 
 
-# -------------------------------- read models and stores built beside the unit of work
+# ------------------------------------ read models built beside the unit of work (reads only)
 
 
 ENGLISH = {
@@ -561,19 +586,6 @@ class IndicatorQueries(Protocol):
         to ``end`` (excluded), and how many of them were present."""
 
 
-class RetentionStore(Protocol):
-    def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
-        """Erase contacts of advisors in ``stage`` since before ``before``; returns
-        (people erased, pending notifications cancelled)."""
-
-
-class PrivacyStore(Protocol):
-    def export(self, code: str) -> dict[str, Any]: ...
-    def erase(self, code: str, now: datetime, actor: str) -> int: ...
-    def add_incident(self, incident: dict[str, Any]) -> int: ...
-    def incidents(self, since: date | None = None) -> list[dict[str, Any]]: ...
-
-
 # ----------------------------------------------------------------------- notifications
 
 
@@ -667,6 +679,12 @@ class Delivery:
 
 
 class Outbox(Protocol):
+    """The dispatcher's view of the outbox. Unlike every other port it commits on its own:
+    each call is one short transaction of its own, outside any unit of work, because
+    at-most-once delivery needs a claim (the lease) committed before a message is sent,
+    and each outcome committed as soon as it is known, whatever happens to the rest of
+    the batch."""
+
     def claim(
         self, now: datetime, limit: int, lease_until: datetime, token: str
     ) -> list[OutboxEntry]: ...

@@ -113,7 +113,7 @@ def test_retention_erases_personal_data_but_keeps_the_history(any_app):
             .where(NotificationRow.recipient_code == old)
             .values(status="pending")
         )
-    report = apply_retention(app.retention(), app.settings.retention_days, app.clock)
+    report = apply_retention(app.uow(), app.settings.retention_days, app.clock)
     assert report.erased["withdrawn"] == 1 and report.cancelled >= 1
     with app.session_factory() as session:
         names = set(session.scalars(select(ContactRow.last_name)))
@@ -125,7 +125,7 @@ def test_retention_erases_personal_data_but_keeps_the_history(any_app):
     assert set(pending) == {"dead"}
     assert log == ["identified", "invited", "withdrawn"]
     assert queries.get_advisor(app.uow(), old).advisor.stage == "withdrawn"
-    again = apply_retention(app.retention(), app.settings.retention_days, app.clock)
+    again = apply_retention(app.uow(), app.settings.retention_days, app.clock)
     assert again.total == 0
 
 
