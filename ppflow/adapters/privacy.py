@@ -395,6 +395,13 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
 }
 
 
+# The export's "advisor" section: every column of the advisors table (a column added
+# there is exported with no change here), but the row's keys and its optimistic lock,
+# under the names a person reads.
+ADVISOR_NOT_EXPORTED = {"id", "program_id", "version"}
+ADVISOR_EXPORT_NAMES = {"tags": "lived_experience", "created_at": "registered_at"}
+
+
 class SqlPrivacy:
     """The privacy store, on the unit of work's session: it never commits. An erasure's
     last step (compacting the database files, removing the mail sink's copies) is handed
@@ -418,13 +425,11 @@ class SqlPrivacy:
         advisor = self._advisor(code)
         data: dict[str, Any] = {
             "advisor": {
-                "code": advisor.code,
-                "stage": advisor.stage,
-                "languages": advisor.languages,
-                "lived_experience": advisor.tags,
-                "skills": advisor.skills,
-                "availability_hours": advisor.availability_hours,
-                "registered_at": _plain(advisor.created_at),
+                ADVISOR_EXPORT_NAMES.get(column.key, column.key): _plain(
+                    getattr(advisor, column.key)
+                )
+                for column in AdvisorRow.__table__.columns
+                if column.key not in ADVISOR_NOT_EXPORTED
             },
             "referrals": _rows(
                 session,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
@@ -87,19 +88,27 @@ def _versioned_update(session: Session, row_type: type, label: str, entity, **va
     entity.version = read + 1
 
 
+# What the advisors table keeps of an Advisor: every field of the dataclass under its own
+# name, but its program (a key to the programs table) and its version (the optimistic
+# lock, which _versioned_update moves). A field added to Advisor is written, read and
+# saved here once its column is in orm.py and a migration; a field without a column fails
+# at the first write.
+ADVISOR_FIELDS = tuple(f.name for f in fields(Advisor) if f.name not in ("program", "version"))
+ADVISOR_LISTS = {f.name for f in fields(Advisor) if f.default_factory is list}
+ADVISOR_STAGES = ("stage", "held_from")
+
+
+def _advisor_values(advisor: Advisor) -> dict[str, Any]:
+    return {name: getattr(advisor, name) for name in ADVISOR_FIELDS if name != "code"}
+
+
 def _advisor(row: AdvisorRow, program: str | None = None) -> Advisor:
-    return Advisor(
-        code=row.code,
-        stage=AdvisorStage(row.stage),
-        program=program,
-        languages=list(row.languages or []),
-        tags=list(row.tags or []),
-        skills=list(row.skills or []),
-        availability_hours=row.availability_hours,
-        held_from=AdvisorStage(row.held_from) if row.held_from else None,
-        version=row.version,
-        stage_changed_at=row.stage_changed_at,
-    )
+    values = {name: getattr(row, name) for name in ADVISOR_FIELDS}
+    for name in ADVISOR_LISTS:
+        values[name] = list(values[name] or [])
+    for name in ADVISOR_STAGES:
+        values[name] = AdvisorStage(values[name]) if values[name] else None
+    return Advisor(**values, program=program, version=row.version)
 
 
 class SqlAdvisors:
@@ -119,14 +128,9 @@ class SqlAdvisors:
             program_id = _one(self.session, ProgramRow, "program", advisor.program).id
         row = AdvisorRow(
             code=advisor.code,
-            stage=advisor.stage,
             program_id=program_id,
-            languages=advisor.languages,
-            tags=advisor.tags,
-            skills=advisor.skills,
-            availability_hours=advisor.availability_hours,
             version=advisor.version,
-            stage_changed_at=advisor.stage_changed_at,
+            **_advisor_values(advisor),
         )
         self.session.add(row)
         self.session.flush()
@@ -197,13 +201,7 @@ class SqlAdvisors:
             AdvisorRow,
             "advisor",
             advisor,
-            stage=advisor.stage,
-            held_from=advisor.held_from,
-            stage_changed_at=advisor.stage_changed_at,
-            languages=advisor.languages,
-            tags=advisor.tags,
-            skills=advisor.skills,
-            availability_hours=advisor.availability_hours,
+            **_advisor_values(advisor),
         )
 
     def save_contact(self, code: str, contact: Contact) -> None:
