@@ -472,9 +472,9 @@ ENGLISH = {
 @dataclass(frozen=True)
 class Case:
     """One stalled case: the code the coordinator acts on (an advisor, a staff member for a
-    questionnaire, a team for an integration decision), its kind (``CASE_KINDS``), the days
-    it has waited (for a consent: the days left before it expires), what it is about
-    (``DETAIL``), and for a consent the day it expires (ISO)."""
+    questionnaire, a team for an integration decision), its kind (``sweeps.CASE_KINDS``),
+    the days it has waited (for a consent: the days left before it expires), what it is
+    about (``sweeps.DETAIL``), and for a consent the day it expires (ISO)."""
 
     advisor: str
     kind: str
