@@ -287,5 +287,5 @@ def erase_expired_personal_data() -> RetentionResult:
     from ppflow.services.retention import apply_retention
 
     app = application()
-    report = apply_retention(app.retention(), app.settings.retention_days, app.clock)
+    report = apply_retention(app.uow(), app.settings.retention_days, app.clock)
     return RetentionResult.of(report)

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ppflow.adapters import db
 from ppflow.adapters.indicators import SqlIndicators
-from ppflow.adapters.privacy import SqlPrivacy
-from ppflow.adapters.sweeps import SqlRetention, SqlSweeps
+from ppflow.adapters.sweeps import SqlSweeps
 from ppflow.adapters.unit_of_work import SqlUnitOfWork
 from ppflow.services.ports import Clock
 from ppflow.settings import Settings, get_settings
@@ -47,19 +46,14 @@ class App:
     # ------------------------------------------------------------------- database
 
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.session_factory)
+        """A unit of work: every write goes through one, and commits with it."""
+        return SqlUnitOfWork(self.session_factory, self.maildir)
 
     def sweeps(self) -> SqlSweeps:
         return SqlSweeps(self.session_factory)
 
     def indicators(self) -> SqlIndicators:
         return SqlIndicators(self.session_factory)
-
-    def retention(self) -> SqlRetention:
-        return SqlRetention(self.session_factory, self.maildir)
-
-    def privacy(self) -> SqlPrivacy:
-        return SqlPrivacy(self.session_factory, self.maildir)
 
     def upgrade(self, revision: str = "head") -> None:
         db.upgrade(self.engine, revision)

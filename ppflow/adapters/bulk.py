@@ -52,7 +52,8 @@ from ppflow.adapters.orm import (
     UtcDateTime,
 )
 from ppflow.adapters.repositories import contact_keys
-from ppflow.services.referral_import import NewReferral, RegisteredMeanwhileError
+from ppflow.services.ports import NewReferral
+from ppflow.services.referral_import import RegisteredMeanwhileError
 
 CHUNK = 2000  # referrals per executemany into the staging tables
 SQLITE_CACHE_KB = 32768  # the page cache of the copy on SQLite (32 MB at most)

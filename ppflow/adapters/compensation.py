@@ -26,7 +26,7 @@ from ppflow.adapters.orm_compensation import (
 )
 from ppflow.domain.compensation import RateTier, fiscal_year_bounds
 from ppflow.domain.errors import DuplicateError, NotFoundError
-from ppflow.services.compensation import (
+from ppflow.services.ports import (
     ActivityEntry,
     BudgetLine,
     EngagementPay,

@@ -42,7 +42,7 @@ from ppflow.adapters.orm import (
 )
 from ppflow.domain.lifecycle import AdvisorStage, EngagementStage, TeamStage
 from ppflow.resources import questionnaires_dir
-from ppflow.services.indicators import (
+from ppflow.services.ports import (
     Attendance,
     Compensation,
     Durations,

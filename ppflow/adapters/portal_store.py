@@ -17,7 +17,8 @@ from ppflow.adapters.orm import (
     NotificationRow,
     SurveyRequestRow,
 )
-from ppflow.services.portal import ERASED, PendingSurvey
+from ppflow.services.portal import ERASED
+from ppflow.services.ports import PendingSurvey
 
 survey_requests = table_of(SurveyRequestRow)
 _requests = survey_requests.c

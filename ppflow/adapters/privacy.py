@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Select, and_, delete, or_, select, text, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ppflow.adapters.email.maildir import remove_messages_about
 from ppflow.adapters.orm import (
@@ -161,15 +161,19 @@ class Erased:
     mentions: tuple[str, ...]  # the name and address the person had, to find their mail
 
 
-def forget(session_factory: sessionmaker[Session], erased: list[Erased], maildir: Path | None):
+def forget(engine: Engine, erased: list[Erased], maildir: Path | None) -> None:
     """After an erasure has committed: no readable copy in the database files, nor in the
-    mail sink's Maildir."""
+    mail sink's Maildir. The stores queue it on the unit of work, which runs it once its
+    commit has succeeded (a rolled-back erasure leaves the files alone)."""
     if not erased:
         return
-    compact(session_factory.kw["bind"])
+    compact(engine)
     if maildir is not None:
         for person in erased:
             remove_messages_about(maildir, person.code, person.mentions)
+
+
+AfterCommit = Callable[[Callable[[], None]], None]
 
 
 def compact(engine: Engine) -> None:
@@ -391,13 +395,25 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
 }
 
 
+# The export's "advisor" section: every column of the advisors table (a column added
+# there is exported with no change here), but the row's keys and its optimistic lock,
+# under the names a person reads.
+ADVISOR_NOT_EXPORTED = {"id", "program_id", "version"}
+ADVISOR_EXPORT_NAMES = {"tags": "lived_experience", "created_at": "registered_at"}
+
+
 class SqlPrivacy:
-    def __init__(self, session_factory: sessionmaker[Session], maildir: Path | None = None):
-        self.session_factory = session_factory
+    """The privacy store, on the unit of work's session: it never commits. An erasure's
+    last step (compacting the database files, removing the mail sink's copies) is handed
+    to ``after_commit`` and runs once the unit of work has committed."""
+
+    def __init__(self, session: Session, after_commit: AfterCommit, maildir: Path | None = None):
+        self.session = session
+        self.after_commit = after_commit
         self.maildir = maildir  # the mail sink's, whose copies of the person's mail go too
 
-    def _advisor(self, session: Session, code: str) -> AdvisorRow:
-        row = session.scalar(select(AdvisorRow).where(AdvisorRow.code == code))
+    def _advisor(self, code: str) -> AdvisorRow:
+        row = self.session.scalar(select(AdvisorRow).where(AdvisorRow.code == code))
         if row is None:
             raise NotFoundError("advisor", code)
         return row
@@ -405,101 +421,98 @@ class SqlPrivacy:
     def export(self, code: str) -> dict[str, Any]:
         """Everything ppflow holds about one advisor, as plain data: their profile and
         records, and in each section the columns the ORM declares personal."""
-        with self.session_factory() as session:
-            advisor = self._advisor(session, code)
-            data: dict[str, Any] = {
-                "advisor": {
-                    "code": advisor.code,
-                    "stage": advisor.stage,
-                    "languages": advisor.languages,
-                    "lived_experience": advisor.tags,
-                    "skills": advisor.skills,
-                    "availability_hours": advisor.availability_hours,
-                    "registered_at": _plain(advisor.created_at),
-                },
-                "referrals": _rows(
-                    session,
-                    select(
-                        StaffRow.code.label("referred_by"),
-                        ReferralRow.referred_at,
-                        ReferralRow.source,
-                    )
-                    .join(StaffRow, StaffRow.id == ReferralRow.referred_by_id)
-                    .where(ReferralRow.advisor_id == advisor.id),
-                ),
-                "consents": _rows(
-                    session,
-                    select(
-                        ConsentRow.purpose,
-                        ConsentRow.wording_version,
-                        ConsentRow.given_at,
-                        ConsentRow.expires_at,
-                        ConsentRow.withdrawn_at,
-                    )
-                    .where(ConsentRow.advisor_id == advisor.id)
-                    .order_by(ConsentRow.id),
-                ),
-                "training": _rows(
-                    session,
-                    select(
-                        TrainingModuleRow.code.label("module"),
-                        TrainingRecordRow.enrolled_at,
-                        TrainingRecordRow.completed_at,
-                    )
-                    .join(TrainingModuleRow, TrainingModuleRow.id == TrainingRecordRow.module_id)
-                    .where(TrainingRecordRow.advisor_id == advisor.id),
-                ),
-                "erasures": _rows(
-                    session,
-                    select(ErasureRow.at, ErasureRow.actor, ErasureRow.categories)
-                    .where(ErasureRow.advisor_code == code)
-                    .order_by(ErasureRow.id),
-                ),
-            }
-            for table in personal_tables():
-                section = EXPORT_SECTIONS.get(table.name)
-                if section is None:
-                    raise UndeclaredPersonError(f"the export has no section for {table.name}")
-                name, query = section
-                personal = [c for t, c in personal_columns() if t is table]
-                rows = _rows(session, query([advisor.id]).add_columns(*personal))
-                if name == "contact":
-                    data[name] = rows[0] if rows else None
-                else:
-                    data[name] = rows
-            return data
+        session = self.session
+        advisor = self._advisor(code)
+        data: dict[str, Any] = {
+            "advisor": {
+                ADVISOR_EXPORT_NAMES.get(column.key, column.key): _plain(
+                    getattr(advisor, column.key)
+                )
+                for column in AdvisorRow.__table__.columns
+                if column.key not in ADVISOR_NOT_EXPORTED
+            },
+            "referrals": _rows(
+                session,
+                select(
+                    StaffRow.code.label("referred_by"),
+                    ReferralRow.referred_at,
+                    ReferralRow.source,
+                )
+                .join(StaffRow, StaffRow.id == ReferralRow.referred_by_id)
+                .where(ReferralRow.advisor_id == advisor.id),
+            ),
+            "consents": _rows(
+                session,
+                select(
+                    ConsentRow.purpose,
+                    ConsentRow.wording_version,
+                    ConsentRow.given_at,
+                    ConsentRow.expires_at,
+                    ConsentRow.withdrawn_at,
+                )
+                .where(ConsentRow.advisor_id == advisor.id)
+                .order_by(ConsentRow.id),
+            ),
+            "training": _rows(
+                session,
+                select(
+                    TrainingModuleRow.code.label("module"),
+                    TrainingRecordRow.enrolled_at,
+                    TrainingRecordRow.completed_at,
+                )
+                .join(TrainingModuleRow, TrainingModuleRow.id == TrainingRecordRow.module_id)
+                .where(TrainingRecordRow.advisor_id == advisor.id),
+            ),
+            "erasures": _rows(
+                session,
+                select(ErasureRow.at, ErasureRow.actor, ErasureRow.categories)
+                .where(ErasureRow.advisor_code == code)
+                .order_by(ErasureRow.id),
+            ),
+        }
+        for table in personal_tables():
+            section = EXPORT_SECTIONS.get(table.name)
+            if section is None:
+                raise UndeclaredPersonError(f"the export has no section for {table.name}")
+            name, query = section
+            personal = [c for t, c in personal_columns() if t is table]
+            rows = _rows(session, query([advisor.id]).add_columns(*personal))
+            if name == "contact":
+                data[name] = rows[0] if rows else None
+            else:
+                data[name] = rows
+        return data
 
     def erase(self, code: str, now: datetime, actor: str = "system") -> int:
-        """Erase one person's personal data, everywhere ppflow keeps it: the database (and
-        its files), and the mail sink's copies of what was sent to them. Returns the unsent
-        messages cancelled."""
-        with self.session_factory.begin() as session:
-            advisor = self._advisor(session, code)
-            erased, cancelled = erase_people(session, [advisor.id], now, actor)
-        forget(self.session_factory, erased, self.maildir)
+        """Erase one person's personal data, everywhere ppflow keeps it: the database (and,
+        once committed, its files), and the mail sink's copies of what was sent to them.
+        Returns the unsent messages cancelled."""
+        erased, cancelled = erase_people(self.session, [self._advisor(code).id], now, actor)
+        self.forget_after_commit(erased)
         return cancelled
 
+    def forget_after_commit(self, erased: list[Erased]) -> None:
+        if erased:
+            engine, maildir = self.session.get_bind(), self.maildir
+            self.after_commit(lambda: forget(engine, erased, maildir))
+
     def add_incident(self, incident: dict[str, Any]) -> int:
-        with self.session_factory.begin() as session:
-            row = IncidentRow(**incident)
-            session.add(row)
-            session.flush()
-            return row.id
+        row = IncidentRow(**incident)
+        self.session.add(row)
+        self.session.flush()
+        return row.id
 
     def incidents(self, since: date | None = None) -> list[dict[str, Any]]:
         query = select(IncidentRow).order_by(IncidentRow.occurred_on, IncidentRow.id)
         if since:
             query = query.where(IncidentRow.occurred_on >= since)
-        with self.session_factory() as session:
-            return [
-                {c: _plain(getattr(r, c)) for c in INCIDENT_COLUMNS} for r in session.scalars(query)
-            ]
+        return [
+            {c: _plain(getattr(r, c)) for c in INCIDENT_COLUMNS}
+            for r in self.session.scalars(query)
+        ]
 
     def purge_incidents(self, today: date) -> int:
         """Incidents are kept five years, then removed from the register."""
-        from sqlalchemy import delete
-
-        with self.session_factory.begin() as session:
-            return session.execute(
-                delete(IncidentRow).where(IncidentRow.keep_until < today)
-            ).rowcount
+        return self.session.execute(
+            delete(IncidentRow).where(IncidentRow.keep_until < today)
+        ).rowcount

@@ -42,13 +42,13 @@ from ppflow.services.indicators import (
     FunnelStep,
     Indicators,
     QuarterFigures,
-    TargetVersion,
     label,
     note,
     period_days,
     theme_title,
     unit,
 )
+from ppflow.services.ports import TargetVersion
 from ppflow.services.wording import (
     Wording,
     WordingError,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
@@ -58,8 +60,8 @@ from ppflow.domain.model import (
     TrainingRecord,
     Transition,
 )
-from ppflow.services.ports import AdvisorFilter, PoolEntry
-from ppflow.services.queries import ContactMatch, matches
+from ppflow.services.ports import AdvisorFilter, ContactMatch, PoolEntry
+from ppflow.services.queries import matches
 
 OPEN_ENGAGEMENT_STAGES = (EngagementStage.PROPOSED, EngagementStage.ACTIVE)
 
@@ -86,24 +88,33 @@ def _versioned_update(session: Session, row_type: type, label: str, entity, **va
     entity.version = read + 1
 
 
+# What the advisors table keeps of an Advisor: every field of the dataclass under its own
+# name, but its program (a key to the programs table) and its version (the optimistic
+# lock, which _versioned_update moves). A field added to Advisor is written, read and
+# saved here once its column is in orm.py and a migration; a field without a column fails
+# at the first write.
+ADVISOR_FIELDS = tuple(f.name for f in fields(Advisor) if f.name not in ("program", "version"))
+ADVISOR_LISTS = {f.name for f in fields(Advisor) if f.default_factory is list}
+ADVISOR_STAGES = ("stage", "held_from")
+
+
+def _advisor_values(advisor: Advisor) -> dict[str, Any]:
+    return {name: getattr(advisor, name) for name in ADVISOR_FIELDS if name != "code"}
+
+
 def _advisor(row: AdvisorRow, program: str | None = None) -> Advisor:
-    return Advisor(
-        code=row.code,
-        stage=AdvisorStage(row.stage),
-        program=program,
-        languages=list(row.languages or []),
-        tags=list(row.tags or []),
-        skills=list(row.skills or []),
-        availability_hours=row.availability_hours,
-        held_from=AdvisorStage(row.held_from) if row.held_from else None,
-        version=row.version,
-        stage_changed_at=row.stage_changed_at,
-    )
+    values = {name: getattr(row, name) for name in ADVISOR_FIELDS}
+    for name in ADVISOR_LISTS:
+        values[name] = list(values[name] or [])
+    for name in ADVISOR_STAGES:
+        values[name] = AdvisorStage(values[name]) if values[name] else None
+    return Advisor(**values, program=program, version=row.version)
 
 
 class SqlAdvisors:
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, savepoint: Callable[[], AbstractContextManager]):
         self.session = session
+        self.savepoint = savepoint  # the unit of work's (see _as_one_person)
 
     def _row(self, code: str) -> AdvisorRow:
         return _one(self.session, AdvisorRow, "advisor", code)
@@ -117,21 +128,20 @@ class SqlAdvisors:
             program_id = _one(self.session, ProgramRow, "program", advisor.program).id
         row = AdvisorRow(
             code=advisor.code,
-            stage=advisor.stage,
             program_id=program_id,
-            languages=advisor.languages,
-            tags=advisor.tags,
-            skills=advisor.skills,
-            availability_hours=advisor.availability_hours,
             version=advisor.version,
-            stage_changed_at=advisor.stage_changed_at,
+            **_advisor_values(advisor),
         )
         self.session.add(row)
         self.session.flush()
-        self.session.add(ContactRow(advisor_id=row.id, **_contact_values(contact)))
+
+        def insert_contact() -> None:
+            self.session.add(ContactRow(advisor_id=row.id, **_contact_values(contact)))
+            self.session.flush()
+
         # the unique keys refuse a second contact for the same person: the insert is the
         # check, so two coordinators registering one person at once get one code
-        self._as_one_person(contact, advisor.code, self.session.flush)
+        self._as_one_person(contact, advisor.code, insert_contact)
 
     def get(self, code: str) -> Advisor:
         found = self.session.execute(
@@ -191,13 +201,7 @@ class SqlAdvisors:
             AdvisorRow,
             "advisor",
             advisor,
-            stage=advisor.stage,
-            held_from=advisor.held_from,
-            stage_changed_at=advisor.stage_changed_at,
-            languages=advisor.languages,
-            tags=advisor.tags,
-            skills=advisor.skills,
-            availability_hours=advisor.availability_hours,
+            **_advisor_values(advisor),
         )
 
     def save_contact(self, code: str, contact: Contact) -> None:
@@ -215,11 +219,15 @@ class SqlAdvisors:
 
     def _as_one_person(self, contact: Contact, code: str, write) -> None:
         """``write`` the contact; if the contacts' unique keys refuse it (the address or
-        phone is another advisor's), say whose, with how to go on."""
+        phone is another advisor's), say whose, with how to go on. The write is in a
+        savepoint of the unit of work, so that the refused statement alone is undone and
+        the transaction can still read whose they are (PostgreSQL refuses every statement
+        of a transaction after an error); the error then ends the unit of work, which
+        rolls back."""
         try:
-            write()
+            with self.savepoint():
+                write()
         except IntegrityError as error:
-            self.session.rollback()
             existing = self.find_by_email_or_phone([contact.email], [contact.phone])
             others = {c for c in existing.values() if c != code}
             if not others:

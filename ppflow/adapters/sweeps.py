@@ -3,8 +3,7 @@ kind, so memory stays flat however large the pool."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from pathlib import Path
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,18 +17,14 @@ from ppflow.adapters.orm import (
     TrainingModuleRow,
     TrainingRecordRow,
 )
-from ppflow.adapters.privacy import erase_people, forget
+from ppflow.adapters.privacy import SqlPrivacy, erase_people
 from ppflow.domain.lifecycle import ADVISOR_ENDED, EngagementStage
-from ppflow.services.sweeps import FINAL_ROUND, Case, Found, due_round
+from ppflow.domain.surveys import FINAL_ROUND, due_round, months_between
+from ppflow.services.ports import Case, Found
 
 
 def _days(now: datetime, then: datetime) -> int:
     return max(0, (now - then).days)
-
-
-def _months_between(start: date, today: date) -> int:
-    months = (today.year - start.year) * 12 + today.month - start.month
-    return months - (1 if today.day < start.day else 0)
 
 
 class SqlSweeps:
@@ -156,7 +151,7 @@ class SqlSweeps:
         today = now.date()
         with self.session_factory() as session:
             for code, start, last in session.execute(query).yield_per(1000):
-                round = due_round(_months_between(start, today))
+                round = due_round(months_between(start, today))
                 if round > (last or 0):
                     due.append((code, round))
             due += [(code, FINAL_ROUND) for code in session.scalars(ended)]
@@ -164,20 +159,21 @@ class SqlSweeps:
 
 
 class SqlRetention:
-    def __init__(self, session_factory: sessionmaker[Session], maildir: Path | None = None):
-        self.session_factory = session_factory
-        self.maildir = maildir
+    """Erasure by retention period, on the unit of work's session (it never commits); the
+    files are compacted once the unit of work has committed (see ``SqlPrivacy``)."""
+
+    def __init__(self, privacy: SqlPrivacy):
+        self.privacy = privacy
 
     def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
         due = (AdvisorRow.stage == stage, AdvisorRow.stage_changed_at < before)
         # those erased already are left alone: erasing again is for a request, not a sweep
         not_yet = select(ContactRow.advisor_id).where(ContactRow.erased_at.is_(None))
-        with self.session_factory.begin() as session:
-            erased, cancelled = erase_people(
-                session,
-                select(AdvisorRow.id).where(*due, AdvisorRow.id.in_(not_yet)),
-                now,
-                actor="retention",
-            )
-        forget(self.session_factory, erased, self.maildir)
+        erased, cancelled = erase_people(
+            self.privacy.session,
+            select(AdvisorRow.id).where(*due, AdvisorRow.id.in_(not_yet)),
+            now,
+            actor="retention",
+        )
+        self.privacy.forget_after_commit(erased)
         return len(erased), cancelled

@@ -1,8 +1,18 @@
 """The one unit of work: a database transaction holding every repository on its session,
 so that whatever a use case writes (a move, its log row, its e-mails, the hours and the
-alerts they raise, a survey response) commits or rolls back together."""
+alerts they raise, a survey response, an erasure) commits or rolls back together.
+
+Its ``commit()`` and ``rollback()`` are the only transaction boundaries of the
+repositories and stores: none of them begins, commits or rolls back. (The outbox's lease
+claims and outcomes are the one exception: see ``ppflow.services.ports.Outbox``.) What
+must wait until the data is committed (an erasure compacting the database files) is
+handed to ``after_commit`` and runs after a successful commit only."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ppflow.adapters.bulk import SqlReferralBatch
 from ppflow.adapters.compensation import SqlCompensation
 from ppflow.adapters.portal_store import SqlSurveyResponses
+from ppflow.adapters.privacy import SqlPrivacy
 from ppflow.adapters.repositories import (
     SqlAdvisors,
     SqlCorrections,
@@ -25,18 +36,21 @@ from ppflow.adapters.repositories import (
     SqlTraining,
     SqlTransitions,
 )
+from ppflow.adapters.sweeps import SqlRetention
 
 
 class SqlUnitOfWork:
     """One database transaction. Leaving the block without ``commit()`` rolls back."""
 
-    def __init__(self, session_factory: sessionmaker[Session]):
+    def __init__(self, session_factory: sessionmaker[Session], maildir: Path | None = None):
         self.session_factory = session_factory
+        self.maildir = maildir  # the mail sink's: an erasure removes its copies too
         self.session: Session | None = None
+        self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> SqlUnitOfWork:
         self.session = session = self.session_factory()
-        self.advisors = SqlAdvisors(session)
+        self.advisors = SqlAdvisors(session, self.savepoint)
         self.staff = SqlStaff(session)
         self.programs = SqlPrograms(session)
         self.teams = SqlTeams(session)
@@ -52,9 +66,13 @@ class SqlUnitOfWork:
         self.pay = SqlCompensation(session)
         self.responses = SqlSurveyResponses(session)
         self.referral_batch = SqlReferralBatch(session)
+        self._after_commit = []
+        self.privacy = SqlPrivacy(session, self._after_commit.append, self.maildir)
+        self.retention = SqlRetention(self.privacy)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._after_commit.clear()
         try:
             self.session.rollback()
         finally:
@@ -64,8 +82,27 @@ class SqlUnitOfWork:
         try:
             self.session.commit()
         except IntegrityError:
-            self.session.rollback()
+            self.rollback()
             raise
+        done, self._after_commit[:] = list(self._after_commit), []
+        for action in done:
+            action()
 
     def rollback(self) -> None:
+        self._after_commit.clear()
         self.session.rollback()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A SAVEPOINT in the transaction, for a repository that reads on after a write the
+        database may refuse: a refusal undoes the block only, and the transaction goes on.
+
+        On SQLite the driver begins the transaction only at the first write, and a
+        SAVEPOINT outside a transaction would start one that its release commits: the
+        transaction is begun first, so the savepoint stays inside it."""
+        connection = self.session.connection()
+        driver = connection.connection.dbapi_connection
+        if connection.dialect.name == "sqlite" and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN")
+        with self.session.begin_nested():
+            yield

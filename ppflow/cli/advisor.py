@@ -382,7 +382,7 @@ def export(
     from ppflow.services.privacy import export_advisor
 
     application = current_app()
-    data = export_advisor(application.privacy(), code, application.clock)
+    data = export_advisor(application.uow(), code, application.clock)
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if to is None:
         print(text)
@@ -403,7 +403,7 @@ def erase(
     if not yes:
         fail(f"erasing {code}'s personal data cannot be undone; add --yes to confirm")
     application = current_app()
-    cancelled = erase_advisor(application.privacy(), code, application.clock, actor())
+    cancelled = erase_advisor(application.uow(), code, application.clock, actor())
     out.print(f"erased the personal data of {code}; {cancelled} unsent e-mail(s) cancelled")
 
 

@@ -32,7 +32,7 @@ def add(
         fail(f"'{occurred}' is not a date; write YYYY-MM-DD")
     application = current_app()
     number = record_incident(
-        application.privacy(),
+        application.uow(),
         RecordIncident(occurred_on, circumstances, data, people, severity, measures, actor()),
         application.clock,
     )
@@ -42,6 +42,8 @@ def add(
 @incident_app.command("list")
 def list_incidents() -> None:
     """The register of confidentiality incidents."""
+    from ppflow.services.privacy import list_incidents as registered
+
     table = Table(
         "#",
         "occurred",
@@ -54,7 +56,7 @@ def list_incidents() -> None:
         "kept until",
         title="Confidentiality incidents",
     )
-    for i in current_app().privacy().incidents():
+    for i in registered(current_app().uow()):
         table.add_row(
             str(i["id"]),
             i["occurred_on"],

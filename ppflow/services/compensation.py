@@ -42,7 +42,16 @@ from ppflow.domain.errors import DuplicateError, InvalidInputError, NotFoundErro
 from ppflow.domain.lifecycle import EngagementStage as E
 from ppflow.services.csv_files import read_csv
 from ppflow.services.notifications import InvalidRecipientError, queue_notification
-from ppflow.services.ports import Clock, UnitOfWork
+from ppflow.services.ports import (
+    ActivityEntry,
+    BudgetLine,
+    Clock,
+    EngagementPay,
+    Expense,
+    PayeeTotal,
+    PayEntry,
+    UnitOfWork,
+)
 from ppflow.services.referral_import import RowProblem
 
 PAYABLE_STAGES = (E.ACTIVE, E.COMPLETED, E.EVALUATED, E.ENDED_EARLY)
@@ -55,80 +64,6 @@ MAX_RECEIPT = 200
 
 
 # ----------------------------------------------------------------- data and ports
-
-
-@dataclass(frozen=True)
-class EngagementPay:
-    """What compensation needs to know about an engagement."""
-
-    code: str
-    advisor: str
-    stage: str
-    start_date: date | None
-    hourly_rate: float | None
-    program: str | None
-
-
-@dataclass(frozen=True)
-class ActivityEntry:
-    engagement: str
-    day: date
-    activity: str
-    centihours: int
-    rate_cents: int
-    basis: str
-    amount_cents: int
-    declined: bool
-    note: str = ""
-    request_id: str | None = None
-    voids: int | None = None  # a reversing entry: the id of the entry it voids
-
-
-@dataclass(frozen=True)
-class PayEntry:
-    """One stored pay entry, as ``pay entries`` lists it: ``voids`` is set on a reversing
-    entry, ``voided_by`` on the entry it reverses."""
-
-    id: int
-    engagement: str
-    day: date
-    activity: str
-    centihours: int
-    amount_cents: int
-    declined: bool
-    note: str
-    recorded_at: datetime
-    actor: str
-    voids: int | None = None
-    voided_by: int | None = None
-
-
-@dataclass(frozen=True)
-class Expense:
-    engagement: str
-    day: date
-    kind: str
-    amount_cents: int
-    receipt: str = ""
-    request_id: str | None = None
-
-
-@dataclass(frozen=True)
-class PayeeTotal:
-    advisor: str
-    centihours: int
-    owed_cents: int
-    expenses_cents: int
-    entries: int
-    declined: bool  # at least one activity in the period was unpaid by the advisor's choice
-
-
-@dataclass(frozen=True)
-class BudgetLine:
-    program: str
-    fiscal_year: int
-    budget_cents: int
-    committed_cents: int
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from ppflow.domain.errors import InvalidInputError, NotFoundError
 from ppflow.domain.evaluation import EvaluationInput, evaluate, overall
 from ppflow.domain.lifecycle import EngagementFacts, EngagementStage
 from ppflow.domain.model import Engagement, Evaluation, SurveyRequest, Transition
+from ppflow.domain.surveys import FINAL_ROUND, due_round, months_between
 from ppflow.services.meetings import attendance
 from ppflow.services.moves import StageChange, apply_move, rebuild_after_replay, run_once
 from ppflow.services.notifications import queue_notification
@@ -120,8 +121,6 @@ def open_due_round(
     every six months; the final round once it is completed) and return it. Refused for an
     unknown engagement, one neither active nor completed, a respondent not asked about it,
     or when no round is due yet."""
-    from ppflow.services.sweeps import FINAL_ROUND, due_round
-
     engagement = uow.engagements.get(engagement_code)  # "no engagement 'EN-…'"
     if engagement.stage not in (EngagementStage.ACTIVE, EngagementStage.COMPLETED):
         raise InvalidInputError(
@@ -134,9 +133,7 @@ def open_due_round(
         round = FINAL_ROUND
     else:
         start = engagement.start_date or now.date()
-        today = now.date()
-        months = (today.year - start.year) * 12 + today.month - start.month
-        round = due_round(months - (1 if today.day < start.day else 0))
+        round = due_round(months_between(start, now.date()))
         if round == 0:
             first = _months_after(start, 3)
             raise InvalidInputError(

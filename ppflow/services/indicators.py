@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.lifecycle import ADVISOR_STATES, AdvisorStage
-from ppflow.services.ports import IndicatorQueries
+from ppflow.services.ports import IndicatorQueries, TargetVersion
 from ppflow.services.wording import Wording, shipped_wording
 
 # Retention horizons, in days (6 and 12 months).
@@ -98,65 +98,6 @@ def quarter_of(moment: datetime) -> str:
 
 
 # --- what the database answers ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TargetVersion:
-    indicator: str
-    target: float
-    period: str
-    version: int
-    changed_at: datetime | None
-    previous: float | None = None  # the value of the version before, if any
-
-
-@dataclass(frozen=True)
-class Durations:
-    """Days from identification to integration for the advisors integrated in a period."""
-
-    count: int
-    median: float | None
-    p90: float | None
-
-
-@dataclass(frozen=True)
-class Retention:
-    cohort: int  # advisors who became active at least the horizon before the period's end
-    retained: int  # of them, those who had not left (withdrawn or alumni) by the horizon
-
-
-@dataclass(frozen=True)
-class TeamCounts:
-    active_teams: int
-    with_one: int
-    with_two: int
-    advisors_on_active_teams: int
-
-
-@dataclass(frozen=True)
-class Compensation:
-    hours: float
-    paid: float  # owed for the hours logged, in CAD, without payment advisors declined
-    expenses: float = 0.0
-
-
-@dataclass(frozen=True)
-class ItemScores:
-    """Mean answer of one item in one quarter: the database groups, we only name themes."""
-
-    quarter: str
-    item: str
-    mean: float
-    answers: int
-
-
-@dataclass(frozen=True)
-class Attendance:
-    """One team's roll calls in a period: advisor-meetings held and attended."""
-
-    team: str
-    held: int
-    attended: int
 
 
 # The indicators the report computes (``program target`` accepts these). What a manager

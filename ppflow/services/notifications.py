@@ -25,7 +25,20 @@ from typing import Any
 
 from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.model import CODE_ALPHABET, LANGUAGES, valid_email
-from ppflow.services.ports import Clock, Directory, Mailer, Outbox, Renderer, UnitOfWork
+from ppflow.services.ports import (
+    Clock,
+    Delivery,
+    Directory,
+    Mailer,
+    NewNotification,
+    Outbox,
+    OutboxEntry,
+    Outcome,
+    OutgoingEmail,
+    Person,
+    Renderer,
+    UnitOfWork,
+)
 
 log = logging.getLogger(__name__)
 PERSON_CODE = re.compile(rf"^(PA|ST)-[{CODE_ALPHABET}]{{6}}$")
@@ -222,27 +235,6 @@ DELIVERY_FAILED = "delivery_failed"
 LEASE_RUNNING_OUT = "not sent: the claim's lease was running out; it comes back when it ends"
 
 
-@dataclass(frozen=True)
-class Person:
-    """A recipient, or a person a message mentions, as the templates see them. Printing it
-    in a template gives the code; names are attributes."""
-
-    code: str
-    kind: str  # advisor | staff
-    first_name: str = ""
-    last_name: str = ""
-    email: str = ""
-    language: str | None = None
-    erased: bool = False
-
-    @property
-    def name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.code
-
-    def __str__(self) -> str:
-        return self.code
-
-
 def sample_people() -> dict[str, Person]:
     """Fictional people for ``templates check``; their names must never reach a subject."""
     return {
@@ -358,74 +350,6 @@ def queue_notification(
 
 
 # ------------------------------------------------------------------------- ports
-
-
-@dataclass(frozen=True)
-class OutboxEntry:
-    id: int
-    template: str
-    recipient_kind: str
-    recipient_code: str
-    language: str
-    context: Mapping[str, Any]
-    idempotency_key: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime | None = None
-    last_error: str | None = None
-    message_id: str | None = None
-    sent_at: datetime | None = None
-    created_at: datetime | None = None
-    transition_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one claimed row."""
-
-    id: int
-    status: str  # sent | pending | failed | dead
-    error: str | None = None
-    message_id: str | None = None
-    next_attempt_at: datetime | None = None
-    notify: bool = False  # tell the coordinators (refused by the server, or given up on)
-
-
-@dataclass(frozen=True)
-class NewNotification:
-    template: str
-    recipient_kind: str
-    recipient_code: str
-    language: str
-    context: Mapping[str, Any]
-    idempotency_key: str
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    subject: str
-    text: str
-    html: str
-
-
-@dataclass(frozen=True)
-class OutgoingEmail:
-    key: int
-    to_address: str
-    to_name: str
-    subject: str
-    text: str
-    html: str
-    message_id: str
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Delivery:
-    key: int
-    ok: bool
-    permanent: bool = False
-    reply: str | None = None
 
 
 @dataclass

@@ -24,7 +24,7 @@ from ppflow.domain.lifecycle import ADVISOR_ENDED, AdvisorStage
 from ppflow.services import advisors, feedback
 from ppflow.services.csv_files import CsvFile, CsvRecord, read_csv
 from ppflow.services.links import LinkError
-from ppflow.services.ports import Clock, UnitOfWork
+from ppflow.services.ports import Clock, PendingSurvey, UnitOfWork
 from ppflow.services.questionnaires import (
     LANGUAGES,
     AnswersError,
@@ -43,19 +43,6 @@ WITHDRAWN = AdvisorStage.WITHDRAWN
 ENDED_WITHDRAWN = str(AdvisorStage.WITHDRAWN)  # the advisor withdrew (as withdraw_advisor says)
 ERASED = "erased"  # the advisor's personal data was erased
 CSV_MAX_BYTES = 5_000_000
-
-
-@dataclass(frozen=True)
-class PendingSurvey:
-    token: str
-    engagement: str
-    respondent_kind: str
-    respondent: str
-    round: int
-    questionnaire: str
-    answered_at: datetime | None
-    version: int | None
-    ended_because: str | None = None  # ENDED_WITHDRAWN or ERASED: the link takes nothing
 
 
 @dataclass(frozen=True)

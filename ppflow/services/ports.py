@@ -1,7 +1,12 @@
 """Ports: everything the service layer needs from the outside world, as small protocols,
-in this one module. The values they carry are defined beside the use cases that read them
-(imported here for type checking only, so that no service module imports another at run
-time through this one)."""
+in this one module, with the values they carry defined beside them. This module imports
+the domain only: every service module and every adapter imports it, and it imports none
+of them (``test_the_services_import_no_cycle`` holds that).
+
+Transactions: the unit of work's ``commit()`` is the one boundary. Repositories and
+stores work on its session and never begin, commit or roll back; the one exception is
+the :class:`Outbox`, whose lease claims and outcomes are short transactions of their own
+(see its docstring)."""
 
 from __future__ import annotations
 
@@ -9,8 +14,11 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from ppflow.domain.compensation import RateTier
+from ppflow.domain.lifecycle import AdvisorStage
+from ppflow.domain.matching import Match
 from ppflow.domain.model import (
     Advisor,
     Consent,
@@ -29,40 +37,6 @@ from ppflow.domain.model import (
     TrainingRecord,
     Transition,
 )
-
-if TYPE_CHECKING:
-    from ppflow.domain.compensation import RateTier
-    from ppflow.domain.matching import Match
-    from ppflow.services.compensation import (
-        ActivityEntry,
-        BudgetLine,
-        EngagementPay,
-        Expense,
-        PayeeTotal,
-        PayEntry,
-    )
-    from ppflow.services.indicators import (
-        Attendance,
-        Compensation,
-        Durations,
-        ItemScores,
-        Retention,
-        TargetVersion,
-        TeamCounts,
-    )
-    from ppflow.services.notifications import (
-        Delivery,
-        NewNotification,
-        OutboxEntry,
-        Outcome,
-        OutgoingEmail,
-        Person,
-        RenderedEmail,
-    )
-    from ppflow.services.portal import PendingSurvey
-    from ppflow.services.queries import ContactMatch
-    from ppflow.services.referral_import import NewReferral
-    from ppflow.services.sweeps import Found
 
 
 class Clock(Protocol):
@@ -94,6 +68,17 @@ class AdvisorFilter:
 class PoolEntry:
     advisor: Advisor
     active_engagements: int
+
+
+@dataclass(frozen=True)
+class ContactMatch:
+    """One person found by name or e-mail: personal data, printed locally only."""
+
+    code: str
+    stage: str
+    first_name: str
+    last_name: str
+    email: str
 
 
 class AdvisorRepository(Protocol):
@@ -238,6 +223,80 @@ class DecisionRepository(Protocol):
 # ------------------------------------------------------------------------ compensation
 
 
+@dataclass(frozen=True)
+class EngagementPay:
+    """What compensation needs to know about an engagement."""
+
+    code: str
+    advisor: str
+    stage: str
+    start_date: date | None
+    hourly_rate: float | None
+    program: str | None
+
+
+@dataclass(frozen=True)
+class ActivityEntry:
+    engagement: str
+    day: date
+    activity: str
+    centihours: int
+    rate_cents: int
+    basis: str
+    amount_cents: int
+    declined: bool
+    note: str = ""
+    request_id: str | None = None
+    voids: int | None = None  # a reversing entry: the id of the entry it voids
+
+
+@dataclass(frozen=True)
+class Expense:
+    engagement: str
+    day: date
+    kind: str
+    amount_cents: int
+    receipt: str = ""
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PayEntry:
+    """One stored pay entry, as ``pay entries`` lists it: ``voids`` is set on a reversing
+    entry, ``voided_by`` on the entry it reverses."""
+
+    id: int
+    engagement: str
+    day: date
+    activity: str
+    centihours: int
+    amount_cents: int
+    declined: bool
+    note: str
+    recorded_at: datetime
+    actor: str
+    voids: int | None = None
+    voided_by: int | None = None
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    program: str
+    fiscal_year: int
+    budget_cents: int
+    committed_cents: int
+
+
+@dataclass(frozen=True)
+class PayeeTotal:
+    advisor: str
+    centihours: int
+    owed_cents: int
+    expenses_cents: int
+    entries: int
+    declined: bool  # at least one activity in the period was unpaid by the advisor's choice
+
+
 class CompensationRepository(Protocol):
     def add_tier(self, tier: RateTier, at: datetime, actor: str) -> RateTier: ...
     def tiers(self, activity: str | None = None) -> list[RateTier]: ...
@@ -272,6 +331,19 @@ class CompensationRepository(Protocol):
 # ----------------------------------------------------------------------- survey portal
 
 
+@dataclass(frozen=True)
+class PendingSurvey:
+    token: str
+    engagement: str
+    respondent_kind: str
+    respondent: str
+    round: int
+    questionnaire: str
+    answered_at: datetime | None
+    version: int | None
+    ended_because: str | None = None  # ENDED_WITHDRAWN or ERASED: the link takes nothing
+
+
 class ResponseStore(Protocol):
     def by_token(self, token: str) -> PendingSurvey | None: ...
     def latest(
@@ -293,6 +365,35 @@ class ResponseStore(Protocol):
         """End the advisor's survey requests (see :data:`ppflow.services.portal.ERASED`)."""
 
 
+# The outbox language of a message to staff, as queue_notification chooses it: staff have
+# no preferred language, so the default one.
+STAFF_LANGUAGE = "fr"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One outbox row to a staff member, as ``queue_notification`` would write it."""
+
+    template: str
+    recipient_code: str
+    idempotency_key: str
+    context: dict[str, Any]
+    language: str = STAFF_LANGUAGE
+    recipient_kind: str = "staff"
+
+
+@dataclass(frozen=True, slots=True)
+class NewReferral:
+    """Everything one referral writes; its notices link to its transition."""
+
+    advisor: Advisor
+    contact: Contact
+    referrer: str  # staff code
+    source: str
+    transition: Transition
+    notices: tuple[Notice, ...]
+
+
 class ReferralBatch(Protocol):
     """Set-based reads and one bulk write for a large referral import."""
 
@@ -305,9 +406,31 @@ class ReferralBatch(Protocol):
         transaction; a row refused by the database raises RegisteredMeanwhileError."""
 
 
+class RetentionStore(Protocol):
+    """On the unit of work's session: writes commit with it."""
+
+    def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
+        """Erase contacts of advisors in ``stage`` since before ``before``; returns
+        (people erased, pending notifications cancelled)."""
+
+
+class PrivacyStore(Protocol):
+    """On the unit of work's session: writes commit with it. An erasure's last step
+    (no readable copy left in the database files or the mail sink) runs once the unit
+    of work has committed."""
+
+    def export(self, code: str) -> dict[str, Any]: ...
+    def erase(self, code: str, now: datetime, actor: str) -> int: ...
+    def add_incident(self, incident: dict[str, Any]) -> int: ...
+    def incidents(self, since: date | None = None) -> list[dict[str, Any]]: ...
+
+
 class UnitOfWork(Protocol):
-    """The repositories are read-only properties: a protocol's plain attribute is
-    writable, so only a class that lets callers replace its repositories would match."""
+    """One transaction: ``with uow: ...; uow.commit()``. Its ``commit()`` and
+    ``rollback()`` are the only transaction boundaries of the repositories and stores it
+    holds; leaving the block without committing rolls back. The repositories are
+    read-only properties: a protocol's plain attribute is writable, so only a class that
+    lets callers replace its repositories would match."""
 
     @property
     def advisors(self) -> AdvisorRepository: ...
@@ -341,6 +464,10 @@ class UnitOfWork(Protocol):
     def responses(self) -> ResponseStore: ...
     @property
     def referral_batch(self) -> ReferralBatch: ...
+    @property
+    def privacy(self) -> PrivacyStore: ...
+    @property
+    def retention(self) -> RetentionStore: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -348,7 +475,43 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
 
 
-# -------------------------------- read models and stores built beside the unit of work
+# ------------------------------------ read models built beside the unit of work (reads only)
+
+
+ENGLISH = {
+    AdvisorStage.IDENTIFIED: "identified",
+    AdvisorStage.INVITED: "invited",
+    AdvisorStage.PREPARING: "preparing",
+    "survey": "questionnaire {detail} unanswered",
+    "consent": "{detail} consent expires in {days} days",
+    "training": "training {detail} overdue",
+    "decision": "{detail}: waiting for a decision",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One stalled case: the code the coordinator acts on (an advisor, a staff member for a
+    questionnaire, a team for an integration decision), its kind (``sweeps.CASE_KINDS``),
+    the days it has waited (for a consent: the days left before it expires), what it is
+    about (``sweeps.DETAIL``), and for a consent the day it expires (ISO)."""
+
+    advisor: str
+    kind: str
+    days: int
+    detail: str = ""
+    on: str | None = None
+
+    @property
+    def stage(self) -> str:
+        """What is waiting, in a few English words (the CLI's table, the run's artifact)."""
+        return ENGLISH.get(self.kind, self.kind).format(detail=self.detail, days=self.days)
+
+
+@dataclass(frozen=True)
+class Found:
+    total: int
+    first: list[Case]
 
 
 class SweepQueries(Protocol):
@@ -357,6 +520,65 @@ class SweepQueries(Protocol):
     def expiring_consents(self, now: datetime, until: datetime, limit: int) -> Found: ...
     def overdue_training(self, before: datetime, now: datetime, limit: int) -> Found: ...
     def due_survey_rounds(self, now: datetime) -> list[tuple[str, int]]: ...
+
+
+@dataclass(frozen=True)
+class TeamCounts:
+    active_teams: int
+    with_one: int
+    with_two: int
+    advisors_on_active_teams: int
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Days from identification to integration for the advisors integrated in a period."""
+
+    count: int
+    median: float | None
+    p90: float | None
+
+
+@dataclass(frozen=True)
+class Retention:
+    cohort: int  # advisors who became active at least the horizon before the period's end
+    retained: int  # of them, those who had not left (withdrawn or alumni) by the horizon
+
+
+@dataclass(frozen=True)
+class Compensation:
+    hours: float
+    paid: float  # owed for the hours logged, in CAD, without payment advisors declined
+    expenses: float = 0.0
+
+
+@dataclass(frozen=True)
+class ItemScores:
+    """Mean answer of one item in one quarter: the database groups, we only name themes."""
+
+    quarter: str
+    item: str
+    mean: float
+    answers: int
+
+
+@dataclass(frozen=True)
+class TargetVersion:
+    indicator: str
+    target: float
+    period: str
+    version: int
+    changed_at: datetime | None
+    previous: float | None = None  # the value of the version before, if any
+
+
+@dataclass(frozen=True)
+class Attendance:
+    """One team's roll calls in a period: advisor-meetings held and attended."""
+
+    team: str
+    held: int
+    attended: int
 
 
 class IndicatorQueries(Protocol):
@@ -384,23 +606,105 @@ class IndicatorQueries(Protocol):
         to ``end`` (excluded), and how many of them were present."""
 
 
-class RetentionStore(Protocol):
-    def erase_final_before(self, stage: str, before: datetime, now: datetime) -> tuple[int, int]:
-        """Erase contacts of advisors in ``stage`` since before ``before``; returns
-        (people erased, pending notifications cancelled)."""
-
-
-class PrivacyStore(Protocol):
-    def export(self, code: str) -> dict[str, Any]: ...
-    def erase(self, code: str, now: datetime, actor: str) -> int: ...
-    def add_incident(self, incident: dict[str, Any]) -> int: ...
-    def incidents(self, since: date | None = None) -> list[dict[str, Any]]: ...
-
-
 # ----------------------------------------------------------------------- notifications
 
 
+@dataclass(frozen=True)
+class Person:
+    """A recipient, or a person a message mentions, as the templates see them. Printing it
+    in a template gives the code; names are attributes."""
+
+    code: str
+    kind: str  # advisor | staff
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    language: str | None = None
+    erased: bool = False
+
+    @property
+    def name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.code
+
+    def __str__(self) -> str:
+        return self.code
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    template: str
+    recipient_kind: str
+    recipient_code: str
+    language: str
+    context: Mapping[str, Any]
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    template: str
+    recipient_kind: str
+    recipient_code: str
+    language: str
+    context: Mapping[str, Any]
+    idempotency_key: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    message_id: str | None = None
+    sent_at: datetime | None = None
+    created_at: datetime | None = None
+    transition_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row."""
+
+    id: int
+    status: str  # sent | pending | failed | dead
+    error: str | None = None
+    message_id: str | None = None
+    next_attempt_at: datetime | None = None
+    notify: bool = False  # tell the coordinators (refused by the server, or given up on)
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    key: int
+    to_address: str
+    to_name: str
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    key: int
+    ok: bool
+    permanent: bool = False
+    reply: str | None = None
+
+
 class Outbox(Protocol):
+    """The dispatcher's view of the outbox. Unlike every other port it commits on its own:
+    each call is one short transaction of its own, outside any unit of work, because
+    at-most-once delivery needs a claim (the lease) committed before a message is sent,
+    and each outcome committed as soon as it is known, whatever happens to the rest of
+    the batch."""
+
     def claim(
         self, now: datetime, limit: int, lease_until: datetime, token: str
     ) -> list[OutboxEntry]: ...

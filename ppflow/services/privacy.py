@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ppflow.domain.errors import InvalidInputError
-from ppflow.services.ports import Clock, PrivacyStore
+from ppflow.services.ports import Clock, UnitOfWork
 
 SEVERITIES = ("low", "moderate", "serious")
 KEEP_YEARS = 5
@@ -24,20 +24,24 @@ class RecordIncident:
     actor: str
 
 
-def export_advisor(store: PrivacyStore, code: str, clock: Clock) -> dict:
-    data = store.export(code)
+def export_advisor(uow: UnitOfWork, code: str, clock: Clock) -> dict:
+    with uow:  # reads only
+        data = uow.privacy.export(code)
     return {"format": "ppflow-advisor-export/1", "exported_at": clock.now().isoformat(), **data}
 
 
-def erase_advisor(store: PrivacyStore, code: str, clock: Clock, actor: str = "system") -> int:
+def erase_advisor(uow: UnitOfWork, code: str, clock: Clock, actor: str = "system") -> int:
     """Erase on request: names, addresses, phone, free-text context and reasons, survey
     answers, the contents of their mail (the sink's copies too), notes on their pay go;
     the code, the stages and the aggregates stay, and the erasure itself is recorded (who,
     when, what). Returns the unsent e-mails cancelled."""
-    return store.erase(code, clock.now(), actor)
+    with uow:
+        cancelled = uow.privacy.erase(code, clock.now(), actor)
+        uow.commit()
+    return cancelled
 
 
-def record_incident(store: PrivacyStore, cmd: RecordIncident, clock: Clock) -> int:
+def record_incident(uow: UnitOfWork, cmd: RecordIncident, clock: Clock) -> int:
     problems = []
     if cmd.severity not in SEVERITIES:
         problems.append(f"severity '{cmd.severity}' is not one of {', '.join(SEVERITIES)}")
@@ -56,16 +60,25 @@ def record_incident(store: PrivacyStore, cmd: RecordIncident, clock: Clock) -> i
         if not (cmd.occurred_on.month == 2 and cmd.occurred_on.day == 29)
         else date(cmd.occurred_on.year + KEEP_YEARS, 3, 1)
     )
-    return store.add_incident(
-        {
-            "occurred_on": cmd.occurred_on,
-            "circumstances": cmd.circumstances.strip(),
-            "data_concerned": cmd.data_concerned.strip(),
-            "people_affected": cmd.people_affected,
-            "severity": cmd.severity,
-            "measures": cmd.measures.strip(),
-            "recorded_at": now,
-            "recorded_by": cmd.actor,
-            "keep_until": keep,
-        }
-    )
+    with uow:
+        number = uow.privacy.add_incident(
+            {
+                "occurred_on": cmd.occurred_on,
+                "circumstances": cmd.circumstances.strip(),
+                "data_concerned": cmd.data_concerned.strip(),
+                "people_affected": cmd.people_affected,
+                "severity": cmd.severity,
+                "measures": cmd.measures.strip(),
+                "recorded_at": now,
+                "recorded_by": cmd.actor,
+                "keep_until": keep,
+            }
+        )
+        uow.commit()
+    return number
+
+
+def list_incidents(uow: UnitOfWork, since: date | None = None) -> list[dict]:
+    """The register of incidents, oldest first (from ``since`` if given)."""
+    with uow:  # reads only
+        return uow.privacy.incidents(since)

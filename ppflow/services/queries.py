@@ -22,7 +22,7 @@ from ppflow.domain.model import (
     SurveyRequest,
     TrainingRecord,
 )
-from ppflow.services.ports import AdvisorFilter, PoolEntry, UnitOfWork
+from ppflow.services.ports import AdvisorFilter, ContactMatch, PoolEntry, UnitOfWork
 
 if TYPE_CHECKING:
     from ppflow.services.compensation import PayeeTotal
@@ -102,17 +102,6 @@ def get_team(uow: UnitOfWork, code: str) -> TeamSummary:
 
 
 # -------------------------------------------------------------------- search by name
-
-
-@dataclass(frozen=True)
-class ContactMatch:
-    """One person found by name or e-mail: personal data, printed locally only."""
-
-    code: str
-    stage: str
-    first_name: str
-    last_name: str
-    email: str
 
 
 def fold(text: str) -> str:

@@ -24,23 +24,19 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from ppflow.domain.commands import Meta, RegisterReferral
 from ppflow.domain.errors import DuplicateError
 from ppflow.domain.model import (
     CODE_ALPHABET,
     CODE_LENGTH,
-    Advisor,
-    Contact,
     StaffRole,
-    Transition,
     normalise_phone,
 )
 from ppflow.domain.model import valid_email as _valid_email
 from ppflow.services.csv_files import ACCEPTED, CsvFormatError, iter_csv
 from ppflow.services.notifications import InvalidRecipientError, queue_notification
-from ppflow.services.ports import Clock, UnitOfWork
+from ppflow.services.ports import Clock, NewReferral, Notice, UnitOfWork
 
 __all__ = ["ACCEPTED", "CsvFormatError", "RegisteredMeanwhileError", "import_referrals"]
 
@@ -55,9 +51,6 @@ OPTIONAL_COLUMNS = (
     "context",
 )
 LOOKUP_BATCH = 5000  # values per IN (...) of the set-based checks
-# The outbox language of a message to staff, as queue_notification chooses it: staff have
-# no preferred language, so the default one.
-STAFF_LANGUAGE = "fr"
 
 Progress = Callable[[int, int], None]
 
@@ -89,30 +82,6 @@ class ImportReport:
     @property
     def bad_lines(self) -> set[int]:
         return {p.line for p in self.problems}
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """One outbox row to a staff member, as ``queue_notification`` would write it."""
-
-    template: str
-    recipient_code: str
-    idempotency_key: str
-    context: dict[str, Any]
-    language: str = STAFF_LANGUAGE
-    recipient_kind: str = "staff"
-
-
-@dataclass(frozen=True, slots=True)
-class NewReferral:
-    """Everything one referral writes; its notices link to its transition."""
-
-    advisor: Advisor
-    contact: Contact
-    referrer: str  # staff code
-    source: str
-    transition: Transition
-    notices: tuple[Notice, ...]
 
 
 def _split(value: str) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ppflow.domain.lifecycle import ADVISOR_ENDED
-from ppflow.services.ports import Clock, RetentionStore
+from ppflow.services.ports import Clock, UnitOfWork
 
 
 @dataclass
@@ -21,9 +21,8 @@ class RetentionReport:
         return sum(self.erased.values())
 
 
-def apply_retention(
-    store: RetentionStore, periods: dict[str, int], clock: Clock
-) -> RetentionReport:
+def apply_retention(uow: UnitOfWork, periods: dict[str, int], clock: Clock) -> RetentionReport:
+    """Erase, in one transaction, the people past each final state's period."""
     unknown = set(periods) - ADVISOR_ENDED
     if unknown:
         raise ValueError(
@@ -32,8 +31,10 @@ def apply_retention(
         )
     now = clock.now()
     erased, cancelled = {}, 0
-    for stage, days in sorted(periods.items()):
-        people, mail = store.erase_final_before(stage, now - timedelta(days=days), now)
-        erased[stage] = people
-        cancelled += mail
+    with uow:
+        for stage, days in sorted(periods.items()):
+            people, mail = uow.retention.erase_final_before(stage, now - timedelta(days=days), now)
+            erased[stage] = people
+            cancelled += mail
+        uow.commit()
     return RetentionReport(erased, cancelled)

@@ -16,7 +16,7 @@ from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.domain.model import StaffRole
 from ppflow.services.feedback import DEFAULT_PORTAL_URL, open_feedback
 from ppflow.services.notifications import queue_notification
-from ppflow.services.ports import Clock, SweepQueries, UnitOfWork
+from ppflow.services.ports import Case, Clock, Found, SweepQueries, UnitOfWork
 from ppflow.services.wording import Wording, format_date, format_number, locale_of
 
 # Days a case may stay at a stage before it counts as stalled (configurable).
@@ -30,7 +30,6 @@ DEFAULT_SERVICE_LEVELS = {
     "training": 30,  # a required module enrolled and not complete
 }
 SURVEY_SCHEDULE = Meta(actor="schedule:open-due-surveys")
-FINAL_ROUND = 100  # the questionnaire at the end of an engagement
 DIGEST_ITEMS = 200  # the longest list one e-mail carries; the total is always given
 
 
@@ -49,34 +48,6 @@ DETAIL = {
     "training": "the module code",
     "decision": "the stage whose run waits (recruit, prepare, integrate)",
 }
-ENGLISH = {
-    AdvisorStage.IDENTIFIED: "identified",
-    AdvisorStage.INVITED: "invited",
-    AdvisorStage.PREPARING: "preparing",
-    "survey": "questionnaire {detail} unanswered",
-    "consent": "{detail} consent expires in {days} days",
-    "training": "training {detail} overdue",
-    "decision": "{detail}: waiting for a decision",
-}
-
-
-@dataclass(frozen=True)
-class Case:
-    """One stalled case: the code the coordinator acts on (an advisor, a staff member for a
-    questionnaire, a team for an integration decision), its kind (``CASE_KINDS``), the days
-    it has waited (for a consent: the days left before it expires), what it is about
-    (``DETAIL``), and for a consent the day it expires (ISO)."""
-
-    advisor: str
-    kind: str
-    days: int
-    detail: str = ""
-    on: str | None = None
-
-    @property
-    def stage(self) -> str:
-        """What is waiting, in a few English words (the CLI's table, the run's artifact)."""
-        return ENGLISH.get(self.kind, self.kind).format(detail=self.detail, days=self.days)
 
 
 def digest_texts() -> list[str]:
@@ -124,12 +95,6 @@ def digest_line(item: Mapping[str, Any], language: str, wording: Wording) -> str
     elif kind == "consent":
         values["purpose"] = wording.label(f"digest.purposes.{detail}", language, detail)
     return wording.text(f"digest.kinds.{kind}", language, **values)
-
-
-@dataclass(frozen=True)
-class Found:
-    total: int
-    first: list[Case]
 
 
 @dataclass
@@ -217,10 +182,3 @@ def open_due_surveys(
         open_feedback(uow_factory(), engagement, meta, round, clock=clock, portal_url=portal_url)
         opened += 1
     return opened
-
-
-def due_round(months_since_start: int) -> int:
-    """The survey round due after this many whole months (0 when none is due yet)."""
-    if months_since_start < 3:
-        return 0
-    return 1 + (months_since_start - 3) // 6

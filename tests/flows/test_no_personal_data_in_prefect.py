@@ -108,7 +108,7 @@ def test_no_name_email_phone_or_health_detail_reaches_prefect(flow_app, tmp_path
     theirs = (*SECRETS[:3], "5145550199", SECRETS[4])
     held = _database_text(flow_app)
     assert [s for s in theirs if s not in held] == [], "nothing to erase"
-    erase_advisor(flow_app.privacy(), code, flow_app.clock)
+    erase_advisor(flow_app.uow(), code, flow_app.clock)
     left = _database_text(flow_app) + everything_prefect_stored()
     if flow_app.maildir.exists():
         left += _maildir_text(flow_app.maildir)
@@ -134,5 +134,5 @@ def test_a_typed_reason_stays_in_ppflow_and_leaves_prefect_once_applied(flow_app
     assert f"recruit/{code}" in stored and "recorded in ppflow" in stored
     for word in ("Ottoline", "Fairweatherby", "555-0177", "rarecondition"):
         assert word not in stored, f"{word} reached Prefect"
-    erase_advisor(flow_app.privacy(), code, flow_app.clock)
+    erase_advisor(flow_app.uow(), code, flow_app.clock)
     assert advisors.advisor_history(flow_app.uow(), code)[-1].reason is None

@@ -51,7 +51,7 @@ def test_find_never_matches_an_erased_person(any_app, ppflow):
     code = factories.referral(any_app, referrer, first_name="Zoé", last_name="Erasable")
     assert code in ppflow("advisor", "find", "erasable")
 
-    erase_advisor(any_app.privacy(), code, any_app.clock, actor="cli:privacy-officer")
+    erase_advisor(any_app.uow(), code, any_app.clock, actor="cli:privacy-officer")
 
     assert one_line(ppflow("advisor", "find", "erasable")) == "no advisor matches"
     assert one_line(ppflow("advisor", "find", "erased")) == "no advisor matches"

@@ -18,7 +18,8 @@ from ppflow.adapters.orm import NotificationRow
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors, feedback, integration
 from ppflow.services.notifications import template_context
-from ppflow.services.sweeps import Case, send_reminders
+from ppflow.services.ports import Case
+from ppflow.services.sweeps import send_reminders
 from tests import factories
 from tests.integration.test_notifications import by_template, dispatch
 

@@ -21,8 +21,8 @@ from ppflow.adapters.email.rendering import (
     make_environment,
 )
 from ppflow.services import links
-from ppflow.services.notifications import NOTIFICATIONS, Person, sample_people, template_context
-from ppflow.services.ports import FixedClock
+from ppflow.services.notifications import NOTIFICATIONS, sample_people, template_context
+from ppflow.services.ports import FixedClock, Person
 from ppflow.services.wording import NBSP
 from ppflow.settings import Settings
 

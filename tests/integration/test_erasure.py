@@ -171,7 +171,7 @@ def test_after_erasure_nothing_readable_of_the_person_is_left(app, smtp_server):
     history = [(t.from_state, t.to_state, t.at) for t in advisors.advisor_history(app.uow(), code)]
     link = mailed_link(app, code)
 
-    erase_advisor(app.privacy(), code, app.clock, actor="cli:privacy-officer")
+    erase_advisor(app.uow(), code, app.clock, actor="cli:privacy-officer")
 
     assert _hits(app, maildir) == {}
     assert f"X-Ppflow-Recipient: {code}" not in _maildir_text(maildir)  # codes elsewhere stay
@@ -185,7 +185,7 @@ def test_after_erasure_nothing_readable_of_the_person_is_left(app, smtp_server):
     assert {"contact", "reasons", "messages", "corrections", "match_proposals"} <= set(
         entry.categories
     )
-    exported = export_advisor(app.privacy(), code, app.clock)
+    exported = export_advisor(app.uow(), code, app.clock)
     assert exported["erasures"][0]["actor"] == "cli:privacy-officer"
 
     # their link now says why it takes nothing, and posting to it stores nothing
@@ -205,7 +205,7 @@ def test_a_second_erasure_removes_what_came_in_after_the_first(app):
 
     portal = client_for(app)
     code = _someone_with_a_history(app, portal)
-    erase_advisor(app.privacy(), code, app.clock)
+    erase_advisor(app.uow(), code, app.clock)
     late = {"open_went_well": f"{NAME} wrote this after the erasure"}
     with app.session_factory.begin() as session:
         session.execute(
@@ -213,13 +213,13 @@ def test_a_second_erasure_removes_what_came_in_after_the_first(app):
             .where(SurveyRequestRow.respondent_code == code)
             .values(answers=late)
         )
-    assert NAME in json.dumps(export_advisor(app.privacy(), code, app.clock), ensure_ascii=False)
+    assert NAME in json.dumps(export_advisor(app.uow(), code, app.clock), ensure_ascii=False)
 
-    erase_advisor(app.privacy(), code, app.clock)
+    erase_advisor(app.uow(), code, app.clock)
 
-    exported = json.dumps(export_advisor(app.privacy(), code, app.clock), ensure_ascii=False)
+    exported = json.dumps(export_advisor(app.uow(), code, app.clock), ensure_ascii=False)
     assert NAME not in exported and NAME not in _database_text(app)
-    assert len(export_advisor(app.privacy(), code, app.clock)["erasures"]) == 2
+    assert len(export_advisor(app.uow(), code, app.clock)["erasures"]) == 2
 
 
 def test_every_personal_column_is_exported_erased_and_compacted(app):
@@ -248,11 +248,11 @@ def test_every_personal_column_is_exported_erased_and_compacted(app):
             ).rowcount
             assert written, f"the history has no row of {table.name} about the person"
             markers[(table.name, column.name)] = marker
-    exported = json.dumps(export_advisor(app.privacy(), code, app.clock))
+    exported = json.dumps(export_advisor(app.uow(), code, app.clock))
     missing = [where for where, marker in markers.items() if marker not in exported]
     assert missing == [], f"not in the export: {missing}"
 
-    erase_advisor(app.privacy(), code, app.clock)
+    erase_advisor(app.uow(), code, app.clock)
 
     left = _database_text(app)
     kept = [where for where, marker in markers.items() if marker in left]
@@ -277,6 +277,6 @@ def test_the_export_gives_pay_and_expenses(app):
     pay.log_hours(app.uow(), hours, policy, app.clock)
     expense = pay.RecordExpense(engagement, day, "parking", "12.00", meta=Meta("t"))
     pay.record_expense(app.uow(), expense, policy, app.clock)
-    data = export_advisor(app.privacy(), code, app.clock)
+    data = export_advisor(app.uow(), code, app.clock)
     assert [(h["engagement"], h["centihours"]) for h in data["hours"]] == [(engagement, 250)]
     assert [(e["kind"], e["amount_cents"]) for e in data["expenses"]] == [("parking", 1200)]

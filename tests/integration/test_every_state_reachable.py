@@ -71,7 +71,7 @@ def test_a_file_erased_by_retention_is_not_reopened(any_app, ppflow):
     advisors.apply_screening_outcome(
         any_app.uow(), code, "not_retained", Meta("t", "not now"), clock=any_app.clock
     )
-    erase_advisor(any_app.privacy(), code, any_app.clock)
+    erase_advisor(any_app.uow(), code, any_app.clock)
     refused = ppflow("advisor", "reopen", code, "--reason", "came back", code=1)
     assert "the person's data has been erased" in refused
     assert stage(any_app, code) == "not_retained"

@@ -19,12 +19,8 @@ from ppflow.adapters.orm import AdvisorRow, ContactRow
 from ppflow.adapters.outbox import SqlOutbox
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors
-from ppflow.services.notifications import (
-    InvalidRecipientError,
-    Outcome,
-    dispatch_once,
-    queue_notification,
-)
+from ppflow.services.notifications import InvalidRecipientError, dispatch_once, queue_notification
+from ppflow.services.ports import Outcome
 from tests import factories
 from tests.integration.conftest import free_port
 

@@ -19,6 +19,7 @@ from ppflow.services.privacy import (
     RecordIncident,
     erase_advisor,
     export_advisor,
+    list_incidents,
     record_incident,
 )
 from tests import factories
@@ -75,7 +76,7 @@ def test_withdrawal_ends_engagements_cancels_mail_and_tells_the_coordinator(any_
 def test_an_advisor_gets_all_their_data_out_as_json(any_app):
     app = any_app
     code, team, engagement = placed(app)
-    data = export_advisor(app.privacy(), code, app.clock)
+    data = export_advisor(app.uow(), code, app.clock)
     again = json.loads(json.dumps(data))  # plain, structured data
     assert again["format"] == "ppflow-advisor-export/1"
     assert again["contact"]["last_name"] == "Portabilité"
@@ -90,11 +91,11 @@ def test_erasure_removes_personal_data_and_keeps_the_history(any_app):
     app = any_app
     code, team, engagement = placed(app)
     before = advisors.advisor_history(app.uow(), code)
-    erase_advisor(app.privacy(), code, app.clock)
+    erase_advisor(app.uow(), code, app.clock)
     with app.session_factory() as session:
         contact = session.scalar(select(ContactRow))
     assert (contact.first_name, contact.email, contact.context) == ("[erased]", "", "")
-    dumped = json.dumps(export_advisor(app.privacy(), code, app.clock), ensure_ascii=False)
+    dumped = json.dumps(export_advisor(app.uow(), code, app.clock), ensure_ascii=False)
     for secret in ("Solène", "Portabilité", "lupus"):
         assert secret not in dumped
     after = advisors.advisor_history(app.uow(), code)  # the log stays, its free text goes
@@ -125,16 +126,16 @@ def test_the_incident_register_keeps_what_law_25_asks_for_five_years(any_app):
         "recalled the message; lead confirmed deletion",
         "cli:coordinator",
     )
-    number = record_incident(app.privacy(), cmd, app.clock)
-    [incident] = app.privacy().incidents()
+    number = record_incident(app.uow(), cmd, app.clock)
+    [incident] = list_incidents(app.uow())
     assert incident["id"] == number and incident["keep_until"] == "2031-02-27"
     assert incident["recorded_by"] == "cli:coordinator"
     with pytest.raises(InvalidInputError, match="severity 'huge'.*future"):
         record_incident(
-            app.privacy(),
+            app.uow(),
             RecordIncident(
                 app.clock.now().date() + timedelta(days=3), "x", "y", 1, "huge", "z", "c"
             ),
             app.clock,
         )
-    assert len(app.privacy().incidents()) == 1
+    assert len(list_incidents(app.uow())) == 1

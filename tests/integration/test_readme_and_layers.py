@@ -163,3 +163,143 @@ def test_a_use_case_cannot_be_called_without_its_clock():
             if parameter is not None and parameter.default is not inspect.Parameter.empty:
                 defaulted.append(f"{module.__name__}.{name}")
     assert defaulted == [], f"a clock with a default: {defaulted}"
+
+
+# --------------------------------------------------------------- the services' imports
+
+
+def service_imports() -> dict[str, set[str]]:
+    """Which service modules each service module imports, anywhere in it (at the top,
+    in a function, or for type checking only: each is a dependency a reader follows)."""
+    services = ROOT / "ppflow" / "services"
+    known = {path.stem for path in services.glob("*.py")}
+    graph = {}
+    for path in services.glob("*.py"):
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module == "ppflow.services":
+                names = [f"ppflow.services.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            targets.update(n.split(".")[2] for n in names if n.startswith("ppflow.services."))
+        graph[path.stem] = (targets & known) - {path.stem}
+    return graph
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph (its modules in order, the first repeated at the end), or
+    None when it has none."""
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        if node in path:
+            return path[path.index(node) :] + [node]
+        if node in done:
+            return None
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            cycle = visit(target)
+            if cycle:
+                return cycle
+        path.pop()
+        done.add(node)
+        return None
+
+    for start in sorted(graph):
+        cycle = visit(start)
+        if cycle:
+            return cycle
+    return None
+
+
+def test_the_services_import_no_cycle():
+    """The values the ports carry are defined beside the ports (``ports.py``), so that
+    ``ports`` imports no use case and no two service modules need each other."""
+    cycle = import_cycle(service_imports())
+    assert cycle is None, "service modules import each other in a cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert import_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert import_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+# ------------------------------------------------------------------ one way to commit
+
+# Where a transaction may begin, commit or roll back, and why. Everything else works on
+# the unit of work's session; a use case commits with ``uow.commit()``.
+TRANSACTION_OWNERS = {
+    "ppflow/adapters/unit_of_work.py": "the unit of work: the one boundary",
+    "ppflow/adapters/outbox.py": "the outbox's lease claims and outcomes (its port says so)",
+    "ppflow/adapters/migrations/env.py": "Alembic's transaction around a migration",
+}
+BOUNDARIES = {"begin", "begin_nested", "commit", "rollback"}
+
+
+def transaction_boundaries(source: str, name: str) -> list[str]:
+    """Calls that begin, commit or roll back a transaction (``x.commit()``,
+    ``session_factory.begin()``, ``session.begin_nested()``...): a method of that name
+    called without arguments (a domain entity's ``begin(meta, now)`` is not one), except
+    the unit of work's own, which use cases call as ``uow.commit()``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr not in BOUNDARIES or node.args:
+            continue
+        receiver = ast.unparse(node.func.value)
+        if receiver == "uow":
+            continue
+        found.append(f"{name}:{node.lineno} {receiver}.{node.func.attr}()")
+    return sorted(found, key=lambda site: int(site.split(":")[1].split()[0]))
+
+
+def test_only_the_unit_of_work_and_the_outbox_begin_commit_or_roll_back():
+    """One way to commit: repositories and stores work on the unit of work's session, so
+    that what a use case writes commits together. The outbox alone keeps short
+    transactions of its own, and its port says why."""
+    sources = [*(ROOT / "ppflow").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]
+    found = [
+        site
+        for path in sorted(sources)
+        if path.relative_to(ROOT).as_posix() not in TRANSACTION_OWNERS
+        for site in transaction_boundaries(
+            path.read_text(encoding="utf-8"), path.relative_to(ROOT).as_posix()
+        )
+    ]
+    assert found == [], "these open or end a transaction of their own:\n" + "\n".join(found)
+
+
+def test_the_outbox_port_and_the_layout_say_it_commits_on_its_own():
+    from ppflow.services import ports
+
+    assert "commits on its own" in ports.Outbox.__doc__
+    assert "Outbox" in ports.__doc__  # the module names its one exception
+    layout = README.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"outbox\.py.*commits on its own", layout), (
+        "the README's Layout names the outbox as the adapter with its own transactions"
+    )
+
+
+def test_the_transaction_scan_sees_each_kind_of_boundary():
+    sample = (
+        "def f(session, session_factory, uow, advisor, meta, now):\n"
+        "    with session_factory.begin() as s:\n"
+        "        s.commit()\n"
+        "    session.rollback()\n"
+        "    with session.begin_nested():\n"
+        "        pass\n"
+        "    advisor.begin(meta, now)\n"
+        "    uow.commit()\n"
+    )
+    assert [site.split(" ", 1)[1] for site in transaction_boundaries(sample, "sample")] == [
+        "session_factory.begin()",
+        "s.commit()",
+        "session.rollback()",
+        "session.begin_nested()",
+    ]

@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from ppflow.adapters.orm import ContactRow, NotificationRow, TransitionRow
 from ppflow.domain.commands import Meta
+from ppflow.domain.surveys import FINAL_ROUND, due_round
 from ppflow.services import advisors, feedback, integration, queries
 from ppflow.services.indicators import compute_indicators
 from ppflow.services.retention import apply_retention
-from ppflow.services.sweeps import FINAL_ROUND, due_round, open_due_surveys, send_reminders
+from ppflow.services.sweeps import open_due_surveys, send_reminders
 from tests import factories
 
 META = Meta("test")
@@ -112,7 +113,7 @@ def test_retention_erases_personal_data_but_keeps_the_history(any_app):
             .where(NotificationRow.recipient_code == old)
             .values(status="pending")
         )
-    report = apply_retention(app.retention(), app.settings.retention_days, app.clock)
+    report = apply_retention(app.uow(), app.settings.retention_days, app.clock)
     assert report.erased["withdrawn"] == 1 and report.cancelled >= 1
     with app.session_factory() as session:
         names = set(session.scalars(select(ContactRow.last_name)))
@@ -124,7 +125,7 @@ def test_retention_erases_personal_data_but_keeps_the_history(any_app):
     assert set(pending) == {"dead"}
     assert log == ["identified", "invited", "withdrawn"]
     assert queries.get_advisor(app.uow(), old).advisor.stage == "withdrawn"
-    again = apply_retention(app.retention(), app.settings.retention_days, app.clock)
+    again = apply_retention(app.uow(), app.settings.retention_days, app.clock)
     assert again.total == 0
 
 

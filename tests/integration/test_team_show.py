@@ -49,7 +49,7 @@ def test_new_proposals_replace_the_last_ones_and_erasure_takes_the_advisors_away
     with any_app.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(MatchProposalRow)) == 2
 
-    erase_advisor(any_app.privacy(), first, any_app.clock, actor="dpo")
+    erase_advisor(any_app.uow(), first, any_app.clock, actor="dpo")
 
     out = ppflow("team", "show", team)
     assert second in out and first not in out.split("Last match proposals")[1]

@@ -20,13 +20,12 @@ from ppflow.cli.mail import templates_app
 from ppflow.services.notifications import (
     NOTIFICATIONS,
     DispatchPolicy,
-    OutboxEntry,
-    Person,
     message_id_for,
     retry_delay,
     sample_people,
     template_context,
 )
+from ppflow.services.ports import OutboxEntry, Person
 from ppflow.settings import Settings
 
 TEMPLATES = Settings().templates_dir

@@ -52,30 +52,32 @@ from ppflow.domain.model import (
     TrainingRecord,
     Transition,
 )
-from ppflow.services.compensation import (
+from ppflow.services.feedback import ADVISOR_QUESTIONNAIRE, TEAM_QUESTIONNAIRE
+from ppflow.services.ports import (
     ActivityEntry,
+    AdvisorFilter,
     BudgetLine,
+    ContactMatch,
+    Delivery,
     EngagementPay,
     Expense,
-    PayeeTotal,
-    PayEntry,
-)
-from ppflow.services.feedback import ADVISOR_QUESTIONNAIRE, TEAM_QUESTIONNAIRE
-from ppflow.services.notifications import (
-    Delivery,
+    FixedClock,
+    Found,
     NewNotification,
+    NewReferral,
     OutboxEntry,
     Outcome,
     OutgoingEmail,
+    PayeeTotal,
+    PayEntry,
+    PendingSurvey,
     Person,
+    PoolEntry,
     RenderedEmail,
 )
-from ppflow.services.portal import PendingSurvey
-from ppflow.services.ports import AdvisorFilter, FixedClock, PoolEntry
-from ppflow.services.queries import ContactMatch, matches
+from ppflow.services.queries import matches
 from ppflow.services.questionnaires import Questionnaire, parse
-from ppflow.services.referral_import import NewReferral, RegisteredMeanwhileError
-from ppflow.services.sweeps import Found
+from ppflow.services.referral_import import RegisteredMeanwhileError
 
 
 class FakeIntegrityError(Exception):

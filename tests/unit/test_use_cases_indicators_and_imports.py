@@ -12,7 +12,7 @@ import pytest
 
 from ppflow.domain.commands import Meta
 from ppflow.services import demo, indicators, referral_import
-from ppflow.services.indicators import (
+from ppflow.services.ports import (
     Compensation,
     Durations,
     ItemScores,

@@ -12,7 +12,7 @@ import pytest
 from ppflow.domain.commands import AddTeam, Meta, RecordMeeting
 from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.model import Engagement
-from ppflow.services import feedback, indicators, integration, meetings
+from ppflow.services import feedback, indicators, integration, meetings, ports
 from ppflow.services.organization import add_team
 from tests.unit.fakes import START, advisor_at, organization
 from tests.unit.test_use_cases_indicators_and_imports import Q1, FakeIndicatorQueries
@@ -154,10 +154,10 @@ def test_the_evaluation_scores_the_meetings_held_while_the_engagement_ran(o):
 class WithAttendance(FakeIndicatorQueries):
     def attendance(self, start, end):
         self.asked = (start, end)
-        return [indicators.Attendance("QT-B", 4, 1), indicators.Attendance("QT-A", 6, 5)]
+        return [ports.Attendance("QT-B", 4, 1), ports.Attendance("QT-A", 6, 5)]
 
     def target_versions(self):
-        return [indicators.TargetVersion("attendance_rate", 0.7, "2026", 1, Q1[0])]
+        return [ports.TargetVersion("attendance_rate", 0.7, "2026", 1, Q1[0])]
 
 
 def test_the_attendance_rate_is_counted_per_team_and_overall_against_its_target():

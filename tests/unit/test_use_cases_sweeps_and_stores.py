@@ -11,14 +11,15 @@ from datetime import date, timedelta
 import pytest
 
 from ppflow.domain.errors import InvalidInputError, NotFoundError
+from ppflow.domain.surveys import due_round
 from ppflow.services import privacy, retention, sweeps
-from ppflow.services.ports import FixedClock
-from ppflow.services.sweeps import Case, Found
+from ppflow.services.ports import Case, FixedClock, Found
 from tests.unit.fakes import (
     START,
     FakePrivacyStore,
     FakeRetentionStore,
     FakeSweepQueries,
+    FakeUnitOfWork,
     advisor_at,
     organization,
 )
@@ -85,20 +86,28 @@ def test_due_survey_rounds_are_opened_and_counted():
 
 
 def test_survey_rounds_fall_three_months_in_then_every_six():
-    assert [sweeps.due_round(m) for m in (0, 2, 3, 8, 9, 15)] == [0, 0, 1, 1, 2, 3]
+    assert [due_round(m) for m in (0, 2, 3, 8, 9, 15)] == [0, 0, 1, 1, 2, 3]
 
 
 # ------------------------------------------------------------------------- retention
+
+
+def holding(store, name: str) -> FakeUnitOfWork:
+    """A unit of work whose privacy or retention store is ``store``."""
+    uow = FakeUnitOfWork()
+    setattr(uow, name, store)
+    return uow
 
 
 def test_retention_erases_each_final_state_after_its_own_period():
     store = FakeRetentionStore(people={"withdrawn": 2, "declined": 1}, mail=1)
     clock = FixedClock(START)
 
-    report = retention.apply_retention(store, {"withdrawn": 30, "declined": 365}, clock)
+    uow = holding(store, "retention")
+    report = retention.apply_retention(uow, {"withdrawn": 30, "declined": 365}, clock)
 
     assert report.erased == {"declined": 1, "withdrawn": 2} and report.total == 3
-    assert report.cancelled == 2
+    assert report.cancelled == 2 and uow.commits == 1  # one transaction for every state
     assert store.asked == [
         ("declined", START - timedelta(days=365)),
         ("withdrawn", START - timedelta(days=30)),
@@ -107,7 +116,9 @@ def test_retention_erases_each_final_state_after_its_own_period():
 
 def test_retention_is_set_only_for_final_states():
     with pytest.raises(ValueError, match="active is not one of alumni, declined"):
-        retention.apply_retention(FakeRetentionStore(), {"active": 30}, FixedClock(START))
+        retention.apply_retention(
+            holding(FakeRetentionStore(), "retention"), {"active": 30}, FixedClock(START)
+        )
 
 
 # --------------------------------------------------------------------------- privacy
@@ -116,19 +127,20 @@ def test_retention_is_set_only_for_final_states():
 def test_an_export_is_stamped_with_its_format_and_time_and_an_unknown_advisor_refused():
     store = FakePrivacyStore(exports={"PA-2222AA": {"advisor": {"code": "PA-2222AA"}}})
 
-    exported = privacy.export_advisor(store, "PA-2222AA", FixedClock(START))
+    exported = privacy.export_advisor(holding(store, "privacy"), "PA-2222AA", FixedClock(START))
 
     assert exported["format"] == "ppflow-advisor-export/1"
     assert exported["exported_at"] == START.isoformat()
     assert exported["advisor"] == {"code": "PA-2222AA"}
     with pytest.raises(NotFoundError):
-        privacy.export_advisor(store, "PA-NOBODY", FixedClock(START))
+        privacy.export_advisor(holding(store, "privacy"), "PA-NOBODY", FixedClock(START))
 
 
 def test_erasure_on_request_is_asked_of_the_store_at_the_clocks_time():
     store = FakePrivacyStore(exports={"PA-2222AA": {}})
-    privacy.erase_advisor(store, "PA-2222AA", FixedClock(START))
-    assert store.erased == [("PA-2222AA", START)]
+    uow = holding(store, "privacy")
+    privacy.erase_advisor(uow, "PA-2222AA", FixedClock(START))
+    assert store.erased == [("PA-2222AA", START)] and uow.commits == 1
 
 
 def incident(**changes):
@@ -147,9 +159,10 @@ def incident(**changes):
 
 def test_an_incident_is_registered_and_kept_five_years():
     store = FakePrivacyStore()
+    uow = holding(store, "privacy")
 
-    privacy.record_incident(store, incident(), FixedClock(START))
-    privacy.record_incident(store, incident(occurred_on=date(2024, 2, 29)), FixedClock(START))
+    privacy.record_incident(uow, incident(), FixedClock(START))
+    privacy.record_incident(uow, incident(occurred_on=date(2024, 2, 29)), FixedClock(START))
 
     first, leap = store.incident_rows
     assert (first["keep_until"], first["recorded_by"], first["recorded_at"]) == (
@@ -164,7 +177,7 @@ def test_an_incident_is_refused_with_every_problem_named():
     bad = incident(severity="huge", people_affected=-1, measures=" ", occurred_on=date(2026, 4, 1))
 
     with pytest.raises(InvalidInputError) as error:
-        privacy.record_incident(FakePrivacyStore(), bad, FixedClock(START))
+        privacy.record_incident(holding(FakePrivacyStore(), "privacy"), bad, FixedClock(START))
 
     for part in ("severity 'huge'", "cannot be negative", "measures must be described", "future"):
         assert part in str(error.value)

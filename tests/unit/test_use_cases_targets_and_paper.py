@@ -10,10 +10,11 @@ import pytest
 from ppflow.domain.commands import Meta
 from ppflow.domain.errors import ConcurrentUpdateError, InvalidInputError, NotFoundError
 from ppflow.domain.model import ProgramTarget
+from ppflow.domain.surveys import FINAL_ROUND
 from ppflow.services import advisors, indicators, integration, portal, queries
 from ppflow.services import organization as org
-from ppflow.services.indicators import TargetVersion, targets_in_force
-from ppflow.services.sweeps import FINAL_ROUND
+from ppflow.services.indicators import targets_in_force
+from ppflow.services.ports import TargetVersion
 from tests.unit.fakes import START, FakeQuestionnaires, advisor_at, organization
 from tests.unit.test_use_cases_indicators_and_imports import FakeIndicatorQueries
 

@@ -39,14 +39,8 @@ from jinja2 import (
 
 from ppflow.domain.model import LANGUAGES
 from ppflow.services.links import survey_url, withdrawal_url
-from ppflow.services.notifications import (
-    NOTIFICATIONS,
-    Person,
-    RenderedEmail,
-    sample_people,
-    template_context,
-)
-from ppflow.services.ports import Clock, FixedClock
+from ppflow.services.notifications import NOTIFICATIONS, sample_people, template_context
+from ppflow.services.ports import Clock, FixedClock, Person, RenderedEmail
 from ppflow.services.sweeps import digest_line, digest_texts
 from ppflow.services.wording import (
     Wording,

@@ -36,8 +36,7 @@ from aiosmtplib import (
     SMTPSenderRefused,
 )
 
-from ppflow.services.notifications import Delivery, OutgoingEmail
-from ppflow.services.ports import Clock
+from ppflow.services.ports import Clock, Delivery, OutgoingEmail
 from ppflow.settings import SmtpSettings
 
 CONNECTION_ERRORS = (SMTPException, OSError, asyncio.TimeoutError)
