@@ -201,17 +201,21 @@ def problems(directory: Path) -> dict[tuple[str, str, str], tuple[str, ...]]:
 
 
 def test_the_check_refuses_a_subject_that_carries_an_internal_code(copy):
-    (copy / "email" / "fr" / "survey_request.subject.txt").write_text(
-        "Votre avis sur le partenariat ({{ survey }})\n"
+    (copy / "email" / "survey_request.subject.txt").write_text(
+        '{{ _("Your feedback on the partnership") }} ({{ survey }})\n'
     )
-    (copy / "email" / "en" / "referral_received.subject.txt").write_text(
-        "New referral: {{ advisor.code }}\n"
+    (copy / "email" / "referral_received.subject.txt").write_text(
+        '{{ _("A new referral to process") }}: {{ advisor.code }}\n'
     )
     found = problems(copy)
     assert set(found) == {
-        ("survey_request", "fr", "advisor"),
-        ("survey_request", "fr", "staff"),
-        ("referral_received", "en", "staff"),
+        (name, lang, audience)
+        for lang in ("fr", "en")
+        for name, audience in (
+            ("survey_request", "advisor"),
+            ("survey_request", "staff"),
+            ("referral_received", "staff"),
+        )
     }
     assert found["survey_request", "fr", "advisor"] == (
         "the subject carries an internal code (SV-3QJ7TN); name it in the body",
