@@ -143,9 +143,8 @@ def current_app() -> App:
 
 
 def language() -> str:
-    """The CLI's language: ``PPFLOW_LANGUAGE``, else the organization's default language."""
-    settings = current_app().settings
-    return settings.language or settings.smtp.default_language
+    """The CLI's language: ``PPFLOW_LANGUAGE``, else the locale's, else the organization's."""
+    return current_app().settings.interface_language()
 
 
 def _text(key: str, lang: str, **values: object) -> str:
