@@ -41,6 +41,8 @@ from jinja2 import Environment, pass_context
 from ppflow.domain.model import LANGUAGES
 
 FOLDER = "locale"
+# The templates whose every sentence goes through the catalogue.
+TRANSLATED = ("email", "portal")
 DOMAIN = "ppflow"
 MAPPING = "babel.cfg"
 
@@ -176,3 +178,31 @@ def check_catalogues(templates_dir: Path, languages: Iterable[str] = LANGUAGES) 
         if not mo.is_file() or mo.read_bytes() != compiled(catalog):
             problems.append(f"{where}.mo is not the compiled {where}.po (run pybabel compile)")
     return problems
+
+
+# What may stand outside _() in a template: Jinja, markup, code and commands, a language's
+# own name in that language (``<a lang="en">English</a>``), and punctuation.
+_NOT_PROSE = re.compile(
+    r"{{.*?}}|{%.*?%}|{#.*?#}|<(style|script|code)\b.*?</\1>|<!--.*?-->"
+    r"|<(\w+)[^>]*\blang=\"[a-z]{2}\"[^>]*>[^<]*</\2>|<[^>]*>|&\w+;"
+    r"|\bppflow(?: [\w.…-]+)+",
+    re.S | re.I,
+)
+
+
+def untranslated_text(templates_dir: Path) -> list[str]:
+    """Words an e-mail or portal template says outside ``_()``/``ngettext()``: extraction
+    cannot see them, so they would reach every reader untranslated."""
+    found = []
+    for folder in TRANSLATED:
+        root = templates_dir / folder
+        paths = sorted(root.rglob("*")) if root.is_dir() else []
+        for path in paths:
+            if path.suffix not in (".html", ".txt"):
+                continue
+            rest = _NOT_PROSE.sub(" ", path.read_text(encoding="utf-8"))
+            words = re.findall(r"[^\W\d_]{2,}", rest)
+            if words:
+                where = path.relative_to(templates_dir)
+                found.append(f"text outside _() in {where}: {' '.join(words[:6])}")
+    return found

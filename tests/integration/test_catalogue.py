@@ -100,6 +100,12 @@ def test_text_a_template_says_outside_gettext_fails_the_check(copy):
     assert found == {"(text outside _())": ("text outside _() in email/welcome.txt: See you soon",)}
 
 
+def test_text_a_portal_page_says_outside_gettext_fails_the_check(copy):
+    edit(copy / "portal" / "withdrawn.html", "</h1>", " for good</h1>")
+    found = {c.notification: c.problems for c in check_templates(copy) if not c.ok}
+    assert found == {"(text outside _())": ("text outside _() in portal/withdrawn.html: for good",)}
+
+
 def test_a_catalogue_edited_but_not_compiled_fails_the_check(copy):
     edit(po_path(copy, "fr"), HELLO_FR, HELLO_FR.replace("Bonjour", "Salut"))
     assert catalogue_problems(copy) == (
@@ -116,7 +122,8 @@ def test_a_missing_compiled_catalogue_is_reported_not_raised(copy, tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_one_template_says_each_e_mail_in_every_language():
+def test_one_template_says_each_e_mail_and_each_page_in_every_language():
+    assert not [p for p in (TEMPLATES / "portal").iterdir() if p.is_dir()]
     email = TEMPLATES / "email"
     assert not [p for p in email.iterdir() if p.is_dir()]
     parts = {p.name for p in email.iterdir() if not p.name.startswith("_")}

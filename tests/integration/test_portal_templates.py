@@ -40,8 +40,10 @@ def test_every_portal_page_renders_in_french_and_english():
 
 
 def test_the_check_reports_a_missing_page(copy):
-    (copy / "portal" / "en" / "thanks.html").unlink()
-    assert failed(copy) == {("portal/thanks", "en"): ("missing template portal/en/thanks.html",)}
+    (copy / "portal" / "thanks.html").unlink()
+    assert failed(copy) == {
+        ("portal/thanks", lang): ("missing template portal/thanks.html",) for lang in ("fr", "en")
+    }
 
 
 def test_the_check_reports_a_text_missing_from_the_catalogue(copy):
@@ -54,11 +56,11 @@ def test_the_check_reports_a_text_missing_from_the_catalogue(copy):
 
 
 def test_the_check_reports_a_missing_variable_and_an_unfilled_placeholder(copy):
-    form = copy / "portal" / "fr" / "form.html"
+    form = copy / "portal" / "form.html"
     form.write_text(
         form.read_text(encoding="utf-8").replace("</form>", "</form>{{ meeting_date }}"), "utf-8"
     )
-    thanks = copy / "portal" / "en" / "thanks.html"
+    thanks = copy / "portal" / "thanks.html"
     thanks.write_text(thanks.read_text(encoding="utf-8").replace("</h1>", " {team}</h1>"), "utf-8")
     found = failed(copy)
     assert "meeting_date" in found["portal/form", "fr"][0]

@@ -220,7 +220,7 @@ def _drop_first_text(path: Path) -> str:
     "place",
     [
         "email/invitation.html",
-        "portal/fr/form.html",
+        "portal/form.html",
         "wording/en/digest.yaml",
         "wording/fr/portal.yaml",
         "wording/en/report.yaml",

@@ -41,7 +41,13 @@ from jinja2 import (
     select_autoescape,
 )
 
-from ppflow.adapters.catalogue import CatalogueError, check_catalogues, install, load_translations
+from ppflow.adapters.catalogue import (
+    CatalogueError,
+    check_catalogues,
+    install,
+    load_translations,
+    untranslated_text,
+)
 from ppflow.domain.model import LANGUAGES
 from ppflow.services.links import survey_url, withdrawal_url
 from ppflow.services.notifications import (
@@ -385,28 +391,3 @@ def _stray_files(templates_dir: Path) -> list[str]:
         if path.is_file()
         and not (path.name.startswith("_") or path.name == "layout.html" or path.name in known)
     ]
-
-
-# What may stand outside _() in a template: Jinja, markup, code and commands, and punctuation.
-_NOT_PROSE = re.compile(
-    r"{{.*?}}|{%.*?%}|{#.*?#}|<(style|code)\b.*?</\1>|<!--.*?-->|<[^>]*>|&\w+;"
-    r"|\bppflow(?: [\w.…-]+)+",
-    re.S | re.I,
-)
-
-
-def untranslated_text(templates_dir: Path) -> list[str]:
-    """Words an e-mail template says outside ``_()``/``ngettext()``: extraction cannot see
-    them, so they would reach every reader untranslated."""
-    folder = templates_dir / ROOT
-    found = []
-    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
-        if not path.is_file():
-            continue
-        rest = _NOT_PROSE.sub(" ", path.read_text(encoding="utf-8"))
-        words = re.findall(r"[^\W\d_]{2,}", rest)
-        if words:
-            found.append(
-                f"text outside _() in {ROOT}/{path.relative_to(folder)}: {' '.join(words[:6])}"
-            )
-    return found
