@@ -20,7 +20,7 @@ over 64 kB is refused with 413 as soon as it passes the limit, without reading t
 Logs name no person and no link: only the kind of refusal.
 
 The texts the form pages share (the team line, sections, "not applicable", the error
-messages) are in the wording catalogue ``wording/<lang>/portal.yaml``; the pages are
+messages) are in the wording catalogue ``wording/portal.yaml``; the pages are
 ``portal/*.html``, one for every language, their sentences in ``_()`` translated by the
 gettext catalogue (``ppflow.adapters.catalogue``). :func:`check_portal_templates`
 renders every page in every language with sample data, for ``ppflow templates check``.

@@ -162,7 +162,7 @@ def _text(key: str, lang: str, **values: object) -> str:
 
 
 def say(key: str, **values: object) -> str:
-    """A text of the CLI's catalogue (``wording/<lang>/cli.yaml``), in the CLI's language,
+    """A text of the CLI's catalogue (``wording/cli.yaml``, translated), in the CLI's language,
     set in its typography before the values go in (a code or an address keeps its colons)."""
     from ppflow.services.wording import typeset
 

@@ -28,6 +28,7 @@ from ppflow.services.notifications import (
     template_context,
 )
 from ppflow.settings import Settings
+from tests.integration.catalogue_helpers import drop_translation
 
 TEMPLATES = Settings().templates_dir
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,18 +202,15 @@ def test_a_row_always_gets_the_same_message_id():
     assert first != message_id_for(other, "partenariat@hopital.example")
 
 
-def _drop_first_text(path: Path) -> str:
-    """Remove the first text of a wording catalogue; return its dotted key."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    node, key = document, []
+def _drop_first_text(templates_dir: Path, language: str, area: str) -> str:
+    """Remove the first text of an area from one language's catalogue; return its key."""
+    document = yaml.safe_load((templates_dir / "wording" / f"{area}.yaml").read_text("utf-8"))
+    node, key = document, [area]
     while isinstance(node, dict):
         first = next(iter(node))
         key.append(str(first))
-        if not isinstance(node[first], dict):
-            del node[first]
-            break
         node = node[first]
-    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    drop_translation(templates_dir, language, ".".join(key))
     return ".".join(key)
 
 
@@ -234,8 +232,8 @@ def test_templates_check_fails_on_a_missing_translation_in_every_place_people_re
     """E-mails, the digest, the portal, the report, and the labels of stages and
     indicators: a text gone from one language fails ``ppflow templates check``."""
     path = copy / place
-    if path.suffix == ".yaml":
-        what = f"{path.stem}.{_drop_first_text(path)}"
+    if path.suffix == ".yaml":  # wording/<lang>/<area>.yaml: that language's text of the area
+        what = _drop_first_text(copy, path.parent.name, path.stem)
     else:
         path.unlink()
         what = place
