@@ -12,7 +12,8 @@ plural, n, num=...) }}`` (``jinja2.ext.i18n``, new-style gettext: variables are 
 HTML, and a literal ``%`` is written ``%%``). The language of a rendering is the ``lang`` of
 its context, so one environment serves every language. A translator's round::
 
-    pybabel extract -F templates/locale/babel.cfg -o templates/locale/ppflow.pot templates
+    pybabel extract -F templates/locale/babel.cfg --project ppflow \
+        --copyright-holder ppflow -o templates/locale/ppflow.pot templates
     pybabel update -i templates/locale/ppflow.pot -d templates/locale -D ppflow
     (translate in templates/locale/fr/LC_MESSAGES/ppflow.po, and en's)
     pybabel compile -d templates/locale -D ppflow
