@@ -144,7 +144,10 @@ def check_catalogues(templates_dir: Path, languages: Iterable[str] = LANGUAGES) 
         template = read_catalogue(pot)
     except OSError:
         return [f"no message template at {FOLDER}/{DOMAIN}.pot"]
-    fresh = extract(templates_dir)
+    try:
+        fresh = extract(templates_dir)
+    except OSError as error:
+        return [f"extraction failed: {error}"]
     known = {message.id for message in template if message.id}
     said = {message.id for message in fresh if message.id}
     problems += [
