@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +21,7 @@ from pydantic_settings import (
 from ppflow import resources
 from ppflow.domain.errors import PPFlowError
 from ppflow.domain.lifecycle import AdvisorStage
+from ppflow.domain.model import LANGUAGES
 
 # Names a file of PPFLOW_... lines that every ppflow process reads (the CLI, `ppflow serve`,
 # the portal, and the flow runs of a worker, whose work pool's job variables name it), so
@@ -149,7 +151,8 @@ class Settings(BaseSettings):
     organization_name: str | None = None
     organization_name_en: str | None = None
     actor: str | None = None
-    # The CLI's language (fr or en); the organization's, PPFLOW_SMTP__DEFAULT_LANGUAGE, if unset.
+    # The CLI's language (fr or en); unset, the locale's, else the organization's
+    # (see interface_language).
     language: str | None = None
     # How long a flow waits for a person's decision, and how often a paused run looks.
     decision_timeout_hours: float = 24 * 28
@@ -194,6 +197,17 @@ class Settings(BaseSettings):
         if self.organization_name_en and self.organization_name_en.strip():
             names["en"] = self.organization_name_en.strip()
         return names
+
+    def interface_language(self, environ: Mapping[str, str] | None = None) -> str:
+        """The language people read ppflow in: PPFLOW_LANGUAGE, else the locale's (the first
+        of LC_ALL, LC_MESSAGES, LANG that is set: ``fr_CA.UTF-8`` is fr), else the
+        organization's (PPFLOW_SMTP__DEFAULT_LANGUAGE: French unless set)."""
+        if self.language:
+            return self.language
+        found = os.environ if environ is None else environ
+        locale = next((found[v] for v in ("LC_ALL", "LC_MESSAGES", "LANG") if found.get(v)), "")
+        code = locale.split(".")[0].split("@")[0].split("_")[0].lower()
+        return code if code in LANGUAGES else self.smtp.default_language
 
     @property
     def resolved_database_url(self) -> str:

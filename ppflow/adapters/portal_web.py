@@ -20,9 +20,10 @@ over 64 kB is refused with 413 as soon as it passes the limit, without reading t
 Logs name no person and no link: only the kind of refusal.
 
 The texts the form pages share (the team line, sections, "not applicable", the error
-messages) are in the wording catalogue ``wording/<lang>/portal.yaml``; the pages are
-``portal/<lang>/*.html``. :func:`check_portal_templates` renders every page in every
-language with sample data, for ``ppflow templates check``.
+messages) are in the wording catalogue ``wording/portal.yaml``; the pages are
+``portal/*.html``, one for every language, their sentences in ``_()`` translated by the
+gettext catalogue (``ppflow.adapters.catalogue``). :func:`check_portal_templates`
+renders every page in every language with sample data, for ``ppflow templates check``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ppflow.adapters.catalogue import CatalogueError, install, load_translations
 from ppflow.adapters.email.rendering import TemplateCheck
 from ppflow.domain.errors import InvalidInputError
 from ppflow.services import links
@@ -136,6 +138,7 @@ def template_environment(templates_dir: Path) -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(template_filters())
+    install(env, load_translations(templates_dir))  # _() speaks the page's ``lang``
     return env
 
 
@@ -159,7 +162,7 @@ class Problems:
 
 
 class PortalPages:
-    """Every page of the portal, from ``portal/<lang>/`` and the wording catalogues of one
+    """Every page of the portal, from ``portal/``, the gettext and wording catalogues of one
     templates directory. The web app and :func:`check_portal_templates` render through it."""
 
     def __init__(self, templates_dir: Path):
@@ -178,7 +181,7 @@ class PortalPages:
         return self.wording.text(key, language, **values)
 
     def render(self, name: str, language: str, **context) -> str:
-        template = self.env.get_template(f"portal/{language}/{name}.html")
+        template = self.env.get_template(f"portal/{name}.html")
         return template.render(lang=language, **context)
 
     def form(
@@ -508,7 +511,7 @@ def check_portal_templates(
     unfilled."""
     try:
         pages = PortalPages(Path(templates_dir))
-    except WordingError as error:
+    except (WordingError, CatalogueError) as error:
         return [TemplateCheck("portal", "-", "respondent", (str(error),))]
     except TemplateNotFound as missing:
         return [TemplateCheck("portal", "-", "respondent", (f"missing template {missing}",))]

@@ -143,9 +143,8 @@ def current_app() -> App:
 
 
 def language() -> str:
-    """The CLI's language: ``PPFLOW_LANGUAGE``, else the organization's default language."""
-    settings = current_app().settings
-    return settings.language or settings.smtp.default_language
+    """The CLI's language: ``PPFLOW_LANGUAGE``, else the locale's, else the organization's."""
+    return current_app().settings.interface_language()
 
 
 def _text(key: str, lang: str, **values: object) -> str:
@@ -163,7 +162,7 @@ def _text(key: str, lang: str, **values: object) -> str:
 
 
 def say(key: str, **values: object) -> str:
-    """A text of the CLI's catalogue (``wording/<lang>/cli.yaml``), in the CLI's language,
+    """A text of the CLI's catalogue (``wording/cli.yaml``, translated), in the CLI's language,
     set in its typography before the values go in (a code or an address keeps its colons)."""
     from ppflow.services.wording import typeset
 

@@ -18,7 +18,7 @@ from rich.text import Text
 from ppflow.cli.context import current_app, out, styled
 from ppflow.cli.errors import CommandGroup, fail
 
-templates_app = CommandGroup(help="Bilingual e-mail templates.")
+templates_app = CommandGroup(help="The templates and their translations (gettext catalogue).")
 mail_app = CommandGroup(help="Send queued mail; read the mail sink.")
 outbox_app = CommandGroup(help="The notification outbox: see and re-queue mail.")
 
@@ -47,8 +47,9 @@ def _short(text: str | None, width: int = 60) -> str:
 
 @templates_app.command("check")
 def templates_check() -> None:
-    """Render every template in French and English with sample context; exit 1 on a
-    missing variable or translation."""
+    """Render every template in French and English with sample context, and check the
+    gettext catalogue; exit 1 on a missing variable or template, and on a message
+    untranslated or fuzzy in a language, or said outside _() or missing from the .pot."""
     directory = current_app().settings.templates_dir
     results = current_app().check_templates()
     table = Table(title=f"Templates in {directory}")

@@ -101,7 +101,7 @@ def quarter_of(moment: datetime) -> str:
 
 
 # The indicators the report computes (``program target`` accepts these). What a manager
-# reads for each is in wording/<lang>/indicators.yaml, under ``labels``.
+# reads for each is in wording/indicators.yaml (translated in locale/), under ``labels``.
 INDICATOR_NAMES = (
     "new_referrals",
     "advisors_integrated",

@@ -34,7 +34,7 @@ DIGEST_ITEMS = 200  # the longest list one e-mail carries; the total is always g
 
 
 # The kinds of stalled case a digest lists. A case carries its kind and plain values; the
-# digest words it in the coordinator's language (wording/<lang>/digest.yaml).
+# digest words it in the coordinator's language (wording/digest.yaml, translated in locale/).
 ADVISOR_STAGE_KINDS = (AdvisorStage.IDENTIFIED, AdvisorStage.INVITED, AdvisorStage.PREPARING)
 CASE_KINDS = (*ADVISOR_STAGE_KINDS, "survey", "consent", "training", "decision")
 # The stages whose runs wait for a person's answer (a "decision" case's detail), and the

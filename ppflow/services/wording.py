@@ -5,14 +5,18 @@ Formatting is Babel's, with the Canadian locales (``fr`` is ``fr_CA``, ``en`` is
 ``en_CA``): "14 décembre 2026", "1 234,50 $", "100 %" in French; "December 14, 2026",
 "$1,234.50", "100%" in English.
 
-The catalogues are YAML files, one per area and language, in the templates directory::
+The texts are written in English in YAML files, one per area, in the templates directory,
+and translated in the gettext catalogue beside them (``locale/``, where each text is a
+message whose context is its key)::
 
-    wording/<lang>/<area>.yaml      a mapping of keys (nested mappings allowed) to text
+    wording/<area>.yaml                  a mapping of keys (nested mappings allowed) to text
+    locale/<lang>/LC_MESSAGES/ppflow.mo  the translations (``msgctxt "<area>.<key>"``)
 
 A text is found by ``<area>.<key>``: ``text("stages.advisor.integrated", "fr")``. Values
 may hold ``{placeholders}``, filled by :func:`Wording.text`. :func:`check_wording` (part of
-``ppflow templates check``) reports an area or a key missing from a language, an empty
-text, and placeholders that differ between languages.
+``ppflow templates check``) reports a text a language lacks, an empty text, and
+placeholders that differ from the English. :func:`extract_wording` is the Babel extractor
+``pybabel extract`` runs on ``wording/*.yaml`` (``locale/babel.cfg``).
 """
 
 from __future__ import annotations
@@ -30,11 +34,14 @@ import yaml
 from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
+from babel.messages.mofile import read_mo
 
 from ppflow.domain.model import LANGUAGES
 
 LOCALES = {"fr": "fr_CA", "en": "en_CA"}
 FOLDER = "wording"
+LOCALE = Path("locale")
+DOMAIN = "ppflow"
 NBSP = "\u00a0"  # before a colon and inside guillemets
 NNBSP = "\u202f"  # Babel's thin space in French numbers and percentages
 
@@ -160,7 +167,18 @@ class Wording:
 
     @classmethod
     def from_directory(cls, templates_dir: Path, languages: Iterable[str] = LANGUAGES):
-        return cls({lang: read_catalogue(templates_dir / FOLDER / lang) for lang in languages})
+        """The English texts of ``wording/``, in each language its catalogue translates."""
+        source = read_catalogue(templates_dir / FOLDER)
+        texts = {}
+        for language in languages:
+            catalog = _compiled(templates_dir, language)
+            found = {}
+            for key, english in source.items():
+                message = catalog.get(english, context=key)
+                if message is not None and message.string:
+                    found[key] = message.string
+            texts[language] = found
+        return cls(texts)
 
     def has(self, key: str, language: str) -> bool:
         return key in self.texts.get(language, {})
@@ -186,6 +204,15 @@ class Wording:
         return self.text(f"stages.{kind}.{stage}", language)
 
 
+def _compiled(templates_dir: Path, language: str):
+    path = templates_dir / LOCALE / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    try:
+        with path.open("rb") as handle:
+            return read_mo(handle)
+    except OSError:
+        raise WordingError(f"missing translation: no compiled catalogue at {path}") from None
+
+
 @lru_cache(maxsize=4)
 def _shipped(templates_dir: Path) -> Wording:
     return Wording.from_directory(templates_dir)
@@ -201,36 +228,45 @@ def shipped_wording(templates_dir: Path | None = None) -> Wording:
 
 
 def check_wording(templates_dir: Path, languages: Iterable[str] = LANGUAGES) -> list[str]:
-    """Problems in the catalogues, one sentence each: an area or key missing from a
-    language, an empty text, placeholders that differ between languages."""
-    languages = tuple(languages)
-    problems: list[str] = []
-    root = templates_dir / FOLDER
-    areas = {lang: {p.stem for p in (root / lang).glob("*.yaml")} for lang in languages}
-    every_area = set().union(*areas.values())
-    for lang in languages:
-        problems.extend(
-            f"missing translation: {FOLDER}/{lang}/{area}.yaml"
-            for area in sorted(every_area - areas[lang])
-        )
+    """Problems in the texts, one sentence each: a text a language lacks (untranslated),
+    an empty text, placeholders that differ from the English."""
     try:
-        texts = {lang: read_catalogue(root / lang) for lang in languages}
+        source = read_catalogue(templates_dir / FOLDER)
+        wording = Wording.from_directory(templates_dir, languages)
     except WordingError as error:
-        return [*problems, str(error)]
-    every_key = set().union(*(t.keys() for t in texts.values()))
-    for key in sorted(every_key):
-        present = {lang: texts[lang][key] for lang in languages if key in texts[lang]}
+        return [str(error)]
+    problems: list[str] = []
+    for key, english in sorted(source.items()):
         for lang in languages:
-            if lang not in present and key.split(".", 1)[0] in areas[lang]:
+            if not wording.has(key, lang):
                 problems.append(f"missing translation: {lang} text for {key}")
-        for lang, value in present.items():
+                continue
+            value = wording.texts[lang][key]
             if not value.strip():
                 problems.append(f"empty {lang} text for {key}")
-        shapes = {lang: _placeholders(value) for lang, value in present.items()}
-        if len({frozenset(s) for s in shapes.values()}) > 1:
-            detail = "; ".join(f"{lang}: {sorted(s)}" for lang, s in shapes.items())
-            problems.append(f"placeholders differ for {key} ({detail})")
+            if _placeholders(value) != _placeholders(english):
+                detail = (
+                    f"en: {sorted(_placeholders(english))}; {lang}: {sorted(_placeholders(value))}"
+                )
+                problems.append(f"placeholders differ for {key} ({detail})")
     return problems
+
+
+def extract_wording(fileobj, keywords, comment_tags, options):
+    """Babel's extraction method for ``wording/<area>.yaml``: each text is a message in
+    context ``<area>.<key>`` (``pgettext(key, text)``)."""
+    area = Path(getattr(fileobj, "name", "wording.yaml")).stem
+    root = yaml.compose(fileobj.read().decode("utf-8"))
+
+    def walk(prefix: str, node):
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                yield from walk(f"{prefix}.{key.value}", value)
+        elif isinstance(node, yaml.ScalarNode):
+            yield node.start_mark.line + 1, "pgettext", (prefix, node.value), []
+
+    if root is not None:
+        yield from walk(area, root)
 
 
 def template_filters() -> dict[str, object]:

@@ -281,8 +281,7 @@ def test_the_cli_texts_come_from_the_shipped_catalogue_when_an_organization_s_co
 
     copy = tmp_path / "templates"
     shutil.copytree(templates_dir(), copy)
-    for language in ("fr", "en"):
-        (copy / "wording" / language / "cli.yaml").unlink()
+    (copy / "wording" / "cli.yaml").unlink()
     app = speaking(sqlite_app, "en")
     app.settings = app.settings.model_copy(update={"templates_dir": copy})
     code = factories.referral(app, factories.staff(app))

@@ -11,7 +11,6 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-import yaml
 from sqlalchemy import select
 
 from ppflow.adapters.orm import NotificationRow
@@ -20,6 +19,7 @@ from ppflow.services import advisors, feedback, integration
 from ppflow.services.notifications import template_context
 from ppflow.services.ports import Case
 from ppflow.services.sweeps import send_reminders
+from ppflow.services.wording import Wording
 from tests import factories
 from tests.integration.test_notifications import by_template, dispatch
 
@@ -36,15 +36,11 @@ ENGLISH = (
 
 def stage_words(templates: Path) -> dict[str, set[str]]:
     """The English label of every stage whose French label differs, by language."""
-    read = {
-        lang: yaml.safe_load((templates / "wording" / lang / "stages.yaml").read_text("utf-8"))
-        for lang in ("fr", "en")
-    }
+    wording = Wording.from_directory(templates)
     english = set()
-    for kind, stages in read["en"].items():
-        for stage, label in stages.items():
-            if read["fr"][kind][stage] != label:
-                english |= {label, stage}
+    for key, label in wording.texts["en"].items():
+        if key.startswith("stages.") and wording.texts["fr"][key] != label:
+            english |= {label, key.rsplit(".", 1)[-1]}
     return {"en": english}
 
 

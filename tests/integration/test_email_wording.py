@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from ppflow.adapters.email.rendering import (
     JinjaRenderer,
@@ -25,6 +24,7 @@ from ppflow.services.notifications import NOTIFICATIONS, sample_people, template
 from ppflow.services.ports import FixedClock, Person
 from ppflow.services.wording import NBSP
 from ppflow.settings import Settings
+from tests.integration.catalogue_helpers import drop_translation, drop_translations
 
 TEMPLATES = Settings().templates_dir
 NOW = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
@@ -201,17 +201,21 @@ def problems(directory: Path) -> dict[tuple[str, str, str], tuple[str, ...]]:
 
 
 def test_the_check_refuses_a_subject_that_carries_an_internal_code(copy):
-    (copy / "email" / "fr" / "survey_request.subject.txt").write_text(
-        "Votre avis sur le partenariat ({{ survey }})\n"
+    (copy / "email" / "survey_request.subject.txt").write_text(
+        '{{ _("Your feedback on the partnership") }} ({{ survey }})\n'
     )
-    (copy / "email" / "en" / "referral_received.subject.txt").write_text(
-        "New referral: {{ advisor.code }}\n"
+    (copy / "email" / "referral_received.subject.txt").write_text(
+        '{{ _("A new referral to process") }}: {{ advisor.code }}\n'
     )
     found = problems(copy)
     assert set(found) == {
-        ("survey_request", "fr", "advisor"),
-        ("survey_request", "fr", "staff"),
-        ("referral_received", "en", "staff"),
+        (name, lang, audience)
+        for lang in ("fr", "en")
+        for name, audience in (
+            ("survey_request", "advisor"),
+            ("survey_request", "staff"),
+            ("referral_received", "staff"),
+        )
     }
     assert found["survey_request", "fr", "advisor"] == (
         "the subject carries an internal code (SV-3QJ7TN); name it in the body",
@@ -219,15 +223,8 @@ def test_the_check_refuses_a_subject_that_carries_an_internal_code(copy):
     assert "internal code (PA-7K3M9Q)" in found["referral_received", "en", "staff"][0]
 
 
-def edit_catalogue(folder: Path, change) -> None:
-    path = folder / "digest.yaml"
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(document)
-    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-
-
 def test_the_check_fails_on_a_digest_text_missing_in_one_language(copy):
-    edit_catalogue(copy / "wording" / "en", lambda d: d["kinds"].pop("training"))
+    drop_translation(copy, "en", "digest.kinds.training")
     assert problems(copy)["(wording)", "-", "-"] == (
         "missing translation: en text for digest.kinds.training",
     )
@@ -235,7 +232,7 @@ def test_the_check_fails_on_a_digest_text_missing_in_one_language(copy):
 
 def test_the_check_fails_on_a_digest_text_missing_in_every_language(copy):
     for language in ("fr", "en"):
-        edit_catalogue(copy / "wording" / language, lambda d: d["decisions"].pop("integrate"))
+        drop_translation(copy, language, "digest.decisions.integrate")
     assert problems(copy)["(wording)", "-", "-"] == (
         "missing translation: fr text for digest.decisions.integrate",
         "missing translation: en text for digest.decisions.integrate",
@@ -243,9 +240,9 @@ def test_the_check_fails_on_a_digest_text_missing_in_every_language(copy):
 
 
 def test_the_check_fails_on_a_missing_e_mail_catalogue_or_text(copy):
-    (copy / "wording" / "fr" / "email.yaml").unlink()
+    drop_translations(copy, "fr", "email.")
     found = problems(copy)
-    assert "missing translation: wording/fr/email.yaml" in found["(wording)", "-", "-"]
+    assert "missing translation: fr text for email.organization" in found["(wording)", "-", "-"]
     assert found["invitation", "fr", "advisor"] == (
         "missing translation: no fr text for 'email.organization'",
     )
@@ -258,7 +255,7 @@ def test_templates_check_command_fails_on_a_missing_digest_text(copy, tmp_path):
     from ppflow.bootstrap import bootstrap
     from ppflow.cli.mail import templates_app
 
-    edit_catalogue(copy / "wording" / "fr", lambda d: d["kinds"].pop("consent"))
+    drop_translation(copy, "fr", "digest.kinds.consent")
     settings = Settings(templates_dir=copy, data_dir=tmp_path)
     cli = typer.Typer(context_settings={"obj": bootstrap(settings)})
     cli.add_typer(templates_app, name="templates")
@@ -269,10 +266,7 @@ def test_templates_check_command_fails_on_a_missing_digest_text(copy, tmp_path):
 
 def test_the_check_fails_on_a_notification_name_missing_in_every_language(copy):
     for language in ("fr", "en"):
-        path = copy / "wording" / language / "email.yaml"
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        document["notifications"].pop("budget_alert")
-        path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        drop_translation(copy, language, "email.notifications.budget_alert")
     assert problems(copy)["(wording)", "-", "-"] == (
         "missing translation: fr text for email.notifications.budget_alert",
         "missing translation: en text for email.notifications.budget_alert",

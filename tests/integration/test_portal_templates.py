@@ -9,6 +9,7 @@ import pytest
 
 from ppflow.adapters.portal_web import check_portal_templates
 from ppflow.settings import Settings
+from tests.integration.catalogue_helpers import drop_translation
 
 TEMPLATES = Settings().templates_dir
 PAGES = {"form", "thanks", "link_error", "too_large", "withdraw", "withdrawn"}
@@ -40,25 +41,25 @@ def test_every_portal_page_renders_in_french_and_english():
 
 
 def test_the_check_reports_a_missing_page(copy):
-    (copy / "portal" / "en" / "thanks.html").unlink()
-    assert failed(copy) == {("portal/thanks", "en"): ("missing template portal/en/thanks.html",)}
+    (copy / "portal" / "thanks.html").unlink()
+    assert failed(copy) == {
+        ("portal/thanks", lang): ("missing template portal/thanks.html",) for lang in ("fr", "en")
+    }
 
 
 def test_the_check_reports_a_text_missing_from_the_catalogue(copy):
-    catalogue = copy / "wording" / "en" / "portal.yaml"
-    text = catalogue.read_text(encoding="utf-8")
-    catalogue.write_text(text.replace("not_applicable: Not applicable", "n_a: Not"), "utf-8")
+    drop_translation(copy, "en", "portal.not_applicable")
     found = failed(copy)
     assert found and {lang for _, lang in found} == {"en"}
     assert all("portal.not_applicable" in problems[0] for problems in found.values())
 
 
 def test_the_check_reports_a_missing_variable_and_an_unfilled_placeholder(copy):
-    form = copy / "portal" / "fr" / "form.html"
+    form = copy / "portal" / "form.html"
     form.write_text(
         form.read_text(encoding="utf-8").replace("</form>", "</form>{{ meeting_date }}"), "utf-8"
     )
-    thanks = copy / "portal" / "en" / "thanks.html"
+    thanks = copy / "portal" / "thanks.html"
     thanks.write_text(thanks.read_text(encoding="utf-8").replace("</h1>", " {team}</h1>"), "utf-8")
     found = failed(copy)
     assert "meeting_date" in found["portal/form", "fr"][0]

@@ -10,7 +10,6 @@ import shutil
 from datetime import UTC, datetime
 
 import pytest
-import yaml
 
 from ppflow.adapters.report import (
     check_report_templates,
@@ -22,6 +21,7 @@ from ppflow.adapters.report import (
 )
 from ppflow.resources import templates_dir
 from ppflow.services.indicators import label
+from tests.integration.catalogue_helpers import drop_translation
 
 NOW = datetime(2027, 1, 4, 14, 30, tzinfo=UTC)
 
@@ -34,22 +34,13 @@ def templates(tmp_path):
     return copy
 
 
-def _edit(path, change) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-
-
 def test_the_shipped_report_renders_in_french_and_in_english():
     checks = check_report_templates(templates_dir())
     assert [(c.language, c.problems) for c in checks] == [("fr", ()), ("en", ())]
 
 
 def test_a_text_missing_from_one_language_fails_the_check(templates):
-    _edit(
-        templates / "wording" / "fr" / "report.yaml",
-        lambda d: d["charts"]["timing"].pop("p90"),
-    )
+    drop_translation(templates, "fr", "report.charts.timing.p90")
     checks = {c.language: c for c in check_report_templates(templates)}
     assert checks["en"].ok
     assert not checks["fr"].ok
@@ -57,10 +48,7 @@ def test_a_text_missing_from_one_language_fails_the_check(templates):
 
 
 def test_an_indicator_without_a_label_fails_the_check(templates):
-    _edit(
-        templates / "wording" / "en" / "indicators.yaml",
-        lambda d: d["labels"].pop("withdrawals"),
-    )
+    drop_translation(templates, "en", "indicators.labels.withdrawals")
     checks = {c.language: c for c in check_report_templates(templates)}
     assert "no en label for indicator withdrawals" in " ".join(checks["en"].problems)
 

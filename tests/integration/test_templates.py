@@ -27,6 +27,7 @@ from ppflow.services.notifications import (
 )
 from ppflow.services.ports import OutboxEntry, Person
 from ppflow.settings import Settings
+from tests.integration.catalogue_helpers import drop_translation
 
 TEMPLATES = Settings().templates_dir
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,45 +95,47 @@ def test_every_notification_renders_in_french_and_english():
     assert covered == {(n, lang) for n in NOTIFICATIONS for lang in ("fr", "en")}
 
 
-def test_the_check_reports_a_missing_translation(copy):
-    (copy / "email" / "en" / "welcome.html").unlink()
+def test_the_check_reports_a_missing_template(copy):
+    (copy / "email" / "welcome.html").unlink()
     assert problems(copy) == {
-        ("welcome", "en", "advisor"): ("missing translation: email/en/welcome.html",)
+        ("welcome", lang, "advisor"): ("missing template: email/welcome.html",)
+        for lang in ("fr", "en")
     }
 
 
 def test_the_check_reports_a_missing_variable(copy):
-    path = copy / "email" / "fr" / "invitation.txt"
+    path = copy / "email" / "invitation.txt"
     path.write_text(path.read_text() + "{{ meeting_date }}\n")
     found = problems(copy)
-    assert list(found) == [("invitation", "fr", "advisor")]
+    assert sorted(found) == [("invitation", "en", "advisor"), ("invitation", "fr", "advisor")]
     assert "missing variable" in found["invitation", "fr", "advisor"][0]
     assert "meeting_date" in found["invitation", "fr", "advisor"][0]
 
 
 def test_the_check_refuses_a_subject_that_names_a_person(copy):
-    (copy / "email" / "en" / "welcome.subject.txt").write_text(
-        "Welcome, {{ recipient.first_name }}\n"
-    )
+    path = copy / "email" / "welcome.subject.txt"
+    path.write_text(path.read_text().strip() + " {{ recipient.first_name }}\n")
     assert problems(copy) == {
-        ("welcome", "en", "advisor"): (
+        ("welcome", lang, "advisor"): (
             "the subject names a person (subjects show in logs and lists)",
         )
+        for lang in ("fr", "en")
     }
 
 
 def test_the_check_requires_the_withdrawal_footer_in_advisor_mail(copy):
-    path = copy / "email" / "fr" / "invitation.txt"
-    path.write_text(path.read_text().replace('{% include "email/fr/_footer.txt" %}', ""))
+    path = copy / "email" / "invitation.txt"
+    path.write_text(path.read_text().replace('{% include "email/_footer.txt" %}', ""))
     assert problems(copy) == {
-        ("invitation", "fr", "advisor"): ("the txt part lacks the withdrawal footer",)
+        ("invitation", lang, "advisor"): ("the txt part lacks the withdrawal footer",)
+        for lang in ("fr", "en")
     }
 
 
 def test_the_check_reports_template_files_of_no_notification(copy):
-    (copy / "email" / "fr" / "invitaton.txt").write_text("typo\n")
+    (copy / "email" / "invitaton.txt").write_text("{{ recipient.code }}\n")
     assert problems(copy) == {
-        ("(unknown files)", "-", "-"): ("email/fr/invitaton.txt belongs to no notification",)
+        ("(unknown files)", "-", "-"): ("email/invitaton.txt belongs to no notification",)
     }
 
 
@@ -172,10 +175,10 @@ def test_templates_check_command_passes_on_the_real_templates_and_fails_on_a_bro
     good = run(TEMPLATES)
     assert good.exit_code == 0, good.output
     assert "checks passed" in good.output
-    (copy / "email" / "en" / "invitation.txt").unlink()
+    (copy / "email" / "invitation.txt").unlink()
     bad = run(copy)
     assert bad.exit_code == 1
-    assert "missing translation: email/en/invitation.txt" in bad.output
+    assert "missing template: email/invitation.txt" in bad.output
 
 
 def test_retries_back_off_exponentially_with_jitter_up_to_a_cap():
@@ -198,26 +201,23 @@ def test_a_row_always_gets_the_same_message_id():
     assert first != message_id_for(other, "partenariat@hopital.example")
 
 
-def _drop_first_text(path: Path) -> str:
-    """Remove the first text of a wording catalogue; return its dotted key."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    node, key = document, []
+def _drop_first_text(templates_dir: Path, language: str, area: str) -> str:
+    """Remove the first text of an area from one language's catalogue; return its key."""
+    document = yaml.safe_load((templates_dir / "wording" / f"{area}.yaml").read_text("utf-8"))
+    node, key = document, [area]
     while isinstance(node, dict):
         first = next(iter(node))
         key.append(str(first))
-        if not isinstance(node[first], dict):
-            del node[first]
-            break
         node = node[first]
-    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    drop_translation(templates_dir, language, ".".join(key))
     return ".".join(key)
 
 
 @pytest.mark.parametrize(
     "place",
     [
-        "email/en/invitation.html",
-        "portal/fr/form.html",
+        "email/invitation.html",
+        "portal/form.html",
         "wording/en/digest.yaml",
         "wording/fr/portal.yaml",
         "wording/en/report.yaml",
@@ -231,8 +231,8 @@ def test_templates_check_fails_on_a_missing_translation_in_every_place_people_re
     """E-mails, the digest, the portal, the report, and the labels of stages and
     indicators: a text gone from one language fails ``ppflow templates check``."""
     path = copy / place
-    if path.suffix == ".yaml":
-        what = f"{path.stem}.{_drop_first_text(path)}"
+    if path.suffix == ".yaml":  # wording/<lang>/<area>.yaml: that language's text of the area
+        what = _drop_first_text(copy, path.parent.name, path.stem)
     else:
         path.unlink()
         what = place

@@ -2,13 +2,17 @@
 
 Layout of ``templates/``::
 
-    email/layout.html                  the shared HTML layout
-    email/<lang>/_withdrawal.{txt,html}  the withdrawal footer of every advisor e-mail
-    email/<lang>/_footer.{txt,html}     the signature of every e-mail
-    email/<lang>/_header.txt           the sending organization, atop every text part
-    email/<lang>/<name>.subject.txt     one line
-    email/<lang>/<name>.txt             the plain-text part
-    email/<lang>/<name>.html            the HTML part (extends the layout)
+    email/layout.html              the shared HTML layout
+    email/_withdrawal.{txt,html}   the withdrawal footer of every advisor e-mail
+    email/_footer.{txt,html}       the signature of every e-mail
+    email/_header.txt              the sending organization, atop every text part
+    email/<name>.subject.txt       one line
+    email/<name>.txt               the plain-text part
+    email/<name>.html              the HTML part (extends the layout)
+    locale/                        the gettext catalogue (see ppflow.adapters.catalogue)
+
+One template per e-mail serves every language: its text is English in ``_()`` and
+``ngettext()``, translated by the catalogue of the context's ``lang``.
 
 HTML is autoescaped and every undefined variable is an error (StrictUndefined). Dates,
 money and shares go through the locale filters (``{{ due_date | date(lang) }}``; ISO
@@ -37,6 +41,13 @@ from jinja2 import (
     select_autoescape,
 )
 
+from ppflow.adapters.catalogue import (
+    CatalogueError,
+    check_catalogues,
+    install,
+    load_translations,
+    untranslated_text,
+)
 from ppflow.domain.model import LANGUAGES
 from ppflow.services.links import survey_url, withdrawal_url
 from ppflow.services.notifications import NOTIFICATIONS, sample_people, template_context
@@ -119,6 +130,7 @@ def make_environment(
         keep_trailing_newline=True,
         auto_reload=False,
     )
+    install(environment, load_translations(templates_dir))
     environment.filters.update(template_filters())
     environment.filters.update(date=_date, money=_money, in_language=in_language)
     wording = Wording.from_directory(templates_dir)
@@ -156,14 +168,14 @@ def finish(part: str, body: str, language: str) -> str:
     return typeset_html(body, language) if part == "html" else typeset(body, language)
 
 
-def template_path(name: str, language: str, part: str) -> str:
-    return f"{ROOT}/{language}/{name}{PARTS[part]}"
+def template_path(name: str, part: str) -> str:
+    return f"{ROOT}/{name}{PARTS[part]}"
 
 
 class JinjaRenderer:
     def __init__(self, environment: Environment):
         self.environment = environment
-        self._parts: dict[tuple[str, str], tuple[Template, Template, Template]] = {}
+        self._parts: dict[str, tuple[Template, Template, Template]] = {}
 
     @classmethod
     def from_directory(
@@ -171,16 +183,18 @@ class JinjaRenderer:
     ) -> JinjaRenderer:
         return cls(make_environment(templates_dir, organization_names))
 
-    def _templates(self, template: str, language: str) -> tuple[Template, Template, Template]:
-        found = self._parts.get((template, language))
+    def _templates(self, template: str) -> tuple[Template, Template, Template]:
+        found = self._parts.get(template)
         if found is None:
             get = self.environment.get_template
-            found = tuple(get(template_path(template, language, part)) for part in PARTS)
-            self._parts[template, language] = found
+            found = tuple(get(template_path(template, part)) for part in PARTS)
+            self._parts[template] = found
         return found
 
     def render(self, template: str, language: str, context: Mapping[str, Any]) -> RenderedEmail:
-        subject_template, text_template, html_template = self._templates(template, language)
+        """``template`` in ``language`` (the context's ``lang`` is that language)."""
+        subject_template, text_template, html_template = self._templates(template)
+        context = {**context, "lang": language}
         # always one line (split() also takes non-breaking spaces, so they come after)
         subject = finish("subject", " ".join(subject_template.render(context).split()), language)
         values = {**context, "subject": subject}
@@ -253,11 +267,15 @@ def check_templates(
     templates_dir: Path, languages: Iterable[str] = LANGUAGES
 ) -> list[TemplateCheck]:
     """Render every notification in every language, for each kind of recipient it may
-    have, with the catalogue's sample context. Reports a missing variable, a missing
-    translation, a subject that is empty or names a person, an advisor e-mail without the
-    withdrawal footer, and template files that belong to no notification."""
+    have, with the catalogue's sample context. Reports a missing variable or template, a
+    subject that is empty or names a person, an advisor e-mail without the withdrawal
+    footer, template files that belong to no notification, text a template says outside
+    ``_()``, and what :func:`check_catalogues` finds (untranslated, fuzzy, not extracted)."""
     languages = tuple(languages)
-    environment = make_environment(templates_dir)
+    try:
+        environment = make_environment(templates_dir)
+    except CatalogueError as error:
+        return [TemplateCheck("(catalogue)", "-", "-", (f"missing translation: {error}",))]
     renderer = JinjaRenderer(environment)
     links = PersonalLinks(renderer, SAMPLE_PORTAL_URL, SAMPLE_KEY, 30, FixedClock(SAMPLE_MOMENT))
     people = sample_people()
@@ -280,7 +298,13 @@ def check_templates(
         ]
     if wording:
         results.append(TemplateCheck("(wording)", "-", "-", tuple(wording)))
-    stray = _stray_files(templates_dir, languages)
+    catalogue = check_catalogues(templates_dir, languages)
+    if catalogue:
+        results.append(TemplateCheck("(catalogue)", "-", "-", tuple(catalogue)))
+    bare = untranslated_text(templates_dir)
+    if bare:
+        results.append(TemplateCheck("(text outside _())", "-", "-", tuple(bare)))
+    stray = _stray_files(templates_dir)
     if stray:
         results.append(TemplateCheck("(unknown files)", "-", "-", tuple(stray)))
     return results
@@ -312,7 +336,9 @@ def _check_one(
     try:
         rendered = renderer.render(name, language, context)
     except TemplateNotFound as exc:
-        return [f"missing translation: {exc.name}"]
+        return [f"missing template: {exc.name}"]
+    except CatalogueError as exc:
+        return [f"missing translation: {exc}"]
     except UndefinedError as exc:
         return [f"missing variable: {exc}"]
     except WordingError as exc:
@@ -341,22 +367,21 @@ def _check_one(
         }
         env = renderer.environment
         for part, body in (("txt", rendered.text), ("html", rendered.html)):
-            slot = env.get_template(f"{ROOT}/{language}/_withdrawal.{part}").render(base)
+            slot = env.get_template(f"{ROOT}/_withdrawal.{part}").render(base)
             slot = finish("html" if part == "html" else "text", slot, language)
             if slot.strip() and slot.strip() not in body:
                 problems.append(f"the {part} part lacks the withdrawal footer")
     return problems
 
 
-def _stray_files(templates_dir: Path, languages: tuple[str, ...]) -> list[str]:
+def _stray_files(templates_dir: Path) -> list[str]:
     known = {f"{name}{suffix}" for name in NOTIFICATIONS for suffix in PARTS.values()}
-    stray = []
-    for language in languages:
-        folder = templates_dir / ROOT / language
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.iterdir()):
-            if path.name.startswith("_") or path.name in known:
-                continue
-            stray.append(f"{ROOT}/{language}/{path.name} belongs to no notification")
-    return stray
+    folder = templates_dir / ROOT
+    if not folder.is_dir():
+        return []
+    return [
+        f"{ROOT}/{path.relative_to(folder)} belongs to no notification"
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+        and not (path.name.startswith("_") or path.name == "layout.html" or path.name in known)
+    ]
