@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
 from ppflow.domain.model import valid_email
 from ppflow.services.notifications import (
@@ -66,7 +67,8 @@ def retry_delay(attempts: int, policy: DispatchPolicy, rng: random.Random) -> fl
 def message_id_for(entry: OutboxEntry, sender: str) -> str:
     """The same row always gets the same Message-ID, so a message sent twice after an
     ambiguous failure can be recognised as one by the receiving side."""
-    domain = sender.rpartition("@")[2] or "ppflow.invalid"
+    address = parseaddr(sender)[1] or sender  # the sender may carry a name
+    domain = address.rpartition("@")[2].strip(" >") or "ppflow.invalid"
     digest = hashlib.sha256(entry.idempotency_key.encode()).hexdigest()[:24]
     return f"<{digest}.{entry.id}@{domain}>"
 
