@@ -110,6 +110,7 @@ class SqlOutbox:
 
     def __init__(self, session_factory: sessionmaker[Session]):
         self.session_factory = session_factory
+        self._synchronous: int | None = None  # SQLite's setting, put back after each write
 
     # ---------------------------------------------------------------- dispatching
 
@@ -207,8 +208,7 @@ class SqlOutbox:
                         queued = self._queue_notices(connection, now, notices)
             finally:
                 if relaxed is not None:
-                    connection.exec_driver_sql(f"PRAGMA synchronous={relaxed}")
-                    connection.commit()
+                    connection.connection.driver_connection.execute(f"PRAGMA synchronous={relaxed}")
         expected = len(sent) + len(retry) + len(ended)
         if 0 <= written < expected:
             log.warning(
@@ -223,16 +223,17 @@ class SqlOutbox:
     def engine(self) -> Engine:
         return self.session_factory.kw["bind"]
 
-    @staticmethod
-    def _relax(connection: Connection) -> int | None:
+    def _relax(self, connection: Connection) -> int | None:
         """On SQLite, commit without waiting for the disk (see :meth:`settle`); returns
-        the connection's setting to put back, None elsewhere."""
+        the connection's setting to put back, None elsewhere. The pragmas go to the
+        driver's connection directly: no transaction is open yet, and they begin none."""
         if connection.dialect.name != "sqlite":
             return None
-        before = int(connection.exec_driver_sql("PRAGMA synchronous").scalar() or 2)
-        connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
-        connection.commit()  # ends the transaction the statements began, before ours
-        return before
+        driver = connection.connection.driver_connection
+        if self._synchronous is None:
+            self._synchronous = int(driver.execute("PRAGMA synchronous").fetchone()[0])
+        driver.execute("PRAGMA synchronous=NORMAL")
+        return self._synchronous
 
     @staticmethod
     def _queue_notices(

@@ -25,6 +25,7 @@ may take the row. Rows retried during the pass wait for a later pass.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import random
@@ -64,11 +65,16 @@ def retry_delay(attempts: int, policy: DispatchPolicy, rng: random.Random) -> fl
     return delay * (1 - policy.jitter * rng.random())
 
 
+@functools.cache
+def _domain(sender: str) -> str:
+    address = parseaddr(sender)[1] or sender  # the sender may carry a name
+    return address.rpartition("@")[2].strip(" >") or "ppflow.invalid"
+
+
 def message_id_for(entry: OutboxEntry, sender: str) -> str:
     """The same row always gets the same Message-ID, so a message sent twice after an
     ambiguous failure can be recognised as one by the receiving side."""
-    address = parseaddr(sender)[1] or sender  # the sender may carry a name
-    domain = address.rpartition("@")[2].strip(" >") or "ppflow.invalid"
+    domain = _domain(sender)
     digest = hashlib.sha256(entry.idempotency_key.encode()).hexdigest()[:24]
     return f"<{digest}.{entry.id}@{domain}>"
 
