@@ -213,11 +213,10 @@ def notices_for(
 
 @dataclass
 class _Claimed:
-    """A claimed batch, prepared: what it holds and until when."""
+    """A claimed batch: its rows, everyone they name, and until when it is held."""
 
     entries: list[OutboxEntry]
-    outcomes: list[Outcome]  # rows that get no message
-    emails: list[OutgoingEmail]
+    people: dict[str, Person]
     lease_until: datetime
 
 
@@ -279,14 +278,13 @@ class Dispatcher:
         return tasks.create_task(asyncio.to_thread(self.claim, limit))
 
     def claim(self, limit: int) -> _Claimed | None:
-        """Claim a batch and prepare its messages (in a worker thread: the database calls
-        wait on the disk or the network, and rendering stays off the event loop)."""
+        """Claim a batch and look up everyone it names (in a worker thread: the database
+        calls wait on the disk or the network)."""
         lease_until = self.clock.now() + timedelta(seconds=self.policy.lease_seconds)
         entries = self.ports.outbox.claim(self.start, limit, lease_until, self.token)
         if not entries:
             return None
-        outcomes, emails = prepare_emails(entries, self.ports, self.policy)
-        return _Claimed(entries, outcomes, emails, lease_until)
+        return _Claimed(entries, _people(entries, self.ports), lease_until)
 
     async def feed(
         self, tasks: asyncio.TaskGroup, outgoing: asyncio.Queue[OutgoingEmail | None]
@@ -297,11 +295,16 @@ class Dispatcher:
             for entry in batch.entries:
                 self.entries[entry.id] = entry
                 self.held_until[entry.id] = batch.lease_until
-            self.message_ids.update((e.key, e.message_id) for e in batch.emails)
-            if batch.outcomes:
-                self._put(batch.outcomes)
-            upcoming = self._claim_next(tasks)  # claimed and prepared while this one goes out
-            for email in batch.emails:
+            upcoming = self._claim_next(tasks)  # claimed while this one goes out
+            for entry in batch.entries:
+                # Rendered here, on the event loop, while the connections are busy with
+                # the messages before it: a worker thread would hold the interpreter's
+                # lock for milliseconds whenever the loop gives it up for a socket call.
+                email = _prepare_one(entry, batch.people, self.ports, self.policy)
+                if isinstance(email, Outcome):
+                    self._put_one(email)
+                    continue
+                self.message_ids[email.key] = email.message_id
                 await self.slots.acquire()
                 if self._still_held(email.key):
                     outgoing.put_nowait(email)
