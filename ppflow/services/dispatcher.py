@@ -2,8 +2,10 @@
 
     feeder ──messages──▶ mailer (its connections) ──answers──▶ writer ──▶ outbox
 
-- The **feeder** claims rows a batch at a time under a lease, and looks up, renders and
-  prepares the next batch in a worker thread while the current one goes out.
+- The **feeder** claims rows a batch at a time under a lease; the next batch is claimed,
+  and everyone it names looked up, in a worker thread while the current one goes out.
+  Each message is rendered on the event loop just before it needs a connection, while
+  the connections are busy with the messages before it.
 - The **mailer** sends over its connections and reports each server answer.
 - The **writer** is the only task that records outcomes: it writes, in one short
   transaction, every answer that arrived since its last write (at most

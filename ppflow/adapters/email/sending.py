@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import re
 import secrets
 import socket
@@ -87,6 +88,12 @@ def sender_parts(sender: str) -> tuple[str, str]:
     return name, (address or sender.strip())
 
 
+@functools.lru_cache(maxsize=8)
+def _from_header(sender: str) -> str:
+    """The From header of every message a sender sends (worked out once)."""
+    return _mailbox(*sender_parts(sender))
+
+
 def _qp(text: str) -> bytes:
     body = text.replace("\r\n", "\n").encode()
     return binascii.b2a_qp(body, istext=True).replace(b"\n", b"\r\n")
@@ -108,7 +115,7 @@ def build_message(email: OutgoingEmail, sender: str, date: str) -> bytes:
         if "\r" in value or "\n" in value:
             raise ValueError("a header holds a line break")
     headers = [
-        ("From", _mailbox(*sender_parts(sender))),
+        ("From", _from_header(sender)),
         ("To", _mailbox(email.to_name, email.to_address)),
         ("Subject", _encoded_words(email.subject)),
         ("Date", date),
