@@ -188,7 +188,7 @@ class App:
 
     def dispatch_pending(self, max_rows: int | None = None) -> DispatchReport:
         """One dispatcher pass with this app's settings and clock (CLI and scheduled flow)."""
-        from ppflow.services.notifications import dispatch_once
+        from ppflow.services.dispatcher import dispatch_once
 
         return dispatch_once(
             self.mail_ports(), clock=self.clock, policy=self.dispatch_policy(), max_rows=max_rows

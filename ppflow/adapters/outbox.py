@@ -21,25 +21,51 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ppflow.adapters.orm import AdvisorRow, ContactRow, NotificationRow, StaffRow
 from ppflow.adapters.repositories import SqlNotifications
 from ppflow.domain.errors import InvalidInputError, NotFoundError
 from ppflow.domain.model import StaffRole
-from ppflow.services.notifications import (
-    STATUSES,
-    NewNotification,
-    OutboxEntry,
-    Outcome,
-    Person,
-)
+from ppflow.services.notifications import STATUSES
+from ppflow.services.ports import NewNotification, OutboxEntry, Outcome, Person
 
 log = logging.getLogger(__name__)
 T = NotificationRow.__table__
 ENDED = ("failed", "dead")
 RETRYABLE = (*ENDED, "sending")  # sending: only once the lease is over
+
+
+# The outcome writes, built once: each row is written only while still held under the token.
+_HELD = and_(
+    T.c.id == bindparam("b_id"),
+    T.c.claimed_by == bindparam("b_token"),
+    T.c.status == "sending",
+)
+_RELEASED = {"lease_until": None, "claimed_by": None}
+_SENT = (
+    update(T)
+    .where(_HELD)
+    .values(
+        status="sent", sent_at=bindparam("b_now"), message_id=bindparam("b_message_id"), **_RELEASED
+    )
+)
+_RETRY = (
+    update(T)
+    .where(_HELD)
+    .values(
+        status="pending",
+        next_attempt_at=bindparam("b_next"),
+        last_error=bindparam("b_error"),
+        **_RELEASED,
+    )
+)
+_ENDED = (
+    update(T)
+    .where(_HELD)
+    .values(status=bindparam("b_status"), last_error=bindparam("b_error"), **_RELEASED)
+)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -70,8 +96,16 @@ def _entry(row: Any) -> OutboxEntry:
 
 
 class SqlOutbox:
+    """The outbox on SQL. It opens its own short transactions, outside any unit of work:
+    a claim, a lease renewal and each write of outcomes commit on their own, at once,
+    because at-most-once delivery needs a claim to be seen by every other dispatcher
+    before anything is sent, and each answer of the server to be recorded before its
+    connection sends another message. (Queueing a notification is not one of them: it
+    goes through the unit of work, with the change that causes it.)"""
+
     def __init__(self, session_factory: sessionmaker[Session]):
         self.session_factory = session_factory
+        self._synchronous: int | None = None  # SQLite's setting, put back after each write
 
     # ---------------------------------------------------------------- dispatching
 
@@ -128,61 +162,83 @@ class SqlOutbox:
         notices: Sequence[NewNotification] = (),
     ) -> int:
         """Record the outcomes of rows claimed under ``token`` and queue the notices they
-        cause, in one transaction. Returns how many notices were queued."""
-        held = and_(T.c.id == bindparam("b_id"), T.c.claimed_by == token, T.c.status == "sending")
-        released = {"lease_until": None, "claimed_by": None}
-        sent = [
-            {"b_id": o.id, "b_message_id": o.message_id} for o in outcomes if o.status == "sent"
-        ]
+        cause, in one transaction. Returns how many notices were queued.
+
+        The rows are updated in the order of their ids, so that two dispatchers writing
+        at once take their locks in the same order and never wait on each other in a
+        circle. The statements are Core, on a connection of their own (no ORM session is
+        built for a write that runs after every few answers). On SQLite the write is
+        committed with ``synchronous=NORMAL`` (WAL): it survives the dispatcher's process
+        being killed, which is what at-most-once is about; only a power cut or a crash of
+        the machine can lose the last few writes, and then the messages they recorded
+        are sent again."""
+        ordered = sorted(outcomes, key=lambda o: o.id)
+        sent = [{"b_id": o.id, "b_message_id": o.message_id} for o in ordered if o.status == "sent"]
         retry = [
             {"b_id": o.id, "b_error": o.error, "b_next": o.next_attempt_at}
-            for o in outcomes
+            for o in ordered
             if o.status == "pending"
         ]
         ended = [
             {"b_id": o.id, "b_status": o.status, "b_error": o.error}
-            for o in outcomes
-            if o.status in ("failed", "dead")
+            for o in ordered
+            if o.status in ENDED
         ]
-        written = 0
-        queued = 0
-        with self.session_factory() as session, session.begin():
-            if sent:
-                written += session.execute(
-                    update(T)
-                    .where(held)
-                    .values(
-                        status="sent",
-                        sent_at=now,
-                        message_id=bindparam("b_message_id"),
-                        **released,
-                    ),
-                    sent,
-                ).rowcount
-            if retry:
-                written += session.execute(
-                    update(T)
-                    .where(held)
-                    .values(
-                        status="pending",
-                        next_attempt_at=bindparam("b_next"),
-                        last_error=bindparam("b_error"),
-                        **released,
-                    ),
-                    retry,
-                ).rowcount
-            if ended:
-                written += session.execute(
-                    update(T)
-                    .where(held)
-                    .values(
-                        status=bindparam("b_status"), last_error=bindparam("b_error"), **released
-                    ),
-                    ended,
-                ).rowcount
+        written = queued = 0
+        with self.engine.connect() as connection:
+            relaxed = self._relax(connection)
+            try:
+                with connection.begin():
+                    for statement, rows in (
+                        (_SENT, sent),
+                        (_RETRY, retry),
+                        (_ENDED, ended),
+                    ):
+                        if rows:
+                            for row in rows:
+                                row["b_token"] = token
+                                row["b_now"] = now
+                            written += connection.execute(statement, rows).rowcount
+                    if notices:
+                        queued = self._queue_notices(connection, now, notices)
+            finally:
+                if relaxed is not None:
+                    connection.connection.driver_connection.execute(f"PRAGMA synchronous={relaxed}")
+        expected = len(sent) + len(retry) + len(ended)
+        if 0 <= written < expected:
+            log.warning(
+                "%d of %d outcomes were not recorded: their lease ran out and another "
+                "dispatcher holds them now",
+                expected - written,
+                expected,
+            )
+        return queued
+
+    @property
+    def engine(self) -> Engine:
+        return self.session_factory.kw["bind"]
+
+    def _relax(self, connection: Connection) -> int | None:
+        """On SQLite, commit without waiting for the disk (see :meth:`settle`); returns
+        the connection's setting to put back, None elsewhere. The pragmas go to the
+        driver's connection directly: no transaction is open yet, and they begin none."""
+        if connection.dialect.name != "sqlite":
+            return None
+        driver = connection.connection.driver_connection
+        if self._synchronous is None:
+            self._synchronous = int(driver.execute("PRAGMA synchronous").fetchone()[0])
+        driver.execute("PRAGMA synchronous=NORMAL")
+        return self._synchronous
+
+    @staticmethod
+    def _queue_notices(
+        connection: Connection, now: datetime, notices: Sequence[NewNotification]
+    ) -> int:
+        """Queue the notices in the connection's open transaction."""
+        with Session(bind=connection, join_transaction_mode="rollback_only") as session:
             repository = SqlNotifications(session)
-            for notice in notices:
-                queued += repository.queue(
+            queued = sum(
+                repository.queue(
                     template=notice.template,
                     recipient_kind=notice.recipient_kind,
                     recipient_code=notice.recipient_code,
@@ -192,14 +248,9 @@ class SqlOutbox:
                     at=now,
                     transition_id=None,
                 )
-        expected = len(sent) + len(retry) + len(ended)
-        if 0 <= written < expected:
-            log.warning(
-                "%d of %d outcomes were not recorded: their lease ran out and another "
-                "dispatcher holds them now",
-                expected - written,
-                expected,
+                for notice in notices
             )
+            session.commit()  # flushes into the connection's transaction, which commits it
         return queued
 
     # ---------------------------------------------------------------- coordinators

@@ -40,8 +40,14 @@ from ppflow.services import (
 )
 from ppflow.services.compensation import ActivityEntry, Expense
 from ppflow.services.feedback import open_feedback
-from ppflow.services.notifications import NewNotification, Outcome
-from ppflow.services.ports import AdvisorFilter, Directory, FixedClock, Outbox
+from ppflow.services.ports import (
+    AdvisorFilter,
+    Directory,
+    FixedClock,
+    NewNotification,
+    Outbox,
+    Outcome,
+)
 from tests.unit import fakes
 from tests.unit.fakes import (
     START,

@@ -18,7 +18,8 @@ from ppflow.adapters.orm import NotificationRow, TransitionRow
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors
 from ppflow.services.decisions import DecisionTakenError, latest_decision, record_decision
-from ppflow.services.notifications import DispatchPolicy, dispatch_once
+from ppflow.services.dispatcher import dispatch_once
+from ppflow.services.notifications import DispatchPolicy
 from tests import factories
 from tests.conftest import make_app
 from tests.integration.test_notifications_claims import queue_digests

@@ -19,7 +19,8 @@ from ppflow.adapters.orm import AdvisorRow, ContactRow
 from ppflow.adapters.outbox import SqlOutbox
 from ppflow.domain.commands import Meta
 from ppflow.services import advisors
-from ppflow.services.notifications import InvalidRecipientError, dispatch_once, queue_notification
+from ppflow.services.dispatcher import dispatch_once
+from ppflow.services.notifications import InvalidRecipientError, queue_notification
 from ppflow.services.ports import Outcome
 from tests import factories
 from tests.integration.conftest import free_port
@@ -499,3 +500,31 @@ def test_a_row_left_sending_by_a_dispatcher_that_died_is_requeued_once_its_lease
     # the dispatcher that died cannot record over the requeued row
     outbox.settle("died", mail_app.clock.now(), [Outcome(died.id, "failed", "x")])
     assert rows(mail_app)[died.id].status == "sent"
+
+
+def test_a_sender_and_a_recipient_named_with_accents_arrive_encoded_and_decode_to_their_names(
+    mail_app, smtp_server
+):
+    sender = "Équipe partenariat <partenariat@hopital.example>"
+    smtp = mail_app.settings.smtp.model_copy(update={"sender": sender})
+    mail_app.settings = mail_app.settings.model_copy(update={"smtp": smtp})
+    referrer = factories.staff(mail_app, "provider")
+    invited(mail_app, referrer, first_name="Ève", last_name="Lévesque-Côté")
+
+    report = dispatch(mail_app)
+
+    assert (report.sent, report.problems) == (2, [])
+    [invitation] = by_template(smtp_server.messages(), "invitation")
+    [path] = [p for p in (smtp_server.maildir / "new").iterdir() if invitation.key in p.name]
+    head = path.read_bytes().split(b"\n\n", 1)[0]
+    assert head.isascii()  # the names went out as encoded words, not as raw UTF-8
+    assert b"=?utf-8?" in head
+    [from_] = invitation.message["From"].addresses
+    assert (from_.display_name, from_.addr_spec) == (
+        "Équipe partenariat",
+        "partenariat@hopital.example",
+    )
+    [to] = invitation.message["To"].addresses
+    assert to.display_name == "Ève Lévesque-Côté"
+    assert invitation.header("Message-ID").endswith("@hopital.example>")
+    assert "Bonjour Ève," in invitation.text

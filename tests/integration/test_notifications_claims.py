@@ -14,7 +14,9 @@ from sqlalchemy import select
 
 from ppflow.adapters.orm import NotificationRow
 from ppflow.adapters.outbox import SqlOutbox
-from ppflow.services.notifications import DispatchPolicy, dispatch_once, queue_notification
+from ppflow.services.dispatcher import dispatch_once
+from ppflow.services.notifications import DispatchPolicy, queue_notification
+from ppflow.services.ports import NewNotification, Outcome
 from tests import factories
 from tests.conftest import make_app
 
@@ -105,3 +107,39 @@ def test_on_postgresql_a_claim_skips_rows_locked_by_another_dispatcher(postgres_
             other.rollback()
     assert len(claimed) == 6
     assert not locked & {e.id for e in claimed}
+
+
+def test_a_write_records_outcomes_given_in_any_order_and_their_notices_once(any_app):
+    coordinator = queue_digests(any_app, 3)
+    outbox = SqlOutbox(any_app.session_factory)
+    now = any_app.clock.now()
+    first, second, third = outbox.claim(now, 3, now + timedelta(minutes=5), "mine")
+    notice = NewNotification(
+        template="delivery_failed",
+        recipient_kind="staff",
+        recipient_code=coordinator,
+        language="fr",
+        context={
+            "notification": second.id,
+            "template": second.template,
+            "failed_recipient": second.recipient_code,
+            "status": "failed",
+            "reply": "550 no such user",
+        },
+        idempotency_key=f"delivery_failed:{second.id}:1:{coordinator}",
+    )
+    outcomes = [  # out of order: the write puts them in the order of their ids
+        Outcome(third.id, "pending", "451 later", next_attempt_at=now + timedelta(minutes=1)),
+        Outcome(second.id, "failed", "550 no such user", notify=True),
+        Outcome(first.id, "sent", message_id="<m@x>"),
+    ]
+
+    assert outbox.settle("mine", now, outcomes, [notice]) == 1
+    assert outbox.settle("mine", now, outcomes, [notice]) == 0  # written once
+
+    rows = {e.id: e for e in outbox.list(limit=10)}
+    assert (rows[first.id].status, rows[first.id].message_id) == ("sent", "<m@x>")
+    assert (rows[second.id].status, rows[second.id].last_error) == ("failed", "550 no such user")
+    assert (rows[third.id].status, rows[third.id].last_error) == ("pending", "451 later")
+    [queued] = [e for e in rows.values() if e.template == "delivery_failed"]
+    assert (queued.status, queued.recipient_code) == ("pending", coordinator)

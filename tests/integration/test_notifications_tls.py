@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ppflow.adapters.outbox import SqlOutbox
-from ppflow.services.notifications import dispatch_once
+from ppflow.services.dispatcher import dispatch_once
 from tests import factories
 from tests.integration.conftest import FaultyHandler, free_port
 

@@ -17,11 +17,10 @@ from ppflow import resources
 from ppflow.adapters.email.rendering import JinjaRenderer, check_templates, make_environment
 from ppflow.bootstrap import bootstrap
 from ppflow.cli.mail import templates_app
+from ppflow.services.dispatcher import message_id_for, retry_delay
 from ppflow.services.notifications import (
     NOTIFICATIONS,
     DispatchPolicy,
-    message_id_for,
-    retry_delay,
     sample_people,
     template_context,
 )

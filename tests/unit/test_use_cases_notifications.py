@@ -14,13 +14,12 @@ import pytest
 from ppflow.domain.commands import Meta
 from ppflow.domain.errors import InvalidInputError
 from ppflow.services import advisors
+from ppflow.services.dispatcher import dispatch_once, dispatch_once_async
 from ppflow.services.notifications import (
     LEASE_RUNNING_OUT,
     DispatchPolicy,
     DispatchPorts,
     InvalidRecipientError,
-    dispatch_once,
-    dispatch_once_async,
     queue_notification,
 )
 from tests.unit.fakes import (
@@ -247,6 +246,26 @@ def test_each_answer_is_written_before_its_connection_gets_another_message(o):
     assert report.sent == len(unwritten) == 60
     # Were the dispatcher to die now, these and the three in flight would go out again.
     assert max(unwritten) <= mailer.concurrency - 1
+
+
+def test_answers_that_arrive_during_a_write_are_written_together_in_the_next(o):
+    digests(o, 40)
+    mailer = FakeMailer(concurrency=4)
+    dispatch = ports(o, mailer)
+    groups: list[int] = []  # outcomes in each write
+    settle = dispatch.outbox.settle
+
+    def slow_settle(token, now, outcomes, notices=()):
+        time.sleep(0.01)  # a commit that waits on the disk
+        groups.append(len(outcomes))
+        return settle(token, now, outcomes, notices)
+
+    dispatch.outbox.settle = slow_settle
+    report = dispatch_once(dispatch, clock=o.clock)
+
+    assert report.sent == sum(groups) == 40
+    assert len(groups) <= 40 // 2  # the connections' answers went together
+    assert max(groups) <= mailer.concurrency  # never more unrecorded than connections
 
 
 def test_a_pass_longer_than_its_lease_renews_the_lease_and_sends_everything(o):

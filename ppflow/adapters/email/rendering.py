@@ -150,6 +150,8 @@ def make_environment(
 
 # Tags, and what is not prose: style sheets, scripts, and code (commands, server replies).
 _TEXT_NODE = re.compile(r"(<(style|script|code)\b.*?</\2>|<[^>]*>)", re.S | re.I)
+# What typeset changes: text without any of these comes back as it is.
+_TYPESET = re.compile(r"[:»«;!?]")
 
 
 def typeset_html(html: str, language: str) -> str:
@@ -159,7 +161,8 @@ def typeset_html(html: str, language: str) -> str:
         return html
     pieces = _TEXT_NODE.split(html)  # text, tag, the tag's name (or None), text, ...
     for i in range(0, len(pieces), 3):
-        pieces[i] = typeset(pieces[i], language)
+        if _TYPESET.search(pieces[i]):  # most text nodes have nothing to typeset
+            pieces[i] = typeset(pieces[i], language)
     return "".join(piece for n, piece in enumerate(pieces) if n % 3 != 2)
 
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import re
 import secrets
 import socket
 import ssl
 from collections.abc import Callable, Sequence
-from email.utils import formataddr, formatdate
+from email.utils import formataddr, formatdate, parseaddr
 
 import aiosmtplib
 from aiosmtplib import (
@@ -64,10 +65,12 @@ def _encoded_words(value: str) -> str:
 
 
 def _mailbox(name: str, address: str) -> str:
-    """A To header's value. An internationalised address is written as it is, in UTF-8
-    (RFC 6532: such a message goes only to a server offering SMTPUTF8)."""
+    """A From or To header's value: the name as RFC 2047 encoded words when it is not plain
+    ASCII (quoted when it holds specials), the address as it is. An internationalised
+    address is written in UTF-8 (RFC 6532: such a message goes only to a server offering
+    SMTPUTF8)."""
     if address.isascii():
-        return formataddr((name, address))
+        return formataddr((name, address), charset="utf-8")
     if not name:
         return address
     if not name.isascii():
@@ -77,6 +80,19 @@ def _mailbox(name: str, address: str) -> str:
     return f"{name} <{address}>"
 
 
+def sender_parts(sender: str) -> tuple[str, str]:
+    """The setting ``sender`` ("partenariat@example.org", or with a name, "Équipe
+    partenariat <partenariat@example.org>") as its name and its address."""
+    name, address = parseaddr(sender)
+    return name, (address or sender.strip())
+
+
+@functools.lru_cache(maxsize=8)
+def _from_header(sender: str) -> str:
+    """The From header of every message a sender sends (worked out once)."""
+    return _mailbox(*sender_parts(sender))
+
+
 def _qp(text: str) -> bytes:
     body = text.replace("\r\n", "\n").encode()
     return binascii.b2a_qp(body, istext=True).replace(b"\n", b"\r\n")
@@ -84,14 +100,21 @@ def _qp(text: str) -> bytes:
 
 def build_message(email: OutgoingEmail, sender: str, date: str) -> bytes:
     """The message as it goes on the wire: multipart/alternative, text then HTML, both
-    UTF-8 quoted-printable. Built by hand because the standard library's EmailMessage costs
-    more CPU than sending it does; the sink's reader and any mail client parse it as usual.
-    The boundary starts with "=_", which quoted-printable content can never contain."""
+    UTF-8 quoted-printable. The sender is an address, or a name and an address
+    ("Équipe partenariat <partenariat@example.org>"); names that are not plain ASCII go
+    out as RFC 2047 encoded words.
+
+    Built from the standard library's pieces (``formataddr``, ``binascii``'s
+    quoted-printable) rather than ``email.message.EmailMessage``, whose header parsing
+    and folding cost several times more CPU than sending the message does:
+    ``tests/benchmarks/bench_dispatch.py`` measures both. The sink's reader and any mail
+    client parse it as usual. The boundary starts with "=_", which quoted-printable
+    content can never contain."""
     for value in (sender, email.to_name, email.to_address, email.subject, *sum(email.headers, ())):
         if "\r" in value or "\n" in value:
             raise ValueError("a header holds a line break")
     headers = [
-        ("From", sender),
+        ("From", _from_header(sender)),
         ("To", _mailbox(email.to_name, email.to_address)),
         ("Subject", _encoded_words(email.subject)),
         ("Date", date),
@@ -146,6 +169,7 @@ class SmtpMailer:
         self._unreachable: str | None = None
         self._tls_context: ssl.SSLContext | None = None
         self._local_hostname = socket.gethostname() or "localhost"
+        self._envelope_sender = sender_parts(settings.sender)[1]
 
     async def __aenter__(self) -> SmtpMailer:
         self._clients = [None] * self.concurrency
@@ -232,14 +256,14 @@ class SmtpMailer:
             return Delivery(key, False, permanent=True, reply=f"message not built: {exc}")
         try:
             options = []
-            if not (self.settings.sender + email.to_address).isascii():
+            if not (self._envelope_sender + email.to_address).isascii():
                 if client.is_ehlo_or_helo_needed:
                     await client.ehlo()
                 if not client.supports_extension("smtputf8"):
                     return Delivery(key, False, permanent=True, reply=NO_SMTPUTF8)
                 options = ["SMTPUTF8"]
             await client.sendmail(
-                self.settings.sender, [email.to_address], message, mail_options=options
+                self._envelope_sender, [email.to_address], message, mail_options=options
             )
             return Delivery(key, True)
         except SMTPRecipientsRefused as exc:
