@@ -17,11 +17,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ppflow.adapters import db
-from ppflow.adapters.indicators import SqlIndicators
-from ppflow.adapters.privacy import SqlPrivacy
-from ppflow.adapters.sweeps import SqlRetention, SqlSweeps
-from ppflow.adapters.unit_of_work import SqlUnitOfWork
-from ppflow.services.ports import Clock
 from ppflow.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -29,10 +24,15 @@ if TYPE_CHECKING:
 
     from ppflow.adapters.email.rendering import PersonalLinks, TemplateCheck
     from ppflow.adapters.email.sink import MailSink
+    from ppflow.adapters.indicators import SqlIndicators
     from ppflow.adapters.outbox import SqlOutbox
+    from ppflow.adapters.privacy import SqlPrivacy
+    from ppflow.adapters.sweeps import SqlRetention, SqlSweeps
+    from ppflow.adapters.unit_of_work import SqlUnitOfWork
     from ppflow.services.indicators import Indicators
     from ppflow.services.links import SigningKeys
     from ppflow.services.notifications import DispatchPolicy, DispatchPorts, DispatchReport
+    from ppflow.services.ports import Clock
     from ppflow.services.questionnaires import QuestionnaireLibrary
 
 
@@ -46,19 +46,33 @@ class App:
 
     # ------------------------------------------------------------------- database
 
+    # Each adapter is imported when it is first asked for, so that a command starts with
+    # what it uses only (`ppflow report indicators` never loads the privacy or the import
+    # machinery).
+
     def uow(self) -> SqlUnitOfWork:
+        from ppflow.adapters.unit_of_work import SqlUnitOfWork
+
         return SqlUnitOfWork(self.session_factory)
 
     def sweeps(self) -> SqlSweeps:
+        from ppflow.adapters.sweeps import SqlSweeps
+
         return SqlSweeps(self.session_factory)
 
     def indicators(self) -> SqlIndicators:
+        from ppflow.adapters.indicators import SqlIndicators
+
         return SqlIndicators(self.session_factory)
 
     def retention(self) -> SqlRetention:
+        from ppflow.adapters.sweeps import SqlRetention
+
         return SqlRetention(self.session_factory, self.maildir)
 
     def privacy(self) -> SqlPrivacy:
+        from ppflow.adapters.privacy import SqlPrivacy
+
         return SqlPrivacy(self.session_factory, self.maildir)
 
     def upgrade(self, revision: str = "head") -> None:

@@ -51,6 +51,7 @@ from ppflow.adapters.orm import (
     UtcDateTime,
 )
 from ppflow.adapters.repositories import contact_keys
+from ppflow.services.queries import search_text
 from ppflow.services.referral_import import NewReferral, RegisteredMeanwhileError
 
 CHUNK = 2000  # referrals per executemany into the staging tables
@@ -86,6 +87,7 @@ stage = Table(
     Column("context", Text),
     Column("email_key", Text),
     Column("phone_key", Text),
+    Column("search_text", Text),
     Column("referrer", Text),
     Column("source", Text),
     Column("entity", Text),
@@ -143,6 +145,7 @@ def _staged(chunk: list[NewReferral], start: int, notice_start: int) -> tuple[li
                 "context": c.context,
                 "email_key": email_key,
                 "phone_key": phone_key,
+                "search_text": search_text(c.first_name, c.last_name, c.email),
                 "referrer": r.referrer,
                 "source": r.source,
                 "entity": t.entity,
@@ -271,6 +274,7 @@ class SqlReferralBatch:
                     "context",
                     "email_key",
                     "phone_key",
+                    "search_text",
                 ],
                 select(
                     advisors.c.id,
@@ -282,6 +286,7 @@ class SqlReferralBatch:
                     s.context,
                     s.email_key,
                     s.phone_key,
+                    s.search_text,
                 )
                 .select_from(with_advisor)
                 .order_by(s.seq),

@@ -19,11 +19,13 @@ from ppflow.cli.context import (
     err,
     meta,
     out,
+    piped,
     say,
     split_values,
     stage_label,
     styled,
     when,
+    write_rows,
 )
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
 from ppflow.domain.commands import RegisterReferral
@@ -143,6 +145,9 @@ def import_csv(
 Spoken = StrEnum("Spoken", {language: language for language in LANGUAGES})
 
 
+PAGE = 100  # the advisors `advisor list` shows unless given --limit or --all
+
+
 @advisor_app.command("list")
 def list_advisors(
     stage: Annotated[AdvisorStage | None, typer.Option(help="Only this stage.")] = None,
@@ -155,24 +160,55 @@ def list_advisors(
     max_load: Annotated[
         int | None, typer.Option(min=0, help="Has at most this many active engagements.")
     ] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Show at most this many.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help=f"Show at most this many (default {PAGE}).")
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Show every advisor that matches.")] = False,
 ) -> None:
     """The pool: advisors by stage, language, lived-experience tags, skills, availability
-    and load."""
+    and load, in registration order, the first 100 unless told otherwise (--limit, --all).
+
+    On a terminal, a table; written to a file or another program, plain rows, one an
+    advisor, with tab-separated fields: code, stage, languages, lived experience, skills
+    (each list comma-separated), hours a month, active engagements."""
+    if every and limit is not None:
+        fail("give --limit or --all, not both", code=2)
     criteria = AdvisorFilter(
         stage,
         language and language.value,
         tuple(t.lower() for t in split_values(tag)),
-        limit,
+        None if every else limit or PAGE,
         skills=tuple(s.lower() for s in split_values(skill)),
         available_hours=available_hours,
         max_load=max_load,
     )
-    entries = queries.list_advisors(current_app().uow(), criteria)
-    if not entries:
+    page = queries.pool_page(current_app().uow(), criteria)
+    if not page.entries:
         out.print("no advisor matches", highlight=False)
         return
-    out.print(pool_table(entries))
+    if piped():
+        write_rows(pool_rows(page.entries))
+    else:
+        out.print(pool_table(page.entries, page.total))
+    if page.more:  # on the standard error when piped, so that the rows stay rows
+        (err if piped() else out).print(
+            f"{page.more:,} more match: use --limit N to see more, or --all", highlight=False
+        )
+
+
+def pool_rows(entries):
+    """The plain rows of :func:`list_advisors`."""
+    for entry in entries:
+        a = entry.advisor
+        yield (
+            a.code,
+            a.stage,
+            ",".join(a.languages),
+            ",".join(a.tags),
+            ",".join(a.skills),
+            a.availability_hours,
+            entry.active_engagements,
+        )
 
 
 @advisor_app.command("find")
@@ -194,9 +230,11 @@ def find(
         out.print(f"showing the first {limit}; add words to narrow the search", highlight=False)
 
 
-def pool_table(entries) -> Table:
+def pool_table(entries, total: int | None = None) -> Table:
     # lived experience and skills share a column, their items separated by ", " so that
     # they wrap between items on an 80-column page
+    shown = len(entries)
+    count = f"{shown:,}" if total in (None, shown) else f"{shown:,} of {total:,}"
     table = Table(
         "code",
         "stage",
@@ -204,7 +242,7 @@ def pool_table(entries) -> Table:
         "lived experience; skills",
         "h/month",
         "load",
-        title=f"Advisor pool ({len(entries)})",
+        title=f"Advisor pool ({count})",
     )
     for entry in entries:
         a = entry.advisor
@@ -350,9 +388,9 @@ def end_waiting_runs(code: str) -> None:
     """Cancel the Prefect runs that wait on ``code``, when a Prefect server is configured
     and answers. Never starts one, and a server that does not answer is only a note: the
     withdrawal is recorded, and the dispatch-notifications sweep ends those runs later."""
-    from prefect.settings import PREFECT_API_URL
+    from ppflow.cli.orchestration import prefect_api_url
 
-    if not PREFECT_API_URL.value():
+    if not prefect_api_url():
         return
     import httpx
 

@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, insert, text
 
 from ppflow.adapters.orm import (
     AdvisorRow,
+    ContactRow,
     EngagementRow,
     ProgramRow,
     ProgramTargetRow,
@@ -38,6 +39,7 @@ from ppflow.adapters.orm import (
 from ppflow.bootstrap import bootstrap
 from ppflow.services.indicators import compute_indicators, parse_period
 from ppflow.services.ports import FixedClock
+from ppflow.services.queries import search_text
 from ppflow.settings import Settings
 
 NOW = datetime(2026, 9, 30, 12, 0, tzinfo=UTC)
@@ -57,6 +59,15 @@ PATH = ("identified", "invited", "screening", "recruited", "preparing", "ready",
 PAUSES = {"invited": 1, "ready": 2, "preparing": 3}
 # Where each advisor stops, by advisor number modulo 10.
 STOPS = {0: 1, 1: 2, 2: "declined", 3: 5, 4: 6}
+# Names for the contacts, with the accents and hyphens of the people ppflow serves.
+FIRST_NAMES = (
+    "Hélène", "Éric", "Marie", "Jean-François", "Zoë", "Chloé", "Mathieu", "Noémie",
+    "Loïc", "Anaïs", "François", "Gaëlle", "Sam", "Amélie", "Jérôme", "Inès",
+)  # fmt: skip
+LAST_NAMES = (
+    "Côté", "Gagnon", "Roy", "Bélanger", "Lévesque", "Tremblay", "Caron", "Pelletier",
+    "Bouchard", "Gauthier", "Bérubé", "Ouellet", "Thériault", "Nguyen", "D'Amours", "Lee",
+)  # fmt: skip
 
 
 class Seeder:
@@ -65,7 +76,7 @@ class Seeder:
     def __init__(self, connection):
         self.connection = connection
         # parents before children, so that every batch meets its foreign keys
-        self.rows: dict = {t: [] for t in (AdvisorRow, EngagementRow, SurveyRequestRow)}
+        self.rows: dict = {t: [] for t in (AdvisorRow, ContactRow, EngagementRow, SurveyRequestRow)}
         self.counts: dict = {}
 
     def add(self, table, row: dict) -> None:
@@ -206,9 +217,30 @@ def seed(app, advisors: int) -> dict:
                     "version": 1,
                 },
             )
+            s.add(ContactRow, _contact(n))
             s.flush_full()
         s.flush()
     return s.counts
+
+
+def _contact(n: int) -> dict:
+    """Advisor ``n``'s contact: a name of FIRST_NAMES and LAST_NAMES, and an address
+    numbered so that it is unique."""
+    first = FIRST_NAMES[n % len(FIRST_NAMES)]
+    last = LAST_NAMES[(n // len(FIRST_NAMES)) % len(LAST_NAMES)]
+    email = f"person{n}@example.org"
+    return {
+        "advisor_id": n + 1,
+        "first_name": first,
+        "last_name": last,
+        "email": email,
+        "phone": "",
+        "language": "fr",
+        "context": "",
+        "email_key": email,
+        "phone_key": None,
+        "search_text": search_text(first, last, email),
+    }
 
 
 def _move(entity, code, source, target, at, reason=None) -> dict:
