@@ -234,19 +234,47 @@ class SqlIndicators:
     def days_to_integration(self, start: datetime, end: datetime) -> Durations:
         """For advisors first integrated in the period: days from their first
         identification to their first activation, ranked by the database; the median and
-        the 90th percentile interpolate between neighbouring ranks (as percentile_cont)."""
+        the 90th percentile interpolate between neighbouring ranks (as percentile_cont).
+        The activations are grouped once (they were twice), each checked for an earlier
+        one and given its first identification by a lookup keyed on the advisor."""
+        earlier = aliased(TransitionRow)
+        before = (
+            select(earlier.id)
+            .where(
+                earlier.entity == "advisor",
+                earlier.to_state == AdvisorStage.ACTIVE,
+                earlier.code == T.code,
+                earlier.at < _stamp(start),
+            )
+            .exists()
+        )
         active = (
-            _first(AdvisorStage.ACTIVE)
-            .having(func.min(T.at) >= _stamp(start), func.min(T.at) < _stamp(end))
+            select(T.code, func.min(T.at).label("at"))
+            .where(
+                T.entity == "advisor",
+                T.to_state == AdvisorStage.ACTIVE,
+                T.at >= _stamp(start),
+                T.at < _stamp(end),
+                ~before,
+            )
+            .group_by(T.code)
             .subquery()
         )
-        identified = (
-            _first(AdvisorStage.IDENTIFIED).where(T.code.in_(select(active.c.code))).subquery()
+        first = aliased(TransitionRow)
+        identified_at = (
+            select(func.min(first.at))
+            .where(
+                first.entity == "advisor",
+                first.to_state == AdvisorStage.IDENTIFIED,
+                first.code == active.c.code,
+            )
+            .scalar_subquery()
         )
+        pairs = select(active.c.at.label("active"), identified_at.label("identified")).subquery()
         with self.session_factory() as session:
             dialect = self._dialect(session)
-            days = _days(dialect, identified.c.at, active.c.at).label("d")
-            durations = select(days).join(identified, identified.c.code == active.c.code).subquery()
+            days = _days(dialect, pairs.c.identified, pairs.c.active).label("d")
+            durations = select(days).where(pairs.c.identified.is_not(None)).subquery()
             ranked = select(
                 durations.c.d,
                 func.row_number().over(order_by=durations.c.d).label("rn"),
