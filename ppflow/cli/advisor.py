@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from ppflow.cli.context import (
@@ -28,16 +27,21 @@ from ppflow.cli.context import (
     write_rows,
 )
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
-from ppflow.domain.commands import RegisterReferral
 from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.domain.model import LANGUAGES
-from ppflow.services import advisors as advisor_service
 from ppflow.services import queries
-from ppflow.services.csv_files import CsvFormatError
+from ppflow.services.csv_files import ACCEPTED, CsvFormatError
 from ppflow.services.ports import AdvisorFilter
-from ppflow.services.referral_import import ACCEPTED, import_referrals
 
 advisor_app = CommandGroup(help="Potential and active patient advisors.")
+
+
+def advisor_service():
+    """The advisors' use cases, imported when a command uses them (the pool's list and
+    the search do not)."""
+    from ppflow.services import advisors
+
+    return advisors
 
 
 @advisor_app.command("add")
@@ -57,6 +61,8 @@ def add(
     request_id: Annotated[str | None, typer.Option(help="Idempotence key.")] = None,
 ) -> None:
     """Register one referral: the person enters the pool as 'identified'."""
+    from ppflow.domain.commands import RegisterReferral
+
     cmd = RegisterReferral(
         first_name,
         last_name,
@@ -74,7 +80,7 @@ def add(
         meta(request_id=request_id),
     )
     application = current_app()
-    change = advisor_service.register_referral(application.uow(), cmd, application.clock)
+    change = advisor_service().register_referral(application.uow(), cmd, application.clock)
     note = " (already registered with this request id)" if change.replayed else ""
     out.print(
         styled(
@@ -101,6 +107,10 @@ def import_csv(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CSV file.")],
     skip_invalid: Annotated[bool, typer.Option(help="Import the good rows anyway.")] = False,
 ) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from ppflow.services.referral_import import import_referrals
+
     data = path.read_bytes()
     application = current_app()
     with Progress(
@@ -299,7 +309,7 @@ def withdraw(
     coordinators are told, and the runs waiting on them end (at once when PREFECT_API_URL
     answers; otherwise at the next dispatch-notifications run)."""
     application = current_app()
-    change = advisor_service.withdraw_advisor(
+    change = advisor_service().withdraw_advisor(
         application.uow(), code, meta(reason=reason or "withdrew consent"), application.clock
     )
     out.print(f"{code}: {change.from_state} -> {change.to_state}")
@@ -348,7 +358,7 @@ def hold(code: str, reason: ReasonOption) -> None:
     """Put an advisor on hold (illness, a move, a pause they asked for); `resume` takes
     them back to the stage they were at."""
     application = current_app()
-    change = advisor_service.put_on_hold(
+    change = advisor_service().put_on_hold(
         application.uow(), code, meta(reason=reason), application.clock
     )
     out.print(f"{code}: {change.from_state} -> {change.to_state}")
@@ -358,7 +368,7 @@ def hold(code: str, reason: ReasonOption) -> None:
 def resume(code: str) -> None:
     """Take an advisor on hold back to the stage they held before."""
     application = current_app()
-    change = advisor_service.resume(application.uow(), code, meta(), application.clock)
+    change = advisor_service().resume(application.uow(), code, meta(), application.clock)
     out.print(f"{code}: {change.from_state} -> {change.to_state}")
 
 
@@ -367,7 +377,7 @@ def leave(code: str, reason: ReasonOption) -> None:
     """The advisor leaves the program: their active engagements are completed, they are
     thanked, they become alumni, and the alumni retention period starts."""
     application = current_app()
-    change = advisor_service.leave_program(
+    change = advisor_service().leave_program(
         application.uow(), code, meta(reason=reason), application.clock
     )
     out.print(f"{code}: {change.from_state} -> {change.to_state}")
@@ -378,7 +388,7 @@ def reopen(code: str, reason: ReasonOption) -> None:
     """Reopen a declined or not-retained advisor's file (referred again, or a decision
     to correct): back to identified, while their data is still held."""
     application = current_app()
-    change = advisor_service.reopen_advisor(
+    change = advisor_service().reopen_advisor(
         application.uow(), code, meta(reason=reason), application.clock
     )
     out.print(f"{code}: {change.from_state} -> {change.to_state}")
@@ -454,7 +464,7 @@ def history(
 ) -> None:
     """The full, ordered transition log of one advisor: when, from which stage to which,
     by whom and why."""
-    transitions = advisor_service.advisor_history(current_app().uow(), code)
+    transitions = advisor_service().advisor_history(current_app().uow(), code)
     # On 80 columns: the date, both stages and the actor whole, on one line each; the
     # reason wraps under the actor. The number of a move is its row.
     table = Table(title=say("history.title", code=code))
