@@ -268,3 +268,37 @@ def test_migration_0008_folds_every_contact_not_erased_and_goes_down_again(empty
         assert connection.execute(text("SELECT count(*) FROM contacts")).scalar() == 2
     db.upgrade(empty_app.engine, "head")
     assert search_texts(empty_app)["PA-M1"] == "helene cote helene@example.org"
+
+
+# ------------------------------------------------------- statistics of the indicators
+
+
+@pytest.mark.postgres
+def test_the_report_takes_the_statistics_postgresql_lacks(tmp_path, clock):
+    """Migrated (statistics of empty tables), then filled with no ANALYZE and, as on a
+    server without autovacuum, none taken since: the first indicator query takes them, the
+    next finds them current."""
+    from ppflow.adapters.indicators import keep_statistics
+    from tests.seeding import seed_pool
+
+    app, cleanup = make_app("postgres", tmp_path, clock)
+    try:
+        seed_pool(app, 300, clock.now())
+        app.dispose()  # the seeding connection's counts of changes reach the server
+
+        app.indicators().funnel_at(clock.now())
+        with app.engine.connect() as connection:
+            counted = connection.execute(
+                text(
+                    "SELECT c.relname, c.reltuples FROM pg_class c"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = current_schema()"
+                    " AND c.relname IN ('transitions', 'advisors')"
+                )
+            )
+            assert dict(counted.all()) == {"transitions": 300, "advisors": 300}
+        with app.session_factory() as session:
+            assert keep_statistics(session) == []  # current now
+    finally:
+        app.dispose()
+        cleanup()
