@@ -7,6 +7,7 @@ the CLI starts without Prefect.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -167,10 +168,12 @@ def prefect_api_url() -> str | None:
     """PREFECT_API_URL as Prefect reads it, or None. Importing Prefect to read it takes
     about a second, so it is read from the environment, and Prefect is asked only when one
     of the other places it reads settings from could set it (:func:`_may_set_api_url`):
-    without a server, ``ppflow waiting`` and ``ppflow advisor withdraw`` never import it."""
-    if os.environ.get("PREFECT_API_URL"):
+    without a server, ``ppflow waiting`` and ``ppflow advisor withdraw`` never import it.
+    Once Prefect is loaded (a flow, a test server of its own), its settings are asked:
+    they are what its client would use."""
+    if "prefect.settings" not in sys.modules and os.environ.get("PREFECT_API_URL"):
         return os.environ["PREFECT_API_URL"]
-    if not _may_set_api_url():
+    if "prefect.settings" not in sys.modules and not _may_set_api_url():
         return None
     from prefect.settings import PREFECT_API_URL
 
