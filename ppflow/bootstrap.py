@@ -17,9 +17,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ppflow.adapters import db
-from ppflow.adapters.indicators import SqlIndicators
-from ppflow.adapters.sweeps import SqlSweeps
-from ppflow.adapters.unit_of_work import SqlUnitOfWork
 from ppflow.services.ports import Clock
 from ppflow.settings import Settings, get_settings
 
@@ -28,7 +25,10 @@ if TYPE_CHECKING:
 
     from ppflow.adapters.email.rendering import PersonalLinks, TemplateCheck
     from ppflow.adapters.email.sink import MailSink
+    from ppflow.adapters.indicators import SqlIndicators
     from ppflow.adapters.outbox import SqlOutbox
+    from ppflow.adapters.sweeps import SqlSweeps
+    from ppflow.adapters.unit_of_work import SqlUnitOfWork
     from ppflow.services.indicators import Indicators
     from ppflow.services.links import SigningKeys
     from ppflow.services.notifications import DispatchPolicy, DispatchPorts, DispatchReport
@@ -45,14 +45,24 @@ class App:
 
     # ------------------------------------------------------------------- database
 
+    # Each adapter is imported when it is first asked for, so that a command starts with
+    # what it uses only (`ppflow report indicators` never loads the privacy or the import
+    # machinery).
+
     def uow(self) -> SqlUnitOfWork:
         """A unit of work: every write goes through one, and commits with it."""
+        from ppflow.adapters.unit_of_work import SqlUnitOfWork
+
         return SqlUnitOfWork(self.session_factory, self.maildir)
 
     def sweeps(self) -> SqlSweeps:
+        from ppflow.adapters.sweeps import SqlSweeps
+
         return SqlSweeps(self.session_factory)
 
     def indicators(self) -> SqlIndicators:
+        from ppflow.adapters.indicators import SqlIndicators
+
         return SqlIndicators(self.session_factory)
 
     def upgrade(self, revision: str = "head") -> None:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 
 from ppflow.adapters.orm import AdvisorRow, ContactRow, StaffRow, TransitionRow
+from ppflow.services.queries import search_text
 
 STAGES = ("identified", "invited", "preparing", "screening", "recruited")
 BATCH = 5000
@@ -66,15 +67,17 @@ def seed_pool(app, count: int, now: datetime, prefix: str = "B") -> None:
             connection.execute(insert(AdvisorRow), advisors)
             first = start + offset + 1
             for i, advisor in enumerate(advisors):
+                email = f"{advisor['code'].lower()}@example.org"
                 contacts.append(
                     {
                         "advisor_id": first + i,
                         "first_name": "Test",
                         "last_name": advisor["code"],
                         "language": "fr",
-                        "email": f"{advisor['code'].lower()}@example.org",
+                        "email": email,
                         "phone": "",
                         "context": "",
+                        "search_text": search_text("Test", advisor["code"], email),
                     }
                 )
             connection.execute(insert(ContactRow), contacts)

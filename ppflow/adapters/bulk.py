@@ -53,6 +53,7 @@ from ppflow.adapters.orm import (
 )
 from ppflow.adapters.repositories import contact_keys
 from ppflow.services.ports import NewReferral
+from ppflow.services.queries import search_text
 from ppflow.services.referral_import import RegisteredMeanwhileError
 
 CHUNK = 2000  # referrals per executemany into the staging tables
@@ -88,6 +89,7 @@ stage = Table(
     Column("context", Text),
     Column("email_key", Text),
     Column("phone_key", Text),
+    Column("search_text", Text),
     Column("referrer", Text),
     Column("source", Text),
     Column("entity", Text),
@@ -145,6 +147,7 @@ def _staged(chunk: list[NewReferral], start: int, notice_start: int) -> tuple[li
                 "context": c.context,
                 "email_key": email_key,
                 "phone_key": phone_key,
+                "search_text": search_text(c.first_name, c.last_name, c.email),
                 "referrer": r.referrer,
                 "source": r.source,
                 "entity": t.entity,
@@ -273,6 +276,7 @@ class SqlReferralBatch:
                     "context",
                     "email_key",
                     "phone_key",
+                    "search_text",
                 ],
                 select(
                     advisors.c.id,
@@ -284,6 +288,7 @@ class SqlReferralBatch:
                     s.context,
                     s.email_key,
                     s.phone_key,
+                    s.search_text,
                 )
                 .select_from(with_advisor)
                 .order_by(s.seq),

@@ -119,9 +119,60 @@ def _percentiles(rows, n: int, wanted: dict[str, float]) -> dict[str, float | No
     return result
 
 
+# The tables the indicators read, and how much of a table may change before its
+# statistics are taken again (autovacuum's default is a tenth, plus 50 rows).
+READ = ("transitions", "advisors", "engagements", "qi_teams", "survey_requests")
+STALE = 0.2
+
+
+def keep_statistics(session: Session) -> list[str]:
+    """On PostgreSQL, ANALYZE those of READ that have no statistics, or that changed by
+    more than STALE since they were taken; returns them. Autovacuum does this on its own
+    when it runs, but a server where it is off, or a report run right after a large
+    import, would plan on no statistics, and a plan without them can take minutes where
+    it takes a second. Costs one query when nothing is stale. SQLite needs none: its plans
+    of these queries are right with or without statistics
+    (``tests/integration/test_indicator_plans.py``)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    found = session.execute(
+        text(
+            "SELECT c.relname, c.reltuples, coalesce(s.n_live_tup, 0),"
+            " coalesce(s.n_mod_since_analyze, 0)"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
+            " WHERE n.nspname = current_schema() AND c.relname IN :names"
+        ).bindparams(bindparam("names", expanding=True)),
+        {"names": list(READ)},
+    ).all()
+    # reltuples is -1 until a table is first analyzed (or vacuumed)
+    stale = [
+        name
+        for name, estimate, rows, changed in found
+        if estimate < 0 or changed > STALE * max(rows, estimate, 1)
+    ]
+    if stale:
+        # ANALYZE writes the planner's statistics, none of ppflow's data: it runs on a
+        # connection of its own in autocommit, outside the read's transaction.
+        engine = session.get_bind()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE " + ", ".join(f'"{name}"' for name in sorted(stale))))
+    return sorted(stale)
+
+
 class SqlIndicators:
     def __init__(self, session_factory: sessionmaker[Session]):
         self.session_factory = session_factory
+        self._checked = False
+
+    def _session(self) -> Session:
+        """A session; the first one also makes sure PostgreSQL has statistics of the
+        tables the indicators read (:func:`keep_statistics`)."""
+        session = self.session_factory()
+        if not self._checked:
+            self._checked = True
+            keep_statistics(session)
+        return session
 
     def _dialect(self, session: Session) -> str:
         return session.get_bind().dialect.name
@@ -144,14 +195,14 @@ class SqlIndicators:
         moves = union_all(now, undo, give_back).subquery()
         total = func.sum(moves.c.n)
         query = select(moves.c.state, total).group_by(moves.c.state).having(total > 0)
-        with self.session_factory() as session:
+        with self._session() as session:
             return {state: int(n) for state, n in session.execute(query)}
 
     def entered(self, stage: str, start: datetime, end: datetime) -> int:
         query = select(func.count(distinct(T.code))).where(
             T.entity == "advisor", T.to_state == stage, T.at >= _stamp(start), T.at < _stamp(end)
         )
-        with self.session_factory() as session:
+        with self._session() as session:
             return session.scalar(query) or 0
 
     def funnel_moves(
@@ -187,7 +238,7 @@ class SqlIndicators:
             if i + 1 < len(steps):
                 on = per_advisor.c[f"left_{i}"] >= reached  # NULL (not counted) if either is
                 columns.append(func.coalesce(func.sum(case((on, 1), else_=0)), 0))
-        with self.session_factory() as session:
+        with self._session() as session:
             counts = iter(int(n) for n in session.execute(select(*columns)).one())
         first, second = {}, {}
         for i, step in enumerate(steps):  # steps nobody reached or left are left out
@@ -205,7 +256,7 @@ class SqlIndicators:
             T.at >= _stamp(start),
             T.at < _stamp(end),
         )
-        with self.session_factory() as session:
+        with self._session() as session:
             return session.scalar(query) or 0
 
     def teams_at(self, end: datetime) -> TeamCounts:
@@ -227,26 +278,54 @@ class SqlIndicators:
             func.coalesce(func.sum(case((n >= 2, 1), else_=0)), 0),
             func.coalesce(func.sum(n), 0),
         ).select_from(teams.outerjoin(per_team, per_team.c.team_id == teams.c.id))
-        with self.session_factory() as session:
+        with self._session() as session:
             total, one, two, advisors = session.execute(query).one()
         return TeamCounts(int(total), int(one), int(two), int(advisors))
 
     def days_to_integration(self, start: datetime, end: datetime) -> Durations:
         """For advisors first integrated in the period: days from their first
         identification to their first activation, ranked by the database; the median and
-        the 90th percentile interpolate between neighbouring ranks (as percentile_cont)."""
+        the 90th percentile interpolate between neighbouring ranks (as percentile_cont).
+        The activations are grouped once (they were twice), each checked for an earlier
+        one and given its first identification by a lookup keyed on the advisor."""
+        earlier = aliased(TransitionRow)
+        before = (
+            select(earlier.id)
+            .where(
+                earlier.entity == "advisor",
+                earlier.to_state == AdvisorStage.ACTIVE,
+                earlier.code == T.code,
+                earlier.at < _stamp(start),
+            )
+            .exists()
+        )
         active = (
-            _first(AdvisorStage.ACTIVE)
-            .having(func.min(T.at) >= _stamp(start), func.min(T.at) < _stamp(end))
+            select(T.code, func.min(T.at).label("at"))
+            .where(
+                T.entity == "advisor",
+                T.to_state == AdvisorStage.ACTIVE,
+                T.at >= _stamp(start),
+                T.at < _stamp(end),
+                ~before,
+            )
+            .group_by(T.code)
             .subquery()
         )
-        identified = (
-            _first(AdvisorStage.IDENTIFIED).where(T.code.in_(select(active.c.code))).subquery()
+        first = aliased(TransitionRow)
+        identified_at = (
+            select(func.min(first.at))
+            .where(
+                first.entity == "advisor",
+                first.to_state == AdvisorStage.IDENTIFIED,
+                first.code == active.c.code,
+            )
+            .scalar_subquery()
         )
-        with self.session_factory() as session:
+        pairs = select(active.c.at.label("active"), identified_at.label("identified")).subquery()
+        with self._session() as session:
             dialect = self._dialect(session)
-            days = _days(dialect, identified.c.at, active.c.at).label("d")
-            durations = select(days).join(identified, identified.c.code == active.c.code).subquery()
+            days = _days(dialect, pairs.c.identified, pairs.c.active).label("d")
+            durations = select(days).where(pairs.c.identified.is_not(None)).subquery()
             ranked = select(
                 durations.c.d,
                 func.row_number().over(order_by=durations.c.d).label("rn"),
@@ -271,7 +350,7 @@ class SqlIndicators:
         )
         active = active.subquery()
         left = union_all(*[_first(state) for state in LEFT]).subquery()
-        with self.session_factory() as session:
+        with self._session() as session:
             dialect = self._dialect(session)
             stayed = or_(left.c.at.is_(None), _days(dialect, active.c.at, left.c.at) >= days)
             query = select(
@@ -294,7 +373,7 @@ class SqlIndicators:
             .group_by(T.to_state, reason)
             .order_by(func.count().desc(), T.to_state, reason)
         )
-        with self.session_factory() as session:
+        with self._session() as session:
             return [
                 (state, why or "no reason given", n) for state, why, n in session.execute(query)
             ]
@@ -316,7 +395,7 @@ class SqlIndicators:
         expenses = select(func.coalesce(func.sum(E.amount_cents), 0)).where(
             E.expense_date >= first, E.expense_date < after
         )
-        with self.session_factory() as session:
+        with self._session() as session:
             if not inspect(session.get_bind()).has_table(A.__tablename__):
                 return None
             centihours, cents = session.execute(logged).one()
@@ -328,7 +407,7 @@ class SqlIndicators:
         query = select(func.avg(S.score), func.count(S.score)).where(
             S.score.is_not(None), S.answered_at >= _stamp(start), S.answered_at < _stamp(end)
         )
-        with self.session_factory() as session:
+        with self._session() as session:
             mean, n = session.execute(query).one()
         return (round(float(mean), 2) if mean is not None else None), int(n)
 
@@ -347,13 +426,13 @@ class SqlIndicators:
             .group_by(TeamRow.code)
             .order_by(TeamRow.code)
         )
-        with self.session_factory() as session:
+        with self._session() as session:
             rows = session.execute(query).all()
         return [Attendance(team, int(held), int(attended or 0)) for team, held, attended in rows]
 
     def item_scores(self, start: datetime, end: datetime) -> list[ItemScores]:
         """Mean of each scale item per quarter, the JSON answers unnested by the database."""
-        with self.session_factory() as session:
+        with self._session() as session:
             if self._dialect(session) == "sqlite":
                 # the quarter once per questionnaire (not per answer), from the stored
                 # UTC text 'YYYY-MM-DD HH:MM:SS'
@@ -415,7 +494,7 @@ class SqlIndicators:
         query = select(P.indicator, P.target, P.period, P.version, P.created_at).order_by(
             P.indicator, P.version, P.id
         )
-        with self.session_factory() as session:
+        with self._session() as session:
             rows = session.execute(query).all()
         latest: dict[str, TargetVersion] = {}
         versions = []

@@ -159,7 +159,7 @@ class ContactRow(Base):
     ``email_key`` (the address in lower case) and ``phone_key`` (the digits) are unique: the
     database itself refuses a second contact for the same person, so that two coordinators
     registering one person at the same moment cannot give them two codes. Erasure sets both
-    to NULL, which every backend lets repeat."""
+    to NULL, which every backend lets repeat, and so the folded ``search_text``."""
 
     __tablename__ = "contacts"
     __table_args__ = (
@@ -177,6 +177,10 @@ class ContactRow(Base):
     context: Mapped[str] = mapped_column(Text, default="", info=PERSONAL)
     email_key: Mapped[str | None] = mapped_column(String(320), info=PERSONAL)
     phone_key: Mapped[str | None] = mapped_column(String(40), info=PERSONAL)
+    # The first name, last name and e-mail address without case or accents
+    # (ppflow.services.queries.search_text), written with them, so that a search by name
+    # is one query on both databases; NULL once erased.
+    search_text: Mapped[str | None] = mapped_column(Text, info=PERSONAL)
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Text, and_, cast, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,7 +62,7 @@ from ppflow.domain.model import (
     Transition,
 )
 from ppflow.services.ports import AdvisorFilter, ContactMatch, PoolEntry
-from ppflow.services.queries import matches
+from ppflow.services.queries import search_text
 
 OPEN_ENGAGEMENT_STAGES = (EngagementStage.PROPOSED, EngagementStage.ACTIVE)
 
@@ -235,6 +236,24 @@ class SqlAdvisors:
             raise AlreadyRegisteredError({c: self.get(c).stage for c in others}) from error
 
     def list(self, criteria: AdvisorFilter) -> list[PoolEntry]:
+        """The advisors ``criteria`` selects, in registration order, at most its limit."""
+        query = (
+            self._pool(criteria, AdvisorRow, ProgramRow.code)
+            .outerjoin(ProgramRow, ProgramRow.id == AdvisorRow.program_id)
+            .order_by(AdvisorRow.id)
+            .limit(criteria.limit)
+        )
+        return [
+            PoolEntry(_advisor(row, program), active)
+            for row, program, active in self.session.execute(query)
+        ]
+
+    def _pool(self, criteria: AdvisorFilter, *columns):
+        """``columns`` of the advisors ``criteria`` selects, every filter in SQL (so that a
+        page and its count are each one query). A JSON list holds a value when its text
+        holds the value's JSON string (quotes included, so exactly that item), as written
+        with or without escaped accents; instr() and strpos() are case-sensitive, as the
+        filters are."""
         load = (
             select(func.count(EngagementRow.id))
             .where(
@@ -243,34 +262,39 @@ class SqlAdvisors:
             )
             .scalar_subquery()
         )
-        query = select(AdvisorRow, ProgramRow.code, load).outerjoin(
-            ProgramRow, ProgramRow.id == AdvisorRow.program_id
-        )
+        position = func.instr if self.session.get_bind().dialect.name == "sqlite" else func.strpos
+
+        def holds(column, value: str):
+            listed = cast(column, Text)
+            forms = {json.dumps(value), json.dumps(value, ensure_ascii=False)}
+            return or_(*(position(listed, form) > 0 for form in sorted(forms)))
+
+        query = select(*columns, load.label("load")) if columns else select(AdvisorRow.id)
         if criteria.stage:
             query = query.where(AdvisorRow.stage == criteria.stage)
+        if criteria.language:
+            query = query.where(holds(AdvisorRow.languages, criteria.language))
+        for tag in criteria.tags:
+            query = query.where(holds(AdvisorRow.tags, tag))
+        for skill in criteria.skills:
+            query = query.where(holds(AdvisorRow.skills, skill))
         if criteria.available_hours is not None:
             query = query.where(AdvisorRow.availability_hours >= criteria.available_hours)
         if criteria.max_load is not None:
             query = query.where(load <= criteria.max_load)
-        query = query.order_by(AdvisorRow.id)
-        entries = []
-        for row, program, active in self.session.execute(query):
-            if criteria.language and criteria.language not in (row.languages or []):
-                continue
-            if criteria.tags and not set(criteria.tags) <= set(row.tags or []):
-                continue
-            if criteria.skills and not set(criteria.skills) <= set(row.skills or []):
-                continue
-            entries.append(PoolEntry(_advisor(row, program), active))
-            if criteria.limit and len(entries) >= criteria.limit:
-                break
-        return entries
+        return query
+
+    def count(self, criteria: AdvisorFilter) -> int:
+        """How many advisors ``criteria`` selects, whatever its limit."""
+        selected = self._pool(criteria).subquery()
+        return self.session.scalar(select(func.count()).select_from(selected))
 
     def find(self, words: tuple[str, ...], limit: int) -> list[ContactMatch]:
-        """The contacts are read in batches and compared in Python (queries.matches), so
-        that case and accents are folded alike on SQLite and PostgreSQL, whose lower() and
-        collations differ; only four short columns are read, and reading stops at
-        ``limit`` matches."""
+        """One query on ``contacts.search_text``, the names and address folded by
+        queries.search_text when they were written: case and accents are folded in
+        Python, alike on SQLite and PostgreSQL (whose lower() and collations differ), and
+        the database only looks for each folded word in it (LIKE, its wildcards escaped),
+        at most ``limit`` people."""
         query = (
             select(
                 AdvisorRow.code,
@@ -280,17 +304,17 @@ class SqlAdvisors:
                 ContactRow.email,
             )
             .join(ContactRow, ContactRow.advisor_id == AdvisorRow.id)
-            .where(ContactRow.erased_at.is_(None))
+            .where(
+                ContactRow.erased_at.is_(None),
+                *(ContactRow.search_text.contains(word, autoescape=True) for word in words),
+            )
             .order_by(AdvisorRow.id)
-            .execution_options(yield_per=1000)
+            .limit(limit)
         )
-        found: list[ContactMatch] = []
-        for code, stage, first, last, email in self.session.execute(query):
-            if matches(words, first, last, email):
-                found.append(ContactMatch(code, AdvisorStage(stage), first, last, email))
-                if len(found) >= limit:
-                    break
-        return found
+        return [
+            ContactMatch(code, AdvisorStage(stage), first, last, email)
+            for code, stage, first, last, email in self.session.execute(query)
+        ]
 
     def count_by_stage(self) -> dict[str, int]:
         query = select(AdvisorRow.stage, func.count()).group_by(AdvisorRow.stage)
@@ -733,7 +757,7 @@ class SqlTraining:
 
 
 def _contact_values(contact: Contact) -> dict[str, Any]:
-    """A contact's columns, with its unique keys."""
+    """A contact's columns, with its unique keys and the folded text a search reads."""
     email_key, phone_key = contact_keys(contact.email, contact.phone)
     return dict(
         first_name=contact.first_name,
@@ -744,6 +768,7 @@ def _contact_values(contact: Contact) -> dict[str, Any]:
         context=contact.context,
         email_key=email_key,
         phone_key=phone_key,
+        search_text=search_text(contact.first_name, contact.last_name, contact.email),
     )
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from ppflow.cli.context import (
@@ -19,23 +18,30 @@ from ppflow.cli.context import (
     err,
     meta,
     out,
+    piped,
     say,
     split_values,
     stage_label,
     styled,
     when,
+    write_rows,
 )
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
-from ppflow.domain.commands import RegisterReferral
 from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.domain.model import LANGUAGES
-from ppflow.services import advisors as advisor_service
 from ppflow.services import queries
-from ppflow.services.csv_files import CsvFormatError
+from ppflow.services.csv_files import ACCEPTED, CsvFormatError
 from ppflow.services.ports import AdvisorFilter
-from ppflow.services.referral_import import ACCEPTED, import_referrals
 
 advisor_app = CommandGroup(help="Potential and active patient advisors.")
+
+
+def advisor_service():
+    """The advisors' use cases, imported when a command uses them (the pool's list and
+    the search do not)."""
+    from ppflow.services import advisors
+
+    return advisors
 
 
 @advisor_app.command("add")
@@ -55,6 +61,8 @@ def add(
     request_id: Annotated[str | None, typer.Option(help="Idempotence key.")] = None,
 ) -> None:
     """Register one referral: the person enters the pool as 'identified'."""
+    from ppflow.domain.commands import RegisterReferral
+
     cmd = RegisterReferral(
         first_name,
         last_name,
@@ -72,7 +80,7 @@ def add(
         meta(request_id=request_id),
     )
     application = current_app()
-    change = advisor_service.register_referral(application.uow(), cmd, application.clock)
+    change = advisor_service().register_referral(application.uow(), cmd, application.clock)
     note = " (already registered with this request id)" if change.replayed else ""
     out.print(
         styled(
@@ -99,6 +107,10 @@ def import_csv(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CSV file.")],
     skip_invalid: Annotated[bool, typer.Option(help="Import the good rows anyway.")] = False,
 ) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from ppflow.services.referral_import import import_referrals
+
     data = path.read_bytes()
     application = current_app()
     with Progress(
@@ -143,6 +155,9 @@ def import_csv(
 Spoken = StrEnum("Spoken", {language: language for language in LANGUAGES})
 
 
+PAGE = 100  # the advisors `advisor list` shows unless given --limit or --all
+
+
 @advisor_app.command("list")
 def list_advisors(
     stage: Annotated[AdvisorStage | None, typer.Option(help="Only this stage.")] = None,
@@ -155,24 +170,55 @@ def list_advisors(
     max_load: Annotated[
         int | None, typer.Option(min=0, help="Has at most this many active engagements.")
     ] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Show at most this many.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help=f"Show at most this many (default {PAGE}).")
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Show every advisor that matches.")] = False,
 ) -> None:
     """The pool: advisors by stage, language, lived-experience tags, skills, availability
-    and load."""
+    and load, in registration order, the first 100 unless told otherwise (--limit, --all).
+
+    On a terminal, a table; written to a file or another program, plain rows, one an
+    advisor, with tab-separated fields: code, stage, languages, lived experience, skills
+    (each list comma-separated), hours a month, active engagements."""
+    if every and limit is not None:
+        fail("give --limit or --all, not both", code=2)
     criteria = AdvisorFilter(
         stage,
         language and language.value,
         tuple(t.lower() for t in split_values(tag)),
-        limit,
+        None if every else limit or PAGE,
         skills=tuple(s.lower() for s in split_values(skill)),
         available_hours=available_hours,
         max_load=max_load,
     )
-    entries = queries.list_advisors(current_app().uow(), criteria)
-    if not entries:
+    page = queries.pool_page(current_app().uow(), criteria)
+    if not page.entries:
         out.print("no advisor matches", highlight=False)
         return
-    out.print(pool_table(entries))
+    if piped():
+        write_rows(pool_rows(page.entries))
+    else:
+        out.print(pool_table(page.entries, page.total))
+    if page.more:  # on the standard error when piped, so that the rows stay rows
+        (err if piped() else out).print(
+            f"{page.more:,} more match: use --limit N to see more, or --all", highlight=False
+        )
+
+
+def pool_rows(entries):
+    """The plain rows of :func:`list_advisors`."""
+    for entry in entries:
+        a = entry.advisor
+        yield (
+            a.code,
+            a.stage,
+            ",".join(a.languages),
+            ",".join(a.tags),
+            ",".join(a.skills),
+            a.availability_hours,
+            entry.active_engagements,
+        )
 
 
 @advisor_app.command("find")
@@ -194,9 +240,11 @@ def find(
         out.print(f"showing the first {limit}; add words to narrow the search", highlight=False)
 
 
-def pool_table(entries) -> Table:
+def pool_table(entries, total: int | None = None) -> Table:
     # lived experience and skills share a column, their items separated by ", " so that
     # they wrap between items on an 80-column page
+    shown = len(entries)
+    count = f"{shown:,}" if total in (None, shown) else f"{shown:,} of {total:,}"
     table = Table(
         "code",
         "stage",
@@ -204,7 +252,7 @@ def pool_table(entries) -> Table:
         "lived experience; skills",
         "h/month",
         "load",
-        title=f"Advisor pool ({len(entries)})",
+        title=f"Advisor pool ({count})",
     )
     for entry in entries:
         a = entry.advisor
@@ -261,7 +309,7 @@ def withdraw(
     coordinators are told, and the runs waiting on them end (at once when PREFECT_API_URL
     answers; otherwise at the next dispatch-notifications run)."""
     application = current_app()
-    change = advisor_service.withdraw_advisor(
+    change = advisor_service().withdraw_advisor(
         application.uow(), code, meta(reason=reason or "withdrew consent"), application.clock
     )
     out.print(f"{code}: {change.from_state} -> {change.to_state}")
@@ -310,7 +358,7 @@ def hold(code: str, reason: ReasonOption) -> None:
     """Put an advisor on hold (illness, a move, a pause they asked for); `resume` takes
     them back to the stage they were at."""
     application = current_app()
-    change = advisor_service.put_on_hold(
+    change = advisor_service().put_on_hold(
         application.uow(), code, meta(reason=reason), application.clock
     )
     out.print(f"{code}: {change.from_state} -> {change.to_state}")
@@ -320,7 +368,7 @@ def hold(code: str, reason: ReasonOption) -> None:
 def resume(code: str) -> None:
     """Take an advisor on hold back to the stage they held before."""
     application = current_app()
-    change = advisor_service.resume(application.uow(), code, meta(), application.clock)
+    change = advisor_service().resume(application.uow(), code, meta(), application.clock)
     out.print(f"{code}: {change.from_state} -> {change.to_state}")
 
 
@@ -329,7 +377,7 @@ def leave(code: str, reason: ReasonOption) -> None:
     """The advisor leaves the program: their active engagements are completed, they are
     thanked, they become alumni, and the alumni retention period starts."""
     application = current_app()
-    change = advisor_service.leave_program(
+    change = advisor_service().leave_program(
         application.uow(), code, meta(reason=reason), application.clock
     )
     out.print(f"{code}: {change.from_state} -> {change.to_state}")
@@ -340,7 +388,7 @@ def reopen(code: str, reason: ReasonOption) -> None:
     """Reopen a declined or not-retained advisor's file (referred again, or a decision
     to correct): back to identified, while their data is still held."""
     application = current_app()
-    change = advisor_service.reopen_advisor(
+    change = advisor_service().reopen_advisor(
         application.uow(), code, meta(reason=reason), application.clock
     )
     out.print(f"{code}: {change.from_state} -> {change.to_state}")
@@ -350,9 +398,9 @@ def end_waiting_runs(code: str) -> None:
     """Cancel the Prefect runs that wait on ``code``, when a Prefect server is configured
     and answers. Never starts one, and a server that does not answer is only a note: the
     withdrawal is recorded, and the dispatch-notifications sweep ends those runs later."""
-    from prefect.settings import PREFECT_API_URL
+    from ppflow.cli.orchestration import prefect_api_url
 
-    if not PREFECT_API_URL.value():
+    if not prefect_api_url():
         return
     import httpx
 
@@ -416,7 +464,7 @@ def history(
 ) -> None:
     """The full, ordered transition log of one advisor: when, from which stage to which,
     by whom and why."""
-    transitions = advisor_service.advisor_history(current_app().uow(), code)
+    transitions = advisor_service().advisor_history(current_app().uow(), code)
     # On 80 columns: the date, both stages and the actor whole, on one line each; the
     # reason wraps under the actor. The number of a move is its row.
     table = Table(title=say("history.title", code=code))

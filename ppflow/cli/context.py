@@ -24,14 +24,15 @@ from contextvars import ContextVar
 from datetime import datetime
 from functools import cache
 from string import Formatter
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from ppflow.bootstrap import App, bootstrap
-from ppflow.domain.commands import Meta
+if TYPE_CHECKING:
+    from ppflow.bootstrap import App
+    from ppflow.domain.commands import Meta
 
 PIPED_WIDTH = 160  # piped output (files, CI logs) gets a wide page instead of Rich's 80
 
@@ -120,6 +121,8 @@ err = Page(stderr=True)
 @cache
 def get_app() -> App:
     """The application built from settings, once per process."""
+    from ppflow.bootstrap import bootstrap
+
     return bootstrap()
 
 
@@ -252,6 +255,8 @@ def actor() -> str:
 
 def meta(request_id: str | None = None, reason: str | None = None) -> Meta:
     """The Meta of a command given from the CLI."""
+    from ppflow.domain.commands import Meta
+
     return Meta(actor=actor(), request_id=request_id, reason=reason)
 
 
@@ -261,6 +266,36 @@ def split_values(values: list[str] | None) -> tuple[str, ...]:
     for value in values or []:
         found += [v.strip() for v in value.split(",") if v.strip()]
     return tuple(found)
+
+
+def piped() -> bool:
+    """Whether the standard output goes to a file or another program rather than a
+    terminal: lists then print plain rows (:func:`write_rows`) instead of a table."""
+    return not sys.stdout.isatty()
+
+
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_CONTROL = re.compile(r"[\\\x00-\x1f\x7f-\x9f]")
+
+
+def cell(value: object) -> str:
+    r"""``value`` as one field of a plain row: a backslash, tab, newline or carriage return
+    is written \\, \t, \n or \r, and any other control character \xNN, so that a row is
+    one line and its fields are split at its tabs, whatever people typed."""
+    return _CONTROL.sub(lambda m: _ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}"), str(value))
+
+
+def write_rows(rows) -> None:
+    """Plain rows on the standard output, one a line, their fields separated by tabs
+    (:func:`cell`), for ``cut``, ``sort``, ``awk`` or a spreadsheet: no table to draw, so
+    twenty thousand rows print at once. A reader that stops early (``| head``) ends the
+    command quietly."""
+    try:
+        sys.stdout.write("".join("\t".join(map(cell, row)) + "\n" for row in rows))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the rest is not wanted; Python's own flush at exit must not fail on it either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def when(moment: datetime | None) -> str:

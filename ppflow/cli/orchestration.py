@@ -6,6 +6,9 @@ the CLI starts without Prefect.
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -161,11 +164,53 @@ def _behind_basic_auth() -> bool:
     return bool(secret and secret.get_secret_value())
 
 
-def _open_questions():
-    """The decisions runs wait for, or None when no Prefect server is configured."""
+def prefect_api_url() -> str | None:
+    """PREFECT_API_URL as Prefect reads it, or None. Importing Prefect to read it takes
+    about a second, so it is read from the environment, and Prefect is asked only when one
+    of the other places it reads settings from could set it (:func:`_may_set_api_url`):
+    without a server, ``ppflow waiting`` and ``ppflow advisor withdraw`` never import it.
+    Once Prefect is loaded (a flow, a test server of its own), its settings are asked:
+    they are what its client would use."""
+    if "prefect.settings" not in sys.modules and os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    if "prefect.settings" not in sys.modules and not _may_set_api_url():
+        return None
     from prefect.settings import PREFECT_API_URL
 
-    if not PREFECT_API_URL.value():
+    return PREFECT_API_URL.value()
+
+
+def _mentions(path: Path, *words: str) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(word in text for word in words)
+
+
+def _may_set_api_url() -> bool:
+    """Whether Prefect could find an API URL outside the environment variable: a profile
+    or a profiles file named in the environment, or a mention of the setting in a file
+    Prefect reads (``.env``, ``prefect.toml``, ``pyproject.toml`` of the current
+    directory, and ``profiles.toml`` in PREFECT_HOME, ~/.prefect by default). Errs towards
+    yes: a yes only costs the import."""
+    named = ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH")
+    if any(name in os.environ for name in named):
+        return True
+    here = Path.cwd()
+    if _mentions(here / ".env", "PREFECT_"):
+        return True
+    if _mentions(here / "prefect.toml", "api", "profiles_path"):
+        return True
+    if _mentions(here / "pyproject.toml", "tool.prefect"):
+        return True
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    return _mentions(home / "profiles.toml", "PREFECT_API_URL")
+
+
+def _open_questions():
+    """The decisions runs wait for, or None when no Prefect server is configured."""
+    if not prefect_api_url():
         return None
     from ppflow_flows.answers import open_questions
 

@@ -65,6 +65,28 @@ def list_advisors(uow: UnitOfWork, criteria: AdvisorFilter) -> list[PoolEntry]:
         return uow.advisors.list(criteria)
 
 
+@dataclass(frozen=True)
+class PoolPage:
+    """A page of the pool: the advisors shown, and how many the filter selects in all."""
+
+    entries: list[PoolEntry]
+    total: int
+
+    @property
+    def more(self) -> int:
+        """How many the page leaves out."""
+        return self.total - len(self.entries)
+
+
+def pool_page(uow: UnitOfWork, criteria: AdvisorFilter) -> PoolPage:
+    """The advisors ``criteria`` selects, at most its limit, with how many it selects in
+    all (counted only when the page is full)."""
+    with uow:
+        entries = uow.advisors.list(criteria)
+        full = criteria.limit is not None and len(entries) >= criteria.limit
+        return PoolPage(entries, uow.advisors.count(criteria) if full else len(entries))
+
+
 def get_advisor(uow: UnitOfWork, code: str, with_contact: bool = False) -> AdvisorDetail:
     with uow:
         if not uow.advisors.exists(code):
@@ -119,9 +141,16 @@ def search_words(text: str) -> tuple[str, ...]:
     return words
 
 
+def search_text(first_name: str, last_name: str, email: str) -> str:
+    """What a search by name looks in: the first name, last name and e-mail address,
+    folded. The contacts table keeps it beside them (``contacts.search_text``), written
+    with them, so that the search is one query."""
+    return fold(f"{first_name} {last_name} {email}")
+
+
 def matches(words: tuple[str, ...], first_name: str, last_name: str, email: str) -> bool:
     """Every word of the search is part of the first name, the last name or the e-mail."""
-    haystack = fold(f"{first_name} {last_name} {email}")
+    haystack = search_text(first_name, last_name, email)
     return all(word in haystack for word in words)
 
 

@@ -54,6 +54,7 @@ from ppflow.domain.commands import Meta
 from ppflow.domain.model import normalise_phone
 from ppflow.services import advisors
 from ppflow.services.ports import FixedClock
+from ppflow.services.queries import search_text
 from ppflow.services.referral_import import import_referrals
 from ppflow.settings import Settings
 
@@ -282,6 +283,7 @@ def floor_rows(app: App, rows: list[dict[str, str]], codes: list[str], meta: Met
                 "context": "",
                 "email_key": row["email"].strip().lower(),
                 "phone_key": normalise_phone(row["phone"]) or None,
+                "search_text": search_text(row["first_name"], row["last_name"], row["email"]),
             }
         )
         tables["referrals"].append(

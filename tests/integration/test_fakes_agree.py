@@ -395,6 +395,11 @@ def people_programs_and_teams(side: Side) -> list:
     second = advisor_at(o, "ready", first_name="Eloise", email="eloise.b@example.org")
     with o.uow as uow:
         seen += [uow.advisors.find(("eloise",), 10), uow.advisors.find(("tremblay",), 1)]
+        seen += [
+            uow.advisors.count(AdvisorFilter()),
+            uow.advisors.count(AdvisorFilter(stage="ready", limit=1)),
+            uow.advisors.count(AdvisorFilter(stage="recruited")),
+        ]
         seen += [uow.advisors.referrer(first), uow.advisors.referrer(second)]
         contact = uow.advisors.contact(first)
         contact.phone, contact.language = "514-555-0199", "en"

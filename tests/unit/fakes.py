@@ -282,6 +282,9 @@ class FakeAdvisors:
                 break
         return entries
 
+    def count(self, criteria: AdvisorFilter) -> int:
+        return len(self.list(replace(criteria, limit=None)))
+
     def find(self, words: tuple[str, ...], limit: int) -> builtins.list[ContactMatch]:
         """As SQL, on the contacts in registration order (the fake has no erasure: the SQL
         one's exclusion of erased people is tested on the databases)."""
