@@ -19,14 +19,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from prefect.client.schemas.responses import SetStateStatus
 from prefect.exceptions import Abort, FlowPauseTimeout, PrefectHTTPStatusError
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput, keyset_from_base_key, keyset_from_paused_state
 from prefect.states import Failed, Paused, State
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    JsonValue,
+    ValidationError,
+    create_model,
+)
 
 from ppflow.domain.errors import PPFlowError
 from ppflow.services import decisions
@@ -75,12 +82,15 @@ class Question:
     def form(self) -> type[RunInput]:
         """The form for this question, built once: the schema the UI shows and the model
         every answer is read with."""
-        base = RunInput
+        base: type[RunInput] = RunInput
         if self.rules:
-            base = type(
-                "RuledInput",
-                (RunInput,),
-                {"model_config": {**RunInput.model_config, "json_schema_extra": self.rules}},
+            base = cast(
+                "type[RunInput]",
+                type(
+                    "RuledInput",
+                    (RunInput,),
+                    {"model_config": {**RunInput.model_config, "json_schema_extra": self.rules}},
+                ),
             )
         model = create_model(
             f"{self.name.title()}Answer",
@@ -173,7 +183,7 @@ def training(advisor: str, round: int = 1) -> Question:
     suspended run starts over, after its modules were completed)."""
     left = decisions.modules_to_complete(application().uow(), advisor)
     lines = "\n".join(f"- `{m.code}`: {m.title}" for m in left) or "- none"
-    codes = [m.code for m in left] or ["-"]
+    codes: list[JsonValue] = [m.code for m in left] or ["-"]
     return Question(
         "training",
         advisor,
@@ -216,8 +226,12 @@ def match(team: str, proposals: list[Proposal], wanted: str | None = None) -> Qu
         )
     else:
         ask = f"Proposed, best first: {listed}.\n\nChoose one, or turn every proposal down."
-    about = {"title": "Advisor to place", "description": "An advisor joins, or nobody does"}
-    chosen = Field(default=wanted, **about) if wanted else Field(**about)
+    title, description = "Advisor to place", "An advisor joins, or nobody does"
+    chosen = (
+        Field(default=wanted, title=title, description=description)
+        if wanted
+        else Field(title=title, description=description)
+    )
     return Question(
         "match",
         team,
@@ -316,9 +330,9 @@ def _pause_here(form: type[RunInput], timeout: int, poll: float, key: str) -> No
     """Pause the current run (in-process) until it is resumed, like Prefect's
     ``pause_flow_run``, but woken as soon as this process delivers the answer."""
     run = current_flow_run()
-    proposed = Paused(timeout_seconds=timeout, reschedule=False, pause_key=key)
+    proposed: State[Any] = Paused(timeout_seconds=timeout, reschedule=False, pause_key=key)
     keyset = keyset_from_paused_state(proposed)
-    proposed.state_details.run_input_keyset = keyset
+    proposed.state_details.run_input_keyset = cast("dict[str, str]", keyset)
     woken = threading.Event()
     with _wakers_lock:
         _wakers[str(run.id)] = woken
@@ -442,6 +456,7 @@ def ask(question: Question) -> Answer | None:
             problem,
         )
         client().create_flow_run_input(run.id, REJECTED + key, json.dumps(problem))
+    raise AssertionError("pause_keys() never runs out")
 
 
 # Answer fields a person types freely. They may name someone, so once the run has recorded

@@ -9,7 +9,9 @@ from ppflow_flows.runtime import publish, tag_run
 
 
 @flow(name="identify-advisors", flow_run_name="identify/{csv_name}")
-def identify_advisors(csv_path: str, csv_name: str = "referrals", skip_invalid: bool = False):
+def identify_advisors(
+    csv_path: str, csv_name: str = "referrals", skip_invalid: bool = False
+) -> list[str]:
     """Referrals come in a file (one row is one referral), never as parameters: a name or
     an e-mail address must not reach Prefect."""
     tag_run("stage:identify")

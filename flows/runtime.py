@@ -94,7 +94,7 @@ def in_thread(fn, *args, **kwargs) -> Future:
     return future
 
 
-def logger() -> logging.Logger:
+def logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     """The run's logger (its lines show in the Prefect UI), or the module's outside a run.
     Log codes and stages only, never personal data."""
     try:
@@ -208,7 +208,8 @@ def end_waits_of_withdrawn(advisor: str | None = None) -> list[str]:
     waiting = [run for run in paused_runs() if subject(run) and advisor in (None, subject(run))]
     if not waiting:
         return []
-    gone = withdrawn_among(application().uow(), {subject(run) for run in waiting})
+    codes = {code for run in waiting if (code := subject(run))}  # every run has one
+    gone = withdrawn_among(application().uow(), codes)
     ended = []
     for run in waiting:
         code = subject(run)

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import yaml
@@ -29,6 +29,10 @@ from prefect.schedules import Cron, Interval
 from prefect.settings import PREFECT_RUNNER_POLL_FREQUENCY, temporary_settings
 
 from ppflow import resources
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.states import State
 
 logger = logging.getLogger("ppflow.serve")
 PREFECT_FILE = resources.prefect_file()
@@ -222,7 +226,7 @@ def _children() -> list[int]:
     tasks = Path(f"/proc/{me}/task")
     listed = [task / "children" for task in tasks.glob("*")] if tasks.is_dir() else []
     if listed and all(path.exists() for path in listed):
-        found = set()
+        found: set[int] = set()
         for path in listed:
             try:
                 found.update(int(pid) for pid in path.read_text().split())
@@ -292,7 +296,7 @@ def hand_back(deployment_ids: list, scheduled: list) -> list:
             if run.state and run.state.is_cancelling():  # its process is gone: as asked
                 _cancelled(client, run)
                 continue
-            back = Scheduled(message=message)
+            back: State[Any] = Scheduled(message=message)
             try:
                 # orchestrated first: a run that ended meanwhile is left as it ended
                 result = client.set_flow_run_state(run.id, back, force=False)
@@ -416,11 +420,16 @@ def trigger(stage: str, code: str | None, parameters: dict[str, Any]) -> tuple[s
     )
     # as_subflow=False: a stage started from another run is a top-level run, so its waits
     # can suspend instead of holding a process.
-    run = run_deployment(
-        f"{deployment}/{deployment}",
-        parameters=values,
-        timeout=0,
-        flow_run_name=name,
-        as_subflow=False,
+    # typed for a synchronous caller, as the CLI is: only within an event loop would it
+    # give a coroutine
+    run = cast(
+        "FlowRun",
+        run_deployment(
+            f"{deployment}/{deployment}",
+            parameters=values,
+            timeout=0,
+            flow_run_name=name,
+            as_subflow=False,
+        ),
     )
     return str(run.id), run.name

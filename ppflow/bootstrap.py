@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -91,10 +91,15 @@ class App:
         if (smtp.password_block and not smtp.password) or portal.signing_key_block:
             from prefect.blocks.system import Secret
 
+            def secret(block: str) -> Secret[str]:
+                # Typed for a synchronous caller, as every caller of the bootstrap is: only
+                # within an event loop would ``load`` give a coroutine.
+                return cast("Secret[str]", Secret.load(block))
+
             if smtp.password_block and not smtp.password:
-                smtp.password = Secret.load(smtp.password_block).get()
+                smtp.password = secret(smtp.password_block).get()
             if portal.signing_key_block:
-                portal.signing_key = Secret.load(portal.signing_key_block).get()
+                portal.signing_key = secret(portal.signing_key_block).get()
         self._secrets_read = True
         return self
 

@@ -263,13 +263,14 @@ class PortalPages:
 def create_portal(
     uow: Callable[[], UnitOfWork],
     clock: Clock,
-    signing_key: str,
+    signing_key: str | Iterable[str],
     templates_dir: Path,
     library: QuestionnaireLibrary,
 ) -> Starlette:
     """Build the portal over a database (``uow`` gives a new unit of work), a clock and the
-    signing key. Every use case runs in a worker thread: the database calls are synchronous,
-    and the event loop keeps serving other requests meanwhile."""
+    signing key (or keys: the current one first, as :class:`links.SigningKeys`). Every use
+    case runs in a worker thread: the database calls are synchronous, and the event loop
+    keeps serving other requests meanwhile."""
     pages = PortalPages(templates_dir)
 
     def page(name: str, language: str, status: int = 200, **context) -> HTMLResponse:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, and_, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from ppflow.adapters.db import rows_changed, table_of
 from ppflow.adapters.email.maildir import remove_messages_about
 from ppflow.adapters.orm import (
     AdvisorRow,
@@ -127,16 +128,18 @@ def erase_people(
         .execution_options(**quiet)
     )
     end_survey_requests(session, erased, ERASED, now)
-    cancelled = session.execute(
-        update(NotificationRow)
-        .where(
-            NotificationRow.recipient_kind == "advisor",
-            NotificationRow.recipient_code.in_(erased),
-            NotificationRow.status.in_(("pending", "failed")),
+    cancelled = rows_changed(
+        session.execute(
+            update(NotificationRow)
+            .where(
+                NotificationRow.recipient_kind == "advisor",
+                NotificationRow.recipient_code.in_(erased),
+                NotificationRow.status.in_(("pending", "failed")),
+            )
+            .values(status="dead", last_error="recipient's personal data erased")
+            .execution_options(**quiet)
         )
-        .values(status="dead", last_error="recipient's personal data erased")
-        .execution_options(**quiet)
-    ).rowcount
+    )
     session.add_all(
         ErasureRow(advisor_code=code, at=now, actor=actor, categories=list(CATEGORIES))
         for code in erased
@@ -235,7 +238,7 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
     "contacts": (
         "contact",
         lambda ids: select(ContactRow.language, ContactRow.erased_at).where(
-            rows_about(ContactRow.__table__, ids)
+            rows_about(table_of(ContactRow), ids)
         ),
     ),
     "engagements": (
@@ -251,7 +254,7 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
                 EngagementRow.hourly_rate,
             )
             .join(TeamRow, TeamRow.id == EngagementRow.team_id)
-            .where(rows_about(EngagementRow.__table__, ids))
+            .where(rows_about(table_of(EngagementRow), ids))
             .order_by(EngagementRow.id)
         ),
     ),
@@ -266,7 +269,7 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
                 EvaluationRow.actor,
             )
             .join(EngagementRow, EngagementRow.id == EvaluationRow.engagement_id)
-            .where(rows_about(EvaluationRow.__table__, ids))
+            .where(rows_about(table_of(EvaluationRow), ids))
             .order_by(EvaluationRow.id)
         ),
     ),
@@ -282,7 +285,7 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
                 SurveyRequestRow.ended_because,
             )
             .join(EngagementRow, EngagementRow.id == SurveyRequestRow.engagement_id)
-            .where(rows_about(SurveyRequestRow.__table__, ids))
+            .where(rows_about(table_of(SurveyRequestRow), ids))
             .order_by(SurveyRequestRow.id)
         ),
     ),
@@ -328,7 +331,7 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
                 NotificationRow.created_at,
                 NotificationRow.sent_at,
             )
-            .where(rows_about(NotificationRow.__table__, ids))
+            .where(rows_about(table_of(NotificationRow), ids))
             .order_by(NotificationRow.id)
         ),
     ),
@@ -336,7 +339,7 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
         "decisions",
         lambda ids: (
             select(DecisionRow.question, DecisionRow.actor, DecisionRow.at)
-            .where(rows_about(DecisionRow.__table__, ids))
+            .where(rows_about(table_of(DecisionRow), ids))
             .order_by(DecisionRow.at, DecisionRow.id)
         ),
     ),
@@ -344,7 +347,7 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
         "corrections",
         lambda ids: (
             select(CorrectionRow.fields, CorrectionRow.actor, CorrectionRow.at)
-            .where(rows_about(CorrectionRow.__table__, ids))
+            .where(rows_about(table_of(CorrectionRow), ids))
             .order_by(CorrectionRow.at, CorrectionRow.id)
         ),
     ),
@@ -358,7 +361,7 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
                 MatchProposalRow.proposed_at,
             )
             .join(TeamRow, TeamRow.id == MatchProposalRow.team_id)
-            .where(rows_about(MatchProposalRow.__table__, ids))
+            .where(rows_about(table_of(MatchProposalRow), ids))
             .order_by(MatchProposalRow.proposed_at, MatchProposalRow.id)
         ),
     ),
@@ -374,7 +377,7 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
                 ActivityLogRow.declined,
             )
             .join(EngagementRow, EngagementRow.id == ActivityLogRow.engagement_id)
-            .where(rows_about(ActivityLogRow.__table__, ids))
+            .where(rows_about(table_of(ActivityLogRow), ids))
             .order_by(ActivityLogRow.activity_date, ActivityLogRow.id)
         ),
     ),
@@ -388,7 +391,7 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[list[int]], Select]]] = {
                 ExpenseRow.amount_cents,
             )
             .join(EngagementRow, EngagementRow.id == ExpenseRow.engagement_id)
-            .where(rows_about(ExpenseRow.__table__, ids))
+            .where(rows_about(table_of(ExpenseRow), ids))
             .order_by(ExpenseRow.expense_date, ExpenseRow.id)
         ),
     ),
@@ -493,7 +496,7 @@ class SqlPrivacy:
 
     def forget_after_commit(self, erased: list[Erased]) -> None:
         if erased:
-            engine, maildir = self.session.get_bind(), self.maildir
+            engine, maildir = self.session.get_bind().engine, self.maildir
             self.after_commit(lambda: forget(engine, erased, maildir))
 
     def add_incident(self, incident: dict[str, Any]) -> int:
@@ -513,6 +516,6 @@ class SqlPrivacy:
 
     def purge_incidents(self, today: date) -> int:
         """Incidents are kept five years, then removed from the register."""
-        return self.session.execute(
-            delete(IncidentRow).where(IncidentRow.keep_until < today)
-        ).rowcount
+        return rows_changed(
+            self.session.execute(delete(IncidentRow).where(IncidentRow.keep_until < today))
+        )

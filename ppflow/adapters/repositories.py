@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -13,6 +14,7 @@ from sqlalchemy import Text, and_, cast, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ppflow.adapters.db import rows_changed
 from ppflow.adapters.orm import (
     AdvisorRow,
     ConsentRow,
@@ -67,14 +69,14 @@ from ppflow.services.queries import search_text
 OPEN_ENGAGEMENT_STAGES = (EngagementStage.PROPOSED, EngagementStage.ACTIVE)
 
 
-def _one(session: Session, row_type: type, kind: str, code: str) -> Any:
+def _one(session: Session, row_type: type[Any], kind: str, code: str) -> Any:
     row = session.scalar(select(row_type).where(row_type.code == code))
     if row is None:
         raise NotFoundError(kind, code)
     return row
 
 
-def _versioned_update(session: Session, row_type: type, label: str, entity, **values) -> None:
+def _versioned_update(session: Session, row_type: type[Any], label: str, entity, **values) -> None:
     """Optimistic locking: write only if the row still has the version the entity was read
     at, and bump it; otherwise someone else changed it first and nothing is written."""
     read = entity.version
@@ -84,7 +86,7 @@ def _versioned_update(session: Session, row_type: type, label: str, entity, **va
         .values(version=read + 1, **values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         raise ConcurrentUpdateError(f"{label} {entity.code}")
     entity.version = read + 1
 
@@ -177,7 +179,8 @@ class SqlAdvisors:
         self, emails: Iterable[str], phones: Iterable[str]
     ) -> dict[str, str]:
         """Map each e-mail (lower case) or phone already in the pool to its advisor code."""
-        emails = {contact_keys(e, "")[0] for e in emails if e}
+        # a blank address has no key: it would match nobody
+        emails = {key for e in emails if e and (key := contact_keys(e, "")[0])}
         phones = {p for p in phones if p}
         if not emails and not phones:
             return {}
@@ -235,7 +238,7 @@ class SqlAdvisors:
                 raise
             raise AlreadyRegisteredError({c: self.get(c).stage for c in others}) from error
 
-    def list(self, criteria: AdvisorFilter) -> list[PoolEntry]:
+    def list(self, criteria: AdvisorFilter) -> builtins.list[PoolEntry]:
         """The advisors ``criteria`` selects, in registration order, at most its limit."""
         query = (
             self._pool(criteria, AdvisorRow, ProgramRow.code)
@@ -289,7 +292,7 @@ class SqlAdvisors:
         selected = self._pool(criteria).subquery()
         return self.session.scalar(select(func.count()).select_from(selected))
 
-    def find(self, words: tuple[str, ...], limit: int) -> list[ContactMatch]:
+    def find(self, words: tuple[str, ...], limit: int) -> builtins.list[ContactMatch]:
         """One query on ``contacts.search_text``, the names and address folded by
         queries.search_text when they were written: case and accents are folded in
         Python, alike on SQLite and PostgreSQL (whose lower() and collations differ), and
@@ -320,7 +323,7 @@ class SqlAdvisors:
         query = select(AdvisorRow.stage, func.count()).group_by(AdvisorRow.stage)
         return {stage: n for stage, n in self.session.execute(query)}
 
-    def consents(self, code: str) -> list[Consent]:
+    def consents(self, code: str) -> builtins.list[Consent]:
         rows = self.session.scalars(
             select(ConsentRow)
             .where(ConsentRow.advisor_id == self._id(code))
@@ -350,9 +353,9 @@ class SqlAdvisors:
             .values(withdrawn_at=at)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount
+        return rows_changed(result)
 
-    def training(self, code: str) -> list[TrainingRecord]:
+    def training(self, code: str) -> builtins.list[TrainingRecord]:
         rows = self.session.execute(
             select(TrainingModuleRow.code, TrainingRecordRow)
             .join(TrainingRecordRow, TrainingRecordRow.module_id == TrainingModuleRow.id)
@@ -390,7 +393,7 @@ class SqlAdvisors:
             .values(completed_at=at)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        return rows_changed(result) == 1
 
     def add_referral(self, code: str, referred_by: str, at: datetime, source: str) -> None:
         staff_id = _one(self.session, StaffRow, "staff member", referred_by).id
@@ -446,7 +449,7 @@ class SqlStaff:
         )
         return _staff(row) if row else None
 
-    def list(self, role: str | None = None) -> list[StaffMember]:
+    def list(self, role: str | None = None) -> builtins.list[StaffMember]:
         query = select(StaffRow).order_by(StaffRow.id)
         if role:
             query = query.where(StaffRow.role == role)
@@ -541,7 +544,7 @@ class SqlPrograms:
     def get(self, code: str) -> Program:
         return self._program(_one(self.session, ProgramRow, "program", code))
 
-    def list(self) -> list[Program]:
+    def list(self) -> builtins.list[Program]:
         rows = self.session.scalars(select(ProgramRow).order_by(ProgramRow.id))
         return [self._program(r) for r in rows]
 
@@ -553,9 +556,9 @@ class SqlTeams:
     def _team(self, row: TeamRow) -> QITeam:
         program = lead = None
         if row.program_id is not None:
-            program = self.session.get(ProgramRow, row.program_id).code
+            program = self.session.get_one(ProgramRow, row.program_id).code
         if row.lead_id is not None:
-            lead = self.session.get(StaffRow, row.lead_id).code
+            lead = self.session.get_one(StaffRow, row.lead_id).code
         return QITeam(
             code=row.code,
             name=row.name,
@@ -596,7 +599,7 @@ class SqlTeams:
     def get(self, code: str) -> QITeam:
         return self._team(_one(self.session, TeamRow, "QI team", code))
 
-    def list(self, stage: str | None = None) -> list[QITeam]:
+    def list(self, stage: str | None = None) -> builtins.list[QITeam]:
         query = select(TeamRow).order_by(TeamRow.id)
         if stage:
             query = query.where(TeamRow.stage == stage)
@@ -621,11 +624,11 @@ class SqlTeams:
         )
 
     def advisor_count(self, code: str) -> int:
-        return self.session.scalar(
+        return self.session.scalars(
             select(func.count(EngagementRow.id))
             .join(TeamRow, TeamRow.id == EngagementRow.team_id)
             .where(TeamRow.code == code, EngagementRow.stage == EngagementStage.ACTIVE)
-        )
+        ).one()  # COUNT gives one row, even over none
 
     def record_proposals(self, code: str, matches: Sequence[Match], at: datetime) -> None:
         team = _one(self.session, TeamRow, "QI team", code)
@@ -650,7 +653,7 @@ class SqlTeams:
         )
         self.session.flush()
 
-    def last_proposals(self, code: str) -> tuple[datetime | None, list[Match]]:
+    def last_proposals(self, code: str) -> tuple[datetime | None, builtins.list[Match]]:
         team = _one(self.session, TeamRow, "QI team", code)
         rows = self.session.execute(
             select(MatchProposalRow, AdvisorRow.code)
@@ -749,7 +752,7 @@ class SqlTraining:
         )
         self.session.flush()
 
-    def list(self, required_only: bool = False) -> list[TrainingModule]:
+    def list(self, required_only: bool = False) -> builtins.list[TrainingModule]:
         query = select(TrainingModuleRow).order_by(TrainingModuleRow.code)
         if required_only:
             query = query.where(TrainingModuleRow.required.is_(True))
@@ -857,7 +860,7 @@ class SqlTransitions:
             .where(CursorRow.name == name, CursorRow.position < position)
             .values(position=position, updated_at=at)
         )
-        if moved.rowcount == 0 and self.session.get(CursorRow, name) is None:
+        if rows_changed(moved) == 0 and self.session.get(CursorRow, name) is None:
             self.session.add(CursorRow(name=name, position=position, updated_at=at))
             self.session.flush()
 
@@ -920,7 +923,7 @@ class SqlNotifications:
             .values(status="dead", last_error=reason)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount
+        return rows_changed(result)
 
     def templates_for(self, recipient_code: str) -> set[str]:
         rows = self.session.scalars(
@@ -1000,7 +1003,7 @@ class SqlSurveys:
             .values(answers=answers, score=score, answered_at=at)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        return rows_changed(result) == 1
 
     def mark_reminded(self, token: str, at: datetime) -> None:
         self.session.execute(

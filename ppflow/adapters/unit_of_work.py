@@ -71,16 +71,23 @@ class SqlUnitOfWork:
         self.retention = SqlRetention(self.privacy)
         return self
 
+    def _open(self) -> Session:
+        """The session of the ``with`` block: entering makes it."""
+        if self.session is None:
+            raise RuntimeError("the unit of work is used outside its `with` block")
+        return self.session
+
     def __exit__(self, *exc: object) -> None:
         self._after_commit.clear()
+        session = self._open()
         try:
-            self.session.rollback()
+            session.rollback()
         finally:
-            self.session.close()
+            session.close()
 
     def commit(self) -> None:
         try:
-            self.session.commit()
+            self._open().commit()
         except IntegrityError:
             self.rollback()
             raise
@@ -90,7 +97,7 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self._after_commit.clear()
-        self.session.rollback()
+        self._open().rollback()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -100,9 +107,11 @@ class SqlUnitOfWork:
         On SQLite the driver begins the transaction only at the first write, and a
         SAVEPOINT outside a transaction would start one that its release commits: the
         transaction is begun first, so the savepoint stays inside it."""
-        connection = self.session.connection()
+        session = self._open()
+        connection = session.connection()
         driver = connection.connection.dbapi_connection
+        assert driver is not None  # the connection was just checked out, so it is open
         if connection.dialect.name == "sqlite" and not driver.in_transaction:
             connection.exec_driver_sql("BEGIN")
-        with self.session.begin_nested():
+        with session.begin_nested():
             yield

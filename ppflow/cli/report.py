@@ -46,7 +46,12 @@ def tables(result: Indicators, lang: str = "en") -> list[Table]:
     title = f"Indicators {result.label}".strip()
     figures = Table("indicator", "value", "target", "version", "changed", "status", title=title)
     for row in result.comparisons():
-        status = {True: Text("met", "green"), False: Text("not met", "red"), None: ""}[row.met]
+        marks: dict[bool | None, Text | str] = {
+            True: Text("met", "green"),
+            False: Text("not met", "red"),
+            None: "",
+        }
+        status = marks[row.met]
         figures.add_row(
             label(row.indicator, lang, wording, result.theme_titles),
             _figure(row.value),

@@ -56,7 +56,7 @@ RETURNS_TO_HELD_STATE = Guard(
 class Lifecycle:
     entity: str
     states: tuple[str, ...]
-    initial: str
+    initial: StrEnum  # a member of the stage enum: ``state`` makes members of it
     final: frozenset[str]
     moves: tuple[Move, ...]
     # closed: ended, but a coordinator may reopen the file (the only way out of them)

@@ -37,7 +37,7 @@ EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
 
 
 def valid_email(address: str | None) -> bool:
-    return bool(address) and EMAIL.match(address.strip()) is not None
+    return bool(address and EMAIL.match(address.strip()))
 
 
 def normalise_phone(phone: str) -> str:
@@ -159,7 +159,7 @@ class Advisor(Moves):
     def _moved(self, before: str, meta: Meta, at: datetime) -> None:
         # on hold, the advisor keeps the stage to return to; back from hold, it is spent
         if self.stage == AdvisorStage.ON_HOLD:
-            self.held_from = self.lifecycle.state(before)
+            self.held_from = AdvisorStage(before)
         elif before == AdvisorStage.ON_HOLD:
             self.held_from = None
         self.stage_changed_at = at

@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -19,8 +19,10 @@ from ppflow.domain.errors import (
     NotFoundError,
     PPFlowError,
 )
+from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.domain.matching import Match
 from ppflow.domain.model import (
+    Advisor,
     Correction,
     Decision,
     Evaluation,
@@ -386,6 +388,32 @@ def engaged(o: Organization) -> tuple[str, str]:
     advisor = advisor_at(o, "active")
     with o.uow:
         return advisor, o.uow.engagements.for_advisor(advisor)[0].code
+
+
+@contract
+def every_field_a_save_writes(side: Side) -> list:
+    """Saving an advisor writes every field but its code, program and version: a field
+    added to ``Advisor`` is written by both, with no list of fields to keep up to date."""
+    o = side.o
+    code = advisor_at(o, "ready")
+    changed = {
+        "stage": AdvisorStage.ON_HOLD,
+        "held_from": AdvisorStage.READY,
+        "stage_changed_at": START + timedelta(days=3),
+        "languages": ["en", "es"],
+        "tags": ["diabète"],
+        "skills": ["facilitation"],
+        "availability_hours": 12,
+    }
+    saved_fields = {f.name for f in fields(Advisor)} - {"code", "program", "version"}
+    assert set(changed) == saved_fields, "give every field a save writes a new value"
+    with o.uow as uow:
+        uow.advisors.save(replace(uow.advisors.get(code), **changed))
+        uow.commit()
+    with o.uow as uow:
+        saved = uow.advisors.get(code)
+    assert {name: getattr(saved, name) for name in changed} == changed
+    return [saved]
 
 
 @contract

@@ -189,6 +189,14 @@ def _versioned_save(stored: dict, label: str, entity, columns: Sequence[str]) ->
 # ---------------------------------------------------------------- the repositories
 
 
+# What saving an advisor writes: every field but its code, its program (set once, at
+# registration) and its version, as the SQL repository's ``ADVISOR_FIELDS``; a field added
+# to ``Advisor`` is kept without a change here.
+ADVISOR_SAVED = tuple(
+    f.name for f in fields(Advisor) if f.name not in ("code", "program", "version")
+)
+
+
 class FakeAdvisors:
     def __init__(self, db: Tables):
         self.db = db
@@ -231,20 +239,7 @@ class FakeAdvisors:
         return found
 
     def save(self, advisor: Advisor) -> None:
-        _versioned_save(
-            self.db.advisors,
-            "advisor",
-            advisor,
-            (
-                "stage",
-                "held_from",
-                "stage_changed_at",
-                "languages",
-                "tags",
-                "skills",
-                "availability_hours",
-            ),
-        )
+        _versioned_save(self.db.advisors, "advisor", advisor, ADVISOR_SAVED)
 
     def save_contact(self, code: str, contact: Contact) -> None:
         _need(self.db.contacts.get(code), "contact for advisor", code)
@@ -1106,6 +1101,9 @@ class FakeUnitOfWork:
         self.pay = FakeCompensation(db)
         self.responses = FakeResponses(db)
         self.referral_batch = FakeReferralBatch(db)
+        # Stubs beside the tables: a test that needs one sets its own (see `holding`).
+        self.privacy = FakePrivacyStore()
+        self.retention = FakeRetentionStore()
 
     def __enter__(self) -> FakeUnitOfWork:
         self._snapshot = copy.deepcopy(self.tables)
