@@ -41,10 +41,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TIERS = {
     "quick": {
         "kinds": ["sqlite"],
-        "dispatch_messages": 300,
-        "dispatch_advisors": 50,
+        "dispatch_messages": 150,
+        "dispatch_advisors": 20,
         "dispatch_rounds": 3,
-        # the noise of 300 e-mails on a shared machine: a floor at 1.6 times below the
+        # the noise of 150 e-mails on a shared machine: a floor at 1.6 times below the
         # full tier's target, which a dispatcher twice slower than that target still crosses
         "dispatch_floor": 0.5,
         "prefect": False,
