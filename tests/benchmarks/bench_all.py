@@ -59,7 +59,7 @@ TIERS = {
     "full": {
         "kinds": None,  # SQLite, and PostgreSQL when PPFLOW_TEST_DATABASE_URL is set
         "dispatch_messages": 2000,
-        "dispatch_advisors": 200,
+        "dispatch_advisors": 50,
         "dispatch_rounds": 3,
         "dispatch_floor": 0.8,
         "prefect": True,
