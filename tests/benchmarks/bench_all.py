@@ -54,7 +54,7 @@ TIERS = {
         "calls": None,  # an absolute time in ms: the full tier's
         "sizes": [],
         "guard_advisors": 10_000,
-        "guard_rounds": 9,
+        "guard_rounds": 15,
         "indicator_advisors": None,
     },
     "full": {
@@ -72,7 +72,7 @@ TIERS = {
         "pool": 10_000,
         "sizes": [1000, 10_000],
         "guard_advisors": 10_000,
-        "guard_rounds": 9,
+        "guard_rounds": 15,
         "indicator_advisors": None,
     },
     "large": {
@@ -89,15 +89,18 @@ TIERS = {
 # The indicators' regression guard. The figure is the time of every indicator query over
 # 10,000 advisors (~105,000 transitions) divided by the time of a reference query over the
 # same log, timed turn about in the same process (median of the rounds' ratios), so that a
-# busy machine slows both sides alike. The ceiling is 1.6 times the median ratio measured
-# on this machine when the indicators were last made faster (see the README's Benchmarks
-# section): a regression of 2 times crosses it, the noise of a shared machine does not.
-# Lower it when the indicators get faster; raise it only for a slowdown that was chosen.
+# busy machine slows both sides alike. GUARD_BASELINE is the median of ten runs' figures on
+# this machine after the funnel was read once per period (4.3 to 5.5). Every indicator query
+# run twice (a scratch change) gave 7.96 to 9.94: the ratio grows by about 1.75 rather than
+# 2, as part of the time is not the queries'. The ceiling, 1.4 times the baseline, lies
+# between the two. Lower the baseline when the indicators get faster; raise it only for a
+# slowdown that was chosen.
 GUARD_REFERENCE = (
     "SELECT entity, to_state, count(*), min(at), max(at) FROM transitions GROUP BY entity, to_state"
 )
-GUARD_BASELINE = 4.8
-GUARD_CEILING = round(1.6 * GUARD_BASELINE, 1)
+GUARD_BASELINE = 5.1
+GUARD_MARGIN = 1.4
+GUARD_CEILING = round(GUARD_MARGIN * GUARD_BASELINE, 1)
 
 
 @dataclass
@@ -324,7 +327,7 @@ def indicators_guard(cfg: dict, log: Log) -> list[Row]:
             f"{statistics.median(times):.3f} s",
             f"reference query {statistics.median(references):.3f} s",
             f"{ratio:.2f}",
-            f"ratio ≤ {GUARD_CEILING} (1.6 × {GUARD_BASELINE})",
+            f"ratio ≤ {GUARD_CEILING} ({GUARD_MARGIN} × {GUARD_BASELINE})",
             ratio <= GUARD_CEILING,
         )
     ]
