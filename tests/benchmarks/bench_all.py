@@ -7,7 +7,7 @@ Three tiers (the Makefile's ``bench-quick``, ``bench`` and ``bench-large``):
 
 - quick (under 2 minutes; CI runs it): the regression guard of the indicators over 10,000
   advisors against a reference query timed in the same run, the dispatcher against the
-  bare loop (small), and the stage transitions, on SQLite only.
+  bare loop (150 e-mails), and the referral import against its Core floor, on SQLite only.
 - full (under 10 minutes): everything up to 10,000 advisors, Prefect's measures included,
   on SQLite and on PostgreSQL when PPFLOW_TEST_DATABASE_URL is set (each in a fresh
   schema, dropped afterwards).
