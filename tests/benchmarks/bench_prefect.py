@@ -238,7 +238,7 @@ def _lifecycle_answers(code: str, team: str) -> Callable:
         elif stage == "prepare":
             answer("training", code, {"modules": list(REQUIRED_MODULES)}, ACTOR, str(run.id))
         elif stage == "integrate":
-            values = {"decision": "place", "advisor": code, "hourly_rate": 25.0}
+            values = {"advisor": code, "hourly_rate": 25.0}
             answer("match", team, values, ACTOR, str(run.id))
         else:
             raise RuntimeError(f"unexpected wait in {run.name} ({key})")
