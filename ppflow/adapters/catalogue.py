@@ -125,8 +125,9 @@ def compiled(catalog: Catalog) -> bytes:
     return buffer.getvalue()
 
 
-def _show(msgid: str | tuple[str, ...]) -> str:
-    text = msgid[0] if isinstance(msgid, tuple) else msgid
+def _show(msgid: str | tuple[str, ...] | list[str]) -> str:
+    """A message id, short, on one line; a plural one (Babel's sequence) by its singular."""
+    text = msgid if isinstance(msgid, str) else msgid[0]
     text = re.sub(r"\s+", " ", text)
     return repr(text if len(text) <= 60 else text[:59] + "…")
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
+    Engine,
     Integer,
     bindparam,
     case,
@@ -155,6 +158,7 @@ def keep_statistics(session: Session) -> list[str]:
         # ANALYZE writes the planner's statistics, none of ppflow's data: it runs on a
         # connection of its own in autocommit, outside the read's transaction.
         engine = session.get_bind()
+        assert isinstance(engine, Engine), "ppflow's sessions are bound to an engine"
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("ANALYZE " + ", ".join(f'"{name}"' for name in sorted(stale))))
     return sorted(stale)
@@ -231,7 +235,7 @@ class SqlIndicators:
             .group_by(T.code)
             .subquery()
         )
-        columns = []
+        columns: list[ColumnElement[Any]] = []
         for i in range(len(steps)):
             reached = per_advisor.c[f"reached_{i}"]
             columns.append(func.count(reached))
@@ -399,7 +403,7 @@ class SqlIndicators:
             if not inspect(session.get_bind()).has_table(A.__tablename__):
                 return None
             centihours, cents = session.execute(logged).one()
-            expense_cents = session.scalar(expenses)
+            expense_cents = session.execute(expenses).scalar_one()  # an aggregate: one row
         return Compensation(int(centihours) / 100, int(cents) / 100, int(expense_cents) / 100)
 
     def feedback_mean(self, start: datetime, end: datetime) -> tuple[float | None, int]:
@@ -478,8 +482,10 @@ class SqlIndicators:
             for theme in data.get("themes") or []:
                 if isinstance(theme, dict) and "id" in theme:
                     title = theme.get("title")
-                    titles[theme["id"]] = (
-                        title.get("en", theme["id"]) if isinstance(title, dict) else theme["id"]
+                    # YAML gives any value; the shipped questionnaires' titles are text.
+                    titles[theme["id"]] = cast(
+                        str,
+                        title.get("en", theme["id"]) if isinstance(title, dict) else theme["id"],
                     )
             for item in data.get("items") or []:
                 if isinstance(item, dict) and item.get("id") and item.get("theme"):

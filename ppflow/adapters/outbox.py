@@ -16,6 +16,7 @@ and the rows of a dispatcher that died come back soon.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ppflow.adapters.db import rows_changed, table_of
 from ppflow.adapters.orm import AdvisorRow, ContactRow, NotificationRow, StaffRow
 from ppflow.adapters.repositories import SqlNotifications
 from ppflow.domain.errors import InvalidInputError, NotFoundError
@@ -32,7 +34,7 @@ from ppflow.services.notifications import STATUSES
 from ppflow.services.ports import NewNotification, OutboxEntry, Outcome, Person
 
 log = logging.getLogger(__name__)
-T = NotificationRow.__table__
+T = table_of(NotificationRow)
 ENDED = ("failed", "dead")
 RETRYABLE = (*ENDED, "sending")  # sending: only once the lease is over
 
@@ -73,6 +75,14 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
+
+
+def _driver(connection: Connection) -> Any:
+    """The DBAPI connection under an open ``connection``. SQLAlchemy types it as optional
+    because a pooled connection that was invalidated has none; an open one always has."""
+    driver = connection.connection.driver_connection
+    assert driver is not None, "an open connection holds its driver's connection"
+    return driver
 
 
 def _entry(row: Any) -> OutboxEntry:
@@ -152,7 +162,7 @@ class SqlOutbox:
             .values(lease_until=lease_until)
         )
         with self.session_factory() as session, session.begin():
-            return session.execute(query).rowcount
+            return rows_changed(session.execute(query))
 
     def settle(
         self,
@@ -173,13 +183,16 @@ class SqlOutbox:
         the machine can lose the last few writes, and then the messages they recorded
         are sent again."""
         ordered = sorted(outcomes, key=lambda o: o.id)
-        sent = [{"b_id": o.id, "b_message_id": o.message_id} for o in ordered if o.status == "sent"]
-        retry = [
+        # One dict of bound parameters a row; the token and the time are added below.
+        sent: builtins.list[dict[str, Any]] = [
+            {"b_id": o.id, "b_message_id": o.message_id} for o in ordered if o.status == "sent"
+        ]
+        retry: builtins.list[dict[str, Any]] = [
             {"b_id": o.id, "b_error": o.error, "b_next": o.next_attempt_at}
             for o in ordered
             if o.status == "pending"
         ]
-        ended = [
+        ended: builtins.list[dict[str, Any]] = [
             {"b_id": o.id, "b_status": o.status, "b_error": o.error}
             for o in ordered
             if o.status in ENDED
@@ -203,7 +216,7 @@ class SqlOutbox:
                         queued = self._queue_notices(connection, now, notices)
             finally:
                 if relaxed is not None:
-                    connection.connection.driver_connection.execute(f"PRAGMA synchronous={relaxed}")
+                    _driver(connection).execute(f"PRAGMA synchronous={relaxed}")
         expected = len(sent) + len(retry) + len(ended)
         if 0 <= written < expected:
             log.warning(
@@ -224,7 +237,7 @@ class SqlOutbox:
         driver's connection directly: no transaction is open yet, and they begin none."""
         if connection.dialect.name != "sqlite":
             return None
-        driver = connection.connection.driver_connection
+        driver = _driver(connection)
         if self._synchronous is None:
             self._synchronous = int(driver.execute("PRAGMA synchronous").fetchone()[0])
         driver.execute("PRAGMA synchronous=NORMAL")
@@ -255,7 +268,7 @@ class SqlOutbox:
 
     # ---------------------------------------------------------------- coordinators
 
-    def list(self, status: str | None = None, limit: int = 100) -> list[OutboxEntry]:
+    def list(self, status: str | None = None, limit: int = 100) -> builtins.list[OutboxEntry]:
         if status is not None and status not in STATUSES:
             raise InvalidInputError(f"status '{status}' is not one of {', '.join(STATUSES)}")
         query = select(T).order_by(T.c.id.desc()).limit(limit)
@@ -284,7 +297,9 @@ class SqlOutbox:
         with self.session_factory() as session:
             return _aware(session.scalar(query))
 
-    def retry(self, now: datetime, ids: Iterable[int] = (), status: str | None = None) -> list[int]:
+    def retry(
+        self, now: datetime, ids: Iterable[int] = (), status: str | None = None
+    ) -> builtins.list[int]:
         """Put failed or dead rows back in the queue, due now, with a fresh count of
         attempts; and rows left ``sending`` by a dispatcher whose lease is over (it died,
         or lost its connection to the database). Rows in any other state, and rows a

@@ -290,7 +290,8 @@ class SqlAdvisors:
     def count(self, criteria: AdvisorFilter) -> int:
         """How many advisors ``criteria`` selects, whatever its limit."""
         selected = self._pool(criteria).subquery()
-        return self.session.scalar(select(func.count()).select_from(selected))
+        # COUNT without GROUP BY gives exactly one row.
+        return self.session.execute(select(func.count()).select_from(selected)).scalar_one()
 
     def find(self, words: tuple[str, ...], limit: int) -> builtins.list[ContactMatch]:
         """One query on ``contacts.search_text``, the names and address folded by

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from functools import partial
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from ppflow.cli.context import current_app, get_app
 from ppflow.cli.errors import CommandGroup, HandledGroup
@@ -66,12 +67,15 @@ def load(name: str):
     """The Click command ``name`` is, built from its module (imported now)."""
     module_name, attribute, panel = COMMANDS[name]
     found = getattr(importlib.import_module(f"ppflow.cli.{module_name}"), attribute)
+    command: TyperGroup | TyperCommand
     if isinstance(found, typer.Typer):
         command = typer.main.get_group(found)
     else:
         holder = CommandGroup(help="")
         holder.command(name)(found)
-        command = typer.main.get_group(holder).commands[name]
+        made = typer.main.get_group(holder).commands[name]
+        assert isinstance(made, TyperCommand), "a Typer app makes its functions TyperCommands"
+        command = made
     command.name = name
     command.rich_help_panel = panel
     return command

@@ -28,7 +28,6 @@ from ppflow.cli.context import (
 )
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
 from ppflow.domain.lifecycle import AdvisorStage
-from ppflow.domain.model import LANGUAGES
 from ppflow.services import queries
 from ppflow.services.csv_files import ACCEPTED, CsvFormatError
 from ppflow.services.ports import AdvisorFilter
@@ -152,7 +151,10 @@ def import_csv(
 
 
 # Choice options are enums, so that Typer refuses an unknown value with the valid ones.
-Spoken = StrEnum("Spoken", {language: language for language in LANGUAGES})
+# Spoken lists LANGUAGES, in their order (tests/integration/test_cli_find_and_engagements.py).
+class Spoken(StrEnum):
+    fr = "fr"
+    en = "en"
 
 
 PAGE = 100  # the advisors `advisor list` shows unless given --limit or --all
@@ -285,9 +287,9 @@ def show(
         c = detail.contact
         out.print(f"contact: {c.first_name} {c.last_name} <{c.email}> {c.phone} [{c.language}]")
     consents = Table("purpose", "wording", "given", "expires", "withdrawn", title="Consents")
-    for c in detail.consents:
+    for g in detail.consents:
         consents.add_row(
-            c.purpose, c.wording_version, when(c.given_at), when(c.expires_at), when(c.withdrawn_at)
+            g.purpose, g.wording_version, when(g.given_at), when(g.expires_at), when(g.withdrawn_at)
         )
     out.print(consents)
     training = Table("module", "enrolled", "completed", title="Training")

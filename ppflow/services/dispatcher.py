@@ -149,7 +149,10 @@ def prepare_emails(
     emails: list[OutgoingEmail] = []
     for entry in entries:
         prepared = _prepare_one(entry, people, ports, policy)
-        (emails if isinstance(prepared, OutgoingEmail) else outcomes).append(prepared)
+        if isinstance(prepared, OutgoingEmail):
+            emails.append(prepared)
+        else:
+            outcomes.append(prepared)
     return outcomes, emails
 
 

@@ -96,6 +96,13 @@ def test_a_choice_option_refuses_an_unknown_value_with_the_valid_ones(ppflow, ar
     assert f"'{args[-1]}' is not one of" in out and valid in out
 
 
+def test_the_pools_language_choice_is_every_language_ppflow_speaks_in_order():
+    from ppflow.cli.advisor import Spoken
+    from ppflow.domain.model import LANGUAGES
+
+    assert tuple(Spoken) == LANGUAGES
+
+
 def test_the_pool_refuses_a_negative_count(ppflow):
     assert "--max-load" in ppflow("advisor", "list", "--max-load", "-1", code=2)
 

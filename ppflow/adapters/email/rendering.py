@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import (
     Environment,
@@ -190,7 +190,11 @@ class JinjaRenderer:
         found = self._parts.get(template)
         if found is None:
             get = self.environment.get_template
-            found = tuple(get(template_path(template, part)) for part in PARTS)
+            found = (
+                get(template_path(template, "subject")),
+                get(template_path(template, "text")),
+                get(template_path(template, "html")),
+            )
             self._parts[template] = found
         return found
 
@@ -228,7 +232,11 @@ class PersonalLinks:
         now = self.clock.now()
         links: dict[str, str] = {}
         recipient = context.get("recipient")
-        if getattr(recipient, "kind", None) == "advisor" and "withdrawal_url" not in context:
+        if (
+            recipient is not None
+            and getattr(recipient, "kind", None) == "advisor"
+            and "withdrawal_url" not in context
+        ):
             links["withdrawal_url"] = withdrawal_url(
                 self.portal_url, recipient.code, now, self.key, self.link_days
             )
@@ -292,7 +300,8 @@ def check_templates(
                 results.append(TemplateCheck(kind.name, language, audience, tuple(problems)))
     wording = check_wording(templates_dir, languages)
     if not wording:  # the catalogues agree; the e-mails need texts they may both lack
-        catalogues = environment.globals["wording"]
+        # make_environment puts the Wording there; Jinja types its globals as any object.
+        catalogues = cast(Wording, environment.globals["wording"])
         wording = [
             f"missing translation: {language} text for {key}"
             for key in required_texts()
