@@ -46,6 +46,9 @@ CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
     "activity": ("names.activity", KNOWN_ACTIVITIES),
     "expense": ("names.expense", EXPENSE_KINDS),
 }
+# Other names a choice is known by: a screening outcome is also the advisor's stage it
+# leads to ("non retenu·e" as well as "non retenue").
+SYNONYMS: dict[str, tuple[str, ...]] = {"outcome": ("stages.advisor",)}
 SPACES = re.compile(r"[\s_\-\u00a0\u202f\u2009]+")
 
 
@@ -102,7 +105,13 @@ def choice(
     found: list[str] = []
     for lang in dict.fromkeys((language, "en")):
         for code, name in names(kind, lang, wording).items():
-            if given in (fold(code), *spellings(name)) and code not in found:
+            also = [
+                wording.text(f"{prefix}.{code}", lang)
+                for prefix in SYNONYMS.get(kind, ())
+                if wording.has(f"{prefix}.{code}", lang)
+            ]
+            known = {fold(code), *spellings(name), *(s for n in also for s in spellings(n))}
+            if given in known and code not in found:
                 found.append(code)
     if len(found) == 1:
         return found[0]
