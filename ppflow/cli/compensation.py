@@ -16,6 +16,7 @@ from rich.text import Text
 
 from ppflow.cli.context import current_app, err, meta, out, styled
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
+from ppflow.cli.typed import read_amount, read_choice, read_day, read_hours
 from ppflow.domain.compensation import (
     KNOWN_ACTIVITIES,
     CompensationPolicy,
@@ -31,18 +32,20 @@ tier_app = CommandGroup(help="Rate tiers with effective dates.")
 pay_app.add_typer(tier_app, name="tier")
 
 
+DATE_HELP = "e.g. 2026-12-05 or 5 December 2026"
+DayOption = typer.Option(
+    "--date", help=f"The day, {DATE_HELP} (default: today).", callback=read_day
+)
+
+
 class TierKind(StrEnum):
     hourly = "hourly"
     flat = "flat"
 
 
-def _day(text: str | None, default: date) -> date:
-    if not text:
-        return default
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"'{text}' is not a date (YYYY-MM-DD)") from None
+def _day(day: date | None, default: date) -> date:
+    """The day an option gave (read by read_day), else ``default``."""
+    return day or default
 
 
 def _policy() -> CompensationPolicy:
@@ -93,12 +96,25 @@ def show_alerts(alerts) -> None:
 
 @tier_app.command("add")
 def tier_add(
-    activity: Annotated[str, typer.Argument(help="Activity kind, e.g. meeting.")],
+    activity: Annotated[
+        str,
+        typer.Argument(
+            help="Activity kind, e.g. meeting.", callback=read_choice("activity", open_ended=True)
+        ),
+    ],
     kind: Annotated[TierKind, typer.Option(help="Per hour, or flat per activity.")],
-    amount: Annotated[str, typer.Option(help="Dollars per hour, or per activity.")],
-    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
+    amount: Annotated[
+        str,
+        typer.Option(
+            help="Dollars per hour, or per activity: 25.50 or 25,50.", callback=read_amount
+        ),
+    ],
+    start: Annotated[
+        str, typer.Option("--from", help=f"First day, {DATE_HELP}.", callback=read_day)
+    ],
     end: Annotated[
-        str | None, typer.Option("--to", help="Last day, inclusive (default: open).")
+        str | None,
+        typer.Option("--to", help="Last day, inclusive (default: open).", callback=read_day),
     ] = None,
 ) -> None:
     """Add a rate tier for an activity from a date.
@@ -148,10 +164,15 @@ def log(
     engagement: Annotated[str, typer.Argument(help="Engagement code (EN-...).")],
     activity: Annotated[
         str,
-        typer.Option(help=f"One with a rate tier, or one of {', '.join(KNOWN_ACTIVITIES)}."),
+        typer.Option(
+            help=f"One with a rate tier, or one of {', '.join(KNOWN_ACTIVITIES)} (or its name).",
+            callback=read_choice("activity", open_ended=True),
+        ),
     ],
-    hours_text: Annotated[str, typer.Option("--hours", help="Hours, e.g. 1.5.")],
-    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
+    hours_text: Annotated[
+        str, typer.Option("--hours", help="Hours, e.g. 1.5 or 1,5.", callback=read_hours)
+    ],
+    day: Annotated[str | None, DayOption] = None,
     note: Annotated[str, typer.Option(help="A short note (no health details).")] = "",
     request_id: Annotated[
         str | None, typer.Option(help="Logging twice with the same id logs once.")
@@ -290,9 +311,17 @@ def import_csv(
 @pay_app.command("expense")
 def expense(
     engagement: Annotated[str, typer.Argument(help="Engagement code (EN-...).")],
-    amount: Annotated[str, typer.Option(help="Dollars, e.g. 18.75.")],
-    kind: Annotated[str, typer.Option(help=f"One of {', '.join(pay.EXPENSE_KINDS)}.")],
-    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
+    amount: Annotated[
+        str, typer.Option(help="Dollars, e.g. 18.75 or 18,75.", callback=read_amount)
+    ],
+    kind: Annotated[
+        str,
+        typer.Option(
+            help=f"One of {', '.join(pay.EXPENSE_KINDS)} (or its name).",
+            callback=read_choice("expense"),
+        ),
+    ],
+    day: Annotated[str | None, DayOption] = None,
     receipt: Annotated[str, typer.Option(help="Receipt note, e.g. its number.")] = "",
     request_id: Annotated[
         str | None, typer.Option(help="Recording twice with the same id records once.")
@@ -319,7 +348,8 @@ def expense(
 def decline(
     advisor: Annotated[str, typer.Argument(help="Advisor code (PA-...).")],
     start: Annotated[
-        str | None, typer.Option("--from", help="From this day (default: today).")
+        str | None,
+        typer.Option("--from", help="From this day (default: today).", callback=read_day),
     ] = None,
 ) -> None:
     """Record that an advisor declines payment from a day on.
@@ -344,7 +374,7 @@ def decline(
 def budget(
     program: Annotated[str, typer.Argument(help="Program code.")],
     year: Annotated[int, typer.Option(help="Fiscal year, by the year it starts in.")],
-    amount: Annotated[str, typer.Option(help="Dollars.")],
+    amount: Annotated[str, typer.Option(help="Dollars.", callback=read_amount)],
 ) -> None:
     """Set a program's budget for a fiscal year."""
     rules = _policy()

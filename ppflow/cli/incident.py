@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from ppflow.cli.context import actor, current_app, out
-from ppflow.cli.errors import CommandGroup, fail
+from ppflow.cli.errors import CommandGroup
+from ppflow.cli.typed import read_day
 
 incident_app = CommandGroup(help="The register of confidentiality incidents (kept 5 years).")
 
 
 @incident_app.command("add")
 def add(
-    occurred: Annotated[str, typer.Option(help="Date, YYYY-MM-DD.")],
+    occurred: Annotated[
+        str, typer.Option(help="Date, e.g. 2026-12-05 or 5 December 2026.", callback=read_day)
+    ],
     circumstances: Annotated[str, typer.Option(help="What happened.")],
     data: Annotated[str, typer.Option(help="What personal data was concerned.")],
     people: Annotated[int, typer.Option(help="How many people are affected.")],
@@ -26,10 +28,7 @@ def add(
     """Record a confidentiality incident."""
     from ppflow.services.privacy import RecordIncident, record_incident
 
-    try:
-        occurred_on = date.fromisoformat(occurred)
-    except ValueError:
-        fail(f"'{occurred}' is not a date; write YYYY-MM-DD")
+    occurred_on = occurred  # a date: read_day read it
     application = current_app()
     number = record_incident(
         application.uow(),

@@ -15,6 +15,7 @@ import typer
 
 from ppflow.cli.context import actor, current_app, out, split_values
 from ppflow.cli.errors import CommandGroup, fail
+from ppflow.cli.typed import read_choice, read_rate
 from ppflow.domain.commands import ScreeningOutcome
 from ppflow.services.decisions import DEFAULT_ROLE
 
@@ -230,7 +231,14 @@ def give_answer(question: str, subject: str, values: dict) -> None:
 @answer_app.command("screening")
 def screening(
     advisor: Annotated[str, typer.Argument(help="Advisor code.")],
-    outcome: Annotated[ScreeningOutcome, typer.Option(help="Decision after screening.")],
+    outcome: Annotated[
+        str,
+        typer.Option(
+            help="Decision after screening (its code or its name). "
+            f"One of: {', '.join(ScreeningOutcome)}.",
+            callback=read_choice("outcome"),
+        ),
+    ],
     reason: Annotated[str, typer.Option(help="Required when not retained.")] = "",
     wording: Annotated[str, typer.Option(help="Consent wording version.")] = "v1",
 ) -> None:
@@ -238,7 +246,7 @@ def screening(
     give_answer(
         "screening",
         advisor,
-        {"outcome": outcome.value, "reason": reason, "consent_wording_version": wording},
+        {"outcome": outcome, "reason": reason, "consent_wording_version": wording},
     )
 
 
@@ -258,8 +266,12 @@ def match(
     reject: Annotated[bool, typer.Option(help="Turn every proposal down.")] = False,
     role: Annotated[str, typer.Option(help="Role in the team.")] = DEFAULT_ROLE,
     rate: Annotated[
-        float, typer.Option(help="Hourly rate in dollars; 0 pays by the program's rate tiers.")
-    ] = 0,
+        str,  # read as a float (read_rate)
+        typer.Option(
+            help="Hourly rate in dollars (25.50 or 25,50); 0 pays by the program's rate tiers.",
+            callback=read_rate,
+        ),
+    ] = "0",
 ) -> None:
     """Place one of the advisors integrate-advisor proposed (--advisor), or turn every
     proposal down (--reject)."""

@@ -7,24 +7,32 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ppflow.cli.context import current_app, out, split_values, styled
+from ppflow.cli.context import current_app, language, out, split_values, styled
 from ppflow.cli.errors import CommandGroup, fail
 from ppflow.domain.commands import AddProgram, TargetSpec
-from ppflow.services import organization, queries
+from ppflow.domain.errors import InvalidInputError
+from ppflow.services import organization, queries, words
 
 program_app = CommandGroup(help="The partnership program, its owners and targets.")
 
 
 def parse_target(text: str) -> TargetSpec:
-    """``indicator=value:period``, e.g. ``teams_with_advisors=10:2027``."""
+    """``indicator=value:period``, e.g. ``teams_with_advisors=10:2027``; a value may have a
+    decimal comma, and a share a percent sign (``attendance_rate=80 %:2027``)."""
     try:
         indicator, rest = text.split("=", 1)
         value, period = rest.split(":", 1)
-        return TargetSpec(indicator.strip(), float(value), period.strip())
     except ValueError:
+        value = period = indicator = None
+    if value is None:
         raise typer.BadParameter(
             f"'{text}': write a target as indicator=value:period, e.g. teams_with_advisors=10:2027"
-        ) from None
+        )
+    try:
+        amount = float(words.quantity(value, language()))
+    except InvalidInputError as error:
+        raise typer.BadParameter(f"'{text}': {error}") from None
+    return TargetSpec(indicator.strip(), amount, period.strip())
 
 
 @program_app.command("add")
@@ -71,12 +79,14 @@ def target(
     Earlier versions are kept; a report judges each period by the version in force then."""
     indicator, sep, rest = revision.partition("=")
     value_text, _, year = rest.partition(":")
-    try:
-        value = float(value_text)
-    except ValueError:
-        value = None
-    if not sep or not indicator.strip() or value is None:
+    if not sep or not indicator.strip() or not value_text.strip():
         fail(f"'{revision}': write INDICATOR=VALUE[:YEAR], e.g. teams_with_advisors=12:2027")
+    try:
+        value = float(words.quantity(value_text, language()))
+    except InvalidInputError as error:
+        fail(
+            f"'{revision}': {error}; write INDICATOR=VALUE[:YEAR], e.g. teams_with_advisors=12:2027"
+        )
     app = current_app()
     themes = tuple(sorted({t.id for q in app.questionnaires().all() for t in q.themes}))
     saved = organization.revise_target(

@@ -21,9 +21,10 @@ from ppflow.cli.context import (
     when,
 )
 from ppflow.cli.errors import CommandGroup
+from ppflow.cli.typed import read_choice
 from ppflow.domain.commands import AddTeam, EditTeam
 from ppflow.domain.compensation import hours, money
-from ppflow.domain.lifecycle import EngagementStage
+from ppflow.domain.lifecycle import EngagementStage, TeamStage
 from ppflow.domain.model import ParticipationRules
 from ppflow.services import corrections, integration, organization, queries
 
@@ -83,7 +84,15 @@ def edit(
 
 
 @team_app.command("list")
-def list_teams(stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None):
+def list_teams(
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Only this stage (its code or its name). One of: {', '.join(TeamStage)}.",
+            callback=read_choice("team"),
+        ),
+    ] = None,
+):
     """List QI teams."""
     out.print(teams_table(queries.list_teams(current_app().uow(), stage)))
 
@@ -181,7 +190,14 @@ def end_engagement(
 def list_engagements(
     team: Annotated[str | None, typer.Option(help="Only this team's (QT-...).")] = None,
     advisor: Annotated[str | None, typer.Option(help="Only this advisor's (PA-...).")] = None,
-    state: Annotated[EngagementStage | None, typer.Option(help="Only in this state.")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            help="Only in this state (its code or its name). "
+            f"One of: {', '.join(EngagementStage)}.",
+            callback=read_choice("engagement"),
+        ),
+    ] = None,
 ) -> None:
     """Engagements, by team, advisor and state: the codes that `ppflow run feedback` and
     `engagement show` take."""

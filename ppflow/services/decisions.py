@@ -11,6 +11,7 @@ from ppflow.domain.commands import ScreeningOutcome
 from ppflow.domain.errors import InvalidInputError, PPFlowError
 from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.domain.model import Decision, TrainingModule
+from ppflow.services import words
 from ppflow.services.integration import check_match
 from ppflow.services.ports import Clock, UnitOfWork
 
@@ -92,11 +93,27 @@ NOBODY = "Nobody: turn every proposal down"  # the match form's choice of no adv
 
 
 def outcome_code(value: str) -> str:
-    """The screening outcome's code, from its word ("Not retained") or its code."""
+    """The screening outcome's code, from its word ("Not retained") or its code, or its
+    name in French or English in any case, accents optional ("non retenue")."""
     for code, word in SCREENING_WORDS.items():
         if value in (word, code.value):
             return code.value
-    return value  # left for the form to refuse, naming the choices
+    try:
+        return words.choice("outcome", value, "fr")  # French, English and the codes
+    except InvalidInputError:
+        return value  # left for the form to refuse, naming the choices
+
+
+def rate_given(rate: float | str | None) -> float | None:
+    """An hourly rate as a number: one typed as text may have a decimal comma ("25,50")."""
+    if isinstance(rate, str):
+        if not rate.strip():
+            return None
+        try:
+            return float(words.amount(rate, "en"))
+        except InvalidInputError as error:
+            raise InvalidInputError(f"hourly_rate: {error}") from None
+    return rate
 
 
 def in_words(question: str, values: dict) -> dict:
@@ -173,6 +190,7 @@ def check_role(role: str) -> None:
 
 def check_hourly_rate(rate: float | None) -> None:
     """An hourly rate from 0 (the rate tiers) up to the ceiling."""
+    rate = rate_given(rate)
     if rate is None:
         return
     if not RATE_TIERS <= float(rate) <= HOURLY_RATE_CEILING:
@@ -183,6 +201,7 @@ def check_hourly_rate(rate: float | None) -> None:
 
 def hourly_rate_paid(rate: float | None) -> float | None:
     """The rate an engagement records: None, the program's rate tiers, for 0 (or none)."""
+    rate = rate_given(rate)
     if rate is None or float(rate) == RATE_TIERS:
         return None
     return float(rate)

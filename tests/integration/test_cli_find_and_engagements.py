@@ -88,7 +88,6 @@ def test_the_pool_is_filtered_by_skill_availability_and_load(any_app, ppflow):
     [
         (("advisor", "list", "--stage", "activ"), "'identified', 'invited'"),
         (("advisor", "list", "--language", "de"), "'fr', 'en'"),
-        (("engagement", "list", "--state", "done"), "'proposed', 'active', 'completed'"),
     ],
 )
 def test_a_choice_option_refuses_an_unknown_value_with_the_valid_ones(ppflow, args, valid):

@@ -99,7 +99,6 @@ def one_line_error(output: str) -> str:
     "args, message",
     [
         (["--date", "2026-03-03", "--present", "{one}", "--present", "{two}"], "in the future"),
-        (["--date", "02/03/2026", "--present", "{one}"], "is not a date: write YYYY-MM-DD"),
         (["--date", "2026-03-02", "--present", "{one},{two}", "--absent", "{one}"], "both"),
         (["--date", "2026-03-02", "--present", "{one}", "--present", "{two},{one}"], "twice"),
         (["--date", "2026-03-02", "--present", "{one}"], "the roll call leaves out {two}"),
@@ -115,6 +114,28 @@ def test_a_wrong_meeting_is_refused_in_one_line(any_app, ppflow, team, args, mes
 
     assert message.format(one=one, two=two) in one_line_error(out)
     assert roll_calls(any_app) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [("en", "day/month or month/day"), ("fr", "jour/mois ou mois/jour")],
+)
+def test_a_date_whose_day_and_month_could_swap_is_refused_saying_why(
+    any_app, ppflow, team, language, says
+):
+    code, one, two = team
+    any_app.settings.language = language
+    out = ppflow("meeting", "add", code, "--date", "02/03/2026", "--present", one, code=2)
+    assert says in " ".join(out.replace("│", " ").split())  # the box Click draws
+    assert roll_calls(any_app) == []
+
+
+@pytest.mark.parametrize("written", ["2 mars 2026", "2 MARS 2026", "March 2, 2026"])
+def test_a_meeting_date_may_be_written_in_words(any_app, ppflow, team, written):
+    code, one, two = team
+    any_app.settings.language = "fr"
+    ppflow("meeting", "add", code, "--date", written, "--present", f"{one},{two}")
+    assert {row[0] for row in roll_calls(any_app)} == {date(2026, 3, 2)}
 
 
 def test_one_meeting_a_day_on_an_active_team_that_exists(any_app, ppflow, team):

@@ -79,3 +79,35 @@ def test_one_check_per_question_reads_the_answer_as_any_path_sends_it():
     with pytest.raises(InvalidInputError, match="only a ready advisor"):
         check_answer(o.uow, "match", o.team, {**answer, "advisor": preparing})
     check_answer(o.uow, "match", o.team, {"advisor": NOBODY})
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("non retenue", "not_retained"),
+        ("NON RETENUE", "not_retained"),
+        ("Non retenu", "not_retained"),
+        ("retenue", "retained"),
+        ("déclinée", "declined"),
+        ("declinee", "declined"),
+        ("not retained", "not_retained"),
+    ],
+)
+def test_an_outcome_may_be_given_by_its_french_or_english_name(typed, code):
+    assert decisions.outcome_code(typed) == code
+    assert decisions.reason_needed(typed) == (code == "not_retained")
+
+
+def test_an_unknown_outcome_is_left_for_the_form_to_refuse():
+    assert decisions.outcome_code("peut-être") == "peut-être"
+
+
+def test_a_rate_typed_as_text_takes_a_decimal_comma():
+    placed = {"advisor": "PA-1", "role": "member", "hourly_rate": "25,50"}
+    decisions.check_match_answer(placed)
+    assert decisions.placement(placed).hourly_rate == 25.5
+    assert decisions.hourly_rate_paid("0") is None
+    assert "$25.5 an hour" in decisions.what_it_does("match", "QT-1", placed)
+    for rate in ("1,234.50", "vingt", "600"):
+        with pytest.raises(InvalidInputError, match="hourly_rate"):
+            decisions.check_match_answer({**placed, "hourly_rate": rate})
