@@ -27,6 +27,7 @@ from ppflow.cli.context import (
     write_rows,
 )
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
+from ppflow.cli.typed import read_choice
 from ppflow.domain.lifecycle import AdvisorStage
 from ppflow.services import queries
 from ppflow.services.csv_files import ACCEPTED, CsvFormatError
@@ -162,7 +163,13 @@ PAGE = 100  # the advisors `advisor list` shows unless given --limit or --all
 
 @advisor_app.command("list")
 def list_advisors(
-    stage: Annotated[AdvisorStage | None, typer.Option(help="Only this stage.")] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Only this stage (its code or its name). One of: {', '.join(AdvisorStage)}.",
+            callback=read_choice("advisor"),
+        ),
+    ] = None,
     language: Annotated[Spoken | None, typer.Option(help="Speaks this language.")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Has every one of these tags.")] = None,
     skill: Annotated[list[str] | None, typer.Option(help="Has every one of these skills.")] = None,

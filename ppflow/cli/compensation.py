@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ppflow.cli.context import current_app, err, meta, out, styled
 from ppflow.cli.errors import CommandGroup, about, fail, show_bad_rows
-from ppflow.cli.typed import read_amount, read_choice, read_day, read_hours
+from ppflow.cli.typed import day_given, read_amount, read_choice, read_day, read_hours
 from ppflow.domain.compensation import (
     KNOWN_ACTIVITIES,
     CompensationPolicy,
@@ -43,9 +43,9 @@ class TierKind(StrEnum):
     flat = "flat"
 
 
-def _day(day: date | None, default: date) -> date:
+def _day(day: object, default: date) -> date:
     """The day an option gave (read by read_day), else ``default``."""
-    return day or default
+    return day_given(day) if day else default
 
 
 def _policy() -> CompensationPolicy:

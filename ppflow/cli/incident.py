@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ppflow.cli.context import actor, current_app, out
 from ppflow.cli.errors import CommandGroup
-from ppflow.cli.typed import read_day
+from ppflow.cli.typed import day_given, read_day
 
 incident_app = CommandGroup(help="The register of confidentiality incidents (kept 5 years).")
 
@@ -32,7 +32,9 @@ def add(
     application = current_app()
     number = record_incident(
         application.uow(),
-        RecordIncident(occurred_on, circumstances, data, people, severity, measures, actor()),
+        RecordIncident(
+            day_given(occurred_on), circumstances, data, people, severity, measures, actor()
+        ),
         application.clock,
     )
     out.print(f"recorded incident {number}")

@@ -8,7 +8,7 @@ import typer
 
 from ppflow.cli.context import Absent, Present, current_app, meta, out, split_values
 from ppflow.cli.errors import CommandGroup
-from ppflow.cli.typed import read_day
+from ppflow.cli.typed import day_given, read_day
 from ppflow.domain.commands import RecordMeeting
 from ppflow.services import meetings
 
@@ -35,7 +35,7 @@ def add(
     """Record a team meeting and its roll call: every advisor whose engagement on the team
     ran that day, named present or absent. One meeting a day per team."""
     cmd = RecordMeeting(
-        team, date_, split_values(present), split_values(absent), objectives, meta()
+        team, day_given(date_), split_values(present), split_values(absent), objectives, meta()
     )
     application = current_app()
     meeting = meetings.record_meeting(application.uow(), cmd, application.clock)

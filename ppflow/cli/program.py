@@ -19,12 +19,9 @@ program_app = CommandGroup(help="The partnership program, its owners and targets
 def parse_target(text: str) -> TargetSpec:
     """``indicator=value:period``, e.g. ``teams_with_advisors=10:2027``; a value may have a
     decimal comma, and a share a percent sign (``attendance_rate=80 %:2027``)."""
-    try:
-        indicator, rest = text.split("=", 1)
-        value, period = rest.split(":", 1)
-    except ValueError:
-        value = period = indicator = None
-    if value is None:
+    indicator, _, rest = text.partition("=")
+    value, colon, period = rest.partition(":")
+    if not colon:
         raise typer.BadParameter(
             f"'{text}': write a target as indicator=value:period, e.g. teams_with_advisors=10:2027"
         )

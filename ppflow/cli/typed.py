@@ -12,6 +12,7 @@ says why and what to write instead; the command never runs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import typer
 
@@ -98,3 +99,11 @@ def quantity(text: str, ctx: typer.Context | None = None) -> float:
         return float(words.quantity(text, interface_language(ctx)))
     except InvalidInputError as error:
         raise typer.BadParameter(str(error)) from None
+
+
+def day_given(value: object) -> date:
+    """The date :func:`read_day` made of an option Typer declares as text (its callback's
+    value replaces the text before the command runs)."""
+    if not isinstance(value, date):
+        raise TypeError(f"an option read by read_day holds {value!r}, not a date")
+    return value

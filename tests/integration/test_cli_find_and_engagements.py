@@ -86,13 +86,24 @@ def test_the_pool_is_filtered_by_skill_availability_and_load(any_app, ppflow):
 @pytest.mark.parametrize(
     ("args", "valid"),
     [
-        (("advisor", "list", "--stage", "activ"), "'identified', 'invited'"),
         (("advisor", "list", "--language", "de"), "'fr', 'en'"),
     ],
 )
 def test_a_choice_option_refuses_an_unknown_value_with_the_valid_ones(ppflow, args, valid):
     out = " ".join(ppflow(*args, code=2).replace("│", " ").split())  # the box Click draws
     assert f"'{args[-1]}' is not one of" in out and valid in out
+
+
+def test_the_pool_reads_a_stage_by_its_code_or_its_name_and_refuses_others(any_app, ppflow):
+    referrer = factories.staff(any_app)
+    held = factories.referral(any_app, referrer, first_name="Rémi", last_name="Pause")
+    other = factories.referral(any_app, referrer, first_name="Zoé", last_name="Ready")
+    ppflow("advisor", "hold", held, "--reason", "a leave")
+    for written in ("on_hold", "en pause", "EN PAUSE", "On hold"):
+        out = ppflow("advisor", "list", "--stage", written)
+        assert held in out and other not in out, written
+    out = " ".join(ppflow("advisor", "list", "--stage", "activ", code=2).replace("│", " ").split())
+    assert "activ" in out and "en pause" in out  # the choices, in the interface's French
 
 
 def test_the_pools_language_choice_is_every_language_ppflow_speaks_in_order():
