@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,27 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 # browser, page_at: headless Chromium for the page tests
 pytest_plugins = ["tests.browser"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item) -> None:
+    """Typer's CliRunner builds the Click command from the Typer app at every ``invoke``:
+    0.16 s for ppflow's, more than most commands take to run. Once typer.testing is loaded
+    (never in the unit tier), it builds each app's command once, as ``ppflow`` does once per
+    process."""
+    testing = sys.modules.get("typer.testing")
+    if testing is None or getattr(testing._get_command, "built_once", False):
+        return
+    build = testing._get_command
+    built: dict[int, tuple[object, object]] = {}
+
+    def get_command(app):
+        if id(app) not in built:
+            built[id(app)] = (app, build(app))  # the app is kept: its id stays its own
+        return built[id(app)][1]
+
+    get_command.built_once = True
+    testing._get_command = get_command
 
 
 @pytest.fixture
