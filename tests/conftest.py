@@ -73,16 +73,17 @@ def clock() -> FixedClock:
 # ------------------------------------------------------------ the migrated templates
 
 _templates: dict[str, str] = {}  # kind -> the SQLite file, or the PostgreSQL database
+_admin_engine: list = []
 
 
 def _admin():
     """An engine on the test server's database, in autocommit (CREATE/DROP DATABASE)."""
     from sqlalchemy import create_engine
 
-    if "admin" not in _templates:
+    if not _admin_engine:
         url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-        _templates["admin"] = create_engine(url, isolation_level="AUTOCOMMIT")
-    return _templates["admin"]
+        _admin_engine.append(create_engine(url, isolation_level="AUTOCOMMIT"))
+    return _admin_engine[0]
 
 
 def _database_url(name: str) -> str:
