@@ -3,7 +3,7 @@ own when PPFLOW_TEST_DATABASE_URL is set), migrated by Alembic, and a controllab
 
 Alembic runs once per session and kind: into a template (a SQLite file; a PostgreSQL
 database), which each test then copies (the file; ``CREATE DATABASE ... TEMPLATE``). A
-copy is the database a fresh migration makes, at a fiftieth of its cost (0.55 s a test on
+copy is the database a fresh migration makes, for far less (0.55 s a test to migrate on
 SQLite, 1.5 s on PostgreSQL, against 0.01 s and 0.15 s). The migrations themselves are
 tested from an empty database (``make_app(..., migrate=False)``, test_migrations.py)."""
 
