@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 from typer.testing import CliRunner
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 from ppflow import cli
 from ppflow.services.wording import shipped_wording
 from ppflow.settings import get_settings
+from tests.conftest import sqlite_template
 
 # The CLI is read on an 80-column page.
 pytestmark = pytest.mark.usefixtures("eighty_columns")
@@ -31,6 +33,9 @@ def ppflow(tmp_path, monkeypatch):
             assert result.exit_code == 0, result.output
         return result
 
+    # the session's migrated template: `db upgrade` finds it at the head (a migration
+    # from empty through the command: test_env_file.py, test_cli_fuzz.py)
+    shutil.copyfile(sqlite_template(), tmp_path / "cli.db")
     invoke("db", "upgrade")
     yield invoke
     cli.get_app().dispose()

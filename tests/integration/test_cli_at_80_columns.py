@@ -241,15 +241,26 @@ def run_command(tmp_path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.skipif(not SCRIPT.exists(), reason="the ppflow console script is not installed")
-def test_run_takes_the_deployment_names_the_prefect_ui_shows(tmp_path):
+def test_run_takes_the_deployment_names_the_prefect_ui_shows(tmp_path, sqlite_app, monkeypatch):
     # Each name is resolved to its deployment, so the command goes on to reach the Prefect
     # server (down here: exit code 3); an unknown name is refused before (exit code 1).
-    for name in ("dispatch-notifications", "Dispatch-Notifications", "dispatch"):
-        started = run_command(tmp_path, "run", name)
-        assert started.returncode == 3, started.stderr
-        assert "cannot reach the Prefect server" in started.stderr
-    unknown = run_command(tmp_path, "run", "dispatch-everything")
-    assert unknown.returncode == 1
+    # The installed command, once as a process of its own; the other names in this process
+    # (a process imports Prefect and every flow: 2.5 s each).
+    started = run_command(tmp_path, "run", "Dispatch-Notifications")
+    assert started.returncode == 3, started.stderr
+    assert "cannot reach the Prefect server" in started.stderr
+    from httpcore._backends.base import NetworkBackend
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    # the client's back-off between its three attempts to connect is skipped
+    monkeypatch.setattr(NetworkBackend, "sleep", lambda self, seconds: None)
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        for name in ("dispatch-notifications", "dispatch"):
+            started = runner.invoke(cli.app, ["run", name], obj=sqlite_app)
+            assert started.exit_code == 3, started.output
+            assert "cannot reach the Prefect server" in started.stderr
+        unknown = runner.invoke(cli.app, ["run", "dispatch-everything"], obj=sqlite_app)
+    assert unknown.exit_code == 1
     assert "no deployment 'dispatch-everything'" in unknown.stderr
     assert "dispatch (dispatch-notifications)" in unknown.stderr
 

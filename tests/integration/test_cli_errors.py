@@ -22,6 +22,7 @@ from ppflow.adapters.db import make_engine
 from ppflow.bootstrap import bootstrap
 from ppflow.settings import Settings
 from tests import factories
+from tests.conftest import sqlite_template
 
 SCRIPT = Path(sys.executable).with_name("ppflow")
 OUTAGE = 3  # ppflow.cli.errors.OUTAGE_EXIT_CODE
@@ -49,6 +50,12 @@ def ppflow(
     )
 
 
+def migrated(tmp_path) -> None:
+    """The database ``ppflow`` uses in ``tmp_path``, migrated: a copy of the session's
+    template (``ppflow db upgrade`` in a process of its own costs 2 s)."""
+    shutil.copyfile(sqlite_template(), tmp_path / "cli.db")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -69,7 +76,7 @@ def one_line_error(result: subprocess.CompletedProcess, code: int, *absent: str)
 
 @pytest.mark.skipif(not SCRIPT.exists(), reason="the ppflow console script is not installed")
 def test_an_unknown_advisor_is_a_message_and_exit_code_1(tmp_path):
-    assert ppflow(tmp_path, "db", "upgrade").returncode == 0
+    migrated(tmp_path)
     shown = ppflow(tmp_path, "advisor", "show", "PA-7K3M9Q")
     assert shown.returncode == 1
     assert shown.stderr.strip() == "error: no advisor 'PA-7K3M9Q'"
@@ -85,7 +92,7 @@ def test_a_bad_period_is_a_message_and_exit_code_1_from_python_dash_m(tmp_path):
 
 
 def test_an_amount_out_of_range_is_a_message_naming_it_and_the_range(tmp_path):
-    assert ppflow(tmp_path, "db", "upgrade").returncode == 0
+    migrated(tmp_path)
     added = ppflow(
         tmp_path, "pay", "tier", "add", "meeting", "--kind", "hourly", "--amount", "999999999999",
         "--from", "2026-01-01",
@@ -105,8 +112,8 @@ PERSON = {"first_name": "Zéphyrine", "last_name": "Quonsettaway", "email": "zq.
 def staffed_database(tmp_path_factory) -> Path:
     """A migrated SQLite file with one coordinator, copied by each test that needs it."""
     path = tmp_path_factory.mktemp("template") / "ppflow.db"
+    shutil.copyfile(sqlite_template(), path)
     app = bootstrap(Settings(database_url=f"sqlite:///{path}"))
-    app.upgrade()
     factories.staff(app, role="coordinator", email="coordinator@example.org")
     with app.engine.connect() as connection:  # one file, nothing left in the WAL
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -253,7 +260,7 @@ def test_a_database_error_never_carries_the_statement_parameters(tmp_path):
 
 
 def test_answer_and_run_while_the_prefect_server_is_down_are_a_message(tmp_path):
-    assert ppflow(tmp_path, "db", "upgrade").returncode == 0
+    migrated(tmp_path)
     down = f"http://127.0.0.1:{free_port()}"
     env = {"PREFECT_API_URL": f"{down}/api", "PREFECT_HOME": str(tmp_path / "prefect")}
     expected = (

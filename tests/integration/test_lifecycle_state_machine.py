@@ -5,6 +5,7 @@ no lifecycle notification exists without the transition that caused it, counts a
 from __future__ import annotations
 
 import itertools
+import shutil
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from ppflow.services import advisors, integration
 from ppflow.services.ports import FixedClock
 from ppflow.settings import Settings
 from tests import factories
+from tests.conftest import sqlite_template
 
 CAUSED_BY_A_TRANSITION = {
     "invitation",
@@ -43,11 +45,11 @@ class AdvisorLifecycle(RuleBasedStateMachine):
         super().__init__()
         self.scratch = tempfile.TemporaryDirectory()
         path = Path(self.scratch.name)
+        shutil.copyfile(sqlite_template(), path / "sm.db")  # migrated: the session's template
         self.app = bootstrap(
             Settings(database_url=f"sqlite:///{path / 'sm.db'}", data_dir=path),
             clock=FixedClock(datetime(2026, 1, 5, 9, tzinfo=UTC)),
         )
-        self.app.upgrade()
         factories.modules(self.app, "PP-101")
         factories.staff(self.app, role="coordinator")
         self.referrer = factories.staff(self.app)
