@@ -21,6 +21,8 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
 @db_app.command("downgrade")
 def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'.")) -> None:
     """Migrate the schema down to REVISION ('base' drops every table)."""
+    if not revision.strip():
+        raise typer.BadParameter("name a revision, or 'base' to drop every table")
     application = current_app()
     application.downgrade(revision)
     out.print(styled("database at revision [bold]{revision}[/]", revision=application.revision()))

@@ -170,3 +170,11 @@ def test_an_engagement_shows_its_evaluation_feedback_rounds_hours_and_pay(any_ap
     assert "error: no engagement 'EN-ZZZZZZ'" in one_line(
         ppflow("engagement", "show", "EN-ZZZZZZ", code=1)
     )
+
+
+@pytest.mark.parametrize("revision", ["", "   "])
+def test_a_downgrade_to_no_revision_is_refused_and_changes_nothing(any_app, ppflow, revision):
+    before = any_app.revision()
+    out = " ".join(ppflow("db", "downgrade", revision, code=2).replace("│", " ").split())
+    assert "name a revision, or 'base'" in out
+    assert any_app.revision() == before
