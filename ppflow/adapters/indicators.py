@@ -9,6 +9,7 @@ covering indexes declared on ``TransitionRow`` let each one read an index instea
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -285,6 +286,99 @@ class SqlIndicators:
         with self._session() as session:
             total, one, two, advisors = session.execute(query).one()
         return TeamCounts(int(total), int(one), int(two), int(advisors))
+
+    def teams_over(self, ends: Sequence[datetime]) -> list[TeamCounts]:
+        """:meth:`teams_at` for each of ``ends`` (the quarters of a trend), from one reading
+        of the teams, the engagements and their moves into and out of ``active``, folded
+        here by the same rules as :func:`_active_at`: one count for being active now and
+        not entered since an end, and one for each exit since an end when it had entered
+        before it. Each move comes with the number of ends at or before it, worked out by
+        the database, so no timestamp is read into Python."""
+        if not ends:
+            return []
+        order = sorted(ends)
+        # how many of the ends are at or before a move (bisect_right of its time)
+        rank = case(*[(T.at < _stamp(e), i) for i, e in enumerate(order)], else_=len(order))
+        actives = {"team": TeamStage.ACTIVE, "engagement": EngagementStage.ACTIVE}
+
+        def moves(state_column, since_first: bool):
+            kinds = or_(
+                *[(T.entity == kind) & (state_column == state) for kind, state in actives.items()]
+            )
+            query = select(T.entity, T.code, rank).where(kinds)
+            return query.where(T.at >= _stamp(order[0])) if since_first else query
+
+        with self._session() as session:
+            connection = session.connection()
+            teams = connection.execute(select(TeamRow.id, TeamRow.code, TeamRow.stage)).all()
+            engagements = connection.execute(
+                select(
+                    EngagementRow.code,
+                    EngagementRow.stage,
+                    EngagementRow.team_id,
+                    EngagementRow.advisor_id,
+                )
+            ).all()
+            # each read from its covering index, (entity, to_state|from_state, code, at)
+            entered_rows = connection.execute(moves(T.to_state, False)).all()
+            left_rows = connection.execute(moves(T.from_state, True)).all()
+        # (entity, code) -> ranks of its first and last entries into active, of its exits
+        entered: dict[tuple[str, str], tuple[int, int]] = {}
+        for entity, code, r in entered_rows:
+            low, high = entered.get((entity, code), (r, r))
+            entered[entity, code] = (min(low, r), max(high, r))
+        left: dict[tuple[str, str], list[int]] = {}
+        for entity, code, r in left_rows:
+            left.setdefault((entity, code), []).append(r)
+
+        def counted(entity: str, code: str, stage: str, i: int) -> int:
+            """How many times it is counted at the end ``order[i]``."""
+            into = entered.get((entity, code))
+            still = stage == actives[entity] and (into is None or i >= into[1])
+            was = 0
+            if into is not None and i >= into[0]:
+                was = sum(1 for r in left.get((entity, code), ()) if r > i)
+            return int(still) + was
+
+        def mask(entity: str, code: str, stage: str) -> int:
+            """The ends (bits, in ``order``) at which it counts at least once."""
+            into = entered.get((entity, code))
+            bits = 0
+            if stage == actives[entity]:
+                since = 0 if into is None else into[1]
+                bits |= (1 << len(order)) - (1 << since)
+            if into is not None:
+                for r in left.get((entity, code), ()):
+                    if r > into[0]:
+                        bits |= (1 << r) - (1 << into[0])
+            return bits
+
+        # per team and advisor, the ends at which the advisor has an active engagement there
+        pairs: dict[tuple[Any, Any], int] = {}
+        for code, stage, team, advisor in engagements:
+            if advisor is None:
+                continue
+            bits = mask("engagement", code, stage)
+            if bits:
+                pairs[team, advisor] = pairs.get((team, advisor), 0) | bits
+        masks: defaultdict[Any, Counter[int]] = defaultdict(Counter)
+        for (team, _), bits in pairs.items():
+            masks[team][bits] += 1
+        found = []
+        for end in ends:
+            i = order.index(end)
+            total = one = two = people = 0
+            for team, code, stage in teams:
+                k = counted("team", code, stage, i)
+                if not k:
+                    continue
+                n = sum(c for bits, c in masks[team].items() if bits >> i & 1)
+                total += k
+                one += k * (n >= 1)
+                two += k * (n >= 2)
+                people += k * n
+            found.append(TeamCounts(total, one, two, people))
+        return found
 
     def days_to_integration(self, start: datetime, end: datetime) -> Durations:
         """For advisors first integrated in the period: days from their first

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.lifecycle import ADVISOR_STATES, AdvisorStage
-from ppflow.services.ports import IndicatorQueries, TargetVersion
+from ppflow.services.ports import IndicatorQueries, TargetVersion, TeamCounts
 from ppflow.services.wording import Wording, shipped_wording
 
 # Retention horizons, in days (6 and 12 months).
@@ -261,6 +261,15 @@ def trend_quarters(end: datetime, zone: tzinfo, count: int = TREND_QUARTERS) -> 
     return [parse_period(text, zone) for text in reversed(labels)]
 
 
+def teams_at_each(queries: IndicatorQueries, ends: list[datetime]) -> list[TeamCounts]:
+    """``queries.teams_at`` at each of ``ends``: in one reading when the queries can
+    (``teams_over``, the SQL adapter's), else one end after the other."""
+    over = getattr(queries, "teams_over", None)
+    if over is None:
+        return [queries.teams_at(e) for e in ends]
+    return list(over(ends))
+
+
 def compute_trend(
     queries: IndicatorQueries,
     end: datetime,
@@ -272,10 +281,12 @@ def compute_trend(
     the period ends in; quarters before the first one with any figure are left out, as
     long as ``minimum`` remain."""
     versions = queries.target_versions()
+    periods = trend_quarters(end, zone, count)
     quarters = []
-    for period in trend_quarters(end, zone, count):
+    for period, teams in zip(
+        periods, teams_at_each(queries, [p.end for p in periods]), strict=True
+    ):
         start, stop = period.start, period.end
-        teams = queries.teams_at(stop)
         values = {
             "new_referrals": queries.new_referrals(start, stop),
             "advisors_integrated": queries.entered(AdvisorStage.ACTIVE, start, stop),
