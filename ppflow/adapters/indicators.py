@@ -440,6 +440,54 @@ class SqlIndicators:
         found = _percentiles([(int(r), float(d)) for r, d, _ in rows], count, {"m": 0.5, "p": 0.9})
         return Durations(count, found["m"], found["p"])
 
+    def days_to_integration_over(self, edges: Sequence[datetime]) -> list[Durations]:
+        """:meth:`days_to_integration` for each period between consecutive ``edges`` (the
+        quarters of a trend), in one statement: each advisor's first activation, ranked by
+        the database against the edges, with its days from the first identification; the
+        median and the 90th percentile of each period are interpolated here, as there."""
+        if len(edges) < 2:
+            return []
+        edges = sorted(edges)
+        first_active = (
+            select(T.code, func.min(T.at).label("at"))
+            .where(T.entity == "advisor", T.to_state == AdvisorStage.ACTIVE)
+            .group_by(T.code)
+            .having(func.min(T.at) >= _stamp(edges[0]), func.min(T.at) < _stamp(edges[-1]))
+            .subquery()
+        )
+        first = aliased(TransitionRow)
+        identified_at = (
+            select(func.min(first.at))
+            .where(
+                first.entity == "advisor",
+                first.to_state == AdvisorStage.IDENTIFIED,
+                first.code == first_active.c.code,
+            )
+            .scalar_subquery()
+        )
+        pairs = select(
+            first_active.c.at.label("active"), identified_at.label("identified")
+        ).subquery()
+        inner = [(pairs.c.active < _stamp(e), i) for i, e in enumerate(edges[1:-1])]
+        period = case(*inner, else_=len(edges) - 2) if inner else literal(0)
+        with self._session() as session:
+            days = _days(self._dialect(session), pairs.c.identified, pairs.c.active)
+            rows = session.execute(
+                select(period, days).where(pairs.c.identified.is_not(None))
+            ).all()
+        per_period: list[list[float]] = [[] for _ in edges[1:]]
+        for i, d in rows:
+            per_period[int(i)].append(float(d))
+        found = []
+        for values in per_period:
+            if not values:
+                found.append(Durations(0, None, None))
+                continue
+            ranked = list(enumerate(sorted(values), start=1))
+            shown = _percentiles(ranked, len(values), {"m": 0.5, "p": 0.9})
+            found.append(Durations(len(values), shown["m"], shown["p"]))
+        return found
+
     def retention(self, end: datetime, days: int) -> Retention:
         """Advisors first active at least ``days`` before ``end``, and of them those who
         had not left (withdrawn or alumni, both final) ``days`` after becoming active."""

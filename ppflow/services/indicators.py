@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.lifecycle import ADVISOR_STATES, AdvisorStage
-from ppflow.services.ports import IndicatorQueries, TargetVersion, TeamCounts
+from ppflow.services.ports import Durations, IndicatorQueries, TargetVersion, TeamCounts
 from ppflow.services.wording import Wording, shipped_wording
 
 # Retention horizons, in days (6 and 12 months).
@@ -270,6 +270,15 @@ def teams_at_each(queries: IndicatorQueries, ends: list[datetime]) -> list[TeamC
     return list(over(ends))
 
 
+def days_to_integration_each(queries: IndicatorQueries, periods: list[Period]) -> list[Durations]:
+    """``queries.days_to_integration`` over each of ``periods`` (consecutive quarters): in
+    one statement when the queries can (``days_to_integration_over``), else one by one."""
+    over = getattr(queries, "days_to_integration_over", None)
+    if over is None or not periods:
+        return [queries.days_to_integration(p.start, p.end) for p in periods]
+    return list(over([periods[0].start, *(p.end for p in periods)]))
+
+
 def compute_trend(
     queries: IndicatorQueries,
     end: datetime,
@@ -283,16 +292,20 @@ def compute_trend(
     versions = queries.target_versions()
     periods = trend_quarters(end, zone, count)
     quarters = []
-    for period, teams in zip(
-        periods, teams_at_each(queries, [p.end for p in periods]), strict=True
-    ):
+    each = zip(
+        periods,
+        teams_at_each(queries, [p.end for p in periods]),
+        days_to_integration_each(queries, periods),
+        strict=True,
+    )
+    for period, teams, durations in each:
         start, stop = period.start, period.end
         values = {
             "new_referrals": queries.new_referrals(start, stop),
             "advisors_integrated": queries.entered(AdvisorStage.ACTIVE, start, stop),
             "share_teams_with_advisors": _share(teams.with_one, teams.active_teams),
             "feedback_mean": queries.feedback_mean(start, stop)[0],
-            "days_to_integration_median": queries.days_to_integration(start, stop).median,
+            "days_to_integration_median": durations.median,
         }
         in_force, _ = targets_in_force(versions, stop)
         targets = {n: in_force[n].target for n in TREND_INDICATORS if n in in_force}

@@ -190,13 +190,14 @@ def test_a_reason_for_leaving_shows_only_when_three_people_gave_it():
 
 
 class _OneEndAfterTheOther:
-    """The SQL queries without ``teams_over``: the trend then asks ``teams_at`` per quarter."""
+    """The SQL queries without their many-period forms: the trend then asks ``teams_at``
+    and ``days_to_integration`` quarter by quarter."""
 
     def __init__(self, queries):
         self.queries = queries
 
     def __getattr__(self, name):
-        if name == "teams_over":
+        if name in ("teams_over", "days_to_integration_over"):
             raise AttributeError(name)
         return getattr(self.queries, name)
 
@@ -233,3 +234,21 @@ def test_the_trend_from_one_reading_equals_the_trend_quarter_by_quarter(any_app)
         one_reading = compute_trend(queries, end, UTC)
         quarter_by_quarter = compute_trend(_OneEndAfterTheOther(queries), end, UTC)
         assert one_reading == quarter_by_quarter
+
+
+def test_days_to_integration_over_periods_equals_each_period_alone(any_app):
+    """Between edges around each activation (A on day 10, B on day 30): the same counts,
+    medians and 90th percentiles as one period at a time."""
+    app = any_app
+    t0, _, _ = _fixture(app)
+    queries = app.indicators()
+    tick = timedelta(microseconds=1)
+    edges = [t0, t0 + timedelta(days=10), t0 + timedelta(days=10) + tick, t0 + timedelta(days=20)]
+    edges += [t0 + timedelta(days=30) - tick, t0 + timedelta(days=30), t0 + timedelta(days=400)]
+
+    each = [queries.days_to_integration(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+
+    assert queries.days_to_integration_over(edges) == each
+    assert sum(d.count for d in each) == 2  # A and B, each in one period
+    whole = [queries.days_to_integration(edges[0], edges[-1])]
+    assert queries.days_to_integration_over([edges[0], edges[-1]]) == whole
