@@ -210,6 +210,37 @@ class SqlIndicators:
         with self._session() as session:
             return session.scalar(query) or 0
 
+    def _counts_over(self, count, edges: Sequence[datetime], *where) -> list[int]:
+        """``count`` of the advisors' moves matching ``where`` in each period between
+        consecutive ``edges``, in one statement grouped by period."""
+        edges = sorted(edges)
+        inner = [(T.at < _stamp(e), i) for i, e in enumerate(edges[1:-1])]
+        period = case(*inner, else_=len(edges) - 2) if inner else literal(0)
+        query = (
+            select(period, count)
+            .where(T.entity == "advisor", *where)
+            .where(T.at >= _stamp(edges[0]), T.at < _stamp(edges[-1]))
+            .group_by(period)
+        )
+        found = [0] * (len(edges) - 1)
+        with self._session() as session:
+            for i, n in session.execute(query).all():
+                found[int(i)] = int(n)
+        return found
+
+    def entered_over(self, stage: str, edges: Sequence[datetime]) -> list[int]:
+        """:meth:`entered` over each period between consecutive ``edges``."""
+        if len(edges) < 2:
+            return []
+        return self._counts_over(func.count(distinct(T.code)), edges, T.to_state == stage)
+
+    def new_referrals_over(self, edges: Sequence[datetime]) -> list[int]:
+        """:meth:`new_referrals` over each period between consecutive ``edges``."""
+        if len(edges) < 2:
+            return []
+        referred = (T.to_state == AdvisorStage.IDENTIFIED, T.from_state.is_(None))
+        return self._counts_over(func.count(), edges, *referred)
+
     def funnel_moves(
         self, steps: Sequence[str], start: datetime, end: datetime
     ) -> tuple[dict[str, int], dict[str, int]]:

@@ -279,6 +279,17 @@ def days_to_integration_each(queries: IndicatorQueries, periods: list[Period]) -
     return list(over([periods[0].start, *(p.end for p in periods)]))
 
 
+def _each(queries: IndicatorQueries, name: str, periods: list[Period], *args) -> list[int]:
+    """``queries.<name>(*args, start, end)`` over each of ``periods`` (consecutive
+    quarters): grouped in one statement when the queries can (``<name>_over``), else one
+    period after the other."""
+    over = getattr(queries, f"{name}_over", None)
+    if over is None or not periods:
+        one = getattr(queries, name)
+        return [one(*args, p.start, p.end) for p in periods]
+    return list(over(*args, [periods[0].start, *(p.end for p in periods)]))
+
+
 def compute_trend(
     queries: IndicatorQueries,
     end: datetime,
@@ -296,13 +307,15 @@ def compute_trend(
         periods,
         teams_at_each(queries, [p.end for p in periods]),
         days_to_integration_each(queries, periods),
+        _each(queries, "new_referrals", periods),
+        _each(queries, "entered", periods, AdvisorStage.ACTIVE),
         strict=True,
     )
-    for period, teams, durations in each:
+    for period, teams, durations, referrals, integrated in each:
         start, stop = period.start, period.end
         values = {
-            "new_referrals": queries.new_referrals(start, stop),
-            "advisors_integrated": queries.entered(AdvisorStage.ACTIVE, start, stop),
+            "new_referrals": referrals,
+            "advisors_integrated": integrated,
             "share_teams_with_advisors": _share(teams.with_one, teams.active_teams),
             "feedback_mean": queries.feedback_mean(start, stop)[0],
             "days_to_integration_median": durations.median,

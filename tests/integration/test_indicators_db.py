@@ -190,14 +190,14 @@ def test_a_reason_for_leaving_shows_only_when_three_people_gave_it():
 
 
 class _OneEndAfterTheOther:
-    """The SQL queries without their many-period forms: the trend then asks ``teams_at``
-    and ``days_to_integration`` quarter by quarter."""
+    """The SQL queries without their many-period forms (``..._over``): the trend then asks
+    each figure quarter by quarter."""
 
     def __init__(self, queries):
         self.queries = queries
 
     def __getattr__(self, name):
-        if name in ("teams_over", "days_to_integration_over"):
+        if name.endswith("_over"):
             raise AttributeError(name)
         return getattr(self.queries, name)
 
@@ -252,3 +252,21 @@ def test_days_to_integration_over_periods_equals_each_period_alone(any_app):
     assert sum(d.count for d in each) == 2  # A and B, each in one period
     whole = [queries.days_to_integration(edges[0], edges[-1])]
     assert queries.days_to_integration_over([edges[0], edges[-1]]) == whole
+
+
+def test_counts_over_periods_equal_each_period_alone(any_app):
+    """New referrals and advisors integrated, between edges at and around the moves."""
+    app = any_app
+    t0, _, _ = _fixture(app)
+    queries = app.indicators()
+    tick = timedelta(microseconds=1)
+    edges = [t0 - timedelta(days=1), t0, t0 + tick, t0 + timedelta(days=10)]
+    edges += [t0 + timedelta(days=10) + tick, t0 + timedelta(days=30), t0 + timedelta(days=400)]
+    spans = list(zip(edges, edges[1:], strict=False))
+
+    referred = [queries.new_referrals(a, b) for a, b in spans]
+    integrated = [queries.entered("active", a, b) for a, b in spans]
+
+    assert queries.new_referrals_over(edges) == referred
+    assert queries.entered_over("active", edges) == integrated
+    assert sum(referred) >= 4 and sum(integrated) == 2
