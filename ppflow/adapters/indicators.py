@@ -9,6 +9,7 @@ covering indexes declared on ``TransitionRow`` let each one read an index instea
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -209,6 +210,37 @@ class SqlIndicators:
         with self._session() as session:
             return session.scalar(query) or 0
 
+    def _counts_over(self, count, edges: Sequence[datetime], *where) -> list[int]:
+        """``count`` of the advisors' moves matching ``where`` in each period between
+        consecutive ``edges``, in one statement grouped by period."""
+        edges = sorted(edges)
+        inner = [(T.at < _stamp(e), i) for i, e in enumerate(edges[1:-1])]
+        period = case(*inner, else_=len(edges) - 2) if inner else literal(0)
+        query = (
+            select(period, count)
+            .where(T.entity == "advisor", *where)
+            .where(T.at >= _stamp(edges[0]), T.at < _stamp(edges[-1]))
+            .group_by(period)
+        )
+        found = [0] * (len(edges) - 1)
+        with self._session() as session:
+            for i, n in session.execute(query).all():
+                found[int(i)] = int(n)
+        return found
+
+    def entered_over(self, stage: str, edges: Sequence[datetime]) -> list[int]:
+        """:meth:`entered` over each period between consecutive ``edges``."""
+        if len(edges) < 2:
+            return []
+        return self._counts_over(func.count(distinct(T.code)), edges, T.to_state == stage)
+
+    def new_referrals_over(self, edges: Sequence[datetime]) -> list[int]:
+        """:meth:`new_referrals` over each period between consecutive ``edges``."""
+        if len(edges) < 2:
+            return []
+        referred = (T.to_state == AdvisorStage.IDENTIFIED, T.from_state.is_(None))
+        return self._counts_over(func.count(), edges, *referred)
+
     def funnel_moves(
         self, steps: Sequence[str], start: datetime, end: datetime
     ) -> tuple[dict[str, int], dict[str, int]]:
@@ -286,6 +318,99 @@ class SqlIndicators:
             total, one, two, advisors = session.execute(query).one()
         return TeamCounts(int(total), int(one), int(two), int(advisors))
 
+    def teams_over(self, ends: Sequence[datetime]) -> list[TeamCounts]:
+        """:meth:`teams_at` for each of ``ends`` (the quarters of a trend), from one reading
+        of the teams, the engagements and their moves into and out of ``active``, folded
+        here by the same rules as :func:`_active_at`: one count for being active now and
+        not entered since an end, and one for each exit since an end when it had entered
+        before it. Each move comes with the number of ends at or before it, worked out by
+        the database, so no timestamp is read into Python."""
+        if not ends:
+            return []
+        order = sorted(ends)
+        # how many of the ends are at or before a move (bisect_right of its time)
+        rank = case(*[(T.at < _stamp(e), i) for i, e in enumerate(order)], else_=len(order))
+        actives = {"team": TeamStage.ACTIVE, "engagement": EngagementStage.ACTIVE}
+
+        def moves(state_column, since_first: bool):
+            kinds = or_(
+                *[(T.entity == kind) & (state_column == state) for kind, state in actives.items()]
+            )
+            query = select(T.entity, T.code, rank).where(kinds)
+            return query.where(T.at >= _stamp(order[0])) if since_first else query
+
+        with self._session() as session:
+            connection = session.connection()
+            teams = connection.execute(select(TeamRow.id, TeamRow.code, TeamRow.stage)).all()
+            engagements = connection.execute(
+                select(
+                    EngagementRow.code,
+                    EngagementRow.stage,
+                    EngagementRow.team_id,
+                    EngagementRow.advisor_id,
+                )
+            ).all()
+            # each read from its covering index, (entity, to_state|from_state, code, at)
+            entered_rows = connection.execute(moves(T.to_state, False)).all()
+            left_rows = connection.execute(moves(T.from_state, True)).all()
+        # (entity, code) -> ranks of its first and last entries into active, of its exits
+        entered: dict[tuple[str, str], tuple[int, int]] = {}
+        for entity, code, r in entered_rows:
+            low, high = entered.get((entity, code), (r, r))
+            entered[entity, code] = (min(low, r), max(high, r))
+        left: dict[tuple[str, str], list[int]] = {}
+        for entity, code, r in left_rows:
+            left.setdefault((entity, code), []).append(r)
+
+        def counted(entity: str, code: str, stage: str, i: int) -> int:
+            """How many times it is counted at the end ``order[i]``."""
+            into = entered.get((entity, code))
+            still = stage == actives[entity] and (into is None or i >= into[1])
+            was = 0
+            if into is not None and i >= into[0]:
+                was = sum(1 for r in left.get((entity, code), ()) if r > i)
+            return int(still) + was
+
+        def mask(entity: str, code: str, stage: str) -> int:
+            """The ends (bits, in ``order``) at which it counts at least once."""
+            into = entered.get((entity, code))
+            bits = 0
+            if stage == actives[entity]:
+                since = 0 if into is None else into[1]
+                bits |= (1 << len(order)) - (1 << since)
+            if into is not None:
+                for r in left.get((entity, code), ()):
+                    if r > into[0]:
+                        bits |= (1 << r) - (1 << into[0])
+            return bits
+
+        # per team and advisor, the ends at which the advisor has an active engagement there
+        pairs: dict[tuple[Any, Any], int] = {}
+        for code, stage, team, advisor in engagements:
+            if advisor is None:
+                continue
+            bits = mask("engagement", code, stage)
+            if bits:
+                pairs[team, advisor] = pairs.get((team, advisor), 0) | bits
+        masks: defaultdict[Any, Counter[int]] = defaultdict(Counter)
+        for (team, _), bits in pairs.items():
+            masks[team][bits] += 1
+        found = []
+        for end in ends:
+            i = order.index(end)
+            total = one = two = people = 0
+            for team, code, stage in teams:
+                k = counted("team", code, stage, i)
+                if not k:
+                    continue
+                n = sum(c for bits, c in masks[team].items() if bits >> i & 1)
+                total += k
+                one += k * (n >= 1)
+                two += k * (n >= 2)
+                people += k * n
+            found.append(TeamCounts(total, one, two, people))
+        return found
+
     def days_to_integration(self, start: datetime, end: datetime) -> Durations:
         """For advisors first integrated in the period: days from their first
         identification to their first activation, ranked by the database; the median and
@@ -345,6 +470,54 @@ class SqlIndicators:
         count = int(rows[0][2])
         found = _percentiles([(int(r), float(d)) for r, d, _ in rows], count, {"m": 0.5, "p": 0.9})
         return Durations(count, found["m"], found["p"])
+
+    def days_to_integration_over(self, edges: Sequence[datetime]) -> list[Durations]:
+        """:meth:`days_to_integration` for each period between consecutive ``edges`` (the
+        quarters of a trend), in one statement: each advisor's first activation, ranked by
+        the database against the edges, with its days from the first identification; the
+        median and the 90th percentile of each period are interpolated here, as there."""
+        if len(edges) < 2:
+            return []
+        edges = sorted(edges)
+        first_active = (
+            select(T.code, func.min(T.at).label("at"))
+            .where(T.entity == "advisor", T.to_state == AdvisorStage.ACTIVE)
+            .group_by(T.code)
+            .having(func.min(T.at) >= _stamp(edges[0]), func.min(T.at) < _stamp(edges[-1]))
+            .subquery()
+        )
+        first = aliased(TransitionRow)
+        identified_at = (
+            select(func.min(first.at))
+            .where(
+                first.entity == "advisor",
+                first.to_state == AdvisorStage.IDENTIFIED,
+                first.code == first_active.c.code,
+            )
+            .scalar_subquery()
+        )
+        pairs = select(
+            first_active.c.at.label("active"), identified_at.label("identified")
+        ).subquery()
+        inner = [(pairs.c.active < _stamp(e), i) for i, e in enumerate(edges[1:-1])]
+        period = case(*inner, else_=len(edges) - 2) if inner else literal(0)
+        with self._session() as session:
+            days = _days(self._dialect(session), pairs.c.identified, pairs.c.active)
+            rows = session.execute(
+                select(period, days).where(pairs.c.identified.is_not(None))
+            ).all()
+        per_period: list[list[float]] = [[] for _ in edges[1:]]
+        for i, d in rows:
+            per_period[int(i)].append(float(d))
+        found = []
+        for values in per_period:
+            if not values:
+                found.append(Durations(0, None, None))
+                continue
+            ranked = list(enumerate(sorted(values), start=1))
+            shown = _percentiles(ranked, len(values), {"m": 0.5, "p": 0.9})
+            found.append(Durations(len(values), shown["m"], shown["p"]))
+        return found
 
     def retention(self, end: datetime, days: int) -> Retention:
         """Advisors first active at least ``days`` before ``end``, and of them those who

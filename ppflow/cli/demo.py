@@ -4,18 +4,20 @@ onboarded cohort and its e-mails in the mail sink."""
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress
 from rich.table import Table
 
-from ppflow.bootstrap import App
 from ppflow.cli.advisor import pool_table
 from ppflow.cli.context import current_app, err, out, styled
 from ppflow.cli.team import teams_table
 from ppflow.services import queries
 from ppflow.services.ports import AdvisorFilter
+
+if TYPE_CHECKING:
+    from ppflow.bootstrap import App
 
 
 def demo(

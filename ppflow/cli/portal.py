@@ -12,16 +12,18 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from ppflow.bootstrap import App
 from ppflow.cli.context import current_app, err, out
 from ppflow.cli.errors import CommandGroup, about, fail
 from ppflow.services.csv_files import ACCEPTED
+
+if TYPE_CHECKING:
+    from ppflow.bootstrap import App
 
 feedback_app = CommandGroup(help="Questionnaire responses entered by a coordinator.")
 questionnaire_app = CommandGroup(help="Questionnaire files: ppflow's own and licensed instruments.")

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from ppflow.domain.errors import InvalidInputError
 from ppflow.domain.lifecycle import ADVISOR_STATES, AdvisorStage
-from ppflow.services.ports import IndicatorQueries, TargetVersion
+from ppflow.services.ports import Durations, IndicatorQueries, TargetVersion, TeamCounts
 from ppflow.services.wording import Wording, shipped_wording
 
 # Retention horizons, in days (6 and 12 months).
@@ -261,6 +261,35 @@ def trend_quarters(end: datetime, zone: tzinfo, count: int = TREND_QUARTERS) -> 
     return [parse_period(text, zone) for text in reversed(labels)]
 
 
+def teams_at_each(queries: IndicatorQueries, ends: list[datetime]) -> list[TeamCounts]:
+    """``queries.teams_at`` at each of ``ends``: in one reading when the queries can
+    (``teams_over``, the SQL adapter's), else one end after the other."""
+    over = getattr(queries, "teams_over", None)
+    if over is None:
+        return [queries.teams_at(e) for e in ends]
+    return list(over(ends))
+
+
+def days_to_integration_each(queries: IndicatorQueries, periods: list[Period]) -> list[Durations]:
+    """``queries.days_to_integration`` over each of ``periods`` (consecutive quarters): in
+    one statement when the queries can (``days_to_integration_over``), else one by one."""
+    over = getattr(queries, "days_to_integration_over", None)
+    if over is None or not periods:
+        return [queries.days_to_integration(p.start, p.end) for p in periods]
+    return list(over([periods[0].start, *(p.end for p in periods)]))
+
+
+def _each(queries: IndicatorQueries, name: str, periods: list[Period], *args) -> list[int]:
+    """``queries.<name>(*args, start, end)`` over each of ``periods`` (consecutive
+    quarters): grouped in one statement when the queries can (``<name>_over``), else one
+    period after the other."""
+    over = getattr(queries, f"{name}_over", None)
+    if over is None or not periods:
+        one = getattr(queries, name)
+        return [one(*args, p.start, p.end) for p in periods]
+    return list(over(*args, [periods[0].start, *(p.end for p in periods)]))
+
+
 def compute_trend(
     queries: IndicatorQueries,
     end: datetime,
@@ -272,16 +301,24 @@ def compute_trend(
     the period ends in; quarters before the first one with any figure are left out, as
     long as ``minimum`` remain."""
     versions = queries.target_versions()
+    periods = trend_quarters(end, zone, count)
     quarters = []
-    for period in trend_quarters(end, zone, count):
+    each = zip(
+        periods,
+        teams_at_each(queries, [p.end for p in periods]),
+        days_to_integration_each(queries, periods),
+        _each(queries, "new_referrals", periods),
+        _each(queries, "entered", periods, AdvisorStage.ACTIVE),
+        strict=True,
+    )
+    for period, teams, durations, referrals, integrated in each:
         start, stop = period.start, period.end
-        teams = queries.teams_at(stop)
         values = {
-            "new_referrals": queries.new_referrals(start, stop),
-            "advisors_integrated": queries.entered(AdvisorStage.ACTIVE, start, stop),
+            "new_referrals": referrals,
+            "advisors_integrated": integrated,
             "share_teams_with_advisors": _share(teams.with_one, teams.active_teams),
             "feedback_mean": queries.feedback_mean(start, stop)[0],
-            "days_to_integration_median": queries.days_to_integration(start, stop).median,
+            "days_to_integration_median": durations.median,
         }
         in_force, _ = targets_in_force(versions, stop)
         targets = {n: in_force[n].target for n in TREND_INDICATORS if n in in_force}

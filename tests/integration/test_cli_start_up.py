@@ -97,3 +97,12 @@ def test_the_report_starts_with_what_it_uses(run):
     assert "Indicators 2026Q1" in said
     assert modules & NOT_FOR_THE_REPORT == set()
     assert {"ppflow.cli.report", "ppflow.adapters.indicators"} <= modules
+
+
+def test_the_help_imports_neither_sqlalchemy_nor_the_bootstrap(run):
+    """Listing the commands builds no application: no database layer, no settings."""
+    code, said, modules = run("--help")
+    assert code == 0, said
+    loaded = {m for m in modules if m.split(".")[0] == "sqlalchemy"}
+    loaded |= {"ppflow.bootstrap", "ppflow.settings", "pydantic_settings"} & modules
+    assert not loaded, sorted(loaded)[:10]

@@ -15,18 +15,18 @@ import re
 import pytest
 from sqlalchemy import event, text
 
-from ppflow.services.indicators import compute_indicators, parse_period
+from ppflow.services.indicators import compute_indicators, compute_trend, parse_period
 from tests.benchmarks.bench_indicators import seed
 
 LOG = re.compile(r"^(SCAN|SEARCH) (transitions(?:_\d+)?)\b")
 LOOP = re.compile(r"^(SCAN|SEARCH) ")
 # The indexes of the log the indicators read through (ix_transitions_entity_from_state_code
-# serves other queries: without it the indicators' plans stay the same).
+# serves other queries: without it the indicators' plans, the trend's too, stay sound).
 NEEDED = ("ix_transitions_entity_to_state_code", "ix_transitions_entity_at")
 
 
 def _statements(app) -> list[tuple[str, object]]:
-    """Every SELECT the indicators report runs, with its parameters."""
+    """Every SELECT the indicators report and its trend run, with their parameters."""
     seen: list[tuple[str, object]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
@@ -37,6 +37,7 @@ def _statements(app) -> list[tuple[str, object]]:
     try:
         period = parse_period("2026Q3")
         compute_indicators(app.indicators(), period.start, period.end, period.label)
+        compute_trend(app.indicators(), period.end)  # the HTML report's quarters
     finally:
         event.remove(app.engine, "before_cursor_execute", record)
     return seen

@@ -7,14 +7,19 @@ Day 40: A answers the questionnaire. Day 100: B withdraws ("moved away").
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 from sqlalchemy import insert, select, update
 
-from ppflow.adapters.orm import EngagementRow, ProgramTargetRow
+from ppflow.adapters.orm import EngagementRow, ProgramTargetRow, TransitionRow
 from ppflow.domain.commands import AddProgram, Meta, TargetSpec
 from ppflow.services import advisors, feedback, integration, organization, portal
-from ppflow.services.indicators import OTHER_REASONS, aggregate_reasons, compute_indicators
+from ppflow.services.indicators import (
+    OTHER_REASONS,
+    aggregate_reasons,
+    compute_indicators,
+    compute_trend,
+)
 from tests import factories
 
 META = Meta("test")
@@ -182,3 +187,86 @@ def test_a_reason_for_leaving_shows_only_when_three_people_gave_it():
         ("alumni", "end of term", 4),
         ("withdrawn", OTHER_REASONS, 3),
     ]
+
+
+class _OneEndAfterTheOther:
+    """The SQL queries without their many-period forms (``..._over``): the trend then asks
+    each figure quarter by quarter."""
+
+    def __init__(self, queries):
+        self.queries = queries
+
+    def __getattr__(self, name):
+        if name.endswith("_over"):
+            raise AttributeError(name)
+        return getattr(self.queries, name)
+
+
+def test_teams_over_many_ends_equals_teams_at_each_end(any_app):
+    """The trend's one reading of the teams and engagements gives what ``teams_at`` gives
+    at each end: before, at, just after and between every move of a team or an engagement
+    (A joins, B joins, B leaves on withdrawing), in any order of the ends."""
+    app = any_app
+    t0, _, _ = _fixture(app)
+    with app.engine.connect() as connection:
+        moments = connection.execute(
+            select(TransitionRow.at).where(TransitionRow.entity.in_(("team", "engagement")))
+        ).scalars()
+        moves = sorted(set(moments))
+    assert len(moves) >= 4  # briefings, two joins, an exit
+    tick = timedelta(microseconds=1)
+    ends = sorted({m + d for m in moves for d in (-tick, timedelta(0), tick)})
+    ends += [t0 - timedelta(days=1), t0 + timedelta(days=20), t0 + timedelta(days=365)]
+    ends.reverse()
+    queries = app.indicators()
+
+    each = [queries.teams_at(end) for end in ends]
+
+    assert queries.teams_over(ends) == each
+    assert {c.advisors_on_active_teams for c in each} >= {0, 1, 2}  # the ends tell apart
+
+
+def test_the_trend_from_one_reading_equals_the_trend_quarter_by_quarter(any_app):
+    app = any_app
+    t0, _, _ = _fixture(app)
+    queries = app.indicators()
+    for end in (t0 + timedelta(days=35), t0 + timedelta(days=120), t0 + timedelta(days=800)):
+        one_reading = compute_trend(queries, end, UTC)
+        quarter_by_quarter = compute_trend(_OneEndAfterTheOther(queries), end, UTC)
+        assert one_reading == quarter_by_quarter
+
+
+def test_days_to_integration_over_periods_equals_each_period_alone(any_app):
+    """Between edges around each activation (A on day 10, B on day 30): the same counts,
+    medians and 90th percentiles as one period at a time."""
+    app = any_app
+    t0, _, _ = _fixture(app)
+    queries = app.indicators()
+    tick = timedelta(microseconds=1)
+    edges = [t0, t0 + timedelta(days=10), t0 + timedelta(days=10) + tick, t0 + timedelta(days=20)]
+    edges += [t0 + timedelta(days=30) - tick, t0 + timedelta(days=30), t0 + timedelta(days=400)]
+
+    each = [queries.days_to_integration(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+
+    assert queries.days_to_integration_over(edges) == each
+    assert sum(d.count for d in each) == 2  # A and B, each in one period
+    whole = [queries.days_to_integration(edges[0], edges[-1])]
+    assert queries.days_to_integration_over([edges[0], edges[-1]]) == whole
+
+
+def test_counts_over_periods_equal_each_period_alone(any_app):
+    """New referrals and advisors integrated, between edges at and around the moves."""
+    app = any_app
+    t0, _, _ = _fixture(app)
+    queries = app.indicators()
+    tick = timedelta(microseconds=1)
+    edges = [t0 - timedelta(days=1), t0, t0 + tick, t0 + timedelta(days=10)]
+    edges += [t0 + timedelta(days=10) + tick, t0 + timedelta(days=30), t0 + timedelta(days=400)]
+    spans = list(zip(edges, edges[1:], strict=False))
+
+    referred = [queries.new_referrals(a, b) for a, b in spans]
+    integrated = [queries.entered("active", a, b) for a, b in spans]
+
+    assert queries.new_referrals_over(edges) == referred
+    assert queries.entered_over("active", edges) == integrated
+    assert sum(referred) >= 4 and sum(integrated) == 2
