@@ -205,7 +205,8 @@ def typeset_html(html: str, language: str) -> str:
     for i in range(0, len(pieces), 3):
         if _TYPESET.search(pieces[i]):  # most text nodes have nothing to typeset
             pieces[i] = typeset(pieces[i], language)
-    return "".join(piece for n, piece in enumerate(pieces) if n % 3 != 2)
+    del pieces[2::3]  # the tags' names
+    return "".join(pieces)
 
 
 def finish(part: str, body: str, language: str) -> str:
