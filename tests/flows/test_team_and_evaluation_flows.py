@@ -108,9 +108,11 @@ def test_evaluate_program_publishes_the_report_that_ppflow_report_assembles(
     from zoneinfo import ZoneInfo
 
     from ppflow.services.indicators import previous_quarter
+    from ppflow_flows import runtime
     from ppflow_flows.evaluate_program import evaluate_program
 
-    monkeypatch.setattr(flow_app.settings, "data_dir", tmp_path)
+    # the app the flow runs on: a test before this one may have built the process's anew
+    monkeypatch.setattr(runtime.application().settings, "data_dir", tmp_path)
     result = evaluate_program("2026Q1")
 
     assert result.period == "2026Q1"
