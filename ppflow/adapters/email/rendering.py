@@ -23,7 +23,6 @@ the text and the HTML's text, never inside a URL or a tag.
 
 from __future__ import annotations
 
-import gettext
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -39,11 +38,8 @@ from jinja2 import (
     Template,
     TemplateNotFound,
     UndefinedError,
-    pass_context,
     select_autoescape,
 )
-from jinja2.runtime import Context
-from markupsafe import Markup
 
 from ppflow.adapters.catalogue import (
     CatalogueError,
@@ -136,7 +132,6 @@ def make_environment(
     )
     translations = load_translations(templates_dir)
     install(environment, translations)
-    _direct_gettext(environment, translations)
     environment.filters.update(template_filters())
     environment.filters.update(date=_date, money=_money, in_language=in_language)
     wording = Wording.from_directory(templates_dir)
@@ -152,42 +147,6 @@ def make_environment(
         other_language=other_language,
     )
     return environment
-
-
-def _direct_gettext(
-    environment: Environment, translations: Mapping[str, gettext.NullTranslations]
-) -> None:
-    """``_``, ``gettext`` and ``ngettext`` as the i18n extension's new-style callables
-    behave (translated into the context's ``lang``, marked safe in HTML, always read as
-    a format string), in one call each: Jinja's own go through ``_`` to ``gettext`` to
-    the translating function, each call through the context, which cost a third of
-    rendering an e-mail (a dozen calls a message)."""
-
-    def catalogue(context: Context) -> gettext.NullTranslations:
-        language = context.get("lang")
-        try:
-            return translations[language]
-        except KeyError:
-            raise CatalogueError(f"no catalogue for the language {language!r}") from None
-
-    @pass_context
-    def translate(context: Context, message: str, /, **variables: Any) -> str:
-        text = catalogue(context).gettext(message)
-        if context.eval_ctx.autoescape:
-            return Markup(text) % variables
-        return text % variables
-
-    @pass_context
-    def translate_plural(
-        context: Context, singular: str, plural: str, n: int, /, **variables: Any
-    ) -> str:
-        variables.setdefault("num", n)
-        text = catalogue(context).ngettext(singular, plural, n)
-        if context.eval_ctx.autoescape:
-            return Markup(text) % variables
-        return text % variables
-
-    environment.globals.update(_=translate, gettext=translate, ngettext=translate_plural)
 
 
 # Tags, and what is not prose: style sheets, scripts, and code (commands, server replies).
